@@ -1,0 +1,114 @@
+/**
+ * Picks the fastest TensorFlow.js backend that really works on this machine.
+ *
+ * Order: `tensorflow` (tfjs-node-gpu, then tfjs-node: native libtensorflow, only if the package
+ * loads AND registers the backend) -> `wasm` (SIMD, about 24 GFLOP/s here) -> `cpu` (pure JS).
+ * `WHISPER_BACKEND=wasm|cpu|tensorflow` forces one: if the forced backend cannot start, we throw
+ * with the reason instead of silently running 30x slower on another one.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendReport {
+  active: BackendName;
+  forced: boolean;
+  /** Why each faster backend was skipped, e.g. {tensorflow: "@tensorflow/tfjs-node-gpu: not installed"}. */
+  skipped: Partial<Record<BackendName, string>>;
+}
+
+let report: BackendReport | undefined;
+let pending: Promise<BackendReport> | undefined;
+
+const ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0];
+}
+
+/** Tries to register a backend; returns undefined on success or the reason it failed. */
+async function tryBackend(name: BackendName): Promise<string | undefined> {
+  if (name === 'tensorflow') {
+    const reasons: string[] = [];
+    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+      try {
+        require(pkg);
+      } catch (e) {
+        reasons.push(`${pkg}: ${errorText(e)}`);
+        continue;
+      }
+      // danfojs-node's install override maps tfjs-node to plain tfjs, which loads but adds no backend.
+      if (tf.findBackendFactory('tensorflow') === null) {
+        reasons.push(`${pkg}: loaded but registered no 'tensorflow' backend (not the native build)`);
+        continue;
+      }
+      if (await tf.setBackend('tensorflow')) return undefined;
+      reasons.push(`${pkg}: backend failed to initialise`);
+    }
+    return reasons.join('; ');
+  }
+  if (name === 'wasm') {
+    try {
+      require('@tensorflow/tfjs-backend-wasm');
+    } catch (e) {
+      return `@tensorflow/tfjs-backend-wasm: ${errorText(e)}`;
+    }
+  }
+  try {
+    if (await tf.setBackend(name)) return undefined;
+    return `tf.setBackend('${name}') returned false`;
+  } catch (e) {
+    return errorText(e);
+  }
+}
+
+function forcedBackend(): BackendName | undefined {
+  const v = process.env.WHISPER_BACKEND?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (!ORDER.includes(v as BackendName)) {
+    throw new Error(`WHISPER_BACKEND=${v} is not a backend; use one of ${ORDER.join(', ')}`);
+  }
+  return v as BackendName;
+}
+
+async function select(): Promise<BackendReport> {
+  // tfjs prints a "use tfjs-node for speed" hint on import; we report backends ourselves.
+  tf.env().set('IS_TEST', true);
+  const forced = forcedBackend();
+  const skipped: BackendReport['skipped'] = {};
+  if (forced) {
+    const why = await tryBackend(forced);
+    if (why !== undefined) {
+      throw new Error(`WHISPER_BACKEND=${forced} was requested but cannot start: ${why}. ` +
+        `Unset WHISPER_BACKEND to fall back automatically (order: ${ORDER.join(' -> ')}).`);
+    }
+    await tf.ready();
+    return { active: forced, forced: true, skipped };
+  }
+  for (const name of ORDER) {
+    const why = await tryBackend(name);
+    if (why === undefined) {
+      await tf.ready();
+      return { active: name, forced: false, skipped };
+    }
+    skipped[name] = why;
+  }
+  throw new Error(`No TensorFlow.js backend could start: ${JSON.stringify(skipped)}`);
+}
+
+/** Selects the backend once per process (safe to call from every notebook cell). */
+export async function initBackend(): Promise<BackendReport> {
+  if (report) return report;
+  pending ??= select().then((r) => (report = r)).finally(() => (pending = undefined));
+  return pending;
+}
+
+/** One line for humans: "backend: wasm (skipped tensorflow: ...)". */
+export function describeBackend(r: BackendReport): string {
+  const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
+  return `backend: ${r.active}${r.forced ? ' (forced by WHISPER_BACKEND)' : ''}` +
+    (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
+}
+
+export { tf };

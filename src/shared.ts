@@ -1,0 +1,20 @@
+/** Where the read-only shared material (models, datasets, reference numbers) lives. */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Project root (the folder holding package.json), independent of the caller's cwd. */
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/** `$WHISPER_SHARED`, else `../shared` beside the project. Throws a clear message when missing. */
+export function sharedDir(...parts: string[]): string {
+  const root = process.env.WHISPER_SHARED
+    ? path.resolve(process.env.WHISPER_SHARED)
+    : path.resolve(PROJECT_ROOT, '..', 'shared');
+  if (!fs.existsSync(path.join(root, 'README.md'))) {
+    throw new Error(`Shared data not found at ${root}. Put the shared folder (models, datasets, ` +
+      `reference) beside the project as ../shared, or set WHISPER_SHARED=/path/to/shared.`);
+  }
+  const p = path.join(root, ...parts);
+  if (parts.length && !fs.existsSync(p)) throw new Error(`Missing shared file: ${p}`);
+  return p;
+}
