@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs what this project needs and is missing; quick when everything is there already.
+#   bash scripts/setup.sh          npm packages, Jupyter (Debian/Ubuntu apt, as root), the kernel
+#   bash scripts/setup.sh --test   the same, plus what the tests use (Chromium)
+# Called by `npm start` and `npm test`, so a newcomer never has to run it by hand.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+say() { echo "[setup] $*"; }
+
+# 1. Node.js 18+ (tfjs and tslab need it).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 18 ]; then
+  say "Node.js 18 or newer is needed (found: $(node --version 2>/dev/null || echo none))."
+  say "Install it from https://nodejs.org, or: conda env create -f environment.yml && conda activate whisper-ts"
+  exit 1
+fi
+
+# 2. npm packages, reinstalled when package-lock.json changed since the last install.
+stamp=node_modules/.setup-stamp
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  say "installing npm packages (npm ci) ..."
+  # tfjs-node-gpu is optional: its install downloads libtensorflow and fails offline; npm skips it.
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+# 3. System packages: Jupyter (nbclient/nbconvert to run notebooks, notebook to open them), and
+#    Chromium for the browser tests. Debian's Jupyter lives in /usr/bin/python3.
+apt_missing=()
+jupyter_python=""
+for py in /usr/bin/python3 python3; do
+  if "$py" -c 'import nbclient, nbconvert, ipykernel' >/dev/null 2>&1; then jupyter_python="$py"; break; fi
+done
+[ -n "$jupyter_python" ] || apt_missing+=(jupyter-nbconvert jupyter-client python3-ipykernel)
+"${jupyter_python:-/usr/bin/python3}" -c 'import notebook' >/dev/null 2>&1 || apt_missing+=(jupyter-notebook)
+if [ "$want_test" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_missing+=(chromium); fi
+
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing with apt: ${apt_missing[*]} ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  else
+    say "missing system packages: ${apt_missing[*]}"
+    say "install them with:  sudo apt-get install -y ${apt_missing[*]}"
+    say "or use conda:       conda env create -f environment.yml && conda activate whisper-ts"
+    exit 1
+  fi
+fi
+
+# 4. The tslab kernel spec lives in kernel/kernels/tslab-whisper (found through JUPYTER_PATH, never
+#    installed into ~/.local or /usr/share); check that Jupyter sees it.
+JUPYTER_PATH="$root/kernel${JUPYTER_PATH:+:$JUPYTER_PATH}" PYDEVD_DISABLE_FILE_VALIDATION=1 \
+  "${jupyter_python:-/usr/bin/python3}" -m jupyter_client.kernelspecapp list 2>/dev/null | grep -q tslab-whisper \
+  || { say "Jupyter does not see the kernel spec in $root/kernel"; exit 1; }
+
+# 5. The compiled library the notebooks import (dist/, from src/).
+npx tsc -p tsconfig.build.json >/dev/null || true
+[ -f dist/backend.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
+say "ready"

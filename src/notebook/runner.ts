@@ -1,0 +1,100 @@
+/**
+ * Runs a notebook headlessly through Jupyter (nbclient) with this project's tslab kernel.
+ * Used by the main job (`npm start`) and by the tests.
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PROJECT_ROOT } from '../shared';
+
+export const KERNEL_NAME = 'tslab-whisper';
+/** Debian's Jupyter lives in the system Python; a pyenv/conda `python3` first on PATH may lack it. */
+export const JUPYTER_PYTHON = process.env.JUPYTER_PYTHON ?? findJupyterPython();
+
+function findJupyterPython(): string {
+  for (const p of ['/usr/bin/python3', 'python3']) {
+    if (spawnSync(p, ['-c', 'import nbclient, nbconvert'], { stdio: 'ignore' }).status === 0) return p;
+  }
+  return '/usr/bin/python3';
+}
+
+/** Environment that makes Jupyter find the project-local kernel spec in `kernel/`. */
+export function jupyterEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const jupyterPath = [path.join(PROJECT_ROOT, 'kernel'), process.env.JUPYTER_PATH].filter(Boolean).join(':');
+  return { ...process.env, JUPYTER_PATH: jupyterPath, PYDEVD_DISABLE_FILE_VALIDATION: '1', ...extra };
+}
+
+export interface RunOptions {
+  /** Environment variables for the kernel, e.g. {SMOKE: '1'} for small settings. */
+  env?: Record<string, string>;
+  /** Where the executed .ipynb and .html go (default out/). */
+  outDir?: string;
+  /** Execute every cell twice in the same kernel, to prove cells can be re-run. */
+  twice?: boolean;
+  /** Seconds one cell may take. */
+  cellTimeout?: number;
+}
+
+export interface RunResult {
+  notebook: string;
+  ipynb: string;
+  html: string;
+  seconds: number;
+  /** Text output of each code cell, per run (one or two runs). */
+  runs: string[][];
+}
+
+export class NotebookError extends Error {
+  constructor(readonly notebook: string, readonly cell: number, readonly source: string,
+    readonly error: string, readonly traceback: string) {
+    super(`${path.basename(notebook)}: cell ${cell} failed: ${error}\n--- cell ${cell} source ---\n${source}\n---`);
+  }
+}
+
+let built = false;
+/**
+ * Notebooks import the compiled library (`../dist`, built from `src/`): tslab compiles each cell
+ * with its own TypeScript and cannot import .ts files outside the notebook folder. Built once per
+ * process; type errors are printed by `npm run typecheck`, emitting goes on regardless.
+ */
+export function buildLibrary(): void {
+  if (built) return;
+  const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  spawnSync(process.execPath, [tsc, '-p', path.join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
+  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend.js'))) {
+    throw new Error(`Building the library failed: run 'npm run build' in ${PROJECT_ROOT} to see why.`);
+  }
+  built = true;
+}
+
+export async function runNotebook(notebook: string, opts: RunOptions = {}): Promise<RunResult> {
+  buildLibrary();
+  const outDir = path.resolve(opts.outDir ?? path.join(PROJECT_ROOT, 'out'));
+  fs.mkdirSync(outDir, { recursive: true });
+  const name = path.basename(notebook, '.ipynb');
+  const started = Date.now();
+  const args = [path.join(PROJECT_ROOT, 'src', 'notebook', 'execute.py'), path.resolve(notebook), outDir, KERNEL_NAME,
+    String(opts.cellTimeout ?? 1800), String(opts.twice ? 2 : 1)];
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(JUPYTER_PYTHON, args, { env: jupyterEnv(opts.env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  const last = stdout.trim().split('\n').pop() ?? '';
+  let result: any;
+  try {
+    result = JSON.parse(last);
+  } catch {
+    throw new Error(`${name}: the notebook runner failed (exit ${code}). Is Jupyter installed ` +
+      `(apt-get install jupyter-nbconvert jupyter-client python3-ipykernel)?\n${stderr.slice(-3000)}`);
+  }
+  if (!result.ok) throw new NotebookError(notebook, result.cell, result.source, result.error, result.traceback);
+  return {
+    notebook, seconds: (Date.now() - started) / 1000, runs: result.cells,
+    ipynb: path.join(outDir, `${name}.ipynb`), html: path.join(outDir, `${name}.html`),
+  };
+}
