@@ -74,7 +74,9 @@ function forcedBackend(): BackendName | undefined {
 
 async function select(): Promise<BackendReport> {
   // tfjs prints a "use tfjs-node for speed" hint on import; we report backends ourselves.
-  tf.env().set('IS_TEST', true);
+  // PROD (not IS_TEST) silences it: IS_TEST also turns on per-kernel leak checks that wrongly fail
+  // gradients of fused matMul (customGrad) on wasm, i.e. every training step.
+  tf.env().set('PROD', true);
   const forced = forcedBackend();
   const skipped: BackendReport['skipped'] = {};
   if (forced) {

@@ -1,0 +1,82 @@
+/**
+ * Greedy parity with OpenAI's PyTorch Whisper on every clip of reference/whisper-tiny/transcripts.jsonl
+ * (401 clips): same audio (loadAudio), log-Mel (WhisperFeatureExtractor), prompt (the clip's
+ * language), and the token ids must be identical.
+ *
+ *   npx tsx bench/parity-all.ts [--limit N] [--batch B] [--filter WORD] [--shard I/N]
+ * (--shard 0/2 and --shard 1/2 in two processes use both cores.)
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadAudio } from '../src/audio/decode';
+import { initBackend } from '../src/backend';
+import { specialTokens } from '../src/model/generate';
+import { loadWhisper } from '../src/model/pipeline';
+import { sharedDir } from '../src/shared';
+
+interface RefRow {
+  id: string;
+  path: string;
+  lang: string;
+  prompt: number[];
+  tokens: number[];
+}
+
+function arg(name: string, def?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
+async function main() {
+  await initBackend();
+  const rows: RefRow[] = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const filter = arg('filter');
+  const [shard, nShards] = (arg('shard', '0/1') as string).split('/').map(Number);
+  const selected = rows.filter((r) => !filter || r.path.includes(filter)).slice(0, Number(arg('limit', '100000')))
+    .filter((_, i) => i % nShards === shard);
+  const batch = Number(arg('batch', '4'));
+  const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
+  const sp = specialTokens(pipe.model.config);
+  const langOf = new Map([...sp.languages].map(([code, id]) => [id, code]));
+  // Group by prompt so each batch shares one language.
+  const groups = new Map<string, RefRow[]>();
+  for (const r of selected) groups.set(r.prompt.join(','), [...(groups.get(r.prompt.join(',')) ?? []), r]);
+  let same = 0;
+  let done = 0;
+  const diffs: string[] = [];
+  const t0 = performance.now();
+  for (const [, group] of groups) {
+    for (let i = 0; i < group.length; i += batch) {
+      const part = group.slice(i, i + batch);
+      const audios = await Promise.all(part.map((r) => loadAudio(sharedDir('datasets', r.path))));
+      const features = pipe.featureExtractor.call(audios);
+      const out = await pipe.model.generate(features, { language: langOf.get(part[0].prompt[1]) });
+      features.dispose();
+      part.forEach((r, j) => {
+        const got = out.sequences[j];
+        const ok = got.length === r.tokens.length && got.every((t, k) => t === r.tokens[k]);
+        done++;
+        if (ok) same++;
+        else {
+          const k = got.findIndex((t, q) => t !== r.tokens[q]);
+          const line = `${r.id} (${r.lang}): first difference at token ${k < 0 ? Math.min(got.length, r.tokens.length) : k}\n` +
+            `  ref ${JSON.stringify(r.tokens)}\n  got ${JSON.stringify(got)}`;
+          diffs.push(line);
+          console.log(`DIFF ${line}`);
+        }
+      });
+      console.log(`${done}/${selected.length} identical ${same} (${((performance.now() - t0) / 1000 / done).toFixed(2)} s/clip)`);
+    }
+  }
+  const pct = (100 * same) / selected.length;
+  console.log(`\nRESULT identical ${same}/${selected.length} = ${pct.toFixed(2)}%  (${path.basename(__filename)}, ` +
+    `${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  if (diffs.length) console.log(`differing clips:\n${diffs.join('\n')}`);
+  process.exit(pct >= 98 ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,104 @@
+/**
+ * Training speed of LoRA fine-tuning on whisper-tiny (wasm backend, this machine):
+ *   A. batch 8, 30 s inputs, LoRA r=8 on q_proj/v_proj of every attention module (encoder too, so
+ *      the encoder runs forward and backward every step);
+ *   B. same LoRA on the decoder attention only, encoder frozen and its output cached per clip.
+ * Prints seconds per training example, the one-time encoder cost, and peak tensor memory.
+ * Anchor: OpenAI's PyTorch whisper fine-tuning at 3.85 s/example on CPU.
+ *
+ *   npx tsx bench/train.ts            # STEPS=2 timed steps after 1 warm-up step
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend, describeBackend, tf } from '../src/backend';
+import { sharedDir, PROJECT_ROOT } from '../src/shared';
+import { WhisperForConditionalGeneration } from '../src/model/whisper';
+import { WhisperTokenizer } from '../src/tokenizer/whisper';
+import { WhisperFeatureExtractor } from '../src/features/logmel';
+import { loadAudio } from '../src/audio/decode';
+import { getPeftModel, LoraConfig } from '../src/lora';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqFeature } from '../src/train';
+
+const ANCHOR = 3.85;
+const BATCH = Number(process.env.BATCH ?? 8);
+const STEPS = Number(process.env.STEPS ?? 2);
+/**
+ * Micro-batch when the encoder is trained through: a real batch of 8 x 30 s needs the 8 x 6 x
+ * 1500 x 1500 attention maps of 4 layers kept for backprop, beyond wasm's 4 GB heap ("memory
+ * access out of bounds"). So A runs 8 micro-batches of 1 with gradient accumulation: the same
+ * optimizer step as batch 8, and on single-threaded wasm the same cost per example.
+ */
+const MICRO_A = Number(process.env.MICRO_A ?? 1);
+
+async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeature[], targets: string, label: string, micro = BATCH) {
+  const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: targets }));
+  const trainer = new Seq2SeqTrainer({
+    model: peft, trainDataset: data,
+    args: seq2SeqTrainingArguments({ outputDir: path.join(PROJECT_ROOT, 'out', 'bench-train'), perDeviceTrainBatchSize: micro,
+      gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
+    callbacks: { onStep: (s) => {
+      // CPU seconds of this process: wasm runs on one thread, so on an idle machine wall = CPU;
+      // on this shared 2-core box wall time mostly measures the neighbours.
+      const c = process.cpuUsage(cpu0);
+      const now = (c.user + c.system) / 1e6;
+      cpuTimes.push(now - lastCpu);
+      lastCpu = now;
+      times.push(s.seconds);
+      console.log(`${label}: step ${s.step} wall ${s.seconds.toFixed(1)} s, cpu ${cpuTimes[cpuTimes.length - 1].toFixed(1)} s (loss ${s.loss.toFixed(3)})`);
+    } },
+  });
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  const cpu0 = process.cpuUsage();
+  let lastCpu = 0;
+  let encodeS = 0;
+  if (trainer.usesEncoderCache) {
+    const t = Date.now();
+    await trainer.precomputeEncoderOutputs(data);
+    encodeS = (Date.now() - t) / 1000;
+  }
+  tf.engine().startScope();
+  lastCpu = (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6;
+  await trainer.train();
+  tf.engine().endScope();
+  const timed = times.slice(1); // the first step warms up kernels
+  const perExample = timed.reduce((a, b) => a + b, 0) / timed.length / BATCH;
+  const cpuTimed = cpuTimes.slice(1);
+  const cpuPerExample = cpuTimed.reduce((a, b) => a + b, 0) / cpuTimed.length / BATCH;
+  const res = { label, targets, batch: BATCH, microBatch: micro, cachedEncoder: trainer.usesEncoderCache, wallSecondsPerExample: perExample,
+    cpuSecondsPerExample: cpuPerExample, encoderWallSecondsPerClip: encodeS / data.length, speedupVsPyTorchByCpu: ANCHOR / cpuPerExample,
+    peakTensorMiB: trainer.state.peak_tensor_bytes / 2 ** 20, rssMiB: process.memoryUsage().rss / 2 ** 20,
+    trainable: peft.getNbTrainableParameters()[0] };
+  trainer.dispose();
+  peft.dispose();
+  return res;
+}
+
+async function main() {
+  console.log(describeBackend(await initBackend()));
+  const dir = sharedDir('models', 'whisper-tiny');
+  const model = await WhisperForConditionalGeneration.fromPretrained(dir);
+  const tok = await WhisperTokenizer.fromPretrained(dir);
+  const fe = WhisperFeatureExtractor.fromPretrained(dir);
+  // 30 s inputs (all Whisper inputs are padded to 30 s) with real LibriSpeech transcripts as labels.
+  const meta = fs.readFileSync(sharedDir('datasets', 'librispeech-mini', 'train', 'metadata.csv'), 'utf8').trim().split('\n').slice(1);
+  const data: Seq2SeqFeature[] = [];
+  for (const line of meta.slice(0, BATCH)) {
+    const [file, text] = line.split(',');
+    const audio = await loadAudio(sharedDir('datasets', 'librispeech-mini', 'train', file));
+    data.push({ inputFeatures: fe.extract(audio), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });
+  }
+  console.log(`labels: ${data.map((d) => d.labels.length).join(', ')} tokens`);
+  const results = [];
+  if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'A: LoRA q/v everywhere, encoder trained through', MICRO_A));
+  results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'B: LoRA q/v in the decoder, encoder frozen + cached'));
+  console.log(JSON.stringify(results, null, 2));
+  fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
+  fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train.json'), JSON.stringify(results, null, 2));
+  model.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

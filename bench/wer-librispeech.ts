@@ -1,0 +1,107 @@
+/**
+ * WER of OUR whisper-tiny transcripts on librispeech-mini test (100 clips), raw and normalized,
+ * against the reference implementation's transcripts (shared/reference/whisper-tiny).
+ *
+ *   npx tsx bench/wer-librispeech.ts            all 100 clips (several minutes on 2 CPU cores)
+ *   LIMIT=8 npx tsx bench/wer-librispeech.ts    first 8 clips
+ *   BATCH=4 ...                                 clips per generate() call (default 8)
+ *   PART=0/2 ... ; PART=1/2 ... ; MERGE=1 ...   split the 100 clips over 2 processes, then score
+ *                                               the saved parts together (no transcription)
+ *   CLIPS=34-49 ...                             only clips 34..49 (saved as a part for MERGE)
+ *
+ * Writes out/bench/wer-librispeech.{csv,json} and prints a table. Exits 1 when, on the full set,
+ * our normalized WER is not within 0.2 points of the reference hypotheses' normalized WER.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend, describeBackend } from '../src/backend';
+import { loadAudioFolder } from '../src/data';
+import { evaluate, EvalReport, loadReport, saveReport, scoreTranscripts, whisperTranscriber, TranscriptItem } from '../src/eval';
+import { WhisperForConditionalGeneration } from '../src/model/whisper';
+import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { WhisperTokenizer } from '../src/tokenizer/whisper';
+
+async function main() {
+  console.log(describeBackend(await initBackend()));
+  const limit = process.env.LIMIT ? Number(process.env.LIMIT) : undefined;
+  const outDir = path.join(PROJECT_ROOT, 'out', 'bench');
+  let ours: EvalReport;
+  if (process.env.MERGE) {
+    // Score the parts written by PART=k/n or CLIPS=a-b runs as one corpus, in metadata order.
+    const names = fs.readdirSync(outDir).filter((f) => /^wer-librispeech\.(part\d+of\d+|clips\d+-\d+)\.json$/.test(f));
+    const parts = names.map((f) => loadReport(path.join(outDir, f)));
+    const byId = new Map(parts.flatMap((p) => p.rows).map((r) => [r.id, r]));
+    const order = (await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test'))).rows
+      .map((r) => path.basename(String(r.audio)).replace(/\.flac$/, ''));
+    const missing = order.filter((id) => !byId.has(id));
+    if (missing.length) throw new Error(`MERGE: ${missing.length} clips missing from ${names.join(', ')}: ${missing.slice(0, 5).join(', ')}...`);
+    console.log(`merged ${names.join(', ')}`);
+    const rows = order.map((id) => byId.get(id)!);
+    ours = scoreTranscripts(rows, { name: 'ours', normalizer: 'english', language: 'en' }, parts.reduce((a, p) => a + p.seconds, 0));
+  } else {
+    const modelDir = sharedDir('models', 'whisper-tiny');
+    const model = await WhisperForConditionalGeneration.fromPretrained(modelDir);
+    const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
+    let ds = await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test'));
+    const part = /^(\d+)\/(\d+)$/.exec(process.env.PART ?? '');
+    const clips = /^(\d+)-(\d+)$/.exec(process.env.CLIPS ?? '');
+    let partName: string | undefined;
+    if (part) {
+      const [k, n] = [Number(part[1]), Number(part[2])];
+      const size = Math.ceil(ds.length / n);
+      ds = ds.select(Array.from({ length: Math.max(0, Math.min(size, ds.length - k * size)) }, (_, i) => k * size + i));
+      partName = `part${k}of${n}`;
+    } else if (clips) {
+      const [a, b] = [Number(clips[1]), Math.min(Number(clips[2]), ds.length - 1)];
+      ds = ds.select(Array.from({ length: b - a + 1 }, (_, i) => a + i));
+      partName = `clips${a}-${b}`;
+    }
+    ours = await evaluate(ds, {
+      name: 'ours', transcribe: whisperTranscriber(model, tokenizer), language: 'en', task: 'transcribe',
+      normalizer: 'english', batchSize: Number(process.env.BATCH ?? 8), limit,
+      onProgress: (p) => console.log(`  ${p.done}/${p.total}  ${p.elapsedS.toFixed(0)} s, eta ${p.etaS.toFixed(0)} s, ` +
+        `WER so far ${(100 * p.wer).toFixed(2)} %`),
+    });
+    model.dispose();
+    if (partName) {
+      const f = saveReport(ours, path.join(outDir, `wer-librispeech.${partName}`));
+      console.log(`${partName}: ${ours.rows.length} clips saved to ${f.json}; run MERGE=1 when all parts are done`);
+      return;
+    }
+  }
+
+  // The reference implementation's hypotheses for the same clips, scored the same way.
+  const refRows = new Map(fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
+    .trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.id as string, r]));
+  const items: TranscriptItem[] = ours.rows.map((r) => {
+    const ref = refRows.get(r.id);
+    if (!ref) throw new Error(`no reference transcript for clip ${r.id}`);
+    return { id: r.id, reference: r.reference, hypothesis: ref.hypothesis, speaker: r.speaker, duration: r.duration };
+  });
+  const reference = scoreTranscripts(items, { name: 'reference implementation', normalizer: 'english' });
+  const same = ours.rows.filter((r, i) => r.hypothesis === items[i].hypothesis).length;
+
+  const prefix = path.join(outDir, 'wer-librispeech');
+  const files = saveReport(ours, prefix);
+  const pct = (x: number) => (100 * x).toFixed(2);
+  console.log(`\nlibrispeech-mini test, ${ours.rows.length} clips, ${ours.normalized.refWords} normalized reference words`);
+  console.log(`                          raw WER %   normalized WER %   S / D / I`);
+  for (const r of [ours, reference]) {
+    console.log(`  ${r.name.padEnd(24)}${pct(r.raw.wer).padStart(9)}${pct(r.normalized.wer).padStart(19)}   ` +
+      `${r.normalized.substitutions} / ${r.normalized.deletions} / ${r.normalized.insertions}`);
+  }
+  console.log(`  identical hypotheses: ${same}/${ours.rows.length}; transcription ${ours.seconds.toFixed(0)} s ` +
+    `(${(ours.seconds / ours.rows.length).toFixed(2)} s/clip)`);
+  console.log(`  saved ${files.csv} and ${files.json}`);
+  const gap = Math.abs(100 * (ours.normalized.wer - reference.normalized.wer));
+  if (!limit && ours.rows.length === 100 && gap > 0.2) {
+    console.error(`FAIL: normalized WER differs from the reference by ${gap.toFixed(2)} points (> 0.2)`);
+    process.exit(1);
+  }
+  console.log(`  gap to reference: ${gap.toFixed(2)} points${ours.rows.length < 100 ? ' (subset: not checked)' : ' (<= 0.2: OK)'}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

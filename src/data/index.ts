@@ -1,0 +1,17 @@
+/** Datasets: loading every layout, lazy audio, transforms, exploration and Whisper preparation. */
+export * from './types';
+export { DataReport, Problem, reportHtml } from './report';
+export { AudioDataset, MapOptions, CacheInfo } from './dataset';
+export { loadCsvDataset, loadAudioFolder, loadCommonVoice, loadTxtPairs, loadJsonl, loadDataset, loadDatasetDict, detectLayout, DatasetDict, Layout, ManifestOptions } from './loaders';
+export { IterableAudioDataset, streamDataset } from './stream';
+export { durations, withDurations, audioDuration } from './durations';
+export { readAudioHeader, parseAudioHeader, AudioHeader } from './audioHeader';
+export { formatSeconds } from './format';
+export { describeValues, describeGroups, groupBy, quantile, summaryDataFrame, Describe, SummaryRow } from './summary';
+export { filterValid, invalidReason, ValidityOptions, DEFAULT_VALIDITY } from './validity';
+export { prepareDataset, labelsFor, PrepareOptions, PreparedRow, FeatureExtractorLike, TokenizerLike } from './prepare';
+export { DataCollatorSpeechSeq2SeqWithPadding, CollatedBatch, CollatedArrays, CollatorInput, LABEL_PAD } from './collator';
+export { permutation } from './split';
+export { splitDurations, durationsBy, summaryHtml, durationHistogramsHtml } from './explore';
+export { checkData, CheckOptions } from './check';
+export { preprocessAudio, processClip, AudioPipelineOptions } from './audioPipeline';

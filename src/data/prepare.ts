@@ -1,0 +1,87 @@
+/**
+ * `prepareDataset`: the guides' `prepare_dataset` step. Each row becomes
+ *   inputFeatures  log-Mel of the 16 kHz audio (featureSize x nFrames, flat Float32Array)
+ *   labels         prefix tokens (<|startoftranscript|><|lang|><|task|><|notimestamps|>)
+ *                  + tokens of the (normalized) text + <|endoftext|>
+ *   inputLength    audio duration in seconds (used by the validity filter)
+ * Results are cached on disk by `map`, keyed on everything that changes them (normalizer included).
+ */
+import { AudioDataset } from './dataset';
+import { Row } from './types';
+
+/** What prepareDataset needs from src/features/logmel.ts's WhisperFeatureExtractor. */
+export interface FeatureExtractorLike {
+  readonly featureSize: number;
+  readonly nFrames: number;
+  readonly samplingRate: number;
+  extract(audio: Float32Array): Float32Array;
+}
+
+/** What prepareDataset needs from src/tokenizer/whisper.ts's WhisperTokenizer. */
+export interface TokenizerLike {
+  readonly eot: number;
+  readonly sot: number;
+  encode(text: string): number[];
+  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
+  prefixTokens(options: { language?: string; task?: 'transcribe' | 'translate'; timestamps?: boolean }): number[];
+}
+
+export type NormalizerSpec = string | { alphabet: string } | { language: string } | ((s: string) => string);
+
+export interface PrepareOptions {
+  featureExtractor: FeatureExtractorLike;
+  tokenizer: TokenizerLike;
+  language?: string;
+  task?: 'transcribe' | 'translate';
+  timestamps?: boolean;
+  /** Applied to the text before tokenizing: a getNormalizer name or any function (default none). */
+  normalizer?: NormalizerSpec;
+  cacheDir?: string;
+  /** Keep the original columns next to inputFeatures/labels (default: drop them, as the guides do). */
+  keepColumns?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface PreparedRow {
+  inputFeatures: Float32Array;
+  labels: number[];
+  inputLength: number;
+}
+
+function resolveNormalizer(spec: NormalizerSpec | undefined): (s: string) => string {
+  if (spec === undefined) return (s) => s;
+  if (typeof spec === 'function') return spec;
+  // src/text is loaded only when a named normalizer is used.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const text = require('../text') as { getNormalizer(name: unknown): (s: string) => string };
+  return text.getNormalizer(spec);
+}
+
+/** Labels for one transcript: prefix + text tokens + <|endoftext|>. */
+export function labelsFor(text: string, tokenizer: TokenizerLike, options: { language?: string; task?: 'transcribe' | 'translate'; timestamps?: boolean }): number[] {
+  return [...tokenizer.prefixTokens({ timestamps: false, ...options }), ...tokenizer.encode(text), tokenizer.eot];
+}
+
+export async function prepareDataset<R extends Row>(ds: AudioDataset<R>, options: PrepareOptions): Promise<AudioDataset<PreparedRow & Partial<R>>> {
+  const { featureExtractor: fe, tokenizer, language, task = 'transcribe', timestamps = false } = options;
+  if (ds.samplingRate !== fe.samplingRate) {
+    throw new Error(`prepareDataset: audio is decoded at ${ds.samplingRate} Hz but the feature extractor expects ` +
+      `${fe.samplingRate} Hz; use ds.castColumn('audio', {samplingRate: ${fe.samplingRate}})`);
+  }
+  const normalize = resolveNormalizer(options.normalizer);
+  const prefix = { language, task, timestamps };
+  // The key names everything the closure below uses; a function normalizer counts by its source.
+  const cacheKey = {
+    step: 'prepareDataset/v1', language, task, timestamps,
+    normalizer: typeof options.normalizer === 'function' ? options.normalizer.toString() : options.normalizer ?? 'none',
+    features: [fe.featureSize, fe.nFrames, fe.samplingRate, fe.constructor.name],
+    tokenizer: [tokenizer.prefixTokens(prefix), tokenizer.eot, tokenizer.encode('Hello world, 123!')],
+  };
+  const removeColumns = options.keepColumns ? [] : ds.columnNames;
+  const out = await ds.mapWithAudio((ex) => ({
+    inputFeatures: fe.extract(ex.audio.array),
+    labels: labelsFor(normalize((ex as unknown as Row).text), tokenizer, prefix),
+    inputLength: ex.audio.array.length / ex.audio.samplingRate,
+  }), { cacheDir: options.cacheDir, cacheKey, removeColumns, onProgress: options.onProgress });
+  return out as unknown as AudioDataset<PreparedRow & Partial<R>>;
+}

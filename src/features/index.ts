@@ -1,0 +1,4 @@
+/** Whisper's log-Mel input features. */
+export { logMelSpectrogram, WhisperFeatureExtractor, padOrTrim, hannWindow } from './logmel';
+export type { LogMelOptions, PreprocessorConfig } from './logmel';
+export { melFilterBank, hzToMel, melToHz } from './melFilters';

@@ -1,0 +1,108 @@
+/**
+ * Whisper's input features: `logMelSpectrogram` (whisper.audio.log_mel_spectrogram on a clip padded
+ * or trimmed to 30 s) and `WhisperFeatureExtractor` (Hugging Face's name; reads
+ * preprocessor_config.json and batches clips into a [B, n_mels, 3000] tensor).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { tf } from '../backend';
+import { getLogMelComputer, padOrTrim } from './logmelComputer';
+
+export { hannWindow, padOrTrim, LogMelComputer } from './logmelComputer';
+
+export interface LogMelOptions {
+  sampleRate?: number;
+  nFft?: number;
+  hopLength?: number;
+  /** Samples the audio is padded/trimmed to before the STFT (default 30 s); 0 = use it as it is. */
+  nSamples?: number;
+}
+
+/**
+ * whisper.audio.log_mel_spectrogram(pad_or_trim(audio)): 16 kHz mono in, [nMels * 3000] out,
+ * mel-major (row m holds frames 0..2999). Pass `opts.nSamples = 0` to skip the 30 s pad/trim.
+ */
+export function logMelSpectrogram(audio: Float32Array, nMels = 80, opts: LogMelOptions = {}): Float32Array {
+  const sampleRate = opts.sampleRate ?? 16000;
+  const nFft = opts.nFft ?? 400;
+  const hopLength = opts.hopLength ?? 160;
+  const nSamples = opts.nSamples ?? 30 * sampleRate;
+  const x = nSamples > 0 ? padOrTrim(audio, nSamples) : audio;
+  return getLogMelComputer(nMels, sampleRate, nFft, hopLength).compute(x);
+}
+
+/** The fields of preprocessor_config.json we use (Hugging Face WhisperFeatureExtractor). */
+export interface PreprocessorConfig {
+  feature_size: number;
+  sampling_rate: number;
+  hop_length: number;
+  chunk_length: number;
+  n_fft: number;
+  n_samples: number;
+  nb_max_frames: number;
+}
+
+const REQUIRED: (keyof PreprocessorConfig)[] = [
+  'feature_size', 'sampling_rate', 'hop_length', 'chunk_length', 'n_fft', 'n_samples', 'nb_max_frames',
+];
+
+/** Hugging Face's WhisperFeatureExtractor: raw 16 kHz audio -> `input_features` [B, 80, 3000]. */
+export class WhisperFeatureExtractor {
+  readonly featureSize: number;
+  readonly samplingRate: number;
+  readonly hopLength: number;
+  readonly chunkLength: number;
+  readonly nFft: number;
+  /** samples per 30 s chunk (480000) */
+  readonly nSamples: number;
+  /** frames per chunk (3000) */
+  readonly nFrames: number;
+
+  constructor(config: Partial<PreprocessorConfig> = {}) {
+    this.featureSize = config.feature_size ?? 80;
+    this.samplingRate = config.sampling_rate ?? 16000;
+    this.hopLength = config.hop_length ?? 160;
+    this.chunkLength = config.chunk_length ?? 30;
+    this.nFft = config.n_fft ?? 400;
+    this.nSamples = config.n_samples ?? this.chunkLength * this.samplingRate;
+    this.nFrames = config.nb_max_frames ?? Math.floor(this.nSamples / this.hopLength);
+    if (this.nFrames !== Math.floor(this.nSamples / this.hopLength)) {
+      throw new Error(`WhisperFeatureExtractor: nb_max_frames=${this.nFrames} does not match ` +
+        `n_samples/hop_length=${this.nSamples}/${this.hopLength}`);
+    }
+  }
+
+  /** Reads `<dir>/preprocessor_config.json` (a checkpoint folder) or that file itself. */
+  static fromPretrained(dir: string): WhisperFeatureExtractor {
+    const file = dir.endsWith('.json') ? dir : path.join(dir, 'preprocessor_config.json');
+    if (!fs.existsSync(file)) throw new Error(`${file}: file not found (WhisperFeatureExtractor.fromPretrained)`);
+    let cfg: Record<string, unknown>;
+    try {
+      cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
+    }
+    for (const k of REQUIRED) {
+      if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k] as number)) {
+        throw new Error(`${file}: field "${k}" must be a number, got ${JSON.stringify(cfg[k])}`);
+      }
+    }
+    return new WhisperFeatureExtractor(cfg as unknown as PreprocessorConfig);
+  }
+
+  /** Log-Mel of one clip at `samplingRate`, padded/trimmed to `nSamples`: [featureSize * nFrames]. */
+  extract(audio: Float32Array): Float32Array {
+    const x = padOrTrim(audio, this.nSamples);
+    return getLogMelComputer(this.featureSize, this.samplingRate, this.nFft, this.hopLength).compute(x);
+  }
+
+  /** Batch of clips -> `input_features` tensor [B, featureSize, nFrames] (caller disposes it). */
+  call(audios: Float32Array[]): tf.Tensor3D {
+    if (audios.length === 0) throw new Error('WhisperFeatureExtractor.call: empty batch');
+    const per = this.featureSize * this.nFrames;
+    const data = new Float32Array(audios.length * per);
+    const c = getLogMelComputer(this.featureSize, this.samplingRate, this.nFft, this.hopLength);
+    audios.forEach((a, i) => c.compute(padOrTrim(a, this.nSamples), data.subarray(i * per, (i + 1) * per)));
+    return tf.tensor3d(data, [audios.length, this.featureSize, this.nFrames]);
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * PeftModel: a frozen Whisper with LoRA adapters, as PEFT's `get_peft_model` builds it.
+ *
+ *   const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] }));
+ *   peft.printTrainableParameters();   // trainable params: ... || all params: ... || trainable%: ...
+ *   peft.saveAdapter('out/adapter');    // adapter_config.json + adapter_model.safetensors (PEFT layout)
+ *
+ * Base weights stay plain tensors (never trained); the only tf.Variables are the A and B matrices.
+ * Several named adapters can live on one base model; `setAdapter(name)` picks the one in use.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as fs from 'fs';
+import * as path from 'path';
+import seedrandom from 'seedrandom';
+import type { Linear } from '../model/layers';
+import type { WhisperConfig } from '../model/config';
+import type { GenerateOptions, GenerateOutput } from '../model/generate';
+import { decodeTensorBytes, readSafetensorsHeader, saveSafetensors, LoadedTensor } from '../model/safetensors';
+import { LoraConfig } from './config';
+import { countParameters, formatTrainableParameters } from './count';
+import { LoraLayer, SeedSource } from './layer';
+
+export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
+
+/** What getPeftModel needs from the base model (WhisperForConditionalGeneration satisfies it). */
+export interface PeftBaseModel {
+  config: WhisperConfig;
+  dir?: string;
+  linears(): Linear[];
+  encode(inputFeatures: tf.Tensor3D, training?: boolean): tf.Tensor3D;
+  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D,
+    opts?: { encoderHiddenStates?: tf.Tensor3D; training?: boolean }): tf.Tensor3D;
+  generate(inputFeatures: tf.Tensor3D, opts?: GenerateOptions): Promise<GenerateOutput>;
+}
+
+/** PEFT's key for a LoRA matrix: base_model.model.<module>.lora_A.weight (adapter name not in the key). */
+export function peftKey(moduleName: string, which: 'A' | 'B'): string {
+  return `base_model.model.${moduleName}.lora_${which}.weight`;
+}
+
+export interface GetPeftModelOptions {
+  adapterName?: string;
+  /** Seeds the Kaiming init of A and the dropout masks (default 42). */
+  seed?: number | string;
+}
+
+export class PeftModel implements SeedSource {
+  readonly peftConfig: Record<string, LoraConfig> = {};
+  /** LoRA branch per adapted Linear, by module name. */
+  readonly loraLayers = new Map<string, LoraLayer>();
+  activeAdapter = 'default';
+  private dropoutRng: seedrandom.PRNG;
+
+  constructor(readonly baseModel: PeftBaseModel, seed: number | string = 42) {
+    this.dropoutRng = seedrandom(`dropout|${seed}`);
+  }
+
+  get config(): WhisperConfig {
+    return this.baseModel.config;
+  }
+
+  /** Dropout seed for the next LoRA dropout call (SeedSource). */
+  nextSeed(): number {
+    return Math.floor(this.dropoutRng() * 2 ** 31);
+  }
+
+  /** Restarts the dropout stream; the trainer calls it per step so a resumed run draws the same masks. */
+  reseedDropout(seed: string): void {
+    this.dropoutRng = seedrandom(`dropout|${seed}`);
+  }
+
+  /** Adds adapter `name` on every Linear the config targets (PEFT's inject_adapter). */
+  addAdapter(name: string, config: LoraConfig, seed: number | string = 42): void {
+    if (this.peftConfig[name]) throw new Error(`addAdapter: an adapter named '${name}' already exists`);
+    const targets = this.baseModel.linears().filter((l) => config.matches(l.name));
+    if (!targets.length) {
+      throw new Error(`LoraConfig: target_modules ${JSON.stringify(config.targetModules)} match no Linear of this model ` +
+        `(names look like 'model.decoder.layers.0.self_attn.q_proj')`);
+    }
+    const tied = targets.find((l) => l.name === 'proj_out');
+    if (tied) throw new Error(`LoraConfig: target_modules matches 'proj_out', which is tied to embed_tokens; adapting it is not supported`);
+    for (const lin of targets) {
+      let layer = this.loraLayers.get(lin.name);
+      if (!layer) {
+        layer = new LoraLayer(lin, this);
+        lin.adapters.push(layer);
+        this.loraLayers.set(lin.name, layer);
+      }
+      layer.add(name, config.r, config.scaling, config.loraDropout, String(seed));
+    }
+    this.peftConfig[name] = config;
+    if (Object.keys(this.peftConfig).length === 1) this.setAdapter(name);
+  }
+
+  /** Makes `name` the adapter used by forward/generate and the one trained (PEFT set_adapter). */
+  setAdapter(name: string): void {
+    if (!this.peftConfig[name]) throw new Error(`setAdapter: no adapter '${name}' (have: ${Object.keys(this.peftConfig).join(', ')})`);
+    this.activeAdapter = name;
+    for (const l of this.loraLayers.values()) l.active = l.adapters.has(name) ? name : null;
+  }
+
+  deleteAdapter(name: string): void {
+    if (!this.peftConfig[name]) throw new Error(`deleteAdapter: no adapter '${name}'`);
+    for (const [k, l] of this.loraLayers) {
+      l.delete(name);
+      if (!l.adapters.size) this.detach(k, l);
+    }
+    delete this.peftConfig[name];
+    if (this.activeAdapter === name) {
+      const rest = Object.keys(this.peftConfig);
+      if (rest.length) this.setAdapter(rest[0]);
+    }
+  }
+
+  /** Runs `fn` with all adapters off (the base model's behaviour), like `with model.disable_adapter():`. */
+  async withAdapterDisabled<T>(fn: () => T | Promise<T>): Promise<T> {
+    const saved = [...this.loraLayers.values()].map((l) => [l, l.active] as const);
+    for (const [l] of saved) l.active = null;
+    try {
+      return await fn();
+    } finally {
+      for (const [l, a] of saved) l.active = a;
+    }
+  }
+
+  /** True when some encoder Linear carries the active adapter (then its output cannot be cached). */
+  adaptsEncoder(name = this.activeAdapter): boolean {
+    return [...this.loraLayers.values()].some((l) => l.adapters.has(name) && !l.merged.has(name) && l.linear.name.includes('.encoder.'));
+  }
+
+  /** The trainable variables of one adapter, in a stable order (A then B per module). */
+  trainableVariables(name = this.activeAdapter): tf.Variable[] {
+    return [...this.namedTrainableVariables(name).values()];
+  }
+
+  /** PEFT key -> variable, e.g. base_model.model.model.decoder.layers.0.self_attn.q_proj.lora_A.weight. */
+  namedTrainableVariables(name = this.activeAdapter): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [mod, l] of this.loraLayers) {
+      const w = l.adapters.get(name);
+      if (!w) continue;
+      out.set(peftKey(mod, 'A'), w.loraA);
+      out.set(peftKey(mod, 'B'), w.loraB);
+    }
+    return out;
+  }
+
+  /** [trainable, all] like PEFT's get_nb_trainable_parameters (all = base + every adapter). */
+  getNbTrainableParameters(): [number, number] {
+    const trainable = this.trainableVariables().reduce((s, v) => s + v.size, 0);
+    let adapters = 0;
+    for (const n of Object.keys(this.peftConfig)) adapters += this.trainableVariables(n).reduce((s, v) => s + v.size, 0);
+    return [trainable, countParameters(this.config) + adapters];
+  }
+
+  /** PEFT's line: "trainable params: N || all params: M || trainable%: P". */
+  trainableParametersLine(): string {
+    const [t, all] = this.getNbTrainableParameters();
+    return formatTrainableParameters(t, all);
+  }
+
+  /** Prints PEFT's line (returns nothing, so a notebook does not echo it twice). */
+  printTrainableParameters(): void {
+    console.log(this.trainableParametersLine());
+  }
+
+  encode(inputFeatures: tf.Tensor3D, training = false): tf.Tensor3D {
+    return this.baseModel.encode(inputFeatures, training);
+  }
+
+  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D,
+    opts: { encoderHiddenStates?: tf.Tensor3D; training?: boolean } = {}): tf.Tensor3D {
+    return this.baseModel.forward(inputFeatures, decoderInputIds, opts);
+  }
+
+  generate(inputFeatures: tf.Tensor3D, opts: GenerateOptions = {}): Promise<GenerateOutput> {
+    return this.baseModel.generate(inputFeatures, opts);
+  }
+
+  /** The adapter's tensors under PEFT key names, copied to float32 arrays. */
+  adapterStateDict(name = this.activeAdapter): Record<string, LoadedTensor> {
+    const out: Record<string, LoadedTensor> = {};
+    for (const [k, v] of this.namedTrainableVariables(name)) out[k] = { shape: v.shape, data: v.dataSync() as Float32Array };
+    return out;
+  }
+
+  /**
+   * Writes `dir/adapter_config.json` and `dir/adapter_model.safetensors` (F32, PEFT keys), the
+   * layout `PeftModel.from_pretrained` reads. Written to a temporary folder first, then renamed,
+   * so a crash never leaves half an adapter.
+   */
+  saveAdapter(dir: string, opts: { adapterName?: string } = {}): void {
+    const name = opts.adapterName ?? this.activeAdapter;
+    if (!this.peftConfig[name]) throw new Error(`saveAdapter: no adapter '${name}'`);
+    atomicWriteDir(dir, (tmp) => this.writeAdapterFiles(tmp, name));
+  }
+
+  /** Writes the two adapter files into an existing folder (no atomic swap; checkpoints use it). */
+  writeAdapterFiles(dir: string, name = this.activeAdapter): void {
+    const cfg = this.peftConfig[name];
+    if (!cfg) throw new Error(`saveAdapter: no adapter '${name}'`);
+    const json = cfg.toJSON();
+    // PEFT records the Hub id; config.json's _name_or_path has it even for a local copy.
+    const hubId = this.config.raw?.NameOrPath;
+    json.base_model_name_or_path = cfg.baseModelNameOrPath ?? (typeof hubId === 'string' && hubId ? hubId : this.baseModel.dir ?? null);
+    json.inference_mode = true; // PEFT sets it on save
+    fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_NAME), JSON.stringify(json, null, 2) + '\n');
+    saveSafetensors(path.join(dir, ADAPTER_WEIGHTS_NAME), this.adapterStateDict(name), { format: 'pt' });
+  }
+
+  /** PEFT's name for saveAdapter. */
+  savePretrained(dir: string, opts: { adapterName?: string } = {}): void {
+    this.saveAdapter(dir, opts);
+  }
+
+  /**
+   * Loads a PEFT adapter folder as adapter `adapterName` (created when missing, overwritten in
+   * place when it exists, e.g. when resuming training). Every key and shape is checked first.
+   */
+  loadAdapter(dir: string, adapterName = 'default'): LoraConfig {
+    const cfgFile = path.join(dir, ADAPTER_CONFIG_NAME);
+    if (!fs.existsSync(cfgFile)) throw new Error(`${cfgFile}: adapter config not found`);
+    const cfg = LoraConfig.fromJSON(JSON.parse(fs.readFileSync(cfgFile, 'utf8')), cfgFile);
+    cfg.inferenceMode = false;
+    const file = path.join(dir, ADAPTER_WEIGHTS_NAME);
+    const header = readSafetensorsHeader(file);
+    const fresh = !this.peftConfig[adapterName];
+    if (fresh) this.addAdapter(adapterName, cfg);
+    const vars = this.namedTrainableVariables(adapterName);
+    const expected = new Map([...vars].map(([k, v]) => [k, v.shape as number[]]));
+    const missing = [...expected.keys()].filter((k) => !header.tensors.has(k));
+    const extra = [...header.tensors.keys()].filter((k) => !expected.has(k));
+    if (missing.length || extra.length) {
+      if (fresh) this.deleteAdapter(adapterName);
+      throw new Error(`${file}: keys do not match the LoRA config (${missing.length} missing, e.g. ${missing[0] ?? '-'}; ` +
+        `${extra.length} unexpected, e.g. ${extra[0] ?? '-'})`);
+    }
+    let weights: Map<string, LoadedTensor>;
+    try {
+      weights = readSafetensorsFile(file, expected);
+    } catch (e) {
+      if (fresh) this.deleteAdapter(adapterName);
+      throw e;
+    }
+    for (const [k, v] of vars) {
+      const t = tf.tensor(weights.get(k)!.data, v.shape);
+      v.assign(t);
+      t.dispose();
+    }
+    this.peftConfig[adapterName] = cfg;
+    return cfg;
+  }
+
+  /** PEFT's PeftModel.from_pretrained(model, dir): a PeftModel with the saved adapter loaded. */
+  static fromPretrained(model: PeftBaseModel, dir: string, adapterName = 'default'): PeftModel {
+    const p = new PeftModel(model);
+    p.loadAdapter(dir, adapterName);
+    p.setAdapter(adapterName);
+    return p;
+  }
+
+  /** Folds the active adapter into the base weights (forward then skips the branch). */
+  merge(name = this.activeAdapter): void {
+    for (const l of this.loraLayers.values()) if (l.adapters.has(name)) l.merge(name);
+  }
+
+  /** Undoes merge: subtracts scaling * B A again. */
+  unmerge(): void {
+    for (const l of this.loraLayers.values()) for (const n of [...l.merged]) l.unmerge(n);
+  }
+
+  /** Merges the active adapter, removes every LoRA branch and returns the plain base model. */
+  mergeAndUnload(): PeftBaseModel {
+    this.merge();
+    for (const [k, l] of this.loraLayers) {
+      l.merged.clear(); // keep the merged weights: deleting must not unmerge
+      l.dispose();
+      this.detach(k, l);
+    }
+    for (const n of Object.keys(this.peftConfig)) delete this.peftConfig[n];
+    return this.baseModel;
+  }
+
+  private detach(key: string, l: LoraLayer): void {
+    l.linear.adapters = l.linear.adapters.filter((a) => a !== l);
+    this.loraLayers.delete(key);
+  }
+
+  /** Frees the adapters (not the base model) and removes them from the Linears. */
+  dispose(): void {
+    for (const [k, l] of this.loraLayers) {
+      l.dispose();
+      this.detach(k, l);
+    }
+  }
+}
+
+/** PEFT's get_peft_model: wraps a (frozen) base model and adds adapter `adapterName`. */
+export function getPeftModel(model: PeftBaseModel, config: LoraConfig, opts: GetPeftModelOptions = {}): PeftModel {
+  const p = new PeftModel(model, opts.seed ?? 42);
+  p.addAdapter(opts.adapterName ?? 'default', config, opts.seed ?? 42);
+  return p;
+}
+
+/** Writes a folder atomically: fill `dir.tmp-<pid>`, then swap it into place with renames. */
+export function atomicWriteDir(dir: string, fill: (tmp: string) => void): void {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    fill(tmp);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const old = `${dir}.old-${process.pid}`;
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(tmp, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Reads every tensor of one .safetensors file as float32, checking the expected shapes first. */
+export function readSafetensorsFile(file: string, expected?: Map<string, number[]>): Map<string, LoadedTensor> {
+  const h = readSafetensorsHeader(file);
+  if (expected) {
+    for (const [name, shape] of expected) {
+      const info = h.tensors.get(name);
+      if (!info) throw new Error(`${file}: tensor '${name}' is missing (expected shape [${shape}])`);
+      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`${file}: tensor '${name}' has shape [${info.shape}], expected [${shape}]`);
+      }
+    }
+  }
+  const buf = fs.readFileSync(file);
+  const out = new Map<string, LoadedTensor>();
+  for (const [name, info] of h.tensors) {
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + h.dataStart + info.begin, info.end - info.begin);
+    out.set(name, { shape: info.shape, data: decodeTensorBytes(bytes, info.dtype) });
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+/**
+ * WhisperConfig: the Hugging Face `config.json` of a Whisper checkpoint, in camelCase.
+ *
+ * Every size from tiny to large-v3 is the same architecture with different numbers, so the model
+ * code reads all shapes from here. `generation_config.json` (when present) overrides the decoding
+ * fields (suppress tokens, language ids), like transformers' GenerationConfig.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface WhisperConfigJSON {
+  [key: string]: unknown;
+}
+
+function snakeToCamel(s: string): string {
+  return s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export class WhisperConfig {
+  modelType = 'whisper';
+  dModel = 384;
+  encoderLayers = 4;
+  decoderLayers = 4;
+  encoderAttentionHeads = 6;
+  decoderAttentionHeads = 6;
+  encoderFfnDim = 1536;
+  decoderFfnDim = 1536;
+  numMelBins = 80;
+  vocabSize = 51865;
+  maxSourcePositions = 1500;
+  maxTargetPositions = 448;
+  decoderStartTokenId = 50258;
+  eosTokenId = 50257;
+  padTokenId = 50257;
+  bosTokenId = 50257;
+  suppressTokens: number[] = [];
+  beginSuppressTokens: number[] = [];
+  scaleEmbedding = false;
+  activationFunction = 'gelu';
+  /** `lang_to_id` from generation_config.json, e.g. {"<|en|>": 50259}; empty when unknown. */
+  langToId: Record<string, number> = {};
+  /** `task_to_id` from generation_config.json. */
+  taskToId: Record<string, number> = {};
+  noTimestampsTokenId?: number;
+  isMultilingual?: boolean;
+  /** Where this config came from (a file path), used in error messages. */
+  source = '<object>';
+  /** Every field of the JSON, camelCased, including those not declared above. */
+  raw: Record<string, unknown> = {};
+
+  get numHiddenLayers(): number {
+    return this.encoderLayers;
+  }
+
+  /** Builds and validates a config from parsed `config.json` (snake_case or camelCase keys). */
+  static fromJSON(obj: WhisperConfigJSON, source = '<object>'): WhisperConfig {
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      throw new Error(`${source}: a Whisper config must be a JSON object`);
+    }
+    const c = new WhisperConfig();
+    c.source = source;
+    const target = c as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(obj)) {
+      const key = snakeToCamel(k);
+      c.raw[key] = v;
+      if (Object.prototype.hasOwnProperty.call(target, key) && key !== 'raw' && key !== 'source' && v !== null && v !== undefined) target[key] = v;
+    }
+    c.validate();
+    return c;
+  }
+
+  static fromFile(file: string): WhisperConfig {
+    if (!fs.existsSync(file)) throw new Error(`${file}: config file not found`);
+    let obj: WhisperConfigJSON;
+    try {
+      obj = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+    const c = WhisperConfig.fromJSON(obj, file);
+    // generation_config.json beside it holds the decoding settings transformers actually uses.
+    const gen = path.join(path.dirname(file), 'generation_config.json');
+    if (fs.existsSync(gen)) c.applyGenerationConfig(JSON.parse(fs.readFileSync(gen, 'utf8')), gen);
+    return c;
+  }
+
+  /** A local folder, or a Hub id resolved through the HF cache / download (see hub.ts). */
+  static async fromPretrained(idOrDir: string): Promise<WhisperConfig> {
+    const { resolveModel } = await import('./hub');
+    const dir = await resolveModel(idOrDir);
+    return WhisperConfig.fromFile(path.join(dir, 'config.json'));
+  }
+
+  applyGenerationConfig(obj: WhisperConfigJSON, source: string): void {
+    const pick = (k: string) => obj[k];
+    const arr = (k: string) => {
+      const v = pick(k);
+      if (v === undefined || v === null) return undefined;
+      if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) {
+        throw new Error(`${source}: field '${k}' must be a list of token ids`);
+      }
+      return v as number[];
+    };
+    this.suppressTokens = arr('suppress_tokens') ?? this.suppressTokens;
+    this.beginSuppressTokens = arr('begin_suppress_tokens') ?? this.beginSuppressTokens;
+    if (pick('lang_to_id')) this.langToId = pick('lang_to_id') as Record<string, number>;
+    if (pick('task_to_id')) this.taskToId = pick('task_to_id') as Record<string, number>;
+    if (Number.isInteger(pick('no_timestamps_token_id'))) this.noTimestampsTokenId = pick('no_timestamps_token_id') as number;
+    if (typeof pick('is_multilingual') === 'boolean') this.isMultilingual = pick('is_multilingual') as boolean;
+    for (const k of ['decoder_start_token_id', 'eos_token_id', 'pad_token_id'] as const) {
+      if (Number.isInteger(pick(k))) (this as unknown as Record<string, number>)[snakeToCamel(k)] = pick(k) as number;
+    }
+  }
+
+  /** Throws naming the first field that is missing or wrong. */
+  validate(): void {
+    const src = this.source;
+    const posInt: (keyof WhisperConfig)[] = ['dModel', 'encoderLayers', 'decoderLayers', 'encoderAttentionHeads',
+      'decoderAttentionHeads', 'encoderFfnDim', 'decoderFfnDim', 'numMelBins', 'vocabSize', 'maxSourcePositions',
+      'maxTargetPositions'];
+    for (const k of posInt) {
+      const v = this[k];
+      if (!Number.isInteger(v) || (v as number) <= 0) {
+        throw new Error(`${src}: field '${toSnake(k)}' must be a positive integer, got ${JSON.stringify(v)}`);
+      }
+    }
+    for (const k of ['decoderStartTokenId', 'eosTokenId', 'padTokenId'] as const) {
+      const v = this[k];
+      if (!Number.isInteger(v) || v < 0 || v >= this.vocabSize) {
+        throw new Error(`${src}: field '${toSnake(k)}' must be a token id below vocab_size ${this.vocabSize}, got ${JSON.stringify(v)}`);
+      }
+    }
+    for (const [k, h] of [['encoderAttentionHeads', this.encoderAttentionHeads], ['decoderAttentionHeads', this.decoderAttentionHeads]] as const) {
+      if (this.dModel % h !== 0) {
+        throw new Error(`${src}: field 'd_model' (${this.dModel}) must be divisible by '${toSnake(k)}' (${h})`);
+      }
+    }
+    for (const k of ['suppressTokens', 'beginSuppressTokens'] as const) {
+      const v = this[k];
+      if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0 && x < this.vocabSize)) {
+        throw new Error(`${src}: field '${toSnake(k)}' must be a list of token ids below ${this.vocabSize}`);
+      }
+    }
+    if (this.activationFunction !== 'gelu') {
+      throw new Error(`${src}: field 'activation_function' is '${this.activationFunction}'; only 'gelu' (Whisper) is supported`);
+    }
+    if (this.maxSourcePositions * 2 <= 0) throw new Error(`${src}: field 'max_source_positions' is invalid`);
+  }
+
+  /** Input frames the encoder expects (two conv strides: 1 and 2). */
+  get nFrames(): number {
+    return this.maxSourcePositions * 2;
+  }
+}
+
+function toSnake(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}

@@ -1,0 +1,152 @@
+/**
+ * Whisper's text decoder: token + learned position embeddings, pre-LayerNorm layers with causal
+ * self-attention, cross-attention to the encoder output, and a feed-forward block.
+ *
+ * Two ways to run it: `apply` over whole sequences (training / teacher forcing), and `step` with
+ * a DecoderCache that keeps self-attention keys/values of earlier tokens and the cross-attention
+ * keys/values computed once per clip (generation).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { KeyValue, WhisperAttention } from './attention';
+import { gelu, LayerNorm, Linear } from './layers';
+
+export class WhisperDecoderLayer {
+  constructor(
+    public selfAttn: WhisperAttention,
+    public selfAttnLayerNorm: LayerNorm,
+    public encoderAttn: WhisperAttention,
+    public encoderAttnLayerNorm: LayerNorm,
+    public fc1: Linear,
+    public fc2: Linear,
+    public finalLayerNorm: LayerNorm,
+  ) {}
+
+  linears(): Linear[] {
+    return [...this.selfAttn.linears(), ...this.encoderAttn.linears(), this.fc1, this.fc2];
+  }
+}
+
+/** Per-layer keys/values kept between generation steps. */
+export interface DecoderCache {
+  /** Self-attention keys [B, H, dh, t] / values [B, H, t, dh] of the tokens seen so far, per layer. */
+  self: (KeyValue | undefined)[];
+  /** Cross-attention keys [B, H, dh, 1500] / values [B, H, 1500, dh] of the encoder output, per layer. */
+  cross: KeyValue[];
+  /** Number of tokens already in `self`. */
+  offset: number;
+}
+
+export function disposeKeyValue(kv: KeyValue | undefined): void {
+  kv?.k.dispose();
+  kv?.v.dispose();
+}
+
+export class WhisperDecoder {
+  constructor(
+    /** [vocab, d]; also the (tied) output projection. */
+    public embedTokens: tf.Tensor2D,
+    /** [maxTargetPositions, d] */
+    public embedPositions: tf.Tensor2D,
+    public layers: WhisperDecoderLayer[],
+    public layerNorm: LayerNorm,
+  ) {}
+
+  private embed(inputIds: tf.Tensor2D, offset: number): tf.Tensor3D {
+    const t = inputIds.shape[1];
+    const maxPos = this.embedPositions.shape[0];
+    if (offset + t > maxPos) {
+      throw new Error(`WhisperDecoder: ${offset + t} positions exceed max_target_positions ${maxPos}`);
+    }
+    // The embedding is frozen, so no gradient has to flow through gather (wasm lacks it).
+    const tok = tf.gather(this.embedTokens, tf.cast(inputIds, 'int32'));
+    return tf.add(tok, tf.slice(this.embedPositions, [offset, 0], [t, -1])) as tf.Tensor3D;
+  }
+
+  /** Causal mask [T, T + offset]: position i may see keys 0..offset+i. */
+  static causalMask(t: number, offset = 0): tf.Tensor2D {
+    const s = t + offset;
+    const m = new Float32Array(t * s);
+    for (let i = 0; i < t; i++) for (let j = offset + i + 1; j < s; j++) m[i * s + j] = -1e9;
+    return tf.tensor2d(m, [t, s]);
+  }
+
+  /** Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d]. */
+  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false): tf.Tensor3D {
+    return tf.tidy(() => {
+      const t = inputIds.shape[1];
+      let h = this.embed(inputIds, 0);
+      const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
+      for (const l of this.layers) {
+        h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
+        h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
+          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
+        })) as tf.Tensor3D;
+        h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training)), training)) as tf.Tensor3D;
+      }
+      return this.layerNorm.apply(h) as tf.Tensor3D;
+    });
+  }
+
+  /** Cross-attention keys/values of every layer, computed once per clip. Caller disposes. */
+  initCache(encoderHiddenStates: tf.Tensor3D): DecoderCache {
+    return {
+      self: this.layers.map(() => undefined),
+      cross: this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates)),
+      offset: 0,
+    };
+  }
+
+  /**
+   * Runs new tokens ids [B, T] on top of the cache (updated in place: old self keys are disposed,
+   * the new ones kept). Returns the final hidden states of the new tokens [B, T, d].
+   */
+  step(inputIds: tf.Tensor2D, cache: DecoderCache): tf.Tensor3D {
+    const t = inputIds.shape[1];
+    const next: KeyValue[] = [];
+    const out = tf.tidy(() => {
+      let h = this.embed(inputIds, cache.offset);
+      const mask = t > 1 ? WhisperDecoder.causalMask(t, cache.offset) : undefined;
+      this.layers.forEach((l, i) => {
+        const x = l.selfAttnLayerNorm.apply(h) as tf.Tensor3D;
+        const fresh = l.selfAttn.keyValue(x);
+        const prev = cache.self[i];
+        const kv = prev ? { k: tf.concat([prev.k, fresh.k], 3) as tf.Tensor4D, v: tf.concat([prev.v, fresh.v], 2) as tf.Tensor4D } : fresh;
+        tf.keep(kv.k);
+        tf.keep(kv.v);
+        next.push(kv);
+        h = tf.add(h, l.selfAttn.apply(x, { kv, mask })) as tf.Tensor3D;
+        h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, { kv: cache.cross[i] })) as tf.Tensor3D;
+        h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h))))) as tf.Tensor3D;
+      });
+      return this.layerNorm.apply(h) as tf.Tensor3D;
+    });
+    cache.self.forEach(disposeKeyValue);
+    cache.self = next;
+    cache.offset += t;
+    return out;
+  }
+
+  linears(): Linear[] {
+    return this.layers.flatMap((l) => l.linears());
+  }
+
+  dispose(): void {
+    this.embedTokens.dispose();
+    this.embedPositions.dispose();
+    for (const l of this.layers) {
+      l.linears().forEach((x) => x.dispose());
+      l.selfAttnLayerNorm.dispose();
+      l.encoderAttnLayerNorm.dispose();
+      l.finalLayerNorm.dispose();
+    }
+    this.layerNorm.dispose();
+  }
+}
+
+/** Disposes every tensor held by a cache. */
+export function disposeCache(cache: DecoderCache): void {
+  cache.self.forEach(disposeKeyValue);
+  cache.cross.forEach(disposeKeyValue);
+  cache.self = [];
+  cache.cross = [];
+}

@@ -1,0 +1,243 @@
+/**
+ * safetensors reading: 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}}`, then the raw bytes.
+ *
+ * The whole header is validated (lengths, offsets, dtypes, shapes, optional expected shapes)
+ * BEFORE any tensor is allocated, so a broken download fails fast with the file and tensor named
+ * and leaves no half-built model behind. Values come back as Float32Array (F16/BF16 upcast), and
+ * the model turns them into tf tensors only when everything checked out.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+export interface TensorInfo {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Byte range inside the data section (after the header). */
+  begin: number;
+  end: number;
+  file: string;
+}
+
+export interface SafetensorsHeader {
+  file: string;
+  /** Byte offset of the data section in the file (8 + header length). */
+  dataStart: number;
+  tensors: Map<string, TensorInfo>;
+  metadata: Record<string, string>;
+}
+
+export interface LoadedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Reads and validates the header of one .safetensors file (reads only the header bytes). */
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  if (!fs.existsSync(file)) throw new Error(`${file}: safetensors file not found`);
+  const size = fs.statSync(file).size;
+  if (size < 8) throw new Error(`${file}: too short for a safetensors file (${size} bytes, need at least 8)`);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const lenBuf = Buffer.alloc(8);
+    fs.readSync(fd, lenBuf, 0, 8, 0);
+    const headerLen = Number(lenBuf.readBigUInt64LE(0));
+    if (headerLen > size - 8) {
+      throw new Error(`${file}: header length ${headerLen} goes beyond the end of the file (${size} bytes): truncated or not safetensors`);
+    }
+    const hb = Buffer.alloc(headerLen);
+    fs.readSync(fd, hb, 0, headerLen, 8);
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(hb.toString('utf8'));
+    } catch (e) {
+      throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${file}: header must be a JSON object`);
+    const dataStart = 8 + headerLen;
+    const dataSize = size - dataStart;
+    const tensors = new Map<string, TensorInfo>();
+    let metadata: Record<string, string> = {};
+    for (const [name, v] of Object.entries(json)) {
+      if (name === '__metadata__') {
+        metadata = (v ?? {}) as Record<string, string>;
+        continue;
+      }
+      const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      const where = `${file}: tensor '${name}'`;
+      if (!e || typeof e !== 'object') throw new Error(`${where}: entry must be an object`);
+      if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) {
+        throw new Error(`${where}: unsupported dtype ${JSON.stringify(e.dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+      }
+      const dtype = e.dtype as SafetensorsDtype;
+      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new Error(`${where}: shape ${JSON.stringify(e.shape)} must be a list of non-negative integers`);
+      }
+      const shape = e.shape as number[];
+      const off = e.data_offsets;
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new Error(`${where}: data_offsets ${JSON.stringify(off)} must be [begin, end]`);
+      }
+      const [begin, end] = off as [number, number];
+      if (begin > end || end > dataSize) {
+        throw new Error(`${where}: data_offsets [${begin}, ${end}] out of range (data section is ${dataSize} bytes)`);
+      }
+      const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+      if (end - begin !== expected) {
+        throw new Error(`${where}: ${end - begin} bytes but shape [${shape}] of ${dtype} needs ${expected}`);
+      }
+      tensors.set(name, { name, dtype, shape, begin, end, file });
+    }
+    const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i].begin < sorted[i - 1].end) {
+        throw new Error(`${file}: tensors '${sorted[i - 1].name}' and '${sorted[i].name}' overlap ` +
+          `([${sorted[i - 1].begin}, ${sorted[i - 1].end}] and [${sorted[i].begin}, ${sorted[i].end}])`);
+      }
+    }
+    return { file, dataStart, tensors, metadata };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// IEEE half -> float via a 64K table: decoding 20M values is then one lookup each.
+let halfTable: Float32Array | undefined;
+function f16Table(): Float32Array {
+  if (halfTable) return halfTable;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    if (e === 0) t[h] = s * m * 2 ** -24;
+    else if (e === 31) t[h] = m ? NaN : s * Infinity;
+    else t[h] = s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return (halfTable = t);
+}
+
+/** Decodes raw little-endian bytes of one tensor into float32. */
+export function decodeTensorBytes(bytes: Uint8Array, dtype: SafetensorsDtype): Float32Array {
+  const n = bytes.byteLength / DTYPE_BYTES[dtype];
+  // Copy to an aligned buffer so typed-array views are legal whatever the offset in the file.
+  const aligned = new Uint8Array(bytes.byteLength);
+  aligned.set(bytes);
+  if (dtype === 'F32') return new Float32Array(aligned.buffer, 0, n);
+  const u16 = new Uint16Array(aligned.buffer, 0, n);
+  const out = new Float32Array(n);
+  if (dtype === 'F16') {
+    const t = f16Table();
+    for (let i = 0; i < n; i++) out[i] = t[u16[i]];
+  } else {
+    const u32 = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) u32[i] = u16[i] << 16;
+  }
+  return out;
+}
+
+/** The list of .safetensors files of a checkpoint folder: one file, or the shards of the index. */
+export function checkpointFiles(dir: string): { files: string[]; weightMap?: Record<string, string> } {
+  const single = path.join(dir, 'model.safetensors');
+  if (fs.existsSync(single)) return { files: [single] };
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (fs.existsSync(index)) {
+    let json: { weight_map?: Record<string, string> };
+    try {
+      json = JSON.parse(fs.readFileSync(index, 'utf8'));
+    } catch (e) {
+      throw new Error(`${index}: not valid JSON (${(e as Error).message})`);
+    }
+    if (!json.weight_map || typeof json.weight_map !== 'object') throw new Error(`${index}: missing field 'weight_map'`);
+    const files = [...new Set(Object.values(json.weight_map))].map((f) => path.join(dir, f));
+    for (const f of files) if (!fs.existsSync(f)) throw new Error(`${index}: shard ${f} is missing`);
+    return { files, weightMap: json.weight_map };
+  }
+  throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
+}
+
+/**
+ * Reads every tensor of a checkpoint (one file or shards) after validating all headers and, when
+ * given, the expected shapes: missing names, unexpected shapes. Names listed in `optional` may be
+ * absent (e.g. a tied `proj_out.weight`). Tensors not in `expected` are ignored.
+ */
+export function loadSafetensorsCheckpoint(
+  dir: string,
+  expected?: Map<string, number[]>,
+  optional: Set<string> = new Set(),
+): Map<string, LoadedTensor> {
+  const { files, weightMap } = checkpointFiles(dir);
+  const all = new Map<string, TensorInfo>();
+  for (const f of files) {
+    const h = readSafetensorsHeader(f);
+    for (const [name, info] of h.tensors) {
+      // Some exports drop the `model.` prefix (WhisperModel vs WhisperForConditionalGeneration).
+      const key = /^(encoder|decoder)\./.test(name) ? `model.${name}` : name;
+      if (all.has(key)) throw new Error(`${f}: tensor '${name}' also appears in ${all.get(key)!.file}`);
+      all.set(key, { ...info, begin: info.begin + h.dataStart, end: info.end + h.dataStart });
+    }
+  }
+  if (weightMap) {
+    for (const [name, shard] of Object.entries(weightMap)) {
+      const info = all.get(name);
+      if (info && path.basename(info.file) !== shard) {
+        throw new Error(`${path.join(dir, 'model.safetensors.index.json')}: '${name}' is mapped to ${shard} but found in ${info.file}`);
+      }
+    }
+  }
+  const wanted = expected ? [...expected.keys()] : [...all.keys()];
+  if (expected) {
+    for (const [name, shape] of expected) {
+      const info = all.get(name);
+      if (!info) {
+        if (optional.has(name)) continue;
+        throw new Error(`${files.join(', ')}: tensor '${name}' is missing (expected shape [${shape}])`);
+      }
+      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`${info.file}: tensor '${name}' has shape [${info.shape}] but the config expects [${shape}]`);
+      }
+    }
+  }
+  // Everything checked: now read the bytes.
+  const out = new Map<string, LoadedTensor>();
+  const fds = new Map<string, number>();
+  try {
+    for (const name of wanted) {
+      const info = all.get(name);
+      if (!info) continue;
+      let fd = fds.get(info.file);
+      if (fd === undefined) fds.set(info.file, (fd = fs.openSync(info.file, 'r')));
+      const buf = Buffer.alloc(info.end - info.begin);
+      const got = fs.readSync(fd, buf, 0, buf.length, info.begin);
+      if (got !== buf.length) throw new Error(`${info.file}: tensor '${name}': short read (${got} of ${buf.length} bytes)`);
+      out.set(name, { shape: info.shape, data: decodeTensorBytes(buf, info.dtype) });
+    }
+  } finally {
+    for (const fd of fds.values()) fs.closeSync(fd);
+  }
+  return out;
+}
+
+/** Writes float32 tensors as a .safetensors file (used by tests and by LoRA/merge saving). */
+export function saveSafetensors(file: string, tensors: Record<string, LoadedTensor>, metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const bytes = t.data.length * 4;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let hs = JSON.stringify(header);
+  hs += ' '.repeat((8 - (hs.length % 8)) % 8);
+  const hb = Buffer.from(hs, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(hb.length));
+  const parts: Buffer[] = [len, hb];
+  for (const t of Object.values(tensors)) parts.push(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  fs.writeFileSync(file, Buffer.concat(parts));
+}

@@ -1,0 +1,259 @@
+/**
+ * Whisper's tokenizer: the checkpoint's byte-level BPE (`tokenizer.json`, run by
+ * @huggingface/tokenizers) plus the special tokens Whisper's decoder prompt is made of.
+ *
+ * Special ids are looked up by their text, never hard-coded: multilingual checkpoints have
+ * `<|endoftext|>` = 50257 and `<|startoftranscript|>` = 50258, English-only (.en) ones have one
+ * BPE token less, so every special id is one lower (50256, 50257, ...).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { LANGUAGES, toLanguageCode, languageName } from './languages';
+
+export type WhisperTask = 'transcribe' | 'translate';
+
+export interface PrefixOptions {
+  /** code or name ('fr', 'french'); multilingual models only; omit to leave it to language detection */
+  language?: string;
+  task?: WhisperTask;
+  /** false (default) appends <|notimestamps|> */
+  timestamps?: boolean;
+}
+
+export interface DecodeOptions {
+  /** drop <|...|> control tokens and timestamp tokens, keeping only the text */
+  skipSpecialTokens?: boolean;
+}
+
+export interface LanguageInfo {
+  code: string;
+  name: string;
+  id: number;
+}
+
+interface AddedTokenJSON {
+  id: number;
+  content: string;
+  special?: boolean;
+}
+
+/** Seconds per timestamp token: 30 s window / 1500 encoder positions. */
+export const TIME_PRECISION = 0.02;
+
+function readJson(file: string): any {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+export class WhisperTokenizer {
+  readonly sot: number;
+  readonly eot: number;
+  readonly transcribe: number;
+  readonly translate: number;
+  readonly noTimestamps: number;
+  readonly timestampBegin: number;
+  readonly sotPrev: number;
+  readonly sotLm: number;
+  readonly noSpeech: number;
+  readonly isMultilingual: boolean;
+  /** Language tokens of the vocabulary in id order ([] for English-only models). */
+  readonly languages: LanguageInfo[];
+  /** Total number of ids (base BPE + added tokens), the decoder's output size. */
+  readonly vocabSize: number;
+
+  private readonly tokenizer: Tokenizer;
+  private readonly specialIds: Set<number>;
+  private readonly langById = new Map<number, string>();
+  private readonly idByLang = new Map<string, number>();
+  private readonly source: string;
+
+  /**
+   * @param tokenizerJson parsed tokenizer.json
+   * @param tokenizerConfig parsed tokenizer_config.json (may be {})
+   * @param isMultilingual from generation_config.json `is_multilingual`; when undefined, Whisper's
+   *   own rule: vocabulary of at least 51865 ids
+   * @param source file or folder named in error messages
+   */
+  constructor(tokenizerJson: any, tokenizerConfig: any = {}, isMultilingual?: boolean, source = 'tokenizer.json') {
+    this.source = source;
+    const added: AddedTokenJSON[] = tokenizerJson?.added_tokens;
+    if (!Array.isArray(added) || !tokenizerJson?.model?.vocab) {
+      throw new Error(`${source}: not a Hugging Face tokenizer.json (needs "model.vocab" and "added_tokens")`);
+    }
+    // Whisper decodes exactly, like tiktoken: no " ." -> "." clean-up whatever the config says.
+    this.tokenizer = new Tokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: false });
+    const byContent = new Map(added.map((t) => [t.content, t.id]));
+    const need = (...names: string[]): number => {
+      for (const n of names) {
+        const id = byContent.get(n);
+        if (id !== undefined) return id;
+      }
+      throw new Error(`${source}: special token ${names.join(' or ')} is missing from added_tokens`);
+    };
+    this.eot = need('<|endoftext|>');
+    this.sot = need('<|startoftranscript|>');
+    this.translate = need('<|translate|>');
+    this.transcribe = need('<|transcribe|>');
+    this.sotLm = need('<|startoflm|>');
+    this.sotPrev = need('<|startofprev|>');
+    this.noSpeech = need('<|nospeech|>', '<|nocaptions|>');
+    this.noTimestamps = need('<|notimestamps|>');
+    this.timestampBegin = need('<|0.00|>');
+    const maxId = Math.max(...added.map((t) => t.id), ...(Object.values(tokenizerJson.model.vocab) as number[]));
+    this.vocabSize = maxId + 1;
+    this.isMultilingual = isMultilingual ?? this.vocabSize >= 51865;
+    this.specialIds = new Set(added.filter((t) => t.special || /^<\|.*\|>$/.test(t.content)).map((t) => t.id));
+
+    this.languages = [];
+    if (this.isMultilingual) {
+      for (const [code, name] of LANGUAGES) {
+        const id = byContent.get(`<|${code}|>`);
+        if (id === undefined) continue;
+        this.languages.push({ code, name, id });
+        this.langById.set(id, code);
+        this.idByLang.set(code, id);
+      }
+      if (this.languages.length === 0) throw new Error(`${source}: multilingual vocabulary without <|xx|> language tokens`);
+    }
+  }
+
+  /**
+   * Loads `<dir>/tokenizer.json`, plus `tokenizer_config.json` and `generation_config.json` when
+   * present (the latter says whether the model is multilingual).
+   */
+  static async fromPretrained(dir: string): Promise<WhisperTokenizer> {
+    const file = path.join(dir, 'tokenizer.json');
+    const tokenizerJson = readJson(file);
+    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    const config = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
+    const genFile = path.join(dir, 'generation_config.json');
+    const gen = fs.existsSync(genFile) ? readJson(genFile) : {};
+    const multi = typeof gen.is_multilingual === 'boolean' ? gen.is_multilingual : undefined;
+    return new WhisperTokenizer(tokenizerJson, config, multi, file);
+  }
+
+  /** Text -> BPE ids, no special tokens (Whisper puts a leading space before each segment's text). */
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /**
+   * Ids -> text. Without options every token is rendered (`<|en|>`, `<|1.00|>`); with
+   * `skipSpecialTokens` only the spoken text is kept. The leading space is kept; Whisper strips it.
+   */
+  decode(ids: number[], opts: DecodeOptions = {}): string {
+    this.checkIds(ids);
+    const keep = opts.skipSpecialTokens
+      ? ids.filter((id) => id < this.timestampBegin && !this.specialIds.has(id))
+      : ids;
+    return keep.length ? this.tokenizer.decode(keep, { skip_special_tokens: false }) : '';
+  }
+
+  /** Text with `<|1.08|>` style timestamps, other special tokens dropped (whisper decode_with_timestamps). */
+  decodeWithTimestamps(ids: number[]): string {
+    this.checkIds(ids);
+    let out = '';
+    let run: number[] = [];
+    const flush = () => {
+      if (run.length) out += this.tokenizer.decode(run, { skip_special_tokens: false });
+      run = [];
+    };
+    for (const id of ids) {
+      if (this.isTimestamp(id)) {
+        flush();
+        out += `<|${this.timestampSeconds(id).toFixed(2)}|>`;
+      } else if (!this.specialIds.has(id)) {
+        run.push(id);
+      }
+    }
+    flush();
+    return out;
+  }
+
+  isTimestamp(id: number): boolean {
+    return id >= this.timestampBegin && id < this.vocabSize;
+  }
+
+  /** Seconds of a timestamp token (<|1.00|> -> 1). */
+  timestampSeconds(id: number): number {
+    if (!this.isTimestamp(id)) throw new Error(`WhisperTokenizer: ${id} is not a timestamp token`);
+    return Math.round((id - this.timestampBegin) * TIME_PRECISION * 100) / 100;
+  }
+
+  /** Token for a time in seconds, rounded to the 0.02 s grid: 1.0 -> <|1.00|>. */
+  timestampToken(seconds: number): number {
+    const id = this.timestampBegin + Math.round(seconds / TIME_PRECISION);
+    if (!Number.isFinite(seconds) || seconds < 0 || !this.isTimestamp(id)) {
+      const last = ((this.vocabSize - 1 - this.timestampBegin) * TIME_PRECISION).toFixed(2);
+      throw new Error(`WhisperTokenizer: timestamp ${seconds} s is outside 0..${last} s`);
+    }
+    return id;
+  }
+
+  /** `<|fr|>` for 'fr' or 'french' (case-insensitive, Whisper's aliases too). */
+  languageToken(codeOrName: string): number {
+    if (!this.isMultilingual) {
+      throw new Error(`${this.source}: English-only model has no language tokens (asked for "${codeOrName}")`);
+    }
+    const code = toLanguageCode(codeOrName);
+    const id = code === undefined ? undefined : this.idByLang.get(code);
+    if (id === undefined) {
+      throw new Error(`WhisperTokenizer: unknown language "${codeOrName}"; valid codes: ` +
+        this.languages.map((l) => l.code).join(', '));
+    }
+    return id;
+  }
+
+  /** 'fr' for the id of `<|fr|>`. */
+  languageCodeOf(tokenId: number): string {
+    const code = this.langById.get(tokenId);
+    if (code === undefined) throw new Error(`WhisperTokenizer: token ${tokenId} is not a language token`);
+    return code;
+  }
+
+  languageNameOf(tokenId: number): string {
+    return languageName(this.languageCodeOf(tokenId)) as string;
+  }
+
+  /**
+   * The decoder prompt: [sot, <|lang|>, <|task|>, <|notimestamps|>?] (OpenAI's sot_sequence).
+   * English-only models take no language or task token: [sot, <|notimestamps|>?].
+   */
+  prefixTokens(opts: PrefixOptions = {}): number[] {
+    const task = opts.task ?? 'transcribe';
+    if (task !== 'transcribe' && task !== 'translate') {
+      throw new Error(`WhisperTokenizer: task must be "transcribe" or "translate", got "${task}"`);
+    }
+    const out = [this.sot];
+    if (this.isMultilingual) {
+      if (opts.language !== undefined) out.push(this.languageToken(opts.language));
+      out.push(task === 'translate' ? this.translate : this.transcribe);
+    } else {
+      if (opts.language !== undefined && toLanguageCode(opts.language) !== 'en') {
+        throw new Error(`${this.source}: English-only model cannot take language "${opts.language}"`);
+      }
+      if (task === 'translate') throw new Error(`${this.source}: English-only model cannot translate`);
+    }
+    if (!opts.timestamps) out.push(this.noTimestamps);
+    return out;
+  }
+
+  /** Token string of an id ('Ġthe', '<|en|>'), for displays. */
+  idToToken(id: number): string {
+    this.checkIds([id]);
+    return this.tokenizer.id_to_token(id) ?? '';
+  }
+
+  private checkIds(ids: number[]): void {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new Error(`WhisperTokenizer: token id ${id} is outside 0..${this.vocabSize - 1}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,13 @@
+export { Seq2SeqTrainer, NonFiniteLossError } from './trainer';
+export type { EvalPrediction, StepInfo, TrainerCallbacks, Seq2SeqTrainerOptions, TrainOutput } from './trainer';
+export { seq2SeqTrainingArguments, DEFAULT_ARGS, metricKey, greaterIsBetter } from './args';
+export type { Seq2SeqTrainingArguments, SchedulerType, IntervalStrategy } from './args';
+export { AdamW, clipByGlobalNorm } from './optimizer';
+export { lrLambda, warmupStepsFor } from './schedule';
+export { crossEntropyLoss, IGNORE_INDEX } from './loss';
+export { collate, epochBatches, stackFeatures, targetsOf } from './data';
+export type { Seq2SeqFeature, Seq2SeqBatch } from './data';
+export { checkpointDir, listCheckpoints, latestCheckpoint, saveCheckpoint, loadCheckpoint, rotateCheckpoints } from './checkpoint';
+export type { TrainerState, LogEntry } from './checkpoint';
+export { TrainingMonitor } from './monitor';
+export type { MonitorOptions } from './monitor';
