@@ -39,8 +39,8 @@ async function main() {
 
   // Clips: file name <digit>_<speaker>_<take>.wav; the first takes of each digit per speaker.
   const csvDir = sharedDir('datasets', 'fsdd-digits');
-  const rows = fs.readFileSync(path.join(csvDir, 'dataset.csv'), 'utf8').trim().split('\n').slice(1).map((l) => {
-    const [file, text] = l.split(',');
+  const rows = fs.readFileSync(path.join(csvDir, 'dataset.csv'), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => {
+    const [file, text] = l.split(',').map((x) => x.trim()); // the CSV has CRLF line ends
     const [digit, speaker, take] = path.basename(file, '.wav').split('_');
     return { file: path.join(csvDir, file), text, digit: Number(digit), speaker, take: Number(take) };
   });

@@ -97,7 +97,9 @@ async function main() {
     const t0 = performance.now();
     const parts = Array.from({ length: nWorkers }, (_, w) => clips.map((_, i) => i).filter((i) => i % nWorkers === w));
     const results = await Promise.all(parts.map((idx) => new Promise<{ same: number }>((resolve, reject) => {
+      // Workers do not inherit tsx's loader: register it again so this .ts file can run there.
       const worker = new Worker(__filename, {
+        execArgv: ['--require', require.resolve('tsx/cjs')],
         workerData: { clips: idx.map((i) => clips[i]), audios: idx.map((i) => audios[i]) },
       });
       worker.once('message', resolve);

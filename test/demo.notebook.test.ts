@@ -8,7 +8,9 @@ const OUT = path.join(PROJECT_ROOT, 'out', 'test', 'notebooks');
 
 describe('07_demo notebook (SMOKE=1)', () => {
   let result: RunResult;
-  before(async () => {
+  before(async function () {
+    // About 1.5 min on an idle 2-core machine; allow for a machine shared with other jobs.
+    this.timeout(1_800_000);
     result = await runNotebook(path.join(PROJECT_ROOT, 'notebooks', '07_demo.ipynb'), { outDir: OUT, env: { SMOKE: '1' } });
   });
 

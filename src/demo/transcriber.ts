@@ -36,24 +36,26 @@ export interface TranscriberOptions {
   language?: string;
   /** Beam width for every request (default 1 = greedy, fastest on CPU). */
   numBeams?: number;
+  /** Tokens per 30 s window (default 224, openai's limit); a bound on the time a request can take. */
+  maxNewTokens?: number;
 }
 
 /** Transcribes one clip of any length with `model` as it currently is (adapter on or off). */
 export async function transcribeAny(
   model: WhisperForConditionalGeneration, tokenizer: TextDecoder, audio: Float32Array,
-  opts: { language?: string; numBeams?: number } = {},
+  opts: { language?: string; numBeams?: number; maxNewTokens?: number } = {},
 ): Promise<{ text: string; segments: Segment[] }> {
   if (isSilent(audio)) return { text: '', segments: [] };
   const language = opts.language ?? 'en';
   if (audio.length > WINDOW_SAMPLES) {
-    const r = await transcribeLongform(model, tokenizer, audio, { language, numBeams: opts.numBeams });
+    const r = await transcribeLongform(model, tokenizer, audio, { language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
     return { text: r.text, segments: r.segments };
   }
   const nMels = model.config.numMelBins;
   const mel = logMelSpectrogram(audio, nMels);
   const features = tf.tensor3d(mel, [1, nMels, mel.length / nMels]);
   try {
-    const gen = { language, maxNewTokens: 224, numBeams: opts.numBeams };
+    const gen = { language, maxNewTokens: opts.maxNewTokens ?? 224, numBeams: opts.numBeams };
     const out = (opts.numBeams ?? 1) > 1 ? await generateBeams(model, features, gen) : await model.generate(features, gen);
     const text = tokenizer.decode(out.sequences[0], { skipSpecialTokens: true }).trim();
     return { text, segments: text ? [{ start: 0, end: audio.length / 16000, text, tokens: out.sequences[0] }] : [] };
@@ -69,7 +71,8 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   // loadWhisper caches per process: a notebook that loaded the same folder shares the model.
   const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
   const peft = opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined;
-  const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio, { language: opts.language, numBeams: opts.numBeams });
+  const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
+    { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
     modelName: path.basename(modelDir),
     adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : undefined,

@@ -51,20 +51,32 @@ export class NotebookError extends Error {
   }
 }
 
-let built = false;
+/** Newest modification time of the .ts files under src/. */
+function newestSource(dir = path.join(PROJECT_ROOT, 'src')): number {
+  return fs.readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return Math.max(t, newestSource(p));
+    return e.name.endsWith('.ts') ? Math.max(t, fs.statSync(p).mtimeMs) : t;
+  }, 0);
+}
+
 /**
  * Notebooks import the compiled library (`../dist`, built from `src/`): tslab compiles each cell
- * with its own TypeScript and cannot import .ts files outside the notebook folder. Built once per
- * process; type errors are printed by `npm run typecheck`, emitting goes on regardless.
+ * with its own TypeScript and cannot import .ts files outside the notebook folder. Rebuilt only
+ * when a source is newer than the last build, so parallel runs do not rewrite dist/ under each
+ * other; type errors are printed by `npm run typecheck`, emitting goes on regardless.
  */
 export function buildLibrary(): void {
-  if (built) return;
+  const stamp = path.join(PROJECT_ROOT, 'dist', '.built');
+  if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= newestSource()) return;
   const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const started = Date.now();
   spawnSync(process.execPath, [tsc, '-p', path.join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
   if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend.js'))) {
     throw new Error(`Building the library failed: run 'npm run build' in ${PROJECT_ROOT} to see why.`);
   }
-  built = true;
+  fs.writeFileSync(stamp, '');
+  fs.utimesSync(stamp, new Date(started), new Date(started));
 }
 
 export async function runNotebook(notebook: string, opts: RunOptions = {}): Promise<RunResult> {
