@@ -55,9 +55,13 @@ fi
 
 # 4. The tslab kernel spec lives in kernel/kernels/tslab-whisper (found through JUPYTER_PATH, never
 #    installed into ~/.local or /usr/share); check that Jupyter sees it.
-JUPYTER_PATH="$root/kernel${JUPYTER_PATH:+:$JUPYTER_PATH}" PYDEVD_DISABLE_FILE_VALIDATION=1 \
-  "${jupyter_python:-/usr/bin/python3}" -m jupyter_client.kernelspecapp list 2>/dev/null | grep -q tslab-whisper \
-  || { say "Jupyter does not see the kernel spec in $root/kernel"; exit 1; }
+# (The list is captured first: `grep -q` closing the pipe early would fail the pipeline under pipefail.)
+kernels=$(JUPYTER_PATH="$root/kernel${JUPYTER_PATH:+:$JUPYTER_PATH}" PYDEVD_DISABLE_FILE_VALIDATION=1 \
+  "${jupyter_python:-/usr/bin/python3}" -m jupyter_client.kernelspecapp list 2>/dev/null || true)
+case "$kernels" in
+  *tslab-whisper*) ;;
+  *) say "Jupyter does not see the kernel spec in $root/kernel"; exit 1 ;;
+esac
 
 # 5. The compiled library the notebooks import (dist/, from src/).
 npx tsc -p tsconfig.build.json >/dev/null || true
