@@ -3,16 +3,19 @@
  * (401 clips): same audio (loadAudio), log-Mel (WhisperFeatureExtractor), prompt (the clip's
  * language), and the token ids must be identical.
  *
- *   npx tsx bench/parity-all.ts [--limit N] [--batch B] [--filter WORD] [--shard I/N]
- * (--shard 0/2 and --shard 1/2 in two processes use both cores.)
+ *   npx tsx bench/parity-all.ts [--audio ffmpeg|js] [--limit N] [--batch B] [--filter WORD] [--shard I/N]
+ *
+ * --audio ffmpeg (default) decodes as the reference did (loadAudioFfmpeg), so only the model is
+ * compared; --audio js uses loadAudio (audio-decode + libsamplerate), whose resampling differs
+ * slightly from ffmpeg's on the 8 kHz and 48 kHz clips.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadAudio } from '../src/audio/decode';
+import { loadAudio, loadAudioFfmpeg } from '../src/audio/decode';
 import { initBackend } from '../src/backend';
 import { specialTokens } from '../src/model/generate';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 
 interface RefRow {
   id: string;
@@ -29,13 +32,15 @@ function arg(name: string, def?: string): string | undefined {
 
 async function main() {
   await initBackend();
-  const rows: RefRow[] = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const rows: RefRow[] = loadReferenceTranscripts();
   const filter = arg('filter');
   const [shard, nShards] = (arg('shard', '0/1') as string).split('/').map(Number);
   const selected = rows.filter((r) => !filter || r.path.includes(filter)).slice(0, Number(arg('limit', '100000')))
     .filter((_, i) => i % nShards === shard);
   const batch = Number(arg('batch', '4'));
+  const audioMode = arg('audio', 'ffmpeg');
+  if (audioMode !== 'ffmpeg' && audioMode !== 'js') throw new Error(`--audio must be ffmpeg or js, got ${audioMode}`);
+  const load = audioMode === 'ffmpeg' ? loadAudioFfmpeg : loadAudio;
   const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
   const sp = specialTokens(pipe.model.config);
   const langOf = new Map([...sp.languages].map(([code, id]) => [id, code]));
@@ -49,7 +54,7 @@ async function main() {
   for (const [, group] of groups) {
     for (let i = 0; i < group.length; i += batch) {
       const part = group.slice(i, i + batch);
-      const audios = await Promise.all(part.map((r) => loadAudio(sharedDir('datasets', r.path))));
+      const audios = await Promise.all(part.map((r) => load(sharedDir('datasets', r.path))));
       const features = pipe.featureExtractor.call(audios);
       const out = await pipe.model.generate(features, { language: langOf.get(part[0].prompt[1]) });
       features.dispose();
@@ -70,7 +75,7 @@ async function main() {
     }
   }
   const pct = (100 * same) / selected.length;
-  console.log(`\nRESULT identical ${same}/${selected.length} = ${pct.toFixed(2)}%  (${path.basename(__filename)}, ` +
+  console.log(`\nRESULT identical ${same}/${selected.length} = ${pct.toFixed(2)}%  (audio: ${audioMode}, ${path.basename(__filename)}, ` +
     `${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   if (diffs.length) console.log(`differing clips:\n${diffs.join('\n')}`);
   process.exit(pct >= 98 ? 0 : 1);

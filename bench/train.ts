@@ -44,6 +44,8 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
       cpuTimes.push(now - lastCpu);
       lastCpu = now;
       times.push(s.seconds);
+      const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
+      console.log(`  tensors ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MiB, wasm heap ${(heap / 2 ** 20).toFixed(0)} MiB`);
       console.log(`${label}: step ${s.step} wall ${s.seconds.toFixed(1)} s, cpu ${cpuTimes[cpuTimes.length - 1].toFixed(1)} s (loss ${s.loss.toFixed(3)})`);
     } },
   });

@@ -1,28 +1,25 @@
 /**
  * Speed and memory of transcription with whisper-tiny (wasm backend). Prints one line per metric.
  *
- *   npx tsx bench/transcribe.ts [--quick] [--workers 2] [--clips 20]
+ *   npx tsx bench/transcribe.ts [--quick] [--clips 20]
  *
  * - log-Mel of a 30 s window, encoder per 30 s window, decoder tokens/s
  * - end-to-end s/clip on samples/jfk.flac + the first 20 librispeech-mini test clips (audio decoded
  *   beforehand, language given as in the reference), output checked against transcripts.jsonl
  * - peak RSS over the 100 librispeech-mini test clips (skipped with --quick)
- * - the same 21 clips split over N worker_threads, each with its own wasm backend (--workers N)
  * Wall times on a shared machine are noisy; CPU seconds (process.cpuUsage) are printed beside them.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
 import { loadWhisper, transcribe } from '../src/model/pipeline';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 
 interface Clip { id: string; path: string; tokens?: number[] }
 
 function clipList(n: number): Clip[] {
-  const refs = new Map<string, number[]>(fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-    .split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((r: { path: string; tokens: number[] }) => [r.path, r.tokens]));
+  const refs = new Map<string, number[]>(loadReferenceTranscripts().map((r: { path: string; tokens: number[] }) => [r.path, r.tokens]));
   const meta = fs.readFileSync(sharedDir('datasets', 'librispeech-mini', 'test', 'metadata.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
   const libri = meta.slice(0, n).map((l) => {
     const file = l.split(',')[0];
@@ -59,8 +56,6 @@ async function runClips(clips: Clip[], audios: Float32Array[]) {
 
 async function main() {
   const quick = process.argv.includes('--quick');
-  const wi = process.argv.indexOf('--workers');
-  const nWorkers = wi >= 0 ? Number(process.argv[wi + 1]) : 2;
   const backend = await initBackend();
   console.log(describeBackend(backend).split('\n')[0]);
   const load = await timed(() => loadWhisper(sharedDir('models', 'whisper-tiny')));
@@ -90,25 +85,8 @@ async function main() {
   tf.dispose([hidden, features]);
 
   const e2e = await timed(() => runClips(clips, audios));
-  console.log(`end-to-end (jfk + ${clips.length - 1} librispeech, 1 thread): ${(e2e.wall / clips.length).toFixed(3)} s/clip ` +
+  console.log(`end-to-end (jfk + ${clips.length - 1} librispeech, one at a time): ${(e2e.wall / clips.length).toFixed(3)} s/clip ` +
     `(cpu ${(e2e.cpu / clips.length).toFixed(3)} s/clip), identical to reference ${e2e.value.same}/${clips.length}`);
-
-  if (nWorkers > 1) {
-    const t0 = performance.now();
-    const parts = Array.from({ length: nWorkers }, (_, w) => clips.map((_, i) => i).filter((i) => i % nWorkers === w));
-    const results = await Promise.all(parts.map((idx) => new Promise<{ same: number }>((resolve, reject) => {
-      // Workers do not inherit tsx's loader: register it again so this .ts file can run there.
-      const worker = new Worker(__filename, {
-        execArgv: ['--require', require.resolve('tsx/cjs')],
-        workerData: { clips: idx.map((i) => clips[i]), audios: idx.map((i) => audios[i]) },
-      });
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    })));
-    const wall = (performance.now() - t0) / 1000;
-    console.log(`end-to-end with ${nWorkers} worker_threads: ${(wall / clips.length).toFixed(3)} s/clip ` +
-      `(incl. per-worker model load), identical ${results.reduce((a, r) => a + r.same, 0)}/${clips.length}`);
-  }
 
   if (!quick) {
     const all = clipList(100).slice(1);
@@ -126,15 +104,7 @@ async function main() {
   }
 }
 
-if (isMainThread) {
-  main().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  (async () => {
-    await initBackend();
-    const { clips, audios } = workerData as { clips: Clip[]; audios: Float32Array[] };
-    parentPort!.postMessage(await runClips(clips, audios));
-  })();
-}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

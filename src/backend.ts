@@ -7,6 +7,8 @@
  * with the reason instead of silently running 30x slower on another one.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmKernelFixes } from './wasmKernels';
+import { setThreadedWasmBackend, wantedWasmThreads } from './wasmThreads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -15,9 +17,14 @@ export interface BackendReport {
   forced: boolean;
   /** Why each faster backend was skipped, e.g. {tensorflow: "@tensorflow/tfjs-node-gpu: not installed"}. */
   skipped: Partial<Record<BackendName, string>>;
+  /** wasm only: threads of its XNNPACK pool (WHISPER_WASM_THREADS), and why threads failed if they did. */
+  threads?: number;
+  threadsError?: string;
 }
 
 let report: BackendReport | undefined;
+let wasmThreads: number | undefined;
+let wasmThreadsError: string | undefined;
 let pending: Promise<BackendReport> | undefined;
 
 const ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -54,6 +61,17 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
     } catch (e) {
       return `@tensorflow/tfjs-backend-wasm: ${errorText(e)}`;
     }
+    const threads = wantedWasmThreads();
+    if (threads > 1) {
+      try {
+        wasmThreads = await setThreadedWasmBackend(threads);
+        return undefined;
+      } catch (e) {
+        wasmThreadsError = errorText(e);
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      }
+    }
+    wasmThreads = 1;
   }
   try {
     if (await tf.setBackend(name)) return undefined;
@@ -86,17 +104,24 @@ async function select(): Promise<BackendReport> {
         `Unset WHISPER_BACKEND to fall back automatically (order: ${ORDER.join(' -> ')}).`);
     }
     await tf.ready();
-    return { active: forced, forced: true, skipped };
+    return selected({ active: forced, forced: true, skipped });
   }
   for (const name of ORDER) {
     const why = await tryBackend(name);
     if (why === undefined) {
       await tf.ready();
-      return { active: name, forced: false, skipped };
+      return selected({ active: name, forced: false, skipped });
     }
     skipped[name] = why;
   }
   throw new Error(`No TensorFlow.js backend could start: ${JSON.stringify(skipped)}`);
+}
+
+/** Finishes a selection: on wasm, the kernel fixes of wasmKernels.ts and the thread count in the report. */
+function selected(r: BackendReport): BackendReport {
+  if (r.active !== 'wasm') return r;
+  registerWasmKernelFixes();
+  return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}) };
 }
 
 /** Selects the backend once per process (safe to call from every notebook cell). */
@@ -109,7 +134,8 @@ export async function initBackend(): Promise<BackendReport> {
 /** One line for humans: "backend: wasm (skipped tensorflow: ...)". */
 export function describeBackend(r: BackendReport): string {
   const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
-  return `backend: ${r.active}${r.forced ? ' (forced by WHISPER_BACKEND)' : ''}` +
+  const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''})` : '';
+  return `backend: ${r.active}${threads}${r.forced ? ' (forced by WHISPER_BACKEND)' : ''}` +
     (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
 }
 

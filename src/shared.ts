@@ -18,3 +18,25 @@ export function sharedDir(...parts: string[]): string {
   if (parts.length && !fs.existsSync(p)) throw new Error(`Missing shared file: ${p}`);
   return p;
 }
+
+/** One clip of reference/whisper-tiny/transcripts.jsonl: OpenAI's greedy whisper-tiny output. */
+export interface ReferenceTranscript {
+  id: string;
+  /** Relative to shared/datasets. */
+  path: string;
+  lang: string;
+  /** The dataset's transcript. */
+  reference: string;
+  hypothesis: string;
+  /** <|startoftranscript|><|lang|><|transcribe|><|notimestamps|> */
+  prompt: number[];
+  /** Generated ids, specials excluded. */
+  tokens: number[];
+  seconds: number;
+}
+
+/** Every line of reference/whisper-tiny/transcripts.jsonl (401 clips), in file order. */
+export function loadReferenceTranscripts(): ReferenceTranscript[] {
+  return fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l) as ReferenceTranscript);
+}

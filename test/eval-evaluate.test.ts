@@ -8,11 +8,10 @@ import {
   BatchTranscriber, compareReports, comparisonChartHtml, EvalProgress, evaluate, frequentErrors, groupWerChartHtml,
   loadReport, saveReport, scoreTranscripts, toDataFrame, TranscriptItem, werBySpeaker, werByDuration,
 } from '../src/eval';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 
 interface Ref { id: string; path: string; reference: string; hypothesis: string }
-const REFS: Ref[] = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l));
+const REFS: Ref[] = loadReferenceTranscripts();
 const HYP = new Map(REFS.map((r) => [r.id, r.hypothesis]));
 
 /** librispeech-mini test rows (metadata order) with the reference implementation's hypotheses. */

@@ -7,7 +7,7 @@ import { alignTokens, toChunks } from '../src/eval/align';
 import { cer, computeMeasures, perUtterance, processCharacters, processWords, wer } from '../src/eval/metrics';
 import { visualizeAlignment } from '../src/eval/visualize';
 import { whisperNormalizerFor } from '../src/text';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 
 const counts = (r: string, h: string) => {
   const m = computeMeasures(r, h);
@@ -90,8 +90,7 @@ describe('WER/CER on hand-made pairs (H, S, D, I)', () => {
 });
 
 interface Row { id: string; path: string; lang: string; reference: string; hypothesis: string }
-const ROWS: Row[] = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l));
+const ROWS: Row[] = loadReferenceTranscripts();
 const groupOf = (r: Row) => (r.path.startsWith('librispeech') ? 'librispeech-mini test'
   : r.path.startsWith('fsdd') ? 'fsdd-digits' : r.path.startsWith('samples') ? 'jfk' : `commonvoice ${r.lang}`);
 const GROUPS = new Map<string, Row[]>();

@@ -9,7 +9,7 @@ import { wer } from '../src/eval/metrics';
 import { getNormalizer } from '../src/text';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 import { logMelSpectrogram } from '../src/features/logmel';
 import { beamSearch, generateBeams, greedySearch, NextLogits, rankScore, search } from '../src/model/beam';
 import { splitWindow, timestampRules, transcribeLongform } from '../src/model/longform';
@@ -181,8 +181,7 @@ describe('long-form transcription of a 2-minute file (real whisper-tiny)', funct
     // Clip by clip: the reference implementation's greedy transcripts of these clips with the same
     // weights (shared/reference). Our own greedy path gives the same WER on these clips (6.74% both,
     // measured once); re-running it here would double this test's time.
-    const refHyp = new Map(fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-      .trim().split('\n').map((l) => JSON.parse(l)).map((j) => [j.path as string, j.hypothesis as string]));
+    const refHyp = new Map(loadReferenceTranscripts().map((j) => [j.path as string, j.hypothesis as string]));
     const oneByOne = picked.map((r) => {
       const h = refHyp.get(`librispeech-mini/test/${r.file}`);
       if (h === undefined) throw new Error(`no reference transcript for ${r.file}`);

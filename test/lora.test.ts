@@ -164,6 +164,33 @@ describe('lora', () => {
     m.dispose();
   });
 
+  it('int8 base: per-row absmax quantization, LoRA trains on top, merging is refused', () => {
+    const m = tinyModel();
+    const lin = m.linears().find((l) => l.name === 'model.decoder.layers.0.self_attn.q_proj')!;
+    const w = lin.weight.dataSync().slice();
+    const feats = tf.randomNormal([1, 8, 20], 0, 1, 'float32', 1) as tf.Tensor3D;
+    const ids = tf.tensor2d([[1, 5, 6]], undefined, 'int32');
+    const y = m.forward(feats, ids);
+    const n0 = numTensors();
+    m.quantizeInt8();
+    assert.ok(numTensors() < n0, 'float weights (and transposed copies) are freed');
+    const q = lin.int8!;
+    assert.equal(q.data.length, w.length);
+    const [, inF] = q.shape;
+    // Every value is within half a step of its row's scale (absmax / 127).
+    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q.data[i] * q.scales[Math.floor(i / inF)] - w[i]) <= q.scales[Math.floor(i / inF)] / 2 + 1e-7);
+    const yq = m.forward(feats, ids);
+    const err = tf.max(tf.abs(tf.sub(y, yq))).dataSync()[0];
+    assert.ok(err > 0 && err < 0.05, `int8 forward is close to float32 (max |diff| ${err})`);
+    const p = getPeftModel(m, new LoraConfig({ r: 2, loraAlpha: 4, targetModules: ['q_proj', 'v_proj'] }));
+    const bVar = p.loraLayers.get(lin.name)!.adapters.get('default')!.loraB;
+    const { grads } = tf.variableGrads(() => tf.sum(p.forward(feats, ids)) as tf.Scalar, [bVar]);
+    assert.ok(grads[bVar.name].dataSync().some((g) => g !== 0), 'gradient reaches the adapter over an int8 base');
+    assert.throws(() => p.merge(), /cannot merge adapter 'default' into an int8 base weight/);
+    tf.dispose([feats, ids, y, yq, ...Object.values(grads)]);
+    m.dispose();
+  });
+
   it('saves PEFT files (keys, shapes, F32, metadata, config fields) and loads them back exactly', () => {
     const m = tinyModel();
     const cfg = new LoraConfig({ r: 4, loraAlpha: 8, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'] });

@@ -10,7 +10,7 @@ import { initBackend, tf } from '../src/backend';
 import { specialTokens } from '../src/model/generate';
 import { LinearAdapter } from '../src/model/layers';
 import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 
 const FIXTURES = ['jfk', 'libri_19-198-0001', 'fsdd_7_theo_3'];
 const PROMPT = [50258, 50259, 50359, 50363];
@@ -42,8 +42,7 @@ interface RefRow {
 
 /** A fixed sample: jfk, 3 LibriSpeech, 2 digits, 2 Common Voice en, 2 fr, 1 vi, 1 br (short outputs). */
 function sampleClips(): RefRow[] {
-  const rows: RefRow[] = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const rows: RefRow[] = loadReferenceTranscripts();
   const pick = (prefix: string, lang: string, n: number) =>
     rows.filter((r) => r.path.startsWith(prefix) && r.lang === lang && r.tokens.length <= 40).slice(0, n);
   return [...pick('samples', 'en', 1), ...pick('librispeech', 'en', 3), ...pick('fsdd', 'en', 2),

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sharedDir } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { LANGUAGES } from '../src/tokenizer/languages';
 
@@ -11,8 +11,7 @@ interface Transcript { id: string; lang: string; hypothesis: string; prompt: num
 const MODEL = () => sharedDir('models/whisper-tiny');
 
 function transcripts(): Transcript[] {
-  return fs.readFileSync(sharedDir('reference/whisper-tiny/transcripts.jsonl'), 'utf8')
-    .trim().split('\n').map((l) => JSON.parse(l));
+  return loadReferenceTranscripts();
 }
 
 /**

@@ -1,11 +1,21 @@
-/** Regenerates notebooks 01-03 from nb01.ts..nb03.ts: `npx tsx notebooks/build/build.ts`. */
+/**
+ * Regenerates every notebook from its generator: `npx tsx notebooks/build/build.ts`.
+ * The .ipynb files are what learners open; edit the generators (nbNN.ts), not the JSON.
+ */
 import * as path from 'path';
-import { writeNotebook } from './notebook';
+import { Cell, writeNotebook } from './notebook';
+import { nb00 } from './nb00';
 import { nb01 } from './nb01';
 import { nb02 } from './nb02';
 import { nb03 } from './nb03';
+import { nb04 } from './nb04';
+import { nb05 } from './nb05';
+import { nb06 } from './nb06';
+import { nb07 } from './nb07';
 
-const dir = path.resolve(__dirname, '..');
-writeNotebook(path.join(dir, '01_load_dataset.ipynb'), nb01);
-writeNotebook(path.join(dir, '02_explore_durations.ipynb'), nb02);
-writeNotebook(path.join(dir, '03_preprocess.ipynb'), nb03);
+const NOTEBOOKS: [string, Cell[]][] = [
+  ['00_setup', nb00], ['01_load_dataset', nb01], ['02_explore_durations', nb02], ['03_preprocess', nb03],
+  ['04_lora', nb04], ['05_train', nb05], ['06_evaluate', nb06], ['07_demo', nb07],
+];
+
+for (const [name, cells] of NOTEBOOKS) writeNotebook(path.resolve(__dirname, '..', `${name}.ipynb`), cells);

@@ -1,6 +1,5 @@
-/** Notebook 06 (evaluation). Regenerate: `npx tsx notebooks/build/nb06.ts`. */
-import * as path from 'path';
-import { Cell, code, md, writeNotebook } from './notebook';
+/** Notebook 06 (evaluation). Regenerate: `npx tsx notebooks/build/build.ts`. */
+import { Cell, code, md } from './notebook';
 
 export const nb06: Cell[] = [
   md(`
@@ -28,7 +27,7 @@ With \`SMOKE=1\` every step runs on a few clips.
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT } from '../dist/shared';
+import { loadReferenceTranscripts, sharedDir, PROJECT_ROOT } from '../dist/shared';
 import { loadAudioFolder, loadCsvDataset } from '../dist/data';
 import { getNormalizer } from '../dist/text';
 import { processWords, perUtterance, visualizeAlignment, scoreTranscripts, evaluate, whisperTranscriber,
@@ -92,8 +91,7 @@ otherwise):
 Only the **reference** side changes between rows of the table below: no model runs here.
 `),
   code(`
-const stored = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
-  .trim().split('\\n').map((l) => JSON.parse(l));
+const stored = loadReferenceTranscripts();
 const libriStored: TranscriptItem[] = stored.filter((r) => r.path.startsWith('librispeech'))
   .map((r) => ({ id: r.id, reference: r.reference, hypothesis: r.hypothesis }));
 const byNormalizer = (['none', 'simple', 'basic', 'english'] as const).map((n) => {
@@ -172,7 +170,7 @@ void display(groupWerChartHtml(werByDuration(ours.rows, [0, 5, 10, 15, 20]), 'Li
   md(`
 ## 6. Base vs fine-tuned, on the same clips
 
-The LoRA experiment (\`bench/finetune-fsdd.ts\`) fine-tunes whisper-tiny on spoken digits from four
+The LoRA experiment (\`bench/finetune.ts fsdd\`) fine-tunes whisper-tiny on spoken digits from four
 FSDD speakers and saves the adapter to \`out/fsdd-lora/adapter\`. We evaluate base and base+adapter on
 the two **held-out** speakers (theo, yweweler). One set of weights serves both: the base run simply
 switches the adapter off (PEFT's \`disable_adapter()\`). If no trained adapter is found (e.g. a fresh
@@ -216,6 +214,3 @@ console.log('done');
 `),
 ];
 
-if (require.main === module) {
-  writeNotebook(path.resolve(__dirname, '..', '06_evaluate.ipynb'), nb06);
-}

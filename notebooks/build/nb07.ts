@@ -1,6 +1,5 @@
-/** Notebook 07 (transcribe, long-form, live demo). Regenerate: `npx tsx notebooks/build/nb07.ts`. */
-import * as path from 'path';
-import { Cell, code, md, writeNotebook } from './notebook';
+/** Notebook 07 (transcribe, long-form, live demo). Regenerate: `npx tsx notebooks/build/build.ts`. */
+import { Cell, code, md } from './notebook';
 
 export const nb07: Cell[] = [
   md(`
@@ -22,7 +21,7 @@ With \`SMOKE=1\` every step runs on less audio.
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir } from '../dist/shared';
+import { loadReferenceTranscripts, sharedDir } from '../dist/shared';
 import { loadAudio } from '../dist/audio/decode';
 import { isSilent } from '../dist/audio/vad';
 import { logMelSpectrogram } from '../dist/features/logmel';
@@ -129,8 +128,7 @@ const result = await transcribeLongform(model, tokenizer, long, {
 const longSeconds = (performance.now() - t0) / 1000;
 `),
   code(`
-const refHyp = new Map(fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8').trim().split('\\n')
-  .map((l) => JSON.parse(l)).map((j) => [j.path, j.hypothesis]));
+const refHyp = new Map(loadReferenceTranscripts().map((j) => [j.path, j.hypothesis]));
 const reference = norm(picked.map((p) => p.text).join(' '));
 const oneByOne = picked.map((p) => refHyp.get('librispeech-mini/test/' + p.file)).join(' ');
 const werLong = 100 * wer(reference, norm(result.text));
@@ -192,6 +190,3 @@ console.log('demo stopped');
 `),
 ];
 
-if (require.main === module) {
-  writeNotebook(path.resolve(__dirname, '..', '07_demo.ipynb'), nb07);
-}

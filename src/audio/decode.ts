@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import decode from 'audio-decode';
 import { resample, ResampleQuality } from './resample';
-import { declaredFrames } from './declaredLength';
+import { parseAudioHeader } from './header';
 
 /** Mean of the channels, as the reference pipeline mixes stereo to mono ((L + R) / 2). */
 export function mixToMono(channels: Float32Array[]): Float32Array {
@@ -45,7 +45,7 @@ export async function decodeAudio(bytes: Uint8Array, name = '<bytes>', sampleRat
   if (!channelData?.length || !rate) fail('no audio samples in the data (truncated or corrupt file?)');
   const mono = mixToMono(channelData);
   if (mono.length === 0) fail('no audio samples in the data (truncated or corrupt file?)');
-  const declared = declaredFrames(bytes);
+  const declared = parseAudioHeader(bytes)?.frames;
   if (declared !== undefined && mono.length < declared) {
     fail(`truncated or corrupt: decoded ${mono.length} of the ${declared} samples its header declares`);
   }
@@ -68,4 +68,28 @@ export async function loadAudio(file: string, sampleRate = 16000,
     throw new Error(`${file}: cannot read: ${(e as Error).message}`);
   }
   return decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, sampleRate, quality);
+}
+
+/**
+ * Decodes with the ffmpeg command line exactly as openai-whisper's `load_audio` does
+ * (`ffmpeg -i FILE -f s16le -ac 1 -acodec pcm_s16le -ar 16000 -`, then / 32768), for results
+ * identical to Python pipelines built on it. ffmpeg's resampler differs from libsamplerate by up
+ * to ~1e-3 per sample, which is enough to change the first token of a short, quiet clip.
+ * Needs `ffmpeg` on PATH (apt install ffmpeg).
+ */
+export async function loadAudioFfmpeg(file: string, sampleRate = 16000): Promise<Float32Array> {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  const { execFile } = await import('child_process');
+  const args = ['-nostdin', '-threads', '0', '-i', file, '-f', 's16le', '-ac', '1', '-acodec', 'pcm_s16le', '-ar', String(sampleRate), '-'];
+  const out = await new Promise<Buffer>((resolve, reject) => {
+    execFile('ffmpeg', args, { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
+        reject(new Error(`${file}: ffmpeg is not on PATH (install it, or use loadAudio, which needs no ffmpeg)`));
+      } else if (err) {
+        reject(new Error(`${file}: cannot decode audio: ffmpeg: ${stderr.toString().trim().split('\n').pop()}`));
+      } else resolve(stdout);
+    });
+  });
+  const pcm = new Int16Array(out.buffer.slice(out.byteOffset, out.byteOffset + (out.byteLength & ~1)));
+  return Float32Array.from(pcm, (s) => s / 32768);
 }

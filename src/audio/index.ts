@@ -1,6 +1,8 @@
 /** Audio in: decode any file to 16 kHz mono, resample, write WAV, trim silence, augment. */
-export { decodeAudio, loadAudio, mixToMono } from './decode';
+export { decodeAudio, loadAudio, loadAudioFfmpeg, mixToMono } from './decode';
 export { resample } from './resample';
+export { parseAudioHeader, readAudioHeader } from './header';
+export type { AudioHeader } from './header';
 export type { ResampleQuality } from './resample';
 export { encodeWav } from './wav';
 export { trimSilence } from './trim';

@@ -2,7 +2,7 @@
  * Audio durations in seconds, read from the WAV/FLAC header when possible (no decoding) and by
  * decoding otherwise (MP3); results are cached per file for the process.
  */
-import { readAudioHeader, parseAudioHeader } from './audioHeader';
+import { readAudioHeader, parseAudioHeader } from '../audio/header';
 import { AudioDataset } from './dataset';
 import { decodeCell } from './decodeCell';
 import { cachedDuration, rememberDuration } from './durationCache';

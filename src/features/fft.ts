@@ -242,6 +242,8 @@ export class RealFFT {
   private readonly zi: Float64Array;
   private readonly wr: Float64Array;
   private readonly wi: Float64Array;
+  private readonly re: Float64Array;
+  private readonly im: Float64Array;
 
   constructor(n: number) {
     if (!Number.isInteger(n) || n < 2 || n % 2 !== 0) {
@@ -255,15 +257,20 @@ export class RealFFT {
     this.zi = new Float64Array(h);
     this.wr = new Float64Array(h + 1);
     this.wi = new Float64Array(h + 1);
+    this.re = new Float64Array(h + 1);
+    this.im = new Float64Array(h + 1);
     for (let k = 0; k <= h; k++) {
       this.wr[k] = Math.cos((-2 * Math.PI * k) / n);
       this.wi[k] = Math.sin((-2 * Math.PI * k) / n);
     }
   }
 
-  /** x: n real samples; writes n/2+1 bins into outRe/outIm. */
-  forward(x: Float64Array, outRe: Float64Array, outIm: Float64Array): void {
-    this.transformPacked(x);
+  /**
+   * Bins 0..n/2 of x = signal[offset .. offset+n] * window (window optional) into outRe/outIm.
+   * Windowing while packing saves a pass over every STFT frame.
+   */
+  forward(signal: ArrayLike<number>, outRe: Float64Array, outIm: Float64Array, offset = 0, window?: Float64Array): void {
+    this.transformPacked(signal, offset, window);
     const h = this.n / 2;
     const { zr, zi, wr, wi } = this;
     // E[k] = (Z[k] + conj Z[h-k]) / 2, O[k] = (Z[k] - conj Z[h-k]) / (2i), X[k] = E[k] + W^k O[k].
@@ -272,36 +279,19 @@ export class RealFFT {
       const b = k === 0 ? 0 : h - k;
       const ar = zr[a], ai = zi[a], br = zr[b], bi = -zi[b];
       const er = 0.5 * (ar + br), ei = 0.5 * (ai + bi);
-      const dr = ar - br, di = ai - bi;
-      const or = 0.5 * di, oi = -0.5 * dr;
+      const or = 0.5 * (ai - bi), oi = -0.5 * (ar - br);
       outRe[k] = er + or * wr[k] - oi * wi[k];
       outIm[k] = ei + or * wi[k] + oi * wr[k];
     }
   }
 
-  /**
-   * |X[k]|^2 for k = 0..n/2 of x = signal[offset .. offset+n] * window (window optional): one STFT
-   * frame's power, read straight from the signal.
-   */
+  /** |X[k]|^2 for k = 0..n/2: one STFT frame's power (arguments as in forward). */
   power(signal: ArrayLike<number>, out: Float64Array, offset = 0, window?: Float64Array): void {
-    this.transformPacked(signal, offset, window);
-    const h = this.n / 2;
-    const { zr, zi, wr, wi } = this;
-    for (let k = 0; k <= h; k++) {
-      const a = k === h ? 0 : k;
-      const b = k === 0 ? 0 : h - k;
-      const ar = zr[a], ai = zi[a], br = zr[b], bi = -zi[b];
-      const or = 0.5 * (ai - bi), oi = -0.5 * (ar - br);
-      const xr = 0.5 * (ar + br) + or * wr[k] - oi * wi[k];
-      const xi = 0.5 * (ai + bi) + or * wi[k] + oi * wr[k];
-      out[k] = xr * xr + xi * xi;
-    }
+    this.forward(signal, this.re, this.im, offset, window);
+    for (let k = 0; k < this.nBins; k++) out[k] = this.re[k] * this.re[k] + this.im[k] * this.im[k];
   }
 
-  /**
-   * z[i] = x[2i] + i x[2i+1] with x = signal[offset ..] * window (when given), then the
-   * half-size complex FFT in place. Windowing here saves a pass over every STFT frame.
-   */
+  /** z[i] = x[2i] + i x[2i+1] with x = signal[offset ..] * window (when given), then the half-size complex FFT in place. */
   private transformPacked(signal: ArrayLike<number>, offset = 0, window?: Float64Array): void {
     const h = this.n / 2;
     const { zr, zi } = this;

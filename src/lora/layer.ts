@@ -81,6 +81,10 @@ export class LoraLayer implements LinearAdapter {
   /** Folds adapter `name` into the base weight (inference then costs nothing extra). */
   merge(name: string): void {
     if (this.merged.has(name)) return;
+    if (this.linear.int8) {
+      throw new Error(`${this.linear.name}: cannot merge adapter '${name}' into an int8 base weight; ` +
+        'load the base model without loadIn8bit to merge');
+    }
     const d = this.delta(name);
     const old = this.linear.weight;
     this.linear.weight = tf.add(old, d);

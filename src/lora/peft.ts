@@ -262,7 +262,10 @@ export class PeftModel implements SeedSource {
 
   /** Folds the active adapter into the base weights (forward then skips the branch). */
   merge(name = this.activeAdapter): void {
-    for (const l of this.loraLayers.values()) if (l.adapters.has(name)) l.merge(name);
+    const layers = [...this.loraLayers.values()].filter((l) => l.adapters.has(name));
+    // All or nothing: an int8 base layer refuses, so check before changing any weight.
+    layers.find((l) => l.linear.int8)?.merge(name);
+    for (const l of layers) l.merge(name);
   }
 
   /** Undoes merge: subtracts scaling * B A again. */

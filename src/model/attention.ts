@@ -1,18 +1,19 @@
 /**
  * Multi-head attention of Whisper (HF `WhisperAttention`): q/k/v/out projections, k without bias.
  *
- * Heads are split as [B, T, d] -> [B, H, T, dh]. Queries are scaled by dh^-0.5 before the
- * product, as in HF. For generation, keys/values are exposed separately so the decoder can cache
- * self-attention keys per step and compute cross-attention keys once per clip.
+ * Queries are scaled by dh^-0.5 before the product, as in HF. Keys and values are kept as one
+ * 2-D tensor per batch row, all heads side by side: tfjs-wasm runs batched (3-D/4-D) matMuls
+ * 10-40x slower than the same work as 2-D products, and it packs a product's right operand once
+ * per tensor, so cross-attention keys made once per clip are packed once, not at every token.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './layers';
 
 export interface KeyValue {
-  /** Keys already transposed for q.k: [B, H, dh, S] (wasm's matMul with transposeB is very slow). */
-  k: tf.Tensor4D;
-  /** [B, H, S, dh] */
-  v: tf.Tensor4D;
+  /** Per batch row: keys, transposed for q.k (wasm's transposeB is slow), [d, S]. */
+  k: tf.Tensor2D[];
+  /** Per batch row: values [S, d]. */
+  v: tf.Tensor2D[];
 }
 
 export class WhisperAttention {
@@ -35,57 +36,69 @@ export class WhisperAttention {
     return [this.qProj, this.kProj, this.vProj, this.outProj];
   }
 
-  splitHeads(x: tf.Tensor): tf.Tensor4D {
-    const [b, t] = x.shape;
-    return tf.transpose(tf.reshape(x, [b, t, this.numHeads, this.headDim]), [0, 2, 1, 3]);
-  }
-
-  /** Keys [B, H, dh, S] and values [B, H, S, dh] of `states` [B, S, d] for attending to them. */
+  /** Keys and values of `states` [B, S, d], for attending to them. */
   keyValue(states: tf.Tensor3D, training = false): KeyValue {
-    return tf.tidy(() => {
-      const [b, s] = states.shape;
-      const k = tf.reshape(this.kProj.apply(states, training), [b, s, this.numHeads, this.headDim]);
-      return {
-        k: tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D,
-        v: this.splitHeads(this.vProj.apply(states, training)),
-      };
-    });
+    return tf.tidy(() => ({
+      k: batchRows(tf.transpose(this.kProj.apply(states, training), [0, 2, 1]) as tf.Tensor3D),
+      v: batchRows(this.vProj.apply(states, training) as tf.Tensor3D),
+    }));
   }
 
   /**
    * hidden [B, T, d] attends to `kv` (precomputed) or to itself; `mask` [T, S] is added to the
    * scores (0 or a large negative number).
    */
-  apply(hidden: tf.Tensor3D, opts: { kv?: KeyValue; mask?: tf.Tensor; training?: boolean } = {}): tf.Tensor3D {
+  apply(hidden: tf.Tensor3D, opts: { kv?: KeyValue; mask?: tf.Tensor2D; training?: boolean } = {}): tf.Tensor3D {
     const training = opts.training ?? false;
     return tf.tidy(() => {
-      const [b, t, d] = hidden.shape;
-      const q = this.splitHeads(tf.mul(this.qProj.apply(hidden, training), this.scaling));
+      const q = tf.mul(this.qProj.apply(hidden, training), this.scaling) as tf.Tensor3D;
       const kv = opts.kv ?? this.keyValue(hidden, training);
-      const ctx = attend(q, kv.k, kv.v, opts.mask); // [B, H, T, dh]
-      const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, d]);
-      return this.outProj.apply(merged, training) as tf.Tensor3D;
+      const rows = batchRows(q).map((qb, b) => attend(qb, kv.k[b], kv.v[b], this.numHeads, opts.mask));
+      return this.outProj.apply(tf.stack(rows), training) as tf.Tensor3D;
     });
   }
 }
 
 /**
- * softmax(q k + mask) v per (batch, head) with 2-D matMuls: tfjs-wasm runs batched (3-D/4-D)
- * matMul 10-40x slower than the same work as separate 2-D products (XNNPACK only serves 2-D).
- * q [B, H, T, dh], kT [B, H, dh, S], v [B, H, S, dh] -> [B, H, T, dh].
+ * softmax(q k + mask) v for one row, every head: q [T, d], kT [d, S], v [S, d] -> [T, d].
+ * Few queries (a generation step): all heads in one product, with q spread block-diagonally over
+ * the heads ([H*T, d], zeros outside each head's columns); H times the arithmetic of a product per
+ * head, but 8 operations in all instead of 4 per head, and per-operation overhead is what a step
+ * costs.
+ * Many queries (the encoder, training): one 2-D product per head.
  */
-export function attend(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor): tf.Tensor4D {
+export function attend(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, numHeads: number, mask?: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const [b, h, t, dh] = q.shape;
-    const s = kT.shape[3];
-    const qs = tf.unstack(tf.reshape(q, [b * h, t, dh])) as tf.Tensor2D[];
-    const ks = tf.unstack(tf.reshape(kT, [b * h, dh, s])) as tf.Tensor2D[];
-    const vs = tf.unstack(tf.reshape(v, [b * h, s, dh])) as tf.Tensor2D[];
-    const outs = qs.map((qi, i) => {
-      let scores: tf.Tensor2D = tf.matMul(qi, ks[i]);
+    const [t, d] = q.shape;
+    const dh = d / numHeads;
+    if (t * numHeads <= 32) {
+      const heads = headBlocks(numHeads, t, d); // [H, T, d]: 1 on the columns of the row's head
+      const qBlock = tf.reshape(tf.mul(q, heads), [numHeads * t, d]); // broadcasting (wasm's Tile is slow)
+      let scores = tf.matMul(qBlock, kT); // [H*T, S]
+      if (mask) scores = tf.reshape(tf.add(tf.reshape(scores, [numHeads, t, -1]), mask), [numHeads * t, -1]);
+      const ctx = tf.mul(tf.reshape(tf.matMul(tf.softmax(scores), v), [numHeads, t, d]), heads); // own head's columns
+      return tf.sum(ctx, 0) as tf.Tensor2D;
+    }
+    const outs = Array.from({ length: numHeads }, (_, h) => {
+      let scores: tf.Tensor2D = tf.matMul(tf.slice(q, [0, h * dh], [-1, dh]), tf.slice(kT, [h * dh, 0], [dh, -1]));
       if (mask) scores = tf.add(scores, mask);
-      return tf.matMul(tf.softmax(scores), vs[i]);
+      return tf.matMul(tf.softmax(scores), tf.slice(v, [0, h * dh], [-1, dh]));
     });
-    return tf.reshape(tf.stack(outs), [b, h, t, dh]) as tf.Tensor4D;
+    return tf.concat(outs, 1) as tf.Tensor2D;
   });
+}
+
+/** [H, T, d] mask: ones on head h's columns in block h. */
+function headBlocks(numHeads: number, t: number, d: number): tf.Tensor3D {
+  const dh = d / numHeads;
+  const data = new Float32Array(numHeads * t * d);
+  for (let h = 0; h < numHeads; h++) for (let i = 0; i < t; i++) data.fill(1, (h * t + i) * d + h * dh, (h * t + i) * d + (h + 1) * dh);
+  return tf.tensor3d(data, [numHeads, t, d]);
+}
+
+/** x [B, T, d] -> B tensors [T, d] (slices: unstack's gradient fails when a row gets none). */
+function batchRows(x: tf.Tensor3D): tf.Tensor2D[] {
+  const [b, t, d] = x.shape;
+  if (b === 1) return [tf.reshape(x, [t, d])];
+  return Array.from({ length: b }, (_, i) => tf.reshape(tf.slice(x, [i, 0, 0], [1, -1, -1]), [t, d]));
 }

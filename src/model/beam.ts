@@ -17,7 +17,7 @@
  * rules) mutate the raw logits in place before the log-softmax, as in openai's `LogitFilter`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DecoderCache, disposeCache, disposeKeyValue } from './decoder';
+import { DecoderCache, disposeCache } from './decoder';
 import { generate, GenerateOptions, GenerateOutput, languageCode, specialTokens } from './generate';
 import type { WhisperForConditionalGeneration } from './whisper';
 
@@ -219,16 +219,15 @@ export function cachedStepper(model: StepModel, encoderHiddenStates: tf.Tensor3D
     throw new Error(`cachedStepper: encoder states must be for one clip [1, S, d], got [${encoderHiddenStates.shape}]`);
   }
   const cache = model.decoder.initCache(encoderHiddenStates);
-  const cross1 = cache.cross; // batch-1 keys, kept to tile from
+  const cross1 = cache.cross; // batch-1 keys: the only owner of the cross-attention tensors
   let crossRows = 1;
   let prevLen = -1;
 
   const setCrossRows = (n: number) => {
     if (n === crossRows) return;
-    if (cache.cross !== cross1) cache.cross.forEach(disposeKeyValue);
-    cache.cross = n === 1 ? cross1 : cross1.map((kv) => tf.tidy(() => ({
-      k: tf.tile(kv.k, [n, 1, 1, 1]) as tf.Tensor4D, v: tf.tile(kv.v, [n, 1, 1, 1]) as tf.Tensor4D,
-    })));
+    // Every row attends to the same clip: repeat the batch-1 tensors by reference, no copies.
+    const repeat = (xs: tf.Tensor2D[]) => new Array<tf.Tensor2D>(n).fill(xs[0]);
+    cache.cross = n === 1 ? cross1 : cross1.map((kv) => ({ k: repeat(kv.k), v: repeat(kv.v) }));
     crossRows = n;
   };
 
@@ -243,14 +242,15 @@ export function cachedStepper(model: StepModel, encoderHiddenStates: tf.Tensor3D
         throw new Error(`cachedStepper: each call must extend the previous rows by one token (had ${prevLen}, got ${len})`);
       }
       // Reorder (and possibly grow) the self-attention cache: row i continues previous row sources[i].
-      const idx = tf.tensor1d(sources, 'int32');
+      // Rows are lists of tensors, so this only rearranges references; the next step's concat
+      // makes fresh tensors per row, and tensors no row uses any more are disposed.
       cache.self = cache.self.map((kv) => {
         if (!kv) return kv;
-        const out = tf.tidy(() => ({ k: tf.gather(kv.k, idx) as tf.Tensor4D, v: tf.gather(kv.v, idx) as tf.Tensor4D }));
-        disposeKeyValue(kv);
+        const out = { k: sources.map((s) => kv.k[s]), v: sources.map((s) => kv.v[s]) };
+        const kept = new Set([...out.k, ...out.v]);
+        [...kv.k, ...kv.v].forEach((x) => { if (!kept.has(x)) x.dispose(); });
         return out;
       });
-      idx.dispose();
       ids = rows.map((r) => [r[len - 1]]);
     }
     setCrossRows(rows.length);
@@ -272,7 +272,6 @@ export function cachedStepper(model: StepModel, encoderHiddenStates: tf.Tensor3D
   return {
     next,
     dispose() {
-      if (cache.cross !== cross1) cache.cross.forEach(disposeKeyValue);
       cache.cross = cross1;
       disposeCache(cache);
     },

@@ -28,17 +28,17 @@ export class WhisperDecoderLayer {
 
 /** Per-layer keys/values kept between generation steps. */
 export interface DecoderCache {
-  /** Self-attention keys [B, H, dh, t] / values [B, H, t, dh] of the tokens seen so far, per layer. */
+  /** Self-attention keys/values of the tokens seen so far, per layer. */
   self: (KeyValue | undefined)[];
-  /** Cross-attention keys [B, H, dh, 1500] / values [B, H, 1500, dh] of the encoder output, per layer. */
+  /** Cross-attention keys/values of the encoder output, per layer (computed once per clip). */
   cross: KeyValue[];
   /** Number of tokens already in `self`. */
   offset: number;
 }
 
 export function disposeKeyValue(kv: KeyValue | undefined): void {
-  kv?.k.dispose();
-  kv?.v.dispose();
+  // Rows may share tensors (beam search reorders rows by reference).
+  if (kv) new Set([...kv.k, ...kv.v]).forEach((t) => t.dispose());
 }
 
 export class WhisperDecoder {
@@ -110,9 +110,11 @@ export class WhisperDecoder {
         const x = l.selfAttnLayerNorm.apply(h) as tf.Tensor3D;
         const fresh = l.selfAttn.keyValue(x);
         const prev = cache.self[i];
-        const kv = prev ? { k: tf.concat([prev.k, fresh.k], 3) as tf.Tensor4D, v: tf.concat([prev.v, fresh.v], 2) as tf.Tensor4D } : fresh;
-        tf.keep(kv.k);
-        tf.keep(kv.v);
+        const kv = prev ? {
+          k: fresh.k.map((k, b) => tf.concat([prev.k[b], k], 1)),
+          v: fresh.v.map((v, b) => tf.concat([prev.v[b], v], 0)),
+        } : fresh;
+        [...kv.k, ...kv.v].forEach((x) => tf.keep(x));
         next.push(kv);
         h = tf.add(h, l.selfAttn.apply(x, { kv, mask })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, { kv: cache.cross[i] })) as tf.Tensor3D;

@@ -6,8 +6,8 @@ import { initBackend } from '../backend';
 import { WhisperFeatureExtractor } from '../features/logmel';
 import { WhisperTokenizer } from '../tokenizer/whisper';
 import { GenerateOptions, GenerateOutput } from './generate';
-import { resolveModel, ResolveOptions } from './hub';
-import { WhisperForConditionalGeneration } from './whisper';
+import { resolveModel } from './hub';
+import { FromPretrainedOptions, WhisperForConditionalGeneration } from './whisper';
 
 export interface WhisperPipeline {
   model: WhisperForConditionalGeneration;
@@ -34,14 +34,14 @@ export interface TranscribeOptions extends GenerateOptions {
 const cache = new Map<string, Promise<WhisperPipeline>>();
 
 /** Loads (once per process and folder) the model, tokenizer and feature extractor of a checkpoint. */
-export function loadWhisper(idOrDir: string, opts: ResolveOptions = {}): Promise<WhisperPipeline> {
-  const key = `${idOrDir}@${opts.revision ?? 'main'}`;
+export function loadWhisper(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<WhisperPipeline> {
+  const key = `${idOrDir}@${opts.revision ?? 'main'}${opts.loadIn8bit ? ':int8' : ''}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
       await initBackend();
       const dir = await resolveModel(idOrDir, opts);
-      const model = await WhisperForConditionalGeneration.fromPretrained(dir);
+      const model = await WhisperForConditionalGeneration.fromPretrained(dir, { loadIn8bit: opts.loadIn8bit });
       const tokenizer = await WhisperTokenizer.fromPretrained(dir);
       const featureExtractor = WhisperFeatureExtractor.fromPretrained(dir);
       return { model, tokenizer, featureExtractor, dir };
