@@ -118,6 +118,23 @@ describe('whisper model (parity with OpenAI PyTorch)', function () {
     assert.ok(fr.tokens.length <= 3);
   });
 
+  it('the opt-in fast mode (trimPadding) encodes only the clip and still transcribes jfk', async () => {
+    const audio = f32(fx('jfk.pcm.f32')); // 11 s: 1100 frames + 100 frames of margin
+    assert.equal(pipe.featureExtractor.trimmedFrames(audio.length), 1200);
+    const features = pipe.featureExtractor.call([audio], { trimPadding: true });
+    assert.deepEqual(features.shape, [1, 80, 1200]);
+    const enc = pipe.model.encode(features);
+    assert.deepEqual(enc.shape, [1, 600, 384]);
+    tf.dispose([features, enc]);
+    const before = tf.memory().numTensors;
+    const [r] = await transcribe(pipe, audio, { language: 'en', trimPadding: true });
+    assert.equal(r.text.trim(), 'And so my fellow Americans ask not what your country can do for you, ask what you can do for your country.');
+    assert.equal(tf.memory().numTensors, before);
+    const tooLong = tf.zeros([1, 80, 3002]) as tf.Tensor3D;
+    assert.throws(() => pipe.model.encode(tooLong), /3002 frames; this model expects 3000/);
+    tooLong.dispose();
+  });
+
   it('forward is differentiable w.r.t. adapter variables (no dataSync inside)', () => {
     const enc = tf.tensor3d(f32(fx('jfk.encoder.f32')), [1, 1500, 384]);
     const target = pipe.model.linears().find((l) => l.name === 'model.decoder.layers.1.self_attn.v_proj')!;

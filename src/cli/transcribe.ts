@@ -1,5 +1,5 @@
 /**
- * npm run transcribe -- AUDIO... [--model ID|DIR] [--language xx] [--task transcribe|translate] [--json]
+ * npm run transcribe -- AUDIO... [--model ID|DIR] [--language xx] [--task transcribe|translate] [--fast] [--json]
  *
  * Plain text, one line per file by default; --json prints one JSON object per line:
  * {"file", "text", "tokens", "seconds", "language"}.
@@ -11,7 +11,7 @@ import { loadWhisper, transcribe } from '../model/pipeline';
 import { sharedDir } from '../shared';
 
 const USAGE = 'usage: npm run transcribe -- AUDIO... [--model ID|DIR] [--language xx] ' +
-  '[--task transcribe|translate] [--max-new-tokens N] [--json]';
+  '[--task transcribe|translate] [--max-new-tokens N] [--fast] [--json]';
 
 interface Args {
   files: string[];
@@ -20,10 +20,12 @@ interface Args {
   task: 'transcribe' | 'translate';
   json: boolean;
   maxNewTokens?: number;
+  /** Opt-in fast mode (trimPadding): faster on short clips, not reference-identical. */
+  fast: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { files: [], task: 'transcribe', json: false };
+  const a: Args = { files: [], task: 'transcribe', json: false, fast: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -39,6 +41,7 @@ function parseArgs(argv: string[]): Args {
       a.task = t;
     } else if (arg === '--max-new-tokens') a.maxNewTokens = Number(value());
     else if (arg === '--json') a.json = true;
+    else if (arg === '--fast') a.fast = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -56,7 +59,9 @@ async function main() {
   const pipe = await loadWhisper(args.model ?? sharedDir('models', 'whisper-tiny'));
   for (const file of args.files) {
     const audio = await loadAudio(file, pipe.featureExtractor.samplingRate);
-    const [r] = await transcribe(pipe, audio, { language: args.language, task: args.task, maxNewTokens: args.maxNewTokens });
+    const [r] = await transcribe(pipe, audio, {
+      language: args.language, task: args.task, maxNewTokens: args.maxNewTokens, trimPadding: args.fast,
+    });
     if (args.json) {
       console.log(JSON.stringify({ file, text: r.text, tokens: r.tokens, seconds: Number(r.seconds.toFixed(3)), language: r.language }));
     } else {

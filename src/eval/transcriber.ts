@@ -3,7 +3,7 @@
  * function lets the same loop score Whisper, Whisper + LoRA adapter, or stored transcripts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { logMelSpectrogram } from '../features/logmel';
+import { WhisperFeatureExtractor } from '../features/logmel';
 import type { GenerateOptions } from '../model/generate';
 
 export interface TranscribeOptions {
@@ -12,6 +12,8 @@ export interface TranscribeOptions {
   task?: 'transcribe' | 'translate';
   /** Default 128 new tokens (the reference transcripts' setting). */
   maxNewTokens?: number;
+  /** Opt-in fast mode, not reference-identical: see TRIM_MARGIN_FRAMES in features/logmel.ts. */
+  trimPadding?: boolean;
 }
 
 /** Batch of 16 kHz mono clips (each <= 30 s) -> one text per clip, in order. */
@@ -35,11 +37,8 @@ export interface DecodingTokenizer {
 export function whisperTranscriber(model: GeneratingModel, tokenizer: DecodingTokenizer): BatchTranscriber {
   return async (audios, opts) => {
     if (audios.length === 0) return [];
-    const nMels = model.config.numMelBins;
-    const frames = 3000;
-    const data = new Float32Array(audios.length * nMels * frames);
-    audios.forEach((a, i) => data.set(logMelSpectrogram(a, nMels), i * nMels * frames));
-    const features = tf.tensor3d(data, [audios.length, nMels, frames]);
+    const features = new WhisperFeatureExtractor({ feature_size: model.config.numMelBins })
+      .call(audios, { trimPadding: opts.trimPadding });
     try {
       const out = await model.generate(features, {
         language: opts.language, task: opts.task, maxNewTokens: opts.maxNewTokens ?? 128,

@@ -40,17 +40,23 @@ export class WhisperEncoder {
     public layerNorm: LayerNorm,
   ) {}
 
-  /** inputFeatures [B, nMels, nFrames] -> hidden states [B, nFrames/2, d]. */
+  /**
+   * inputFeatures [B, nMels, nFrames] -> hidden states [B, nFrames/2, d]. nFrames is 3000 (30 s)
+   * for reference-identical output; fewer (even) frames run a shorter audio context, the
+   * opt-in fast mode (see TranscribeOptions.trimPadding): positions 0..nFrames/2-1 are used.
+   */
   apply(inputFeatures: tf.Tensor3D, training = false): tf.Tensor3D {
     return tf.tidy(() => {
       const nPos = this.embedPositions.shape[0];
-      if (inputFeatures.shape[2] !== nPos * 2) {
-        throw new Error(`WhisperEncoder: input features have ${inputFeatures.shape[2]} frames; ` +
-          `this model expects ${nPos * 2} (pad or trim the audio to 30 s)`);
+      const nFrames = inputFeatures.shape[2];
+      if (nFrames > nPos * 2 || nFrames % 2 !== 0 || nFrames < 2) {
+        throw new Error(`WhisperEncoder: input features have ${nFrames} frames; ` +
+          `this model expects ${nPos * 2} (pad or trim the audio to 30 s), or an even number below that`);
       }
+      const positions = nFrames === nPos * 2 ? this.embedPositions : this.embedPositions.slice(0, nFrames / 2);
       const x = tf.transpose(inputFeatures, [0, 2, 1]) as tf.Tensor3D; // channels last for conv1d
       const c1 = gelu(this.conv1.apply(x)) as tf.Tensor3D;
-      let h = tf.add(gelu(this.conv2.apply(c1)), this.embedPositions) as tf.Tensor3D;
+      let h = tf.add(gelu(this.conv2.apply(c1)), positions) as tf.Tensor3D;
       for (const layer of this.layers) h = layer.apply(h, training);
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });

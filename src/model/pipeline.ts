@@ -29,6 +29,8 @@ export interface TranscribeResult {
 export interface TranscribeOptions extends GenerateOptions {
   /** Clips per generate call (default 1; larger batches share the decoder steps). */
   batchSize?: number;
+  /** Opt-in fast mode, not reference-identical: see TRIM_MARGIN_FRAMES in features/logmel.ts. */
+  trimPadding?: boolean;
 }
 
 const cache = new Map<string, Promise<WhisperPipeline>>();
@@ -78,7 +80,7 @@ export async function transcribe(
   for (let i = 0; i < clips.length; i += bs) {
     const batch = clips.slice(i, i + bs);
     const t0 = performance.now();
-    const features = pipe.featureExtractor.call(batch);
+    const features = pipe.featureExtractor.call(batch, { trimPadding: opts.trimPadding });
     let res: GenerateOutput;
     try {
       res = await pipe.model.generate(features, opts);
@@ -95,4 +97,3 @@ export async function transcribe(
   }
   return out;
 }
-

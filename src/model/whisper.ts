@@ -151,7 +151,7 @@ export class WhisperForConditionalGeneration {
     for (const l of [...this.encoder.linears(), ...this.decoder.linears()]) l.quantizeInt8();
   }
 
-  /** inputFeatures [B, nMels, 3000] -> encoder hidden states [B, 1500, d]. */
+  /** inputFeatures [B, nMels, 3000] -> encoder hidden states [B, 1500, d] (fewer frames: see WhisperEncoder.apply). */
   encode(inputFeatures: tf.Tensor3D, training = false): tf.Tensor3D {
     if (inputFeatures.rank !== 3 || inputFeatures.shape[1] !== this.config.numMelBins) {
       throw new Error(`encode: input features must be [batch, ${this.config.numMelBins}, ${this.config.nFrames}], ` +
