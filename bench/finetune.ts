@@ -48,7 +48,7 @@ const EXPERIMENTS: Record<string, () => Promise<Experiment>> = {
       eval: pick(['theo', 'yweweler'], env('EVAL_PER_DIGIT', 2)),
       describe: 'train speakers george, jackson, lucas, nicolas; eval speakers theo, yweweler',
       target: (t) => t,
-      defaults: { EPOCHS: 1.5, LR: 3e-3, WARMUP: 2, EVAL_EACH_EPOCH: 0 },
+      defaults: { EPOCHS: 1.5, LR: 3e-3, WARMUP: 2, EVAL_EACH_EPOCH: 0, BATCH: 8 },
       generationMaxLength: 16,
     };
   },
@@ -60,7 +60,9 @@ const EXPERIMENTS: Record<string, () => Promise<Experiment>> = {
       eval: (await split('test')).rows,
       describe: 'librispeech-mini train split -> test split (different speakers)',
       target: (t) => t.toLowerCase(),
-      defaults: { EPOCHS: 2, LR: 3e-4, WARMUP: 4, EVAL_EACH_EPOCH: 0 },
+      // Batch 4: transcripts up to ~100 tokens make batch-8 logits and their gradients too big
+      // for wasm's 4 GB heap.
+      defaults: { EPOCHS: 2, LR: 3e-4, WARMUP: 4, EVAL_EACH_EPOCH: 0, BATCH: 4 },
       generationMaxLength: 128,
     };
   },
@@ -118,7 +120,7 @@ async function main() {
   const args = seq2SeqTrainingArguments({
     outputDir: out, learningRate: setting('LR'), warmupSteps: setting('WARMUP'), lrSchedulerType: 'linear', numTrainEpochs: epochs,
     // EVAL_EACH_EPOCH=0: evaluate only before and after (each evaluation costs minutes on a busy CPU).
-    perDeviceTrainBatchSize: env('BATCH', 8), perDeviceEvalBatchSize: 8, evalStrategy: evalEach ? 'epoch' : 'no', saveStrategy: 'epoch',
+    perDeviceTrainBatchSize: setting('BATCH'), perDeviceEvalBatchSize: 8, evalStrategy: evalEach ? 'epoch' : 'no', saveStrategy: 'epoch',
     saveTotalLimit: 1, loadBestModelAtEnd: evalEach, metricForBestModel: 'wer', greaterIsBetter: false, loggingSteps: 2,
     predictWithGenerate: true, generationMaxLength: exp.generationMaxLength, seed: 0, maxGradNorm: 1, weightDecay: 0.01,
   });

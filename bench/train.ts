@@ -26,7 +26,7 @@ const STEPS = Number(process.env.STEPS ?? 2);
  * Micro-batch when the encoder is trained through: a real batch of 8 x 30 s needs the 8 x 6 x
  * 1500 x 1500 attention maps of 4 layers kept for backprop, beyond wasm's 4 GB heap ("memory
  * access out of bounds"). So A runs 8 micro-batches of 1 with gradient accumulation: the same
- * optimizer step as batch 8, and on single-threaded wasm the same cost per example.
+ * optimizer step as batch 8 at about the same cost per example.
  */
 const MICRO_A = Number(process.env.MICRO_A ?? 1);
 
@@ -37,8 +37,8 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
     args: seq2SeqTrainingArguments({ outputDir: path.join(PROJECT_ROOT, 'out', 'bench-train'), perDeviceTrainBatchSize: micro,
       gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
     callbacks: { onStep: (s) => {
-      // CPU seconds of this process: wasm runs on one thread, so on an idle machine wall = CPU;
-      // on this shared 2-core box wall time mostly measures the neighbours.
+      // CPU seconds of this process beside wall time: with threaded wasm CPU > wall on an idle
+      // machine; wall much above CPU / threads means the machine was shared.
       const c = process.cpuUsage(cpu0);
       const now = (c.user + c.system) / 1e6;
       cpuTimes.push(now - lastCpu);
@@ -68,7 +68,7 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
   const cpuTimed = cpuTimes.slice(1);
   const cpuPerExample = cpuTimed.reduce((a, b) => a + b, 0) / cpuTimed.length / BATCH;
   const res = { label, targets, batch: BATCH, microBatch: micro, cachedEncoder: trainer.usesEncoderCache, wallSecondsPerExample: perExample,
-    cpuSecondsPerExample: cpuPerExample, encoderWallSecondsPerClip: encodeS / data.length, speedupVsPyTorchByCpu: ANCHOR / cpuPerExample,
+    cpuSecondsPerExample: cpuPerExample, encoderWallSecondsPerClip: encodeS / data.length, speedupVsPyTorch: ANCHOR / perExample,
     peakTensorMiB: trainer.state.peak_tensor_bytes / 2 ** 20, rssMiB: process.memoryUsage().rss / 2 ** 20,
     trainable: peft.getNbTrainableParameters()[0] };
   trainer.dispose();

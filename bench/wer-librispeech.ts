@@ -104,12 +104,14 @@ async function main() {
   console.log(`  identical hypotheses: ${same}/${ours.rows.length}; transcription ${ours.seconds.toFixed(0)} s ` +
     `(${(ours.seconds / ours.rows.length).toFixed(2)} s/clip)`);
   console.log(`  saved ${files.csv} and ${files.json}`);
+  // Only the exact mode must match the reference; int8 and trim report their cost.
   const gap = Math.abs(100 * (ours.normalized.wer - reference.normalized.wer));
-  if (!limit && !int8 && !trim && ours.rows.length === 100 && gap > 0.2) {
+  const checked = !limit && !int8 && !trim && ours.rows.length === 100;
+  if (checked && gap > 0.2) {
     console.error(`FAIL: normalized WER differs from the reference by ${gap.toFixed(2)} points (> 0.2)`);
     process.exit(1);
   }
-  console.log(`  gap to reference: ${gap.toFixed(2)} points${ours.rows.length < 100 ? ' (subset: not checked)' : ' (<= 0.2: OK)'}`);
+  console.log(`  gap to reference: ${gap.toFixed(2)} points${checked ? ' (<= 0.2: OK)' : ' (not checked)'}`);
 }
 
 main().catch((e) => {

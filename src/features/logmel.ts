@@ -126,4 +126,4 @@ export class WhisperFeatureExtractor {
  * encoder on the clip instead of the whole 30 s window (whisper.cpp's `audio_ctx`): several times
  * faster on short clips, not reference-identical (its WER is in BENCHMARKS.md).
  */
-export const TRIM_MARGIN_FRAMES = 100;
+export const TRIM_MARGIN_FRAMES = 300;

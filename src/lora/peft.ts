@@ -15,6 +15,7 @@ import seedrandom from 'seedrandom';
 import type { Linear } from '../model/layers';
 import type { WhisperConfig } from '../model/config';
 import type { GenerateOptions, GenerateOutput } from '../model/generate';
+import type { ForwardOptions } from '../model/whisper';
 import { decodeTensorBytes, readSafetensorsHeader, saveSafetensors, LoadedTensor } from '../model/safetensors';
 import { LoraConfig } from './config';
 import { countParameters, formatTrainableParameters } from './count';
@@ -29,8 +30,7 @@ export interface PeftBaseModel {
   dir?: string;
   linears(): Linear[];
   encode(inputFeatures: tf.Tensor3D, training?: boolean): tf.Tensor3D;
-  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D,
-    opts?: { encoderHiddenStates?: tf.Tensor3D; training?: boolean }): tf.Tensor3D;
+  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
   generate(inputFeatures: tf.Tensor3D, opts?: GenerateOptions): Promise<GenerateOutput>;
 }
 
@@ -169,8 +169,7 @@ export class PeftModel implements SeedSource {
     return this.baseModel.encode(inputFeatures, training);
   }
 
-  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D,
-    opts: { encoderHiddenStates?: tf.Tensor3D; training?: boolean } = {}): tf.Tensor3D {
+  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return this.baseModel.forward(inputFeatures, decoderInputIds, opts);
   }
 

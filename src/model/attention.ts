@@ -36,12 +36,25 @@ export class WhisperAttention {
     return [this.qProj, this.kProj, this.vProj, this.outProj];
   }
 
-  /** Keys and values of `states` [B, S, d], for attending to them. */
-  keyValue(states: tf.Tensor3D, training = false): KeyValue {
-    return tf.tidy(() => ({
-      k: batchRows(tf.transpose(this.kProj.apply(states, training), [0, 2, 1]) as tf.Tensor3D),
-      v: batchRows(this.vProj.apply(states, training) as tf.Tensor3D),
-    }));
+  /**
+   * Keys and values of `states` [B, S, d], for attending to them. Given as rows ([S, d] each, see
+   * `batchRows`), each row is projected on its own: for the 1500 encoder frames that beats
+   * splitting the [B, S, d] projections, because tfjs-wasm copies slices slowly (the threaded
+   * build's heap is a SharedArrayBuffer): 64 ms per split of [8, 1500, 384].
+   */
+  keyValue(states: tf.Tensor3D | tf.Tensor2D[], training = false): KeyValue {
+    return tf.tidy(() => {
+      if (Array.isArray(states)) {
+        return {
+          k: states.map((x) => tf.transpose(this.kProj.apply(x, training)) as tf.Tensor2D),
+          v: states.map((x) => this.vProj.apply(x, training) as tf.Tensor2D),
+        };
+      }
+      return {
+        k: batchRows(tf.transpose(this.kProj.apply(states, training), [0, 2, 1]) as tf.Tensor3D),
+        v: batchRows(this.vProj.apply(states, training) as tf.Tensor3D),
+      };
+    });
   }
 
   /**
@@ -70,7 +83,6 @@ export class WhisperAttention {
 export function attend(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, numHeads: number, mask?: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const [t, d] = q.shape;
-    const dh = d / numHeads;
     if (t * numHeads <= 32) {
       const heads = headBlocks(numHeads, t, d); // [H, T, d]: 1 on the columns of the row's head
       const qBlock = tf.reshape(tf.mul(q, heads), [numHeads * t, d]); // broadcasting (wasm's Tile is slow)
@@ -79,10 +91,12 @@ export function attend(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, numHeads
       const ctx = tf.mul(tf.reshape(tf.matMul(tf.softmax(scores), v), [numHeads, t, d]), heads); // own head's columns
       return tf.sum(ctx, 0) as tf.Tensor2D;
     }
-    const outs = Array.from({ length: numHeads }, (_, h) => {
-      let scores: tf.Tensor2D = tf.matMul(tf.slice(q, [0, h * dh], [-1, dh]), tf.slice(kT, [h * dh, 0], [dh, -1]));
+    // Split, not slices: one concat in backprop instead of a full-size pad per head.
+    const [qs, ks, vs] = [tf.split(q, numHeads, 1), tf.split(kT, numHeads, 0), tf.split(v, numHeads, 1)];
+    const outs = qs.map((qh, h) => {
+      let scores: tf.Tensor2D = tf.matMul(qh, ks[h]);
       if (mask) scores = tf.add(scores, mask);
-      return tf.matMul(tf.softmax(scores), tf.slice(v, [0, h * dh], [-1, dh]));
+      return tf.matMul(tf.softmax(scores), vs[h]);
     });
     return tf.concat(outs, 1) as tf.Tensor2D;
   });
@@ -96,9 +110,13 @@ function headBlocks(numHeads: number, t: number, d: number): tf.Tensor3D {
   return tf.tensor3d(data, [numHeads, t, d]);
 }
 
-/** x [B, T, d] -> B tensors [T, d] (slices: unstack's gradient fails when a row gets none). */
-function batchRows(x: tf.Tensor3D): tf.Tensor2D[] {
+/**
+ * x [B, T, d] -> B tensors [T, d]. Split, not B slices: a slice's gradient is a pad to the whole
+ * [B, T, d], so B slices cost B full-size tensors in backprop (gigabytes for cross-attention at
+ * batch 8); split's gradient is one concat.
+ */
+export function batchRows(x: tf.Tensor3D): tf.Tensor2D[] {
   const [b, t, d] = x.shape;
   if (b === 1) return [tf.reshape(x, [t, d])];
-  return Array.from({ length: b }, (_, i) => tf.reshape(tf.slice(x, [i, 0, 0], [1, -1, -1]), [t, d]));
+  return tf.tidy(() => tf.split(x, b, 0).map((r) => tf.reshape(r, [t, d])));
 }

@@ -7,7 +7,7 @@
  * keys/values computed once per clip (generation).
  */
 import * as tf from '@tensorflow/tfjs';
-import { KeyValue, WhisperAttention } from './attention';
+import { batchRows, KeyValue, WhisperAttention } from './attention';
 import { gelu, LayerNorm, Linear } from './layers';
 
 export class WhisperDecoderLayer {
@@ -76,10 +76,11 @@ export class WhisperDecoder {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
+      const encoderRows = batchRows(encoderHiddenStates); // split once, not per layer
       for (const l of this.layers) {
         h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
-          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
+          kv: l.encoderAttn.keyValue(encoderRows, training), training,
         })) as tf.Tensor3D;
         h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training)), training)) as tf.Tensor3D;
       }
@@ -89,11 +90,14 @@ export class WhisperDecoder {
 
   /** Cross-attention keys/values of every layer, computed once per clip. Caller disposes. */
   initCache(encoderHiddenStates: tf.Tensor3D): DecoderCache {
-    return {
+    const rows = batchRows(encoderHiddenStates);
+    const cache = {
       self: this.layers.map(() => undefined),
-      cross: this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates)),
+      cross: this.layers.map((l) => l.encoderAttn.keyValue(rows)),
       offset: 0,
     };
+    rows.forEach((r) => r.dispose()); // the keys/values hold what they need
+    return cache;
   }
 
   /**

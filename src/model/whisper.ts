@@ -76,6 +76,27 @@ export interface FromPretrainedOptions extends ResolveOptions {
   loadIn8bit?: boolean;
 }
 
+export interface ForwardOptions {
+  /** Encoder output to reuse (then inputFeatures may be null). */
+  encoderHiddenStates?: tf.Tensor3D;
+  training?: boolean;
+  /**
+   * Flat positions b * T + t whose logits are wanted (the labelled ones, for a loss); the result
+   * is then [1, positions.length, vocab]. The vocabulary projection is the biggest product of a
+   * training step and padding rows need none of it.
+   */
+  positions?: number[];
+}
+
+/** hidden [B, T, d] -> [1, N, d], the rows at flat `positions`: a product with a 0/1 matrix (gather has no gradient on wasm). */
+function selectPositions(hidden: tf.Tensor3D, positions: number[]): tf.Tensor3D {
+  const [b, t, d] = hidden.shape;
+  const pick = new Float32Array(positions.length * b * t);
+  positions.forEach((p, i) => (pick[i * b * t + p] = 1));
+  const rows = tf.matMul(tf.tensor2d(pick, [positions.length, b * t]), tf.reshape(hidden, [b * t, d]));
+  return tf.reshape(rows, [1, positions.length, d]);
+}
+
 export class WhisperForConditionalGeneration {
   /** Where the checkpoint was loaded from. */
   dir = '';
@@ -170,11 +191,7 @@ export class WhisperForConditionalGeneration {
    * to reuse an encoder output (then inputFeatures may be null). Differentiable w.r.t. adapter
    * variables; no data leaves the backend.
    */
-  forward(
-    inputFeatures: tf.Tensor3D | null,
-    decoderInputIds: tf.Tensor2D,
-    opts: { encoderHiddenStates?: tf.Tensor3D; training?: boolean } = {},
-  ): tf.Tensor3D {
+  forward(inputFeatures: tf.Tensor3D | null, decoderInputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     const training = opts.training ?? false;
     return tf.tidy(() => {
       let enc = opts.encoderHiddenStates;
@@ -182,7 +199,9 @@ export class WhisperForConditionalGeneration {
         if (!inputFeatures) throw new Error('forward: give inputFeatures or opts.encoderHiddenStates');
         enc = this.encode(inputFeatures, training);
       }
-      return this.logits(this.decoder.apply(decoderInputIds, enc, training), training);
+      let hidden = this.decoder.apply(decoderInputIds, enc, training);
+      if (opts.positions) hidden = selectPositions(hidden, opts.positions);
+      return this.logits(hidden, training);
     });
   }
 

@@ -18,7 +18,7 @@ import {
   checkpointDir, latestCheckpoint, loadCheckpoint, LogEntry, rotateCheckpoints, saveCheckpoint, TrainerState,
 } from './checkpoint';
 import { collate, epochBatches, Seq2SeqFeature, stackFeatures, targetsOf } from './data';
-import { crossEntropyLoss } from './loss';
+import { crossEntropyLoss, IGNORE_INDEX } from './loss';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { lrLambda, warmupStepsFor } from './schedule';
 
@@ -202,11 +202,11 @@ export class Seq2SeqTrainer {
         const enc = await this.encoderStates(data, b.indices);
         const feats = enc ? null : stackFeatures(data, b.indices, c.numMelBins);
         const ids = tf.tensor2d(b.decoderInputIds, undefined, 'int32');
-        const labels = tf.tensor2d(b.labels, undefined, 'int32');
+        const { positions, labels } = labelled(b.labels);
         // Dropout masks depend only on (seed, step, micro-batch): a resumed run draws the same ones.
         this.model.reseedDropout(`${this.args.seed}|${this.state.global_step}|${m}`);
         const { value, grads } = tf.variableGrads(() => {
-          const logits = this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, training: true });
+          const logits = this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, training: true, positions });
           return tf.div(crossEntropyLoss(logits, labels), group.length) as tf.Scalar;
         }, [...vars.values()]);
         for (const t of [ids, labels, enc, feats]) t?.dispose();
@@ -358,9 +358,9 @@ export class Seq2SeqTrainer {
       const enc = await this.encoderStates(dataset, idx);
       const feats = enc ? null : stackFeatures(dataset, idx, c.numMelBins);
       const ids = tf.tensor2d(b.decoderInputIds, undefined, 'int32');
-      const labels = tf.tensor2d(b.labels, undefined, 'int32');
-      const loss = tf.tidy(() => crossEntropyLoss(this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined }), labels));
-      const toks = b.labels.flat().filter((x) => x !== -100).length;
+      const { positions, labels } = labelled(b.labels);
+      const loss = tf.tidy(() => crossEntropyLoss(this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, positions }), labels));
+      const toks = positions.length;
       lossTok += (await loss.data())[0] * toks;
       nTok += toks;
       for (const t of [ids, labels, enc, feats, loss]) t?.dispose();
@@ -411,4 +411,15 @@ export class Seq2SeqTrainer {
 
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
+}
+
+/**
+ * The labelled positions of a padded batch (flat b * T + t, label != -100) and their labels as
+ * [1, N]: the model computes logits only there (ForwardOptions.positions), the same loss as
+ * over the whole padded batch with the padding ignored.
+ */
+function labelled(batchLabels: number[][]): { positions: number[]; labels: tf.Tensor2D } {
+  const flat = batchLabels.flat();
+  const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
+  return { positions, labels: tf.tensor2d([positions.map((i) => flat[i])], undefined, 'int32') };
 }
