@@ -28,6 +28,15 @@ describe('07_demo notebook (SMOKE=1)', () => {
     assert.match(cells[cells.length - 1], /demo stopped/);
   });
 
+  it('compares the exact and the fast mode (trimPadding) on the samples', () => {
+    const all = result.runs[0].join('\n');
+    assert.match(all, /exact vs fast mode \(trimPadding\)/);
+    const m = /fast mode: (\d+)\/(\d+) transcripts unchanged/.exec(all);
+    assert.ok(m, 'the fast-mode summary line is missing');
+    // Not every transcript stays the same (43/100 LibriSpeech transcripts do, BENCHMARKS.md), but jfk does.
+    assert.ok(Number(m[2]) >= 2 && Number(m[1]) >= 1, m[0]);
+  });
+
   it('long-form WER is in line with clip by clip', () => {
     const m = /WER long-form ([\d.]+)% vs clip by clip ([\d.]+)%/.exec(result.runs[0].join('\n'));
     assert.ok(m, 'the WER line is missing');
