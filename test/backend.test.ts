@@ -55,3 +55,56 @@ describe('backend selection', () => {
     assert.match(out, /WHISPER_BACKEND=gpu9000 is not a backend; use one of tensorflow, wasm, cpu/);
   });
 });
+
+describe('wasm kernel fixes (src/wasmKernels.ts)', () => {
+  /** The elements of x (shape `shape`, row-major) in the box begin..begin+size, in order. */
+  function box(x: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
+    const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+    const out: number[] = [];
+    const walk = (axis: number, offset: number) => {
+      if (axis === shape.length) return void out.push(x[offset]);
+      for (let i = 0; i < size[axis]; i++) walk(axis + 1, offset + (begin[axis] + i) * strides[axis]);
+    };
+    walk(0, 0);
+    return out;
+  }
+
+  it('slice, split and concat copy exactly the right elements, for every layout and dtype', async () => {
+    await initBackend();
+    const shape = [3, 5, 4, 6];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: n }, (_, i) => (i * 7919) % 1000);
+    const before = tf.memory().numTensors;
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const data = dtype === 'bool' ? values.map((v) => v % 3 === 0 ? 1 : 0) : values;
+      const x = tf.tensor(data, shape, dtype);
+      for (const [begin, size] of [
+        [[1, 0, 0, 0], [1, 5, 4, 6]], // one row: a single run
+        [[0, 1, 0, 0], [3, 2, 4, 6]], // inner whole axes
+        [[0, 0, 0, 2], [3, 5, 4, 3]], // columns: one run per row
+        [[2, 4, 3, 5], [1, 1, 1, 1]], // one element
+        [[0, 2, 1, 0], [3, 0, 2, 6]], // empty
+      ]) {
+        const s = tf.slice(x, begin, size);
+        assert.deepEqual(s.shape, size);
+        assert.deepEqual(Array.from(s.dataSync()), box(data, shape, begin, size), `${dtype} slice ${begin} ${size}`);
+        s.dispose();
+      }
+      for (const axis of [0, 1, 3]) {
+        const parts = tf.split(x, axis === 1 ? [2, 3] : shape[axis] === 3 ? 3 : [1, 5], axis);
+        let start = 0;
+        for (const p of parts) {
+          const begin = shape.map((_, i) => (i === axis ? start : 0));
+          assert.deepEqual(Array.from(p.dataSync()), box(data, shape, begin, p.shape), `${dtype} split axis ${axis}`);
+          start += p.shape[axis];
+        }
+        // Concatenating the pieces back gives x again.
+        const joined = tf.concat(parts, axis);
+        assert.deepEqual(Array.from(joined.dataSync()), data, `${dtype} concat axis ${axis}`);
+        tf.dispose([...parts, joined]);
+      }
+      x.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
+  });
+});

@@ -95,6 +95,14 @@ describe('train', () => {
     const lse = (xs: number[]) => Math.log(xs.reduce((s, x) => s + Math.exp(x), 0));
     const ref = ((lse([2, 0, 0]) - 2) + (lse([0, 1, 0]) - 1) + (lse([0, 0, 3]) - 3)) / 3;
     assert.ok(Math.abs(l - ref) < 1e-5);
+    // Its written-out gradient: (softmax - onehot) / 3 on the 3 real tokens, 0 on the ignored one.
+    const g = tf.grad((x: tf.Tensor) => crossEntropyLoss(x as tf.Tensor3D, labels))(logits).arraySync() as number[][][];
+    const softmax = (xs: number[]) => xs.map((x) => Math.exp(x - lse(xs)));
+    const rows: [number[], number][] = [[[2, 0, 0], 0], [[0, 1, 0], 1], [[0, 0, 3], 2]];
+    rows.forEach(([xs, label], i) => softmax(xs).forEach((p, j) => {
+      assert.ok(Math.abs(g[i >> 1][i & 1][j] - (p - (j === label ? 1 : 0)) / 3) < 1e-6, `row ${i} col ${j}`);
+    }));
+    assert.deepEqual(g[1][1], [0, 0, 0]);
     tf.dispose([logits, labels]);
   });
 

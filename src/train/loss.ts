@@ -1,7 +1,6 @@
 /**
  * Token cross-entropy for labels padded with -100 (ignored), averaged over real tokens, as
- * transformers' CrossEntropyLoss(ignore_index=-100). Built from oneHot * logSoftmax: the
- * gather-based form has no gradient kernel on the wasm backend.
+ * transformers' CrossEntropyLoss(ignore_index=-100).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -14,9 +13,35 @@ export function crossEntropyLoss(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.S
     const flat = labels.reshape([b * t]);
     const mask = tf.cast(tf.notEqual(flat, IGNORE_INDEX), 'float32');
     const safe = tf.cast(tf.mul(tf.cast(flat, 'float32'), mask), 'int32'); // -100 -> 0, masked anyway
-    const logp = tf.logSoftmax(logits.reshape([b * t, v]));
-    // oneHot stays int32: with dtype 'float32' tfjs-wasm 4.22 returns zeros (the loss became 0).
-    const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(safe, v), logp), -1));
+    const nll = tokenNll(logits.reshape([b * t, v]) as tf.Tensor2D, safe as tf.Tensor1D);
     return tf.div(tf.sum(tf.mul(nll, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   });
+}
+
+/**
+ * -log softmax(x)[label] per row of x [N, V], with its gradient written out:
+ * d/dx = softmax(x) - onehot(label). Autodiff of logSoftmax * oneHot makes about 14 passes over
+ * the [N, V] logits (the biggest tensor of a training step); this makes 8. The label logit is
+ * gathered, and the onehot term scattered, by native kernels (gather has no gradient kernel on
+ * wasm, but here none is needed).
+ */
+function tokenNll(x: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  const [n, v] = x.shape;
+  const f = tf.customGrad(((logits: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const m = tf.max(logits, 1, true);
+    const e = tf.exp(tf.sub(logits, m));
+    const s = tf.sum(e, 1, true);
+    const rows = tf.range(0, n, 1, 'int32');
+    const picked = tf.gather(tf.reshape(logits, [n * v]), tf.add(tf.mul(rows, tf.scalar(v, 'int32')), labels));
+    save([e, s, tf.stack([rows, labels], 1)]);
+    return {
+      value: tf.sub(tf.reshape(tf.add(tf.log(s), m), [n]), picked),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [exps, sums, at] = saved;
+        const g = tf.reshape(dy, [n, 1]);
+        return tf.sub(tf.mul(exps, tf.div(g, sums)), tf.scatterND(at, dy, [n, v]));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as tf.Tensor1D;
 }
