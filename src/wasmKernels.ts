@@ -8,10 +8,11 @@
  *    never write into their inputs, so sharing is safe.
  *
  * 2. A matMul gradient. tfjs differentiates C = A B with transposed products
- * (dA = dC B^T, dB = A^T dC), and wasm runs a matMul with transposeA/transposeB about 10x slower
- * than a plain one (measured here: 240x384 by 384x384, 53 ms vs 5.7 ms; the logits backward,
- * 240x51865 by 51865x384, 7.3 s vs 0.57 s). Transposing explicitly first is cheap, so this gradient
- * does exactly that. Same values, same laziness (each input's gradient only when it is needed).
+ *    (dA = dC B^T, dB = A^T dC), and wasm runs a matMul with transposeA/transposeB about 10x
+ *    slower than a plain one (measured here: 240x384 by 384x384, 53 ms vs 5.7 ms; the logits
+ *    backward, 240x51865 by 51865x384, 7.3 s vs 0.57 s). Transposing explicitly first is cheap, so
+ *    this gradient does exactly that, on the smaller side. Same values, same laziness (each
+ *    input's gradient only when it is needed).
  *
  * 3. Slice, SplitV and Concat with `copyWithin`. wasm's versions copy with `TypedArray.set`
  *    between two views of its own heap, which V8 runs about 5x slower than `copyWithin` on one
@@ -33,10 +34,11 @@ function t(x: tf.Tensor): tf.Tensor {
  * an attention gradient P^T dctx the small dctx instead of the [S, S] map P.
  */
 function mm(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const batch = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const rows = a.shape[a.rank - (transposeA ? 1 : 2)];
   const cols = b.shape[b.rank - (transposeB ? 2 : 1)];
   const direct = (transposeA ? a.size : 0) + (transposeB ? b.size : 0);
-  const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + (a.size / a.shape[a.rank - 1] / a.shape[a.rank - 2]) * rows * cols;
+  const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + batch * rows * cols;
   if (direct <= swapped) return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
   return t(tf.matMul(transposeB ? b : t(b), transposeA ? a : t(a)));
 }
@@ -74,7 +76,7 @@ function copySlice(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size
 }
 
 export function registerWasmKernelFixes(): void {
-  // Strings have no heap memory: they keep tfjs's kernels.
+  // Strings have no heap memory (and scalars nothing to slice): they keep tfjs's kernels.
   const tfjsSlice = tf.getKernel('Slice', 'wasm')!.kernelFunc;
   const tfjsSplitV = tf.getKernel('SplitV', 'wasm')!.kernelFunc;
   const tfjsConcat = tf.getKernel('Concat', 'wasm')!.kernelFunc;
@@ -96,7 +98,7 @@ export function registerWasmKernelFixes(): void {
     kernelFunc: (args) => {
       const { inputs, attrs, backend } = args;
       const x = inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string') return tfjsSlice(args);
+      if (x.dtype === 'string' || x.shape.length === 0) return tfjsSlice(args);
       const a = attrs as unknown as { begin: number | number[]; size: number | number[] };
       const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, a.begin, a.size);
       return copySlice(backend as unknown as WasmBackend, x, begin, size);
