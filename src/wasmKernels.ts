@@ -75,82 +75,67 @@ function copySlice(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size
   }
 }
 
+/** Replaces wasm's kernel `name`; the new one gets tfjs's own to fall back on. */
+function replaceKernel(name: string, kernelFunc: (args: KernelArgs, tfjs: tf.KernelFunc) => ReturnType<tf.KernelFunc>): void {
+  const tfjs = tf.getKernel(name, 'wasm')!.kernelFunc;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => kernelFunc(args, tfjs) });
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
 export function registerWasmKernelFixes(): void {
-  // Strings have no heap memory (and scalars nothing to slice): they keep tfjs's kernels.
-  const tfjsSlice = tf.getKernel('Slice', 'wasm')!.kernelFunc;
-  const tfjsSplitV = tf.getKernel('SplitV', 'wasm')!.kernelFunc;
-  const tfjsConcat = tf.getKernel('Concat', 'wasm')!.kernelFunc;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
+  replaceKernel('Identity', ({ inputs, backend }) => {
+    const x = inputs.x as tf.TensorInfo;
+    (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
 
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Slice',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { inputs, attrs, backend } = args;
-      const x = inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string' || x.shape.length === 0) return tfjsSlice(args);
-      const a = attrs as unknown as { begin: number | number[]; size: number | number[] };
-      const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, a.begin, a.size);
-      return copySlice(backend as unknown as WasmBackend, x, begin, size);
-    },
+  // Strings have no heap memory (and scalars nothing to slice): they keep tfjs's kernels.
+  replaceKernel('Slice', (args, tfjs) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string' || x.shape.length === 0) return tfjs(args);
+    const a = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, a.begin, a.size);
+    return copySlice(args.backend as unknown as WasmBackend, x, begin, size);
   });
-  tf.unregisterKernel('SplitV', 'wasm');
-  tf.registerKernel({
-    kernelName: 'SplitV',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { inputs, attrs, backend } = args;
-      const x = inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string') return tfjsSplitV(args);
-      const a = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-      const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
-      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, a.numOrSizeSplits, axis);
-      const begin = x.shape.map(() => 0);
-      return sizes.map((n) => {
-        const size = [...x.shape];
-        size[axis] = n;
-        const piece = copySlice(backend as unknown as WasmBackend, x, begin, size);
-        begin[axis] += n;
-        return piece;
+
+  replaceKernel('SplitV', (args, tfjs) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return tfjs(args);
+    const a = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
+    const begin = x.shape.map(() => 0);
+    return tf.backend_util.prepareSplitSize(x as tf.Tensor, a.numOrSizeSplits, axis).map((n) => {
+      const size = [...x.shape];
+      size[axis] = n;
+      const piece = copySlice(args.backend as unknown as WasmBackend, x, begin, size);
+      begin[axis] += n;
+      return piece;
+    });
+  });
+
+  replaceKernel('Concat', (args, tfjs) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    const parts = inputs.filter((x) => count(x.shape) > 0);
+    // Strings, and the one-input and empty cases (no copy at all), stay with tfjs.
+    if (inputs[0].dtype === 'string' || parts.length < 2) return tfjs(args);
+    const backend = args.backend as unknown as WasmBackend;
+    const axis = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, inputs[0].shape)[0];
+    const out = backend.makeOutput(tf.backend_util.computeOutShape(parts.map((x) => x.shape), axis), parts[0].dtype);
+    const bytes = parts[0].dtype === 'bool' ? 1 : 4;
+    const heap = backend.wasm.HEAPU8;
+    const runs = parts.map((x) => count(x.shape.slice(axis)) * bytes);
+    const srcs = parts.map((x) => backend.dataIdMap.get(x.dataId).memoryOffset);
+    let dst = backend.dataIdMap.get(out.dataId).memoryOffset;
+    for (let b = 0, outer = count(parts[0].shape.slice(0, axis)); b < outer; b++) {
+      parts.forEach((_, i) => {
+        heap.copyWithin(dst, srcs[i] + b * runs[i], srcs[i] + (b + 1) * runs[i]);
+        dst += runs[i];
       });
-    },
-  });
-  tf.unregisterKernel('Concat', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Concat',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const inputs = args.inputs as unknown as tf.TensorInfo[];
-      const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-      const parts = inputs.filter((t) => size(t.shape) > 0);
-      // Strings, and the one-input and empty cases (no copy at all), stay with tfjs.
-      if (inputs[0].dtype === 'string' || parts.length < 2) return tfjsConcat(args);
-      const backend = args.backend as unknown as WasmBackend;
-      const axis = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, inputs[0].shape)[0];
-      const out = backend.makeOutput(tf.backend_util.computeOutShape(parts.map((t) => t.shape), axis), parts[0].dtype);
-      const bytes = parts[0].dtype === 'bool' ? 1 : 4;
-      const heap = backend.wasm.HEAPU8;
-      const runs = parts.map((t) => size(t.shape.slice(axis)) * bytes);
-      const srcs = parts.map((t) => backend.dataIdMap.get(t.dataId).memoryOffset);
-      let dst = backend.dataIdMap.get(out.dataId).memoryOffset;
-      for (let b = 0, outer = size(parts[0].shape.slice(0, axis)); b < outer; b++) {
-        parts.forEach((_, i) => {
-          heap.copyWithin(dst, srcs[i] + b * runs[i], srcs[i] + (b + 1) * runs[i]);
-          dst += runs[i];
-        });
-      }
-      return out;
-    },
+    }
+    return out;
   });
 
   tf.registerGradient({
