@@ -46,7 +46,7 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
       times.push(s.seconds);
       const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
       console.log(`  tensors ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MiB, wasm heap ${(heap / 2 ** 20).toFixed(0)} MiB`);
-      console.log(`${label}: step ${s.step} wall ${s.seconds.toFixed(1)} s, cpu ${cpuTimes[cpuTimes.length - 1].toFixed(1)} s (loss ${s.loss.toFixed(3)})`);
+      console.log(`${label}: step ${s.step} wall ${s.seconds.toFixed(1)} s, cpu ${cpuTimes[cpuTimes.length - 1].toFixed(1)} s (loss ${s.loss.toFixed(6)})`);
     } },
   });
   const times: number[] = [];
@@ -93,7 +93,7 @@ async function main() {
   console.log(`labels: ${data.map((d) => d.labels.length).join(', ')} tokens`);
   const results = [];
   if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'A: LoRA q/v everywhere, encoder trained through', MICRO_A));
-  results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'B: LoRA q/v in the decoder, encoder frozen + cached'));
+  if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'B: LoRA q/v in the decoder, encoder frozen + cached'));
   console.log(JSON.stringify(results, null, 2));
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train.json'), JSON.stringify(results, null, 2));

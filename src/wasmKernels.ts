@@ -11,8 +11,8 @@
  *    (dA = dC B^T, dB = A^T dC), and wasm runs a matMul with transposeA/transposeB about 10x
  *    slower than a plain one (measured here: 240x384 by 384x384, 53 ms vs 5.7 ms; the logits
  *    backward, 240x51865 by 51865x384, 7.3 s vs 0.57 s). Transposing explicitly first is cheap, so
- *    this gradient does exactly that, on the smaller side. Same values, same laziness (each
- *    input's gradient only when it is needed).
+ *    this gradient does exactly that, in the order that moves the least data (see `mm`). Same
+ *    values, same laziness (each input's gradient only when it is needed).
  *
  * 3. Slice, SplitV and Concat with `copyWithin`. wasm's versions copy with `TypedArray.set`
  *    between two views of its own heap, which V8 runs about 5x slower than `copyWithin` on one
@@ -29,16 +29,24 @@ function t(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * op(a) op(b) with the transposes done up front, or as (op(b)^T op(a)^T)^T when that moves fewer
- * elements: a LoRA gradient x^T dy transposes dy [S, r] and an [in, r] result instead of x [S, in],
- * an attention gradient P^T dctx the small dctx instead of the [S, S] map P.
+ * XNNPACK packs a product's right operand before multiplying (cached for a tensor that lives on,
+ * like a frozen weight, but gradients are new every step). Packing costs about 3x a transpose of
+ * the same matrix (measured here: [1500, 1500] 10.9 ms vs 3.9 ms).
+ */
+const PACK_COST = 3;
+
+/**
+ * op(a) op(b) with the transposes done up front, or as (op(b)^T op(a)^T)^T, whichever moves fewer
+ * elements (transposes plus PACK_COST x the right operand): a LoRA gradient x^T dy transposes x
+ * [S, in] rather than pack it; an attention key gradient q^T dS transposes the [S, S] map dS once
+ * rather than pack it.
  */
 function mm(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
   const batch = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const rows = a.shape[a.rank - (transposeA ? 1 : 2)];
   const cols = b.shape[b.rank - (transposeB ? 2 : 1)];
-  const direct = (transposeA ? a.size : 0) + (transposeB ? b.size : 0);
-  const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + batch * rows * cols;
+  const direct = (transposeA ? a.size : 0) + (transposeB ? b.size : 0) + PACK_COST * b.size;
+  const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + PACK_COST * a.size + batch * rows * cols;
   if (direct <= swapped) return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
   return t(tf.matMul(transposeB ? b : t(b), transposeA ? a : t(a)));
 }

@@ -1,0 +1,124 @@
+/**
+ * The gradients written out by hand for training speed (GELU, LayerNorm, attention's softmax,
+ * wasm's matMul gradient) against plain autodiff or plain arithmetic: same forward values, same
+ * gradients up to float32 rounding.
+ */
+import { strict as assert } from 'assert';
+import { initBackend, tf } from '../src/backend';
+import { gelu, LayerNorm } from '../src/model/layers';
+import { attend } from '../src/model/attention';
+
+/**
+ * max |a - b| / max(|b|, floor) over all elements; floor defaults to 1 % of max |b|, so that
+ * float32 rounding of elements that cancel to near zero does not count as a relative error.
+ */
+function maxRelDiff(a: tf.Tensor, b: tf.Tensor, floor?: number): number {
+  const x = a.dataSync();
+  const y = b.dataSync();
+  assert.equal(x.length, y.length);
+  const f = floor ?? 0.01 * Math.max(...Array.from(y, Math.abs));
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / Math.max(Math.abs(y[i]), f));
+  return worst;
+}
+
+/** Gradients of sum(f(...xs) * w) for a fixed random w, so that every output element matters. */
+function grads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], w: tf.Tensor): tf.Tensor[] {
+  return tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)))(xs);
+}
+
+const subnormals = (t: tf.Tensor) => Array.from(t.dataSync()).filter((v) => v !== 0 && Math.abs(v) < 1.1754944e-38).length;
+
+describe('written-out gradients (src/model/layers.ts, attention.ts, wasmKernels.ts)', () => {
+  before(async () => {
+    await initBackend();
+  });
+
+  it('gelu: the same values as 0.5 x (1 + erf(x / sqrt 2)), its gradient, and no subnormal gradients', () => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const plain = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+      const x = tf.concat([tf.randomNormal([4000], 0, 3, 'float32', 1), tf.linspace(-20, 20, 401)]);
+      assert.deepEqual(Array.from(gelu(x).dataSync()), Array.from(plain(x).dataSync()));
+      const w = tf.randomNormal(x.shape, 0, 1, 'float32', 2);
+      assert.ok(maxRelDiff(grads(gelu, [x], w)[0], grads(plain, [x], w)[0]) < 1e-5);
+      // Far in the tail with a small incoming gradient, autodiff's gradient is subnormal (slow to
+      // multiply); the written-out one is not, and differs by less than 1e-20 there.
+      const tail = tf.linspace(-14, -10, 400);
+      const dy = tf.fill(tail.shape, 1e-12);
+      const ours = grads(gelu, [tail], dy)[0];
+      const theirs = grads(plain, [tail], dy)[0];
+      assert.ok(subnormals(theirs) > 0, 'the test reaches the subnormal range');
+      assert.equal(subnormals(ours), 0);
+      assert.ok(maxRelDiff(ours, theirs, 1e-20) <= 1);
+    });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('LayerNorm: the same values as autodiff over mean/rsqrt, and its input gradient', () => {
+    tf.tidy(() => {
+      const d = 24;
+      const ln = new LayerNorm('ln', tf.randomNormal([d], 1, 0.2, 'float32', 3) as tf.Tensor1D, tf.randomNormal([d], 0, 0.2, 'float32', 4) as tf.Tensor1D);
+      const plain = (x: tf.Tensor) => {
+        const centered = tf.sub(x, tf.mean(x, -1, true));
+        const r = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), ln.eps));
+        return tf.add(tf.mul(tf.mul(centered, r), ln.weight), ln.bias);
+      };
+      const x = tf.randomNormal([2, 7, d], 0.5, 2, 'float32', 5);
+      assert.deepEqual(Array.from(ln.apply(x).dataSync()), Array.from(plain(x).dataSync()));
+      const w = tf.randomNormal(x.shape, 0, 1, 'float32', 6);
+      assert.ok(maxRelDiff(grads((t) => ln.apply(t), [x], w)[0], grads(plain, [x], w)[0]) < 1e-4);
+    });
+  });
+
+  it('attention (many queries): the same values as softmax(q k) v per head, and the q, k, v gradients', () => {
+    tf.tidy(() => {
+      const [t, s, d, heads] = [12, 20, 16, 4]; // t * heads > 32: the per-head path
+      const q = tf.randomNormal([t, d], 0, 1, 'float32', 7) as tf.Tensor2D;
+      const kT = tf.randomNormal([d, s], 0, 1, 'float32', 8) as tf.Tensor2D;
+      const v = tf.randomNormal([s, d], 0, 1, 'float32', 9) as tf.Tensor2D;
+      const plain = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => {
+        const [qs, ks, vs] = [tf.split(qq, heads, 1), tf.split(kk, heads, 0), tf.split(vv, heads, 1)];
+        return tf.concat(qs.map((qh, h) => tf.matMul(tf.softmax(tf.matMul(qh, ks[h])), vs[h])), 1);
+      };
+      const ours = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => attend(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, heads);
+      assert.deepEqual(Array.from(ours(q, kT, v).dataSync()), Array.from(plain(q, kT, v).dataSync()));
+      const w = tf.randomNormal([t, d], 0, 1, 'float32', 10);
+      const [a, b] = [grads(ours, [q, kT, v], w), grads(plain, [q, kT, v], w)];
+      a.forEach((g, i) => assert.ok(maxRelDiff(g, b[i]) < 1e-4, `gradient ${['q', 'kT', 'v'][i]}`));
+    });
+  });
+
+  it('matMul gradient: dA = dC op(B)^T and dB = op(A)^T dC for every transpose flag, both product orders', () => {
+    tf.tidy(() => {
+      // [m, k] x [k, n] with a small or large right operand: mm picks the direct or swapped order.
+      for (const [m, k, n] of [[3, 5, 40], [40, 5, 3]]) {
+        for (const transposeA of [false, true]) {
+          for (const transposeB of [false, true]) {
+            const a = tf.randomNormal(transposeA ? [k, m] : [m, k], 0, 1, 'float32', 11);
+            const b = tf.randomNormal(transposeB ? [n, k] : [k, n], 0, 1, 'float32', 12);
+            const dc = tf.randomNormal([m, n], 0, 1, 'float32', 13);
+            const [da, db] = grads((x, y) => tf.matMul(x, y, transposeA, transposeB), [a, b], dc);
+            // Reference in plain arithmetic: C[i][j] = sum_p A'[i][p] B'[p][j].
+            const A = a.arraySync() as number[][];
+            const B = b.arraySync() as number[][];
+            const D = dc.arraySync() as number[][];
+            const aAt = (i: number, p: number) => (transposeA ? A[p][i] : A[i][p]);
+            const bAt = (p: number, j: number) => (transposeB ? B[j][p] : B[p][j]);
+            const dA = A.map((row, r) => row.map((_, c) => {
+              const [i, p] = transposeA ? [c, r] : [r, c];
+              return D[i].reduce((sum, dij, j) => sum + dij * bAt(p, j), 0);
+            }));
+            const dB = B.map((row, r) => row.map((_, c) => {
+              const [p, j] = transposeB ? [c, r] : [r, c];
+              return D.reduce((sum, drow, i) => sum + drow[j] * aAt(i, p), 0);
+            }));
+            const label = `${m}x${k}x${n} transposeA=${transposeA} transposeB=${transposeB}`;
+            assert.ok(maxRelDiff(da, tf.tensor(dA)) < 1e-5, `dA ${label}`);
+            assert.ok(maxRelDiff(db, tf.tensor(dB)) < 1e-5, `dB ${label}`);
+          }
+        }
+      }
+    });
+  });
+});
