@@ -23,10 +23,10 @@ const ANCHOR = 3.85;
 const BATCH = Number(process.env.BATCH ?? 8);
 const STEPS = Number(process.env.STEPS ?? 2);
 /**
- * Micro-batch when the encoder is trained through: a real batch of 8 x 30 s needs the 8 x 6 x
- * 1500 x 1500 attention maps of 4 layers kept for backprop, beyond wasm's 4 GB heap ("memory
- * access out of bounds"). So A runs 8 micro-batches of 1 with gradient accumulation: the same
- * optimizer step as batch 8 at about the same cost per example.
+ * Micro-batch when the encoder is trained through: backprop keeps the 1500 x 1500 attention maps
+ * of every head for each 30 s example, and one example already takes the wasm heap to 3.1 GB of
+ * its 4 GB (measured); with 2 it runs out (Seq2SeqTrainer refuses that on wasm). So A runs 8
+ * micro-batches of 1 with gradient accumulation: the same optimizer step as batch 8.
  */
 const MICRO_A = Number(process.env.MICRO_A ?? 1);
 

@@ -172,6 +172,27 @@ describe('train', () => {
     second.done();
   });
 
+  it('refuses micro-batches above 1 through a full-size encoder on wasm (4 GB heap), saying what to do', () => {
+    const model = tinyModel();
+    model.config.maxSourcePositions = 1500; // a real Whisper's 30 s window; the tiny weights are never run here
+    const make = (batch: number, targetModules: string | string[]) => {
+      const peft = getPeftModel(model, new LoraConfig({ r: 4, targetModules }));
+      try {
+        new Seq2SeqTrainer({ model: peft, args: seq2SeqTrainingArguments({ outputDir: tmpDir(), perDeviceTrainBatchSize: batch }), trainDataset: tinyDataset(4) }).dispose();
+      } finally {
+        peft.dispose();
+      }
+    };
+    if (tf.getBackend() === 'wasm') {
+      assert.throws(() => make(2, ['q_proj', 'v_proj']), /perDeviceTrainBatchSize: 1 with gradientAccumulationSteps/);
+    } else {
+      assert.doesNotThrow(() => make(2, ['q_proj', 'v_proj']));
+    }
+    assert.doesNotThrow(() => make(1, ['q_proj', 'v_proj']));
+    assert.doesNotThrow(() => make(8, String.raw`model\.decoder\..*\.(q_proj|v_proj)`)); // frozen, cached encoder
+    model.dispose();
+  });
+
   it('a NaN loss stops with a clear message and leaves the last good checkpoint intact', async () => {
     const { trainer, outputDir, done } = setup({ maxSteps: 4, saveStrategy: 'steps', saveSteps: 1, perDeviceTrainBatchSize: 12 });
     const data = (trainer as unknown as { opts: { trainDataset: { inputFeatures: Float32Array }[] } }).opts.trainDataset;
