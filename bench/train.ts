@@ -7,6 +7,7 @@
  * Anchor: OpenAI's PyTorch whisper fine-tuning at 3.85 s/example on CPU.
  *
  *   npx tsx bench/train.ts            # STEPS=2 timed steps after 1 warm-up step
+ *   SKIP_CACHED=1 / SKIP_FULL=1      # only A / only B; WORKERS_A=1: A without worker threads
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -29,13 +30,18 @@ const STEPS = Number(process.env.STEPS ?? 2);
  * micro-batches of 1 with gradient accumulation: the same optimizer step as batch 8.
  */
 const MICRO_A = Number(process.env.MICRO_A ?? 1);
+/**
+ * Worker threads for A (Seq2SeqTrainingArguments.dataParallelWorkers): 2 keep both cores busy
+ * through the single-threaded parts of a step. WORKERS_A=1 measures the one-thread-of-JS trainer.
+ */
+const WORKERS_A = Number(process.env.WORKERS_A ?? 2);
 
-async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeature[], targets: string, label: string, micro = BATCH) {
+async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeature[], targets: string, label: string, micro = BATCH, workers = 1) {
   const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: targets }));
   const trainer = new Seq2SeqTrainer({
     model: peft, trainDataset: data,
     args: seq2SeqTrainingArguments({ outputDir: path.join(PROJECT_ROOT, 'out', 'bench-train'), perDeviceTrainBatchSize: micro,
-      gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
+      gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, dataParallelWorkers: workers, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
     callbacks: { onStep: (s) => {
       // CPU seconds of this process beside wall time: with threaded wasm CPU > wall on an idle
       // machine; wall much above CPU / threads means the machine was shared.
@@ -67,7 +73,7 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
   const perExample = timed.reduce((a, b) => a + b, 0) / timed.length / BATCH;
   const cpuTimed = cpuTimes.slice(1);
   const cpuPerExample = cpuTimed.reduce((a, b) => a + b, 0) / cpuTimed.length / BATCH;
-  const res = { label, targets, batch: BATCH, microBatch: micro, cachedEncoder: trainer.usesEncoderCache, wallSecondsPerExample: perExample,
+  const res = { label, targets, batch: BATCH, microBatch: micro, workers, cachedEncoder: trainer.usesEncoderCache, wallSecondsPerExample: perExample,
     cpuSecondsPerExample: cpuPerExample, encoderWallSecondsPerClip: encodeS / data.length, speedupVsPyTorch: ANCHOR / perExample,
     peakTensorMiB: trainer.state.peak_tensor_bytes / 2 ** 20, rssMiB: process.memoryUsage().rss / 2 ** 20,
     trainable: peft.getNbTrainableParameters()[0] };
@@ -92,7 +98,7 @@ async function main() {
   }
   console.log(`labels: ${data.map((d) => d.labels.length).join(', ')} tokens`);
   const results = [];
-  if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'A: LoRA q/v everywhere, encoder trained through', MICRO_A));
+  if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `A: LoRA q/v everywhere, encoder trained through${WORKERS_A > 1 ? `, ${WORKERS_A} worker threads` : ''}`, MICRO_A, WORKERS_A));
   if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'B: LoRA q/v in the decoder, encoder frozen + cached'));
   console.log(JSON.stringify(results, null, 2));
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });

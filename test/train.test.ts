@@ -193,6 +193,12 @@ describe('train', () => {
     model.dispose();
   });
 
+  it('dataParallelWorkers > 1 on a base model built in memory says workers need fromPretrained', async () => {
+    const { trainer, done } = setup({ maxSteps: 1, dataParallelWorkers: 2 });
+    await assert.rejects(trainer.train(), /dataParallelWorkers > 1 needs a base model loaded with fromPretrained/);
+    done();
+  });
+
   it('a NaN loss stops with a clear message and leaves the last good checkpoint intact', async () => {
     const { trainer, outputDir, done } = setup({ maxSteps: 4, saveStrategy: 'steps', saveSteps: 1, perDeviceTrainBatchSize: 12 });
     const data = (trainer as unknown as { opts: { trainDataset: { inputFeatures: Float32Array }[] } }).opts.trainDataset;

@@ -20,6 +20,7 @@ import {
 import { collate, epochBatches, Seq2SeqFeature, stackFeatures, targetsOf } from './data';
 import { crossEntropyLoss, IGNORE_INDEX } from './loss';
 import { AdamW, clipByGlobalNorm } from './optimizer';
+import { GradientJob, GradientWorkers } from './dataParallel';
 import { lrLambda, warmupStepsFor } from './schedule';
 
 export interface EvalPrediction {
@@ -77,6 +78,8 @@ export class Seq2SeqTrainer {
   state: TrainerState;
   private encoderCache = new Map<Seq2SeqFeature, Float32Array>();
   private optimizer?: AdamW;
+  /** Started by the first step with dataParallelWorkers > 1; stopped when train() returns. */
+  private workers?: GradientWorkers;
   private stopRequested = false;
   private logFile: string;
 
@@ -205,15 +208,47 @@ export class Seq2SeqTrainer {
     const byVarName = new Map([...vars].map(([k, v]) => [v.name, k]));
     let acc: Map<string, tf.Tensor> | undefined;
     let lossSum = 0;
+    // Sums micro-batch gradients in micro-batch order (the same sums with or without workers).
+    const accumulate = (grads: Map<string, tf.Tensor>) => {
+      if (!acc) return void (acc = grads);
+      for (const [k, g] of grads) {
+        const sum = tf.add(acc.get(k)!, g);
+        acc.get(k)!.dispose();
+        g.dispose();
+        acc.set(k, sum);
+      }
+    };
+    // Dropout masks depend only on (seed, step, micro-batch): a resumed run draws the same ones.
+    const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
     try {
-      for (let m = 0; m < group.length; m++) {
+      if (this.args.dataParallelWorkers > 1) {
+        this.workers ??= await GradientWorkers.start(this.model, this.args.dataParallelWorkers);
+        const weights = Object.fromEntries([...vars].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+        const jobs: GradientJob[] = [];
+        for (let m = 0; m < group.length; m++) {
+          const b = collate(data, group[m], c.decoderStartTokenId, c.padTokenId);
+          const enc = await this.encoderStates(data, b.indices);
+          const input = enc ?? stackFeatures(data, b.indices, c.numMelBins);
+          const flat = b.labels.flat();
+          const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
+          jobs.push({ index: m, input: input.dataSync() as Float32Array, inputShape: input.shape as [number, number, number],
+            inputIsEncoderStates: enc !== null, ids: Int32Array.from(b.decoderInputIds.flat()),
+            idsShape: [b.decoderInputIds.length, b.decoderInputIds[0].length], positions,
+            labels: Int32Array.from(positions.map((i) => flat[i])), scale: group.length, dropoutSeed: dropoutSeed(m), weights });
+          input.dispose();
+        }
+        for (const r of await this.workers.run(jobs)) {
+          lossSum += r.loss;
+          accumulate(new Map([...vars].map(([k, v]) => [k, tf.tensor(r.grads[k], v.shape)])));
+        }
+      }
+      for (let m = 0; m < group.length && this.args.dataParallelWorkers === 1; m++) {
         const b = collate(data, group[m], c.decoderStartTokenId, c.padTokenId);
         const enc = await this.encoderStates(data, b.indices);
         const feats = enc ? null : stackFeatures(data, b.indices, c.numMelBins);
         const ids = tf.tensor2d(b.decoderInputIds, undefined, 'int32');
         const { positions, labels } = labelled(b.labels);
-        // Dropout masks depend only on (seed, step, micro-batch): a resumed run draws the same ones.
-        this.model.reseedDropout(`${this.args.seed}|${this.state.global_step}|${m}`);
+        this.model.reseedDropout(dropoutSeed(m));
         const { value, grads } = tf.variableGrads(() => {
           const logits = this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, training: true, positions });
           return tf.div(crossEntropyLoss(logits, labels), group.length) as tf.Scalar;
@@ -221,17 +256,7 @@ export class Seq2SeqTrainer {
         for (const t of [ids, labels, enc, feats]) t?.dispose();
         lossSum += (await value.data())[0];
         value.dispose();
-        if (!acc) {
-          acc = new Map(Object.entries(grads).map(([n, g]) => [byVarName.get(n)!, g]));
-        } else {
-          for (const [n, g] of Object.entries(grads)) {
-            const k = byVarName.get(n)!;
-            const sum = tf.add(acc.get(k)!, g);
-            acc.get(k)!.dispose();
-            g.dispose();
-            acc.set(k, sum);
-          }
-        }
+        accumulate(new Map(Object.entries(grads).map(([n, g]) => [byVarName.get(n)!, g])));
       }
       if (!Number.isFinite(lossSum)) throw new NonFiniteLossError(`loss is ${lossSum}`);
       const clipped = clipByGlobalNorm(acc!, this.args.maxGradNorm);
@@ -245,6 +270,15 @@ export class Seq2SeqTrainer {
   }
 
   async train(opts: { resumeFromCheckpoint?: boolean | string } = {}): Promise<TrainOutput> {
+    try {
+      return await this.trainLoop(opts);
+    } finally {
+      await this.workers?.dispose(); // their wasm heaps (~3 GB each through the encoder) go too
+      this.workers = undefined;
+    }
+  }
+
+  private async trainLoop(opts: { resumeFromCheckpoint?: boolean | string }): Promise<TrainOutput> {
     const a = this.args;
     const { total, perEpoch } = this.totalSteps;
     const warmup = warmupStepsFor(total, a.warmupSteps, a.warmupRatio);
@@ -412,6 +446,8 @@ export class Seq2SeqTrainer {
 
   /** Frees the optimizer state and the encoder cache (the model is the caller's). */
   dispose(): void {
+    void this.workers?.dispose();
+    this.workers = undefined;
     this.optimizer?.dispose();
     this.optimizer = undefined;
     this.encoderCache.clear();
