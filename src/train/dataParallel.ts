@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { PeftModel } from '../lora/peft';
+import type { MicroBatch } from './step';
 
 export interface WorkerInit {
   modelDir: string;
@@ -20,16 +21,9 @@ export interface WorkerInit {
   adapterName: string;
 }
 
-/** One micro-batch: the model input (features or cached encoder states), targets, weights. */
-export interface GradientJob {
+/** One micro-batch with what the worker needs to reproduce the trainer's computation. */
+export interface GradientJob extends MicroBatch {
   index: number;
-  input: Float32Array;
-  inputShape: [number, number, number];
-  inputIsEncoderStates: boolean;
-  ids: Int32Array;
-  idsShape: [number, number];
-  positions: number[];
-  labels: Int32Array;
   /** The loss is divided by this (the number of micro-batches per step). */
   scale: number;
   dropoutSeed: string;

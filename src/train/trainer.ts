@@ -21,6 +21,7 @@ import { collate, epochBatches, Seq2SeqFeature, stackFeatures, targetsOf } from 
 import { crossEntropyLoss, IGNORE_INDEX } from './loss';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { GradientJob, GradientWorkers } from './dataParallel';
+import { lossAndGradients, microBatch } from './step';
 import { lrLambda, warmupStepsFor } from './schedule';
 
 export interface EvalPrediction {
@@ -202,61 +203,22 @@ export class Seq2SeqTrainer {
    * loss. Throws NonFiniteLossError before touching the weights when loss or gradients blow up.
    */
   private async optimizerStep(group: number[][], lr: number): Promise<{ loss: number; gradNorm: number }> {
-    const data = this.opts.trainDataset;
-    const c = this.model.config;
-    const vars = this.model.namedTrainableVariables();
-    const byVarName = new Map([...vars].map(([k, v]) => [v.name, k]));
     let acc: Map<string, tf.Tensor> | undefined;
     let lossSum = 0;
-    // Sums micro-batch gradients in micro-batch order (the same sums with or without workers).
-    const accumulate = (grads: Map<string, tf.Tensor>) => {
-      if (!acc) return void (acc = grads);
-      for (const [k, g] of grads) {
-        const sum = tf.add(acc.get(k)!, g);
-        acc.get(k)!.dispose();
-        g.dispose();
-        acc.set(k, sum);
-      }
-    };
-    // Dropout masks depend only on (seed, step, micro-batch): a resumed run draws the same ones.
-    const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
     try {
-      if (this.args.dataParallelWorkers > 1) {
-        this.workers ??= await GradientWorkers.start(this.model, this.args.dataParallelWorkers);
-        const weights = Object.fromEntries([...vars].map(([k, v]) => [k, v.dataSync() as Float32Array]));
-        const jobs: GradientJob[] = [];
-        for (let m = 0; m < group.length; m++) {
-          const b = collate(data, group[m], c.decoderStartTokenId, c.padTokenId);
-          const enc = await this.encoderStates(data, b.indices);
-          const input = enc ?? stackFeatures(data, b.indices, c.numMelBins);
-          const flat = b.labels.flat();
-          const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
-          jobs.push({ index: m, input: input.dataSync() as Float32Array, inputShape: input.shape as [number, number, number],
-            inputIsEncoderStates: enc !== null, ids: Int32Array.from(b.decoderInputIds.flat()),
-            idsShape: [b.decoderInputIds.length, b.decoderInputIds[0].length], positions,
-            labels: Int32Array.from(positions.map((i) => flat[i])), scale: group.length, dropoutSeed: dropoutSeed(m), weights });
-          input.dispose();
+      // Summed in micro-batch order: the same sums whether they were computed here or in workers.
+      for await (const { loss, grads } of this.microBatchGradients(group)) {
+        lossSum += loss;
+        if (!acc) {
+          acc = grads;
+          continue;
         }
-        for (const r of await this.workers.run(jobs)) {
-          lossSum += r.loss;
-          accumulate(new Map([...vars].map(([k, v]) => [k, tf.tensor(r.grads[k], v.shape)])));
+        for (const [k, g] of grads) {
+          const sum = tf.add(acc.get(k)!, g);
+          acc.get(k)!.dispose();
+          g.dispose();
+          acc.set(k, sum);
         }
-      }
-      for (let m = 0; m < group.length && this.args.dataParallelWorkers === 1; m++) {
-        const b = collate(data, group[m], c.decoderStartTokenId, c.padTokenId);
-        const enc = await this.encoderStates(data, b.indices);
-        const feats = enc ? null : stackFeatures(data, b.indices, c.numMelBins);
-        const ids = tf.tensor2d(b.decoderInputIds, undefined, 'int32');
-        const { positions, labels } = labelled(b.labels);
-        this.model.reseedDropout(dropoutSeed(m));
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, training: true, positions });
-          return tf.div(crossEntropyLoss(logits, labels), group.length) as tf.Scalar;
-        }, [...vars.values()]);
-        for (const t of [ids, labels, enc, feats]) t?.dispose();
-        lossSum += (await value.data())[0];
-        value.dispose();
-        accumulate(new Map(Object.entries(grads).map(([n, g]) => [byVarName.get(n)!, g])));
       }
       if (!Number.isFinite(lossSum)) throw new NonFiniteLossError(`loss is ${lossSum}`);
       const clipped = clipByGlobalNorm(acc!, this.args.maxGradNorm);
@@ -266,6 +228,33 @@ export class Seq2SeqTrainer {
       return { loss: lossSum, gradNorm: clipped.norm };
     } finally {
       if (acc) for (const g of acc.values()) g.dispose();
+    }
+  }
+
+  /**
+   * Loss and gradients of each micro-batch of a step, in order: computed here, or with
+   * dataParallelWorkers > 1 in worker threads side by side. Dropout masks depend only on (seed,
+   * step, micro-batch), so a resumed run, and a worker, draw the same ones.
+   */
+  private async *microBatchGradients(group: number[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
+    const data = this.opts.trainDataset;
+    const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
+    const batchOf = async (m: number) => microBatch(data, group[m], this.model, await this.encoderStates(data, group[m]));
+    if (this.args.dataParallelWorkers === 1) {
+      for (let m = 0; m < group.length; m++) {
+        const mb = await batchOf(m);
+        this.model.reseedDropout(dropoutSeed(m));
+        yield lossAndGradients(this.model, mb, group.length);
+      }
+      return;
+    }
+    this.workers ??= await GradientWorkers.start(this.model, this.args.dataParallelWorkers);
+    const vars = this.model.namedTrainableVariables();
+    const weights = Object.fromEntries([...vars].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+    const jobs: GradientJob[] = [];
+    for (let m = 0; m < group.length; m++) jobs.push({ ...await batchOf(m), index: m, scale: group.length, dropoutSeed: dropoutSeed(m), weights });
+    for (const r of await this.workers.run(jobs)) {
+      yield { loss: r.loss, grads: new Map([...vars].map(([k, v]) => [k, tf.tensor(r.grads[k], v.shape)])) };
     }
   }
 

@@ -1,0 +1,60 @@
+/**
+ * One micro-batch's loss and gradients: the same function runs in the trainer's thread and in
+ * data-parallel worker threads (dataParallel.ts), so both give the same numbers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { PeftModel } from '../lora/peft';
+import { collate, Seq2SeqFeature, stackFeatures } from './data';
+import { crossEntropyLoss, IGNORE_INDEX } from './loss';
+
+/** A micro-batch as plain arrays (what a worker thread receives). */
+export interface MicroBatch {
+  /** Log-Mel features [B, mels, frames], or cached encoder states [B, frames, d]. */
+  input: Float32Array;
+  inputShape: [number, number, number];
+  inputIsEncoderStates: boolean;
+  /** Decoder input ids [B, T]. */
+  ids: Int32Array;
+  idsShape: [number, number];
+  /** Labelled positions (flat b * T + t, label != -100): logits are computed only there. */
+  positions: number[];
+  /** Their labels. */
+  labels: Int32Array;
+}
+
+/** Collates examples `indices` into a MicroBatch; `encoderStates` are their cached encoder outputs, if any. */
+export function microBatch(data: Seq2SeqFeature[], indices: number[], model: PeftModel, encoderStates: tf.Tensor3D | null): MicroBatch {
+  const c = model.config;
+  const b = collate(data, indices, c.decoderStartTokenId, c.padTokenId);
+  const input = encoderStates ?? stackFeatures(data, b.indices, c.numMelBins);
+  const flat = b.labels.flat();
+  const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
+  const mb: MicroBatch = {
+    input: input.dataSync() as Float32Array, inputShape: input.shape as [number, number, number], inputIsEncoderStates: encoderStates !== null,
+    ids: Int32Array.from(b.decoderInputIds.flat()), idsShape: [b.decoderInputIds.length, b.decoderInputIds[0].length],
+    positions, labels: Int32Array.from(positions.map((i) => flat[i])),
+  };
+  input.dispose();
+  return mb;
+}
+
+/**
+ * Cross-entropy of `mb` divided by `scale` (the micro-batches per optimizer step) and its
+ * gradients w.r.t. the active adapter's variables, by PEFT key. Dropout draws from the model's
+ * current seed (PeftModel.reseedDropout).
+ */
+export function lossAndGradients(model: PeftModel, mb: MicroBatch, scale: number): { loss: number; grads: Map<string, tf.Tensor> } {
+  const vars = model.namedTrainableVariables();
+  const key = new Map([...vars].map(([k, v]) => [v.name, k]));
+  const input = tf.tensor3d(mb.input, mb.inputShape);
+  const ids = tf.tensor2d(mb.ids, mb.idsShape, 'int32');
+  const labels = tf.tensor2d(mb.labels, [1, mb.labels.length], 'int32');
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = model.forward(mb.inputIsEncoderStates ? null : input, ids, {
+      encoderHiddenStates: mb.inputIsEncoderStates ? input : undefined, training: true, positions: mb.positions });
+    return tf.div(crossEntropyLoss(logits, labels), scale) as tf.Scalar;
+  }, [...vars.values()]);
+  const loss = value.dataSync()[0];
+  tf.dispose([value, input, ids, labels]);
+  return { loss, grads: new Map(Object.entries(grads).map(([n, g]) => [key.get(n)!, g])) };
+}
