@@ -255,9 +255,10 @@ export class Conv1d {
  * the negative tail phi(x) = exp(-x^2/2) / sqrt(2 pi) is ~1e-30, and times a small incoming
  * gradient it is subnormal (< 1.2e-38), which the CPU multiplies about 100x slower (wasm has no
  * flush-to-zero mode): a [1500, 1536] gradient with 6 % subnormal values made the next matMul
- * take 388 ms instead of 33 ms. So phi is taken at |x| <= 9 at most (x clipped to [-9, 9]), i.e. it never drops below
- * 1e-18: beyond that the gradient is off by at most 2e-17 x |x|, far below float32 resolution of
- * the sums it enters. The forward value is computed by the same operations as before.
+ * take 388 ms instead of 33 ms. So phi is taken at |x| <= 9 at most (x clipped to [-9, 9]), i.e.
+ * it never drops below 1e-18: beyond that the gradient is off by at most 2e-17 x |x|, far below
+ * float32 resolution of the sums it enters. The forward value is computed by the same operations
+ * as before.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
   const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {

@@ -76,13 +76,25 @@ export function epochBatches(lengths: number[], batchSize: number, seed: number,
 
 /** Stacks features of `indices` into [B, nMels, nFrames]. */
 export function stackFeatures(data: Seq2SeqFeature[], indices: number[], nMels: number): tf.Tensor3D {
+  const { values, shape } = featureRows(data, indices, nMels);
+  return tf.tensor3d(values, shape);
+}
+
+/** The features of `indices` stacked into one [B, nMels, frames] buffer (checked for equal sizes). */
+export function featureRows(data: Seq2SeqFeature[], indices: number[], nMels: number): Rows {
   const n = data[indices[0]].inputFeatures.length;
   if (n % nMels !== 0) throw new Error(`inputFeatures of example ${indices[0]} has ${n} values, not a multiple of ${nMels} mel bins`);
-  const buf = new Float32Array(indices.length * n);
+  const values = new Float32Array(indices.length * n);
   indices.forEach((i, r) => {
     const f = data[i].inputFeatures;
     if (f.length !== n) throw new Error(`inputFeatures of example ${i} (${data[i].id ?? ''}) has ${f.length} values, expected ${n}`);
-    buf.set(f, r * n);
+    values.set(f, r * n);
   });
-  return tf.tensor3d(buf, [indices.length, nMels, n / nMels]);
+  return { values, shape: [indices.length, nMels, n / nMels] };
+}
+
+/** A stack of per-example arrays, as the values and shape of a [B, ., .] tensor. */
+export interface Rows {
+  values: Float32Array;
+  shape: [number, number, number];
 }

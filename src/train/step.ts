@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PeftModel } from '../lora/peft';
-import { collate, Seq2SeqFeature, stackFeatures } from './data';
+import { collate, featureRows, Rows, Seq2SeqFeature } from './data';
 import { crossEntropyLoss, IGNORE_INDEX } from './loss';
 
 /** A micro-batch as plain arrays (what a worker thread receives). */
@@ -22,20 +22,28 @@ export interface MicroBatch {
   labels: Int32Array;
 }
 
+/**
+ * The labelled positions of padded batch labels (flat b * T + t, label != -100) and their labels:
+ * the model computes logits only there (ForwardOptions.positions), the same loss as over the whole
+ * padded batch with the padding ignored.
+ */
+export function labelledPositions(batchLabels: number[][]): { positions: number[]; labels: number[] } {
+  const flat = batchLabels.flat();
+  const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
+  return { positions, labels: positions.map((i) => flat[i]) };
+}
+
 /** Collates examples `indices` into a MicroBatch; `encoderStates` are their cached encoder outputs, if any. */
-export function microBatch(data: Seq2SeqFeature[], indices: number[], model: PeftModel, encoderStates: tf.Tensor3D | null): MicroBatch {
+export function microBatch(data: Seq2SeqFeature[], indices: number[], model: PeftModel, encoderStates: Rows | null): MicroBatch {
   const c = model.config;
   const b = collate(data, indices, c.decoderStartTokenId, c.padTokenId);
-  const input = encoderStates ?? stackFeatures(data, b.indices, c.numMelBins);
-  const flat = b.labels.flat();
-  const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
-  const mb: MicroBatch = {
-    input: input.dataSync() as Float32Array, inputShape: input.shape as [number, number, number], inputIsEncoderStates: encoderStates !== null,
+  const input = encoderStates ?? featureRows(data, b.indices, c.numMelBins);
+  const { positions, labels } = labelledPositions(b.labels);
+  return {
+    input: input.values, inputShape: input.shape, inputIsEncoderStates: encoderStates !== null,
     ids: Int32Array.from(b.decoderInputIds.flat()), idsShape: [b.decoderInputIds.length, b.decoderInputIds[0].length],
-    positions, labels: Int32Array.from(positions.map((i) => flat[i])),
+    positions, labels: Int32Array.from(labels),
   };
-  input.dispose();
-  return mb;
 }
 
 /**

@@ -17,11 +17,11 @@ import { greaterIsBetter, metricKey, Seq2SeqTrainingArguments } from './args';
 import {
   checkpointDir, latestCheckpoint, loadCheckpoint, LogEntry, rotateCheckpoints, saveCheckpoint, TrainerState,
 } from './checkpoint';
-import { collate, epochBatches, Seq2SeqFeature, stackFeatures, targetsOf } from './data';
-import { crossEntropyLoss, IGNORE_INDEX } from './loss';
+import { collate, epochBatches, Rows, Seq2SeqFeature, stackFeatures, targetsOf } from './data';
+import { crossEntropyLoss } from './loss';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { GradientJob, GradientWorkers } from './dataParallel';
-import { lossAndGradients, microBatch } from './step';
+import { labelledPositions, lossAndGradients, microBatch } from './step';
 import { lrLambda, warmupStepsFor } from './schedule';
 
 export interface EvalPrediction {
@@ -174,14 +174,20 @@ export class Seq2SeqTrainer {
 
   /** Encoder states [B, S, d] for a batch: from the cache, or null (the model encodes inputs itself). */
   private async encoderStates(data: Seq2SeqFeature[], indices: number[]): Promise<tf.Tensor3D | null> {
+    const rows = await this.encoderRows(data, indices);
+    return rows && tf.tensor3d(rows.values, rows.shape);
+  }
+
+  /** encoderStates as a [B, S, d] buffer. */
+  private async encoderRows(data: Seq2SeqFeature[], indices: number[]): Promise<Rows | null> {
     if (!this.usesEncoderCache) return null;
     await this.precomputeEncoderOutputs(indices.map((i) => data[i]));
     const rows = indices.map((i) => this.encoderCache.get(data[i])!);
     const per = rows[0].length;
-    const buf = new Float32Array(per * rows.length);
-    rows.forEach((r, k) => buf.set(r, k * per));
+    const values = new Float32Array(per * rows.length);
+    rows.forEach((r, k) => values.set(r, k * per));
     const d = this.model.config.dModel;
-    return tf.tensor3d(buf, [rows.length, per / d, d]);
+    return { values, shape: [rows.length, per / d, d] };
   }
 
   private get totalSteps(): { total: number; perEpoch: number } {
@@ -239,7 +245,7 @@ export class Seq2SeqTrainer {
   private async *microBatchGradients(group: number[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const data = this.opts.trainDataset;
     const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
-    const batchOf = async (m: number) => microBatch(data, group[m], this.model, await this.encoderStates(data, group[m]));
+    const batchOf = async (m: number) => microBatch(data, group[m], this.model, await this.encoderRows(data, group[m]));
     if (this.args.dataParallelWorkers === 1) {
       for (let m = 0; m < group.length; m++) {
         const mb = await batchOf(m);
@@ -390,7 +396,8 @@ export class Seq2SeqTrainer {
       const enc = await this.encoderStates(dataset, idx);
       const feats = enc ? null : stackFeatures(dataset, idx, c.numMelBins);
       const ids = tf.tensor2d(b.decoderInputIds, undefined, 'int32');
-      const { positions, labels } = labelled(b.labels);
+      const { positions, labels: targets } = labelledPositions(b.labels);
+      const labels = tf.tensor2d([targets], undefined, 'int32');
       const loss = tf.tidy(() => crossEntropyLoss(this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, positions }), labels));
       const toks = positions.length;
       lossTok += (await loss.data())[0] * toks;
@@ -447,13 +454,3 @@ function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
 
-/**
- * The labelled positions of a padded batch (flat b * T + t, label != -100) and their labels as
- * [1, N]: the model computes logits only there (ForwardOptions.positions), the same loss as
- * over the whole padded batch with the padding ignored.
- */
-function labelled(batchLabels: number[][]): { positions: number[]; labels: tf.Tensor2D } {
-  const flat = batchLabels.flat();
-  const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
-  return { positions, labels: tf.tensor2d([positions.map((i) => flat[i])], undefined, 'int32') };
-}
