@@ -20,9 +20,16 @@ export function inTslab(): boolean {
   return tslabDisplay() !== undefined;
 }
 
-export function display(html: string): string {
+/**
+ * In tslab: renders `html` and returns nothing (a returned string, as the last expression of a
+ * cell, would be printed again below the table as raw HTML).
+ */
+export function display(html: string): string | undefined {
   const d = tslabDisplay();
-  if (d) d.html(html);
-  else if (process.env.WF_DISPLAY_LOG !== '0') console.log(`[html output: ${html.length} chars]`);
+  if (d) {
+    d.html(html);
+    return undefined;
+  }
+  if (process.env.WF_DISPLAY_LOG !== '0') console.log(`[html output: ${html.length} chars]`);
   return html;
 }
