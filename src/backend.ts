@@ -104,13 +104,13 @@ async function select(): Promise<BackendReport> {
         `Unset WHISPER_BACKEND to fall back automatically (order: ${ORDER.join(' -> ')}).`);
     }
     await tf.ready();
-    return selected({ active: forced, forced: true, skipped });
+    return await selected({ active: forced, forced: true, skipped });
   }
   for (const name of ORDER) {
     const why = await tryBackend(name);
     if (why === undefined) {
       await tf.ready();
-      return selected({ active: name, forced: false, skipped });
+      return await selected({ active: name, forced: false, skipped });
     }
     skipped[name] = why;
   }
@@ -118,9 +118,9 @@ async function select(): Promise<BackendReport> {
 }
 
 /** Finishes a selection: on wasm, the kernel fixes of wasmKernels.ts and the thread count in the report. */
-function selected(r: BackendReport): BackendReport {
+async function selected(r: BackendReport): Promise<BackendReport> {
   if (r.active !== 'wasm') return r;
-  registerWasmKernelFixes();
+  await registerWasmKernelFixes();
   return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}) };
 }
 

@@ -107,4 +107,37 @@ describe('wasm kernel fixes (src/wasmKernels.ts)', () => {
     }
     assert.equal(tf.memory().numTensors, before);
   });
+
+  it('transpose (wasm SIMD kernel) moves every element to the right place, edges included, bit for bit', async () => {
+    await initBackend();
+    assert.equal(tf.getBackend(), 'wasm');
+    const before = tf.memory().numTensors;
+    // 4 x 4 blocks, 32 x 32 tiles, and the one-value edges (sizes not multiples of 4 or 32).
+    for (const [shape, perm] of [
+      [[1500, 1500], [1, 0]], [[37, 70], [1, 0]], [[1, 9], [1, 0]], [[2, 3, 66, 5], [0, 1, 3, 2]], [[3, 5, 7], [1, 0, 2]],
+    ] as [number[], number[]][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Float bit patterns including NaN payloads, -0 and subnormals must come through unchanged.
+      const bits = Int32Array.from({ length: n }, (_, i) => (i * 2654435761) | 0);
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const data = dtype === 'bool' ? Uint8Array.from(bits, (b) => b & 1) : dtype === 'int32' ? bits : new Float32Array(bits.buffer);
+        const x = tf.tensor(data, shape, dtype);
+        const y = tf.transpose(x, perm);
+        const outShape = perm.map((p) => shape[p]);
+        assert.deepEqual(y.shape, outShape);
+        const got = y.dataSync();
+        const gotBits = dtype === 'float32' ? new Int32Array(got.buffer, got.byteOffset, got.length) : got;
+        const srcBits = dtype === 'float32' ? bits : data;
+        const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+        const outStrides = outShape.map((_, i) => outShape.slice(i + 1).reduce((a, b) => a * b, 1));
+        for (let o = 0; o < n; o++) {
+          let src = 0;
+          outShape.forEach((_, k) => (src += (Math.floor(o / outStrides[k]) % outShape[k]) * strides[perm[k]]));
+          if (gotBits[o] !== srcBits[src]) assert.fail(`${dtype} ${JSON.stringify(shape)} perm ${perm}: element ${o} is ${gotBits[o]}, want ${srcBits[src]}`);
+        }
+        tf.dispose([x, y]);
+      }
+    }
+    assert.equal(tf.memory().numTensors, before);
+  });
 });
