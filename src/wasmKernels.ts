@@ -14,8 +14,10 @@
  *    this gradient does exactly that, in the order that moves the least data (see `mm`). Same
  *    values, same laziness (each input's gradient only when it is needed).
  *
- * 3. Transpose in wasm SIMD (wasmTranspose.ts) for the swap of the last two axes: 4-5x faster on
- *    the [1500, 1500] attention maps a training step transposes, same bits.
+ * 3. Kernels in wasm SIMD (wasmSimd.ts): Transpose for the swap of the last two axes (4-5x faster
+ *    on the [1500, 1500] attention maps a training step transposes, same bits), and two fused
+ *    backward passes, softmax and GELU, that model code reaches through `fused` and that fall back
+ *    to tfjs operations on other backends.
  *
  * 4. Slice, SplitV and Concat with `copyWithin`. wasm's versions copy with `TypedArray.set`
  *    between two views of its own heap, which V8 runs about 5x slower than `copyWithin` on one
@@ -23,7 +25,7 @@
  *    concatenating their gradients) is most of the bookkeeping of an attention step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadTranspose2d, Transpose2d } from './wasmTranspose';
+import { loadSimdKernels, SimdKernels } from './wasmSimd';
 
 /** Swaps the last two axes. */
 function t(x: tf.Tensor): tf.Tensor {
@@ -100,7 +102,7 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
  * x with its last two axes swapped (perm [0, ..., k+1, k]), one 2-D transpose per leading index;
  * undefined for other permutations and for values that are not 32-bit.
  */
-function transposeLastTwo(backend: WasmBackend, transpose2d: Transpose2d, x: tf.TensorInfo, perm: number[]): tf.TensorInfo | undefined {
+function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorInfo, perm: number[]): tf.TensorInfo | undefined {
   const rank = x.shape.length;
   if ((x.dtype !== 'float32' && x.dtype !== 'int32') || rank < 2) return undefined;
   if (perm[rank - 2] !== rank - 1 || perm[rank - 1] !== rank - 2 || perm.slice(0, -2).some((p, i) => p !== i)) return undefined;
@@ -110,17 +112,49 @@ function transposeLastTwo(backend: WasmBackend, transpose2d: Transpose2d, x: tf.
   const dst = backend.dataIdMap.get(out.dataId).memoryOffset;
   const bytes = rows * cols * 4;
   const batch = x.shape.slice(0, -2).reduce((a, b) => a * b, 1);
-  for (let b = 0; b < batch; b++) transpose2d(src + b * bytes, dst + b * bytes, rows, cols);
+  for (let b = 0; b < batch; b++) simd.transpose2d(src + b * bytes, dst + b * bytes, rows, cols);
   return out;
+}
+
+/** The fused backward passes of wasmSimd.ts (registered for wasm only). */
+export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad';
+
+/**
+ * Runs fused kernel `name` on `inputs` (float32) if the active backend has it, else undefined so
+ * that the caller computes the same thing with tfjs operations:
+ * - WhisperSoftmaxGrad {p, dp, r}: p * (dp - r), p and dp [rows, cols], r [rows, 1];
+ * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape.
+ */
+export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>): tf.Tensor | undefined {
+  if (!tf.getKernel(name, tf.getBackend())) return undefined;
+  return tf.engine().runKernel(name, inputs) as tf.Tensor;
+}
+
+function registerFused(name: FusedKernel, run: (backend: WasmBackend, inputs: tf.TensorInfo[], out: tf.TensorInfo) => void, order: string[]): void {
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend }) => {
+    const infos = order.map((k) => inputs[k] as tf.TensorInfo);
+    const wasm = backend as unknown as WasmBackend;
+    const out = wasm.makeOutput(infos[0].shape, 'float32');
+    run(wasm, infos, out);
+    return out;
+  } });
 }
 
 export async function registerWasmKernelFixes(): Promise<void> {
   const memory = (tf.backend() as unknown as WasmBackend).wasm;
-  const transpose2d = await loadTranspose2d(memory.wasmMemory ?? memory.asm!.memory!);
+  const simd = await loadSimdKernels(memory.wasmMemory ?? memory.asm!.memory!);
   replaceKernel('Transpose', (args, tfjs) => {
     const perm = (args.attrs as unknown as { perm: number[] }).perm;
-    return transposeLastTwo(args.backend as unknown as WasmBackend, transpose2d, args.inputs.x as tf.TensorInfo, perm) ?? tfjs(args);
+    return transposeLastTwo(args.backend as unknown as WasmBackend, simd, args.inputs.x as tf.TensorInfo, perm) ?? tfjs(args);
   });
+  const at = (b: WasmBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+  registerFused('WhisperSoftmaxGrad', (b, [p, dp, r], out) => {
+    const [rows, cols] = p.shape;
+    simd.softmaxGrad(at(b, p), at(b, dp), at(b, r), at(b, out), rows, cols);
+  }, ['p', 'dp', 'r']);
+  registerFused('WhisperGeluGrad', (b, [x, c2, dy], out) => {
+    simd.geluGrad(at(b, x), at(b, c2), at(b, dy), at(b, out), tf.util.sizeFromShape(x.shape));
+  }, ['x', 'c2', 'dy']);
 
   replaceKernel('Identity', ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;

@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
+import { fused } from '../src/wasmKernels';
 import { initBackend, describeBackend, tf } from '../src/backend';
 
 const TSX = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
@@ -138,6 +139,36 @@ describe('wasm kernel fixes (src/wasmKernels.ts)', () => {
         tf.dispose([x, y]);
       }
     }
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('fused kernels: softmax backward bit-identical to p * (dp - r), GELU backward within float32 rounding of dy (Phi(x) + x phi(x)), any size', async () => {
+    await initBackend();
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      for (const [rows, cols] of [[1500, 1500], [7, 13], [3, 1], [1, 6]]) {
+        const p = tf.softmax(tf.randomNormal([rows, cols], 0, 3, 'float32', 11));
+        const dp = tf.randomNormal([rows, cols], 0, 1, 'float32', 12);
+        const r = tf.randomNormal([rows, 1], 0, 1, 'float32', 13);
+        const got = fused('WhisperSoftmaxGrad', { p, dp, r })!;
+        assert.deepEqual(Array.from(got.dataSync()), Array.from(tf.mul(p, tf.sub(dp, r)).dataSync()), `softmax grad ${rows}x${cols}`);
+      }
+      for (const n of [1, 2, 3, 4, 5, 7, 4001]) {
+        const x = n === 4001 ? tf.linspace(-12, 12, n) : tf.randomNormal([n], 0, 3, 'float32', n);
+        const c2 = tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1);
+        const dy = tf.randomNormal([n], 0, 1, 'float32', 14);
+        const got = fused('WhisperGeluGrad', { x, c2, dy })!.dataSync();
+        const [xs, cs, ds] = [x.dataSync(), c2.dataSync(), dy.dataSync()];
+        for (let i = 0; i < n; i++) {
+          const xc = Math.min(9, Math.max(-9, xs[i]));
+          const [cdf, xpdf] = [0.5 * cs[i], xs[i] * Math.exp(-xc * xc / 2) / Math.sqrt(2 * Math.PI)];
+          const want = ds[i] * (cdf + xpdf);
+          // float32 rounding of the two terms, which cancel near x = -0.75
+          const tolerance = 2e-6 * Math.abs(ds[i]) * (Math.abs(cdf) + Math.abs(xpdf));
+          assert.ok(Math.abs(got[i] - want) <= tolerance, `gelu grad n=${n} x=${xs[i]}: ${got[i]} vs ${want}`);
+        }
+      }
+    });
     assert.equal(tf.memory().numTensors, before);
   });
 });

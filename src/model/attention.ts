@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './layers';
+import { fused } from '../wasmKernels';
 
 export interface KeyValue {
   /** Per batch row: keys, transposed for q.k (wasm's transposeB is slow), [d, S]. */
@@ -118,7 +119,8 @@ function softmaxTimes(scores: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
       gradFunc: (dctx: tf.Tensor2D, [probs, vals, out]: tf.Tensor2D[]) => {
         const dp = tf.matMul(dctx, tf.transpose(vals));
         const rowSums = tf.sum(tf.mul(dctx, out), 1, true);
-        return [tf.mul(probs, tf.sub(dp, rowSums)), tf.matMul(tf.transpose(probs), dctx)];
+        const ds = fused('WhisperSoftmaxGrad', { p: probs, dp, r: rowSums }) ?? tf.mul(probs, tf.sub(dp, rowSums));
+        return [ds, tf.matMul(tf.transpose(probs), dctx)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

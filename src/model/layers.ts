@@ -6,6 +6,7 @@
  * checkpoint one to one; the matmul uses transposeB instead of storing a transposed copy.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fused } from '../wasmKernels';
 
 /** Something added to a Linear's output, e.g. a LoRA branch: y = xW^T + b + sum(adapter(x)). */
 export interface LinearAdapter {
@@ -267,6 +268,8 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     return {
       value: tf.mul(tf.mul(input, 0.5), cdf2),
       gradFunc: (dy: tf.Tensor, [xs, c2]: tf.Tensor[]) => {
+        const onePass = fused('WhisperGeluGrad', { x: xs, c2, dy }); // wasm: wasmSimd.ts geluGrad
+        if (onePass) return onePass;
         // exp(z) as sigmoid(z) / (1 - sigmoid(z)): wasm's sigmoid is XNNPACK's, vectorized and
         // threaded (1.2 ms for 1500 x 1536 here), its exp a scalar loop (11.9 ms).
         const z = tf.sub(tf.mul(tf.square(tf.clipByValue(xs, -9, 9)), -0.5), Math.log(Math.sqrt(2 * Math.PI)));
