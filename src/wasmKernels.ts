@@ -117,26 +117,30 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
 }
 
 /** The fused backward passes of wasmSimd.ts (registered for wasm only). */
-export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad';
+export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu';
 
 /**
  * Runs fused kernel `name` on `inputs` (float32) if the active backend has it, else undefined so
  * that the caller computes the same thing with tfjs operations:
  * - WhisperSoftmaxGrad {p, dp, r}: p * (dp - r), p and dp [rows, cols], r [rows, 1];
- * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape.
+ * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape;
+ * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2).
  */
-export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>): tf.Tensor | undefined {
+export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>): tf.Tensor[] | undefined {
   if (!tf.getKernel(name, tf.getBackend())) return undefined;
-  return tf.engine().runKernel(name, inputs) as tf.Tensor;
+  const out = tf.engine().runKernel(name, inputs) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out : [out];
 }
 
-function registerFused(name: FusedKernel, run: (backend: WasmBackend, inputs: tf.TensorInfo[], out: tf.TensorInfo) => void, order: string[]): void {
+/** Registers a wasm kernel with `outputs` float32 outputs shaped like its first input. */
+function registerFused(name: FusedKernel, order: string[], outputs: number,
+  run: (at: (t: tf.TensorInfo) => number, inputs: tf.TensorInfo[], out: tf.TensorInfo[]) => void): void {
   tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend }) => {
     const infos = order.map((k) => inputs[k] as tf.TensorInfo);
     const wasm = backend as unknown as WasmBackend;
-    const out = wasm.makeOutput(infos[0].shape, 'float32');
-    run(wasm, infos, out);
-    return out;
+    const out = Array.from({ length: outputs }, () => wasm.makeOutput(infos[0].shape, 'float32'));
+    run((t) => wasm.dataIdMap.get(t.dataId).memoryOffset, infos, out);
+    return outputs === 1 ? out[0] : out;
   } });
 }
 
@@ -147,14 +151,13 @@ export async function registerWasmKernelFixes(): Promise<void> {
     const perm = (args.attrs as unknown as { perm: number[] }).perm;
     return transposeLastTwo(args.backend as unknown as WasmBackend, simd, args.inputs.x as tf.TensorInfo, perm) ?? tfjs(args);
   });
-  const at = (b: WasmBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
-  registerFused('WhisperSoftmaxGrad', (b, [p, dp, r], out) => {
-    const [rows, cols] = p.shape;
-    simd.softmaxGrad(at(b, p), at(b, dp), at(b, r), at(b, out), rows, cols);
-  }, ['p', 'dp', 'r']);
-  registerFused('WhisperGeluGrad', (b, [x, c2, dy], out) => {
-    simd.geluGrad(at(b, x), at(b, c2), at(b, dy), at(b, out), tf.util.sizeFromShape(x.shape));
-  }, ['x', 'c2', 'dy']);
+  const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+  registerFused('WhisperSoftmaxGrad', ['p', 'dp', 'r'], 1, (at, [p, dp, r], [out]) =>
+    simd.softmaxGrad(at(p), at(dp), at(r), at(out), p.shape[0], p.shape[1]));
+  registerFused('WhisperGeluGrad', ['x', 'c2', 'dy'], 1, (at, [x, c2, dy], [out]) =>
+    simd.geluGrad(at(x), at(c2), at(dy), at(out), size(x)));
+  registerFused('WhisperGelu', ['x', 'e'], 2, (at, [x, e], [value, deriv]) =>
+    simd.geluForward(at(x), at(e), at(value), at(deriv), size(x)));
 
   replaceKernel('Identity', ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;

@@ -9,9 +9,12 @@
  * - softmaxGrad, P * (dP - r) with r one value per row: the softmax backward of attention in one
  *   pass over the [1500, 1500] maps instead of two (a Sub, then a Mul). Same float operations in
  *   the same order, so the same bits.
- * - geluGrad, dy * (Phi(x) + x phi(x)) given x and 2 Phi(x): one pass instead of eleven tfjs
- *   operations over [1500, 1536] per layer. phi uses exp(-x^2 / 2) by Cephes' expf polynomial
- *   (about 1 ulp), with x clipped to [-9, 9] as in layers.ts gelu.
+ * - geluForward, GELU in training: from x and erf(x / sqrt 2), the value (tfjs's operations in
+ *   their order: the same bits) and the derivative Phi(x) + x phi(x), kept for the backward pass,
+ *   in one pass over [1500, 1536] per layer instead of three tfjs operations now and eleven later.
+ *   geluGrad, dy * (Phi(x) + x phi(x)) from x and 2 Phi(x), is the backward pass of a GELU run
+ *   outside training. phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
+ *   clipped to [-9, 9] as in layers.ts gelu.
  *
  * The module is written in WebAssembly text and assembled at startup by wabt (a few ms); it
  * imports tfjs's memory, so it reads and writes tensors in place. Addresses are byte offsets.
@@ -113,14 +116,12 @@ const wat = (memoryType: string) => String.raw`
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
-  ;; out = dy * (0.5 c2 + x phi(x)) for n values (c2 = 2 Phi(x)); the last n % 4 go through the
-  ;; same vector code, loaded and stored one lane at a time.
+  ;; out = dy * (0.5 c2 + x phi(x)) for n values (c2 = 2 Phi(x)).
   (func (export "geluGrad") (param $x i32) (param $c i32) (param $dy i32) (param $out i32) (param $n i32)
-    (local $k i32) (local $n4 i32) (local $o i32) (local $t i32) (local $xv v128) (local $cv v128) (local $dv v128) (local $res v128)
-    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local $k i32) (local $o i32)
     (local.set $k (i32.const 0))
     (block $done (loop $loop
-      (br_if $done (i32.ge_u (local.get $k) (local.get $n4)))
+      (br_if $done (i32.ge_u (local.get $k) (i32.and (local.get $n) (i32.const -4))))
       (local.set $o (i32.shl (local.get $k) (i32.const 2)))
       (v128.store (i32.add (local.get $out) (local.get $o))
         (call $geluGradV (v128.load (i32.add (local.get $x) (local.get $o)))
@@ -128,28 +129,19 @@ const wat = (memoryType: string) => String.raw`
                          (v128.load (i32.add (local.get $dy) (local.get $o)))))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
       (br $loop)))
-    (local.set $t (i32.sub (local.get $n) (local.get $n4)))
-    (if (local.get $t) (then
-      (local.set $o (i32.shl (local.get $n4) (i32.const 2)))
-      (local.set $xv (f32x4.splat (f32.load (i32.add (local.get $x) (local.get $o)))))
-      (local.set $cv (f32x4.splat (f32.load (i32.add (local.get $c) (local.get $o)))))
-      (local.set $dv (f32x4.splat (f32.load (i32.add (local.get $dy) (local.get $o)))))
-      (if (i32.gt_u (local.get $t) (i32.const 1)) (then
-        (local.set $xv (f32x4.replace_lane 1 (local.get $xv) (f32.load offset=4 (i32.add (local.get $x) (local.get $o)))))
-        (local.set $cv (f32x4.replace_lane 1 (local.get $cv) (f32.load offset=4 (i32.add (local.get $c) (local.get $o)))))
-        (local.set $dv (f32x4.replace_lane 1 (local.get $dv) (f32.load offset=4 (i32.add (local.get $dy) (local.get $o)))))))
-      (if (i32.gt_u (local.get $t) (i32.const 2)) (then
-        (local.set $xv (f32x4.replace_lane 2 (local.get $xv) (f32.load offset=8 (i32.add (local.get $x) (local.get $o)))))
-        (local.set $cv (f32x4.replace_lane 2 (local.get $cv) (f32.load offset=8 (i32.add (local.get $c) (local.get $o)))))
-        (local.set $dv (f32x4.replace_lane 2 (local.get $dv) (f32.load offset=8 (i32.add (local.get $dy) (local.get $o)))))))
-      (local.set $res (call $geluGradV (local.get $xv) (local.get $cv) (local.get $dv)))
-      (f32.store (i32.add (local.get $out) (local.get $o)) (f32x4.extract_lane 0 (local.get $res)))
-      (if (i32.gt_u (local.get $t) (i32.const 1)) (then
-        (f32.store offset=4 (i32.add (local.get $out) (local.get $o)) (f32x4.extract_lane 1 (local.get $res)))))
-      (if (i32.gt_u (local.get $t) (i32.const 2)) (then
-        (f32.store offset=8 (i32.add (local.get $out) (local.get $o)) (f32x4.extract_lane 2 (local.get $res))))))))
+    ;; the last n % 4 values, one at a time through the same vector code (lane 0)
+    (block $t_done (loop $t_loop
+      (br_if $t_done (i32.ge_u (local.get $k) (local.get $n)))
+      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
+      (f32.store (i32.add (local.get $out) (local.get $o)) (f32x4.extract_lane 0
+        (call $geluGradV (f32x4.splat (f32.load (i32.add (local.get $x) (local.get $o))))
+                         (f32x4.splat (f32.load (i32.add (local.get $c) (local.get $o))))
+                         (f32x4.splat (f32.load (i32.add (local.get $dy) (local.get $o)))))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $t_loop))))
 
-  (func $geluGradV (param $x v128) (param $c2 v128) (param $dy v128) (result v128)
+  ;; x phi(x) = x exp(-xc^2 / 2) / sqrt(2 pi), xc = x clipped to [-9, 9].
+  (func $xPhi (param $x v128) (result v128)
     (local $xc v128) (local $z v128) (local $n v128) (local $r v128) (local $p v128)
     (local.set $xc (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -9 -9 -9 -9)) (v128.const f32x4 9 9 9 9)))
     (local.set $z (f32x4.mul (f32x4.mul (local.get $xc) (local.get $xc)) (v128.const f32x4 -0.5 -0.5 -0.5 -0.5)))
@@ -167,10 +159,41 @@ const wat = (memoryType: string) => String.raw`
     (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r)) (v128.const f32x4 1 1 1 1)))
     (local.set $p (f32x4.mul (local.get $p)
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
-    ;; dy * (0.5 c2 + x exp(z) / sqrt(2 pi))
+    (f32x4.mul (f32x4.mul (local.get $x) (local.get $p)) (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))
+
+  ;; dy * (0.5 c2 + x phi(x))
+  (func $geluGradV (param $x v128) (param $c2 v128) (param $dy v128) (result v128)
     (f32x4.mul (local.get $dy)
-      (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5))
-                 (f32x4.mul (f32x4.mul (local.get $x) (local.get $p)) (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))))
+      (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $x)))))
+
+  ;; GELU forward from x and e = erf(x / sqrt 2), the operations of tfjs's x * 0.5 * (e + 1) in
+  ;; that order (the same bits), and its derivative 0.5 (e + 1) + x phi(x) for the backward pass.
+  (func (export "geluForward") (param $x i32) (param $e i32) (param $value i32) (param $deriv i32) (param $n i32)
+    (local $k i32) (local $o i32) (local $xv v128) (local $c2 v128)
+    (local.set $k (i32.const 0))
+    (block $done (loop $loop
+      (br_if $done (i32.ge_u (local.get $k) (i32.and (local.get $n) (i32.const -4))))
+      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
+      (local.set $xv (v128.load (i32.add (local.get $x) (local.get $o))))
+      (local.set $c2 (f32x4.add (v128.load (i32.add (local.get $e) (local.get $o))) (v128.const f32x4 1 1 1 1)))
+      (v128.store (i32.add (local.get $value) (local.get $o))
+        (f32x4.mul (f32x4.mul (local.get $xv) (v128.const f32x4 0.5 0.5 0.5 0.5)) (local.get $c2)))
+      (v128.store (i32.add (local.get $deriv) (local.get $o))
+        (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $loop)))
+    ;; the last n % 4 values, one at a time through the same vector code (lane 0)
+    (block $t_done (loop $t_loop
+      (br_if $t_done (i32.ge_u (local.get $k) (local.get $n)))
+      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
+      (local.set $xv (f32x4.splat (f32.load (i32.add (local.get $x) (local.get $o)))))
+      (local.set $c2 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $e) (local.get $o)))) (v128.const f32x4 1 1 1 1)))
+      (f32.store (i32.add (local.get $value) (local.get $o)) (f32x4.extract_lane 0
+        (f32x4.mul (f32x4.mul (local.get $xv) (v128.const f32x4 0.5 0.5 0.5 0.5)) (local.get $c2))))
+      (f32.store (i32.add (local.get $deriv) (local.get $o)) (f32x4.extract_lane 0
+        (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $t_loop))))
 
   ;; dst[j][i] = src[i][j] for i in [i0, i1), j in [j0, j1).
   (func $copy (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
@@ -195,6 +218,7 @@ export interface SimdKernels {
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
   softmaxGrad(p: number, dp: number, r: number, out: number, rows: number, cols: number): void;
   geluGrad(x: number, c2: number, dy: number, out: number, n: number): void;
+  geluForward(x: number, e: number, value: number, deriv: number, n: number): void;
 }
 
 /**

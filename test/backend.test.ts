@@ -150,14 +150,14 @@ describe('wasm kernel fixes (src/wasmKernels.ts)', () => {
         const p = tf.softmax(tf.randomNormal([rows, cols], 0, 3, 'float32', 11));
         const dp = tf.randomNormal([rows, cols], 0, 1, 'float32', 12);
         const r = tf.randomNormal([rows, 1], 0, 1, 'float32', 13);
-        const got = fused('WhisperSoftmaxGrad', { p, dp, r })!;
+        const [got] = fused('WhisperSoftmaxGrad', { p, dp, r })!;
         assert.deepEqual(Array.from(got.dataSync()), Array.from(tf.mul(p, tf.sub(dp, r)).dataSync()), `softmax grad ${rows}x${cols}`);
       }
       for (const n of [1, 2, 3, 4, 5, 7, 4001]) {
         const x = n === 4001 ? tf.linspace(-12, 12, n) : tf.randomNormal([n], 0, 3, 'float32', n);
         const c2 = tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1);
         const dy = tf.randomNormal([n], 0, 1, 'float32', 14);
-        const got = fused('WhisperGeluGrad', { x, c2, dy })!.dataSync();
+        const got = fused('WhisperGeluGrad', { x, c2, dy })![0].dataSync();
         const [xs, cs, ds] = [x.dataSync(), c2.dataSync(), dy.dataSync()];
         for (let i = 0; i < n; i++) {
           const xc = Math.min(9, Math.max(-9, xs[i]));

@@ -34,26 +34,29 @@ describe('written-out gradients (src/model/layers.ts, attention.ts, wasmKernels.
     await initBackend();
   });
 
-  it('gelu: the same values as 0.5 x (1 + erf(x / sqrt 2)), its gradient, and no subnormal gradients', () => {
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      const plain = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
-      const x = tf.concat([tf.randomNormal([4000], 0, 3, 'float32', 1), tf.linspace(-20, 20, 401)]);
-      assert.deepEqual(Array.from(gelu(x).dataSync()), Array.from(plain(x).dataSync()));
-      const w = tf.randomNormal(x.shape, 0, 1, 'float32', 2);
-      assert.ok(maxRelDiff(grads(gelu, [x], w)[0], grads(plain, [x], w)[0]) < 1e-5);
-      // Far in the tail with a small incoming gradient, autodiff's gradient is subnormal (slow to
-      // multiply); the written-out one is not, and differs by less than 1e-20 there.
-      const tail = tf.linspace(-14, -10, 400);
-      const dy = tf.fill(tail.shape, 1e-12);
-      const ours = grads(gelu, [tail], dy)[0];
-      const theirs = grads(plain, [tail], dy)[0];
-      assert.ok(subnormals(theirs) > 0, 'the test reaches the subnormal range');
-      assert.equal(subnormals(ours), 0);
-      assert.ok(maxRelDiff(ours, theirs, 1e-20) <= 1);
+  for (const training of [false, true]) {
+    it(`gelu${training ? ' in training (value and derivative in one pass on wasm)' : ''}: the same values as 0.5 x (1 + erf(x / sqrt 2)), its gradient, and no subnormal gradients`, () => {
+      const before = tf.memory().numTensors;
+      const ours = (x: tf.Tensor) => gelu(x, training);
+      tf.tidy(() => {
+        const plain = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+        const x = tf.concat([tf.randomNormal([4000], 0, 3, 'float32', 1), tf.linspace(-20, 20, 401)]);
+        assert.deepEqual(Array.from(ours(x).dataSync()), Array.from(plain(x).dataSync()));
+        const w = tf.randomNormal(x.shape, 0, 1, 'float32', 2);
+        assert.ok(maxRelDiff(grads(ours, [x], w)[0], grads(plain, [x], w)[0]) < 1e-5);
+        // Far in the tail with a small incoming gradient, autodiff's gradient is subnormal (slow to
+        // multiply); the written-out one is not, and differs by less than 1e-20 there.
+        const tail = tf.linspace(-14, -10, 400);
+        const dy = tf.fill(tail.shape, 1e-12);
+        const g = grads(ours, [tail], dy)[0];
+        const theirs = grads(plain, [tail], dy)[0];
+        assert.ok(subnormals(theirs) > 0, 'the test reaches the subnormal range');
+        assert.equal(subnormals(g), 0);
+        assert.ok(maxRelDiff(g, theirs, 1e-20) <= 1);
+      });
+      assert.equal(tf.memory().numTensors, before);
     });
-    assert.equal(tf.memory().numTensors, before);
-  });
+  }
 
   it('LayerNorm: the same values as autodiff over mean/rsqrt, and its input gradient', () => {
     tf.tidy(() => {

@@ -119,7 +119,7 @@ function softmaxTimes(scores: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
       gradFunc: (dctx: tf.Tensor2D, [probs, vals, out]: tf.Tensor2D[]) => {
         const dp = tf.matMul(dctx, tf.transpose(vals));
         const rowSums = tf.sum(tf.mul(dctx, out), 1, true);
-        const ds = fused('WhisperSoftmaxGrad', { p: probs, dp, r: rowSums }) ?? tf.mul(probs, tf.sub(dp, rowSums));
+        const ds = fused('WhisperSoftmaxGrad', { p: probs, dp, r: rowSums })?.[0] ?? tf.mul(probs, tf.sub(dp, rowSums));
         return [ds, tf.matMul(tf.transpose(probs), dctx)];
       },
     };

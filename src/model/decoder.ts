@@ -82,7 +82,7 @@ export class WhisperDecoder {
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
           kv: l.encoderAttn.keyValue(encoderRows, training), training,
         })) as tf.Tensor3D;
-        h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training)), training)) as tf.Tensor3D;
+        h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
       }
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });

@@ -258,17 +258,27 @@ export class Conv1d {
  * flush-to-zero mode): a [1500, 1536] gradient with 6 % subnormal values made the next matMul
  * take 388 ms instead of 33 ms. So phi is taken at |x| <= 9 at most (x clipped to [-9, 9]), i.e.
  * it never drops below 1e-18: beyond that the gradient is off by at most 2e-17 x |x|, far below
- * float32 resolution of the sums it enters. The forward value is computed by the same operations
- * as before.
+ * float32 resolution of the sums it enters. The forward value is computed by the same float
+ * operations on every path, so training and inference see the same activations.
  */
-export function gelu(x: tf.Tensor): tf.Tensor {
+export function gelu(x: tf.Tensor, training = false): tf.Tensor {
   const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    const cdf2 = tf.add(tf.erf(tf.mul(input, Math.SQRT1_2)), 1); // 2 Phi(x)
+    const e = tf.erf(tf.mul(input, Math.SQRT1_2));
+    // Training on wasm: value and derivative in one pass (wasmSimd.ts geluForward); only the
+    // derivative is kept, and the backward pass is one product. Elsewhere (inference, where
+    // computing the derivative would be wasted, and other backends) the same value from tfjs
+    // operations, with x and 2 Phi(x) kept for a written-out backward pass.
+    const [value, derivative] = (training && fused('WhisperGelu', { x: input, e })) || [];
+    if (derivative) {
+      save([derivative]);
+      return { value, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) };
+    }
+    const cdf2 = tf.add(e, 1); // 2 Phi(x)
     save([input, cdf2]);
     return {
       value: tf.mul(tf.mul(input, 0.5), cdf2),
       gradFunc: (dy: tf.Tensor, [xs, c2]: tf.Tensor[]) => {
-        const onePass = fused('WhisperGeluGrad', { x: xs, c2, dy }); // wasm: wasmSimd.ts geluGrad
+        const [onePass] = fused('WhisperGeluGrad', { x: xs, c2, dy }) ?? []; // wasm: wasmSimd.ts geluGrad
         if (onePass) return onePass;
         // exp(z) as sigmoid(z) / (1 - sigmoid(z)): wasm's sigmoid is XNNPACK's, vectorized and
         // threaded (1.2 ms for 1500 x 1536 here), its exp a scalar loop (11.9 ms).
