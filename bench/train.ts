@@ -7,7 +7,7 @@
  * Anchor: OpenAI's PyTorch whisper fine-tuning at 3.85 s/example on CPU.
  *
  *   npx tsx bench/train.ts            # STEPS=2 timed steps after 1 warm-up step
- *   SKIP_CACHED=1 / SKIP_FULL=1      # only A / only B; WORKERS_A=1: A without worker threads
+ *   SKIP_CACHED=1 / SKIP_FULL=1      # only A / only B; WORKERS_A=1 / WORKERS_B=1: without worker threads
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -35,6 +35,8 @@ const MICRO_A = Number(process.env.MICRO_A ?? 1);
  * through the single-threaded parts of a step. WORKERS_A=1 measures the one-thread-of-JS trainer.
  */
 const WORKERS_A = Number(process.env.WORKERS_A ?? 2);
+/** Worker threads for B, each with micro-batches of BATCH / WORKERS_B (WORKERS_B=1: one thread of JS, one micro-batch). */
+const WORKERS_B = Number(process.env.WORKERS_B ?? 2);
 
 async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeature[], targets: string, label: string, micro = BATCH, workers = 1) {
   const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: targets }));
@@ -99,7 +101,7 @@ async function main() {
   console.log(`labels: ${data.map((d) => d.labels.length).join(', ')} tokens`);
   const results = [];
   if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `A: LoRA q/v everywhere, encoder trained through${WORKERS_A > 1 ? `, ${WORKERS_A} worker threads` : ''}`, MICRO_A, WORKERS_A));
-  if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, 'B: LoRA q/v in the decoder, encoder frozen + cached'));
+  if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `B: LoRA q/v in the decoder, encoder frozen + cached${WORKERS_B > 1 ? `, ${WORKERS_B} worker threads` : ''}`, BATCH / WORKERS_B, WORKERS_B));
   console.log(JSON.stringify(results, null, 2));
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train.json'), JSON.stringify(results, null, 2));

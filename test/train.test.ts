@@ -121,6 +121,32 @@ describe('train', () => {
     assert.deepEqual(g.map((b) => b.map((i) => [5, 1, 9, 2, 8, 1, 7, 3, 6][i])), [[9, 8, 7], [6, 5, 3], [2, 1, 1]]);
   });
 
+  it('gradient accumulation gives the loss and gradients of the whole batch (token-weighted, as transformers >= 4.46)', async () => {
+    // 2..5 target tokens: sorted by length (groupByLength), the micro-batches hold different counts.
+    const data = tinyDataset(4).map((f, i) => ({ ...f, labels: [1, ...new Array(i + 1).fill(10 + (i % 3)), 2] }));
+    const run = async (micro: number) => {
+      const model = tinyModel();
+      const peft = getPeftModel(model, new LoraConfig({ r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['q_proj', 'v_proj'] }), { seed: 1 });
+      let step = { loss: NaN, gradNorm: NaN };
+      const trainer = new Seq2SeqTrainer({
+        model: peft, trainDataset: data, callbacks: { onStep: (s) => void (step = s) },
+        args: seq2SeqTrainingArguments({ outputDir: tmpDir(), perDeviceTrainBatchSize: micro, gradientAccumulationSteps: 4 / micro,
+          maxSteps: 1, learningRate: 1e-2, saveStrategy: 'no', loggingSteps: 1, seed: 3 }),
+      });
+      await trainer.train();
+      trainer.dispose();
+      peft.dispose();
+      model.dispose();
+      return step;
+    };
+    const whole = await run(4);
+    for (const micro of [2, 1]) {
+      const split = await run(micro);
+      assert.ok(Math.abs(split.loss - whole.loss) < 1e-5 * whole.loss, `micro-batches of ${micro}: loss ${split.loss} vs ${whole.loss}`);
+      assert.ok(Math.abs(split.gradNorm - whole.gradNorm) < 1e-4 * whole.gradNorm, `micro-batches of ${micro}: grad norm ${split.gradNorm} vs ${whole.gradNorm}`);
+    }
+  });
+
   it('3 training steps on a tiny model lower the loss and leak no tensors', async () => {
     const { trainer, outputDir, done } = setup({ maxSteps: 3, learningRate: 3e-2, lrSchedulerType: 'constant' });
     const counts: number[] = [];

@@ -24,7 +24,7 @@ export interface WorkerInit {
 /** One micro-batch with what the worker needs to reproduce the trainer's computation. */
 export interface GradientJob extends MicroBatch {
   index: number;
-  /** The loss is divided by this (the number of micro-batches per step). */
+  /** The loss is divided by this (the step's labelled tokens over this micro-batch's). */
   scale: number;
   dropoutSeed: string;
   /** Current values of the trainable variables, by PEFT key. */

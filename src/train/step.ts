@@ -47,7 +47,7 @@ export function microBatch(data: Seq2SeqFeature[], indices: number[], model: Pef
 }
 
 /**
- * Cross-entropy of `mb` divided by `scale` (the micro-batches per optimizer step) and its
+ * Cross-entropy of `mb` divided by `scale` (the step's labelled tokens over this micro-batch's) and its
  * gradients w.r.t. the active adapter's variables, by PEFT key. Dropout draws from the model's
  * current seed (PeftModel.reseedDropout).
  */

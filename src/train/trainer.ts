@@ -18,7 +18,7 @@ import {
   checkpointDir, latestCheckpoint, loadCheckpoint, LogEntry, rotateCheckpoints, saveCheckpoint, TrainerState,
 } from './checkpoint';
 import { collate, epochBatches, Rows, Seq2SeqFeature, stackFeatures, targetsOf } from './data';
-import { crossEntropyLoss } from './loss';
+import { crossEntropyLoss, IGNORE_INDEX } from './loss';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { GradientJob, GradientWorkers } from './dataParallel';
 import { labelledPositions, lossAndGradients, microBatch } from './step';
@@ -206,7 +206,8 @@ export class Seq2SeqTrainer {
 
   /**
    * One optimizer step over `group` (gradientAccumulationSteps micro-batches): returns the mean
-   * loss. Throws NonFiniteLossError before touching the weights when loss or gradients blow up.
+   * loss over all of the step's labelled tokens. Throws NonFiniteLossError before touching the
+   * weights when loss or gradients blow up.
    */
   private async optimizerStep(group: number[][], lr: number): Promise<{ loss: number; gradNorm: number }> {
     let acc: Map<string, tf.Tensor> | undefined;
@@ -245,12 +246,19 @@ export class Seq2SeqTrainer {
   private async *microBatchGradients(group: number[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const data = this.opts.trainDataset;
     const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
+    // Each micro-batch's mean loss counts by its share of the step's labelled tokens, so that
+    // accumulating micro-batches gives the loss and gradients of the whole batch at once (as
+    // transformers >= 4.46 does with num_items_in_batch), however the batch is split.
+    const tokens = (indices: number[]) => indices.reduce((n, i) =>
+      n + targetsOf(data[i].labels, this.model.config.decoderStartTokenId).filter((l) => l !== IGNORE_INDEX).length, 0);
+    const total = tokens(group.flat());
+    const scale = (m: number) => total / Math.max(1, tokens(group[m]));
     const batchOf = async (m: number) => microBatch(data, group[m], this.model, await this.encoderRows(data, group[m]));
     if (this.args.dataParallelWorkers === 1) {
       for (let m = 0; m < group.length; m++) {
         const mb = await batchOf(m);
         this.model.reseedDropout(dropoutSeed(m));
-        yield lossAndGradients(this.model, mb, group.length);
+        yield lossAndGradients(this.model, mb, scale(m));
       }
       return;
     }
@@ -258,7 +266,7 @@ export class Seq2SeqTrainer {
     const vars = this.model.namedTrainableVariables();
     const weights = Object.fromEntries([...vars].map(([k, v]) => [k, v.dataSync() as Float32Array]));
     const jobs: GradientJob[] = [];
-    for (let m = 0; m < group.length; m++) jobs.push({ ...await batchOf(m), index: m, scale: group.length, dropoutSeed: dropoutSeed(m), weights });
+    for (let m = 0; m < group.length; m++) jobs.push({ ...await batchOf(m), index: m, scale: scale(m), dropoutSeed: dropoutSeed(m), weights });
     for (const r of await this.workers.run(jobs)) {
       yield { loss: r.loss, grads: new Map([...vars].map(([k, v]) => [k, tf.tensor(r.grads[k], v.shape)])) };
     }
