@@ -99,6 +99,11 @@ async function main() {
     data.push({ inputFeatures: fe.extract(audio), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });
   }
   console.log(`labels: ${data.map((d) => d.labels.length).join(', ')} tokens`);
+  // The same batch for the PyTorch anchor (bench/anchor_pytorch.py): features [B, 80, 3000] as
+  // float32, labels as token ids.
+  fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
+  fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train-batch.bin'), Buffer.concat(data.map((d) => Buffer.from(d.inputFeatures.buffer, d.inputFeatures.byteOffset, d.inputFeatures.byteLength))));
+  fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train-batch.json'), JSON.stringify({ nMels: model.config.numMelBins, labels: data.map((d) => d.labels) }));
   const results = [];
   if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `A: LoRA q/v everywhere, encoder trained through${WORKERS_A > 1 ? `, ${WORKERS_A} worker threads` : ''}`, MICRO_A, WORKERS_A));
   if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `B: LoRA q/v in the decoder, encoder frozen + cached${WORKERS_B > 1 ? `, ${WORKERS_B} worker threads` : ''}`, BATCH / WORKERS_B, WORKERS_B));
