@@ -84,8 +84,23 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
   return res;
 }
 
+/**
+ * This VM's speed drifts by 10-40 % over a day; a fixed product (1500 x 384 x 1536, the FFN's)
+ * timed in the same run says which phase a result comes from (58-61 GFLOP/s on 2 threads at best).
+ */
+function machineGflops(): number {
+  const [a, b] = [tf.randomNormal([1500, 384]), tf.randomNormal([384, 1536])];
+  tf.matMul(a, b).dispose();
+  const t0 = performance.now();
+  for (let i = 0; i < 20; i++) tf.matMul(a, b).dispose();
+  tf.dispose([a, b]);
+  return (20 * 2 * 1500 * 384 * 1536) / (performance.now() - t0) / 1e6;
+}
+
 async function main() {
   console.log(describeBackend(await initBackend()));
+  const gflops = machineGflops();
+  console.log(`machine check: ${gflops.toFixed(1)} GFLOP/s on a 1500 x 384 x 1536 product`);
   const dir = sharedDir('models', 'whisper-tiny');
   const model = await WhisperForConditionalGeneration.fromPretrained(dir);
   const tok = await WhisperTokenizer.fromPretrained(dir);
@@ -107,6 +122,7 @@ async function main() {
   const results = [];
   if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `A: LoRA q/v everywhere, encoder trained through${WORKERS_A > 1 ? `, ${WORKERS_A} worker threads` : ''}`, MICRO_A, WORKERS_A));
   if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `B: LoRA q/v in the decoder, encoder frozen + cached${WORKERS_B > 1 ? `, ${WORKERS_B} worker threads` : ''}`, BATCH / WORKERS_B, WORKERS_B));
+  for (const r of results) Object.assign(r, { machineGflops: gflops });
   console.log(JSON.stringify(results, null, 2));
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train.json'), JSON.stringify(results, null, 2));

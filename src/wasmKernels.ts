@@ -120,14 +120,17 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
 export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu';
 
 /**
- * Runs fused kernel `name` on `inputs` (float32) if the active backend has it, else undefined so
- * that the caller computes the same thing with tfjs operations:
+ * Runs fused kernel `name` on `inputs` (float32) if the active backend has it and the sizes suit
+ * it (at least 4 values per row: the kernels step 4 at a time), else undefined so that the caller
+ * computes the same thing with tfjs operations:
  * - WhisperSoftmaxGrad {p, dp, r}: p * (dp - r), p and dp [rows, cols], r [rows, 1];
  * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape;
  * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2).
  */
 export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>): tf.Tensor[] | undefined {
-  if (!tf.getKernel(name, tf.getBackend())) return undefined;
+  const first = Object.values(inputs)[0];
+  const perRow = name === 'WhisperSoftmaxGrad' ? first.shape[first.rank - 1] : first.size;
+  if (perRow < 4 || !tf.getKernel(name, tf.getBackend())) return undefined;
   const out = tf.engine().runKernel(name, inputs) as tf.Tensor | tf.Tensor[];
   return Array.isArray(out) ? out : [out];
 }

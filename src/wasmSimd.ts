@@ -87,58 +87,43 @@ const wat = (memoryType: string) => String.raw`
     (call $copy (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols)
       (local.get $r4) (local.get $rows) (i32.const 0) (local.get $c4)))
 
-  ;; out = p * (dp - r[i]) on row i of rows x cols matrices; r has one value per row.
+  ;; The elementwise kernels below step 4 values at a time; the last step starts at n - 4 (it may
+  ;; redo up to 3 values, with the same result), so n >= 4 is required (see wasmKernels.fused).
+
+  ;; out = p * (dp - r[i]) on row i of rows x cols matrices (cols >= 4); r has one value per row.
   (func (export "softmaxGrad") (param $p i32) (param $dp i32) (param $r i32) (param $out i32) (param $rows i32) (param $cols i32)
-    (local $i i32) (local $j i32) (local $c4 i32) (local $o i32) (local $rs f32) (local $rv v128)
-    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (local $i i32) (local $j i32) (local $o i32) (local $rv v128)
     (local.set $i (i32.const 0))
     (block $i_done (loop $i_loop
       (br_if $i_done (i32.ge_u (local.get $i) (local.get $rows)))
-      (local.set $rs (f32.load (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 2)))))
-      (local.set $rv (f32x4.splat (local.get $rs)))
+      (local.set $rv (v128.load32_splat (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 2)))))
       (local.set $j (i32.const 0))
-      (block $j_done (loop $j_loop
-        (br_if $j_done (i32.ge_u (local.get $j) (local.get $c4)))
+      (loop $j_loop
+        (if (i32.gt_u (local.get $j) (i32.sub (local.get $cols) (i32.const 4)))
+          (then (local.set $j (i32.sub (local.get $cols) (i32.const 4)))))
         (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))
         (v128.store (i32.add (local.get $out) (local.get $o))
           (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $o)))
                      (f32x4.sub (v128.load (i32.add (local.get $dp) (local.get $o))) (local.get $rv))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $j_loop)))
-      (block $t_done (loop $t_loop
-        (br_if $t_done (i32.ge_u (local.get $j) (local.get $cols)))
-        (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))
-        (f32.store (i32.add (local.get $out) (local.get $o))
-          (f32.mul (f32.load (i32.add (local.get $p) (local.get $o)))
-                   (f32.sub (f32.load (i32.add (local.get $dp) (local.get $o))) (local.get $rs))))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $t_loop)))
+        (br_if $j_loop (i32.lt_u (local.get $j) (local.get $cols))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
-  ;; out = dy * (0.5 c2 + x phi(x)) for n values (c2 = 2 Phi(x)).
+  ;; out = dy * (0.5 c2 + x phi(x)) for n >= 4 values (c2 = 2 Phi(x)).
   (func (export "geluGrad") (param $x i32) (param $c i32) (param $dy i32) (param $out i32) (param $n i32)
     (local $k i32) (local $o i32)
     (local.set $k (i32.const 0))
-    (block $done (loop $loop
-      (br_if $done (i32.ge_u (local.get $k) (i32.and (local.get $n) (i32.const -4))))
+    (loop $loop
+      (if (i32.gt_u (local.get $k) (i32.sub (local.get $n) (i32.const 4)))
+        (then (local.set $k (i32.sub (local.get $n) (i32.const 4)))))
       (local.set $o (i32.shl (local.get $k) (i32.const 2)))
       (v128.store (i32.add (local.get $out) (local.get $o))
-        (call $geluGradV (v128.load (i32.add (local.get $x) (local.get $o)))
-                         (v128.load (i32.add (local.get $c) (local.get $o)))
-                         (v128.load (i32.add (local.get $dy) (local.get $o)))))
+        (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
+          (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $c) (local.get $o))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (call $xPhi (v128.load (i32.add (local.get $x) (local.get $o)))))))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
-      (br $loop)))
-    ;; the last n % 4 values, one at a time through the same vector code (lane 0)
-    (block $t_done (loop $t_loop
-      (br_if $t_done (i32.ge_u (local.get $k) (local.get $n)))
-      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
-      (f32.store (i32.add (local.get $out) (local.get $o)) (f32x4.extract_lane 0
-        (call $geluGradV (f32x4.splat (f32.load (i32.add (local.get $x) (local.get $o))))
-                         (f32x4.splat (f32.load (i32.add (local.get $c) (local.get $o))))
-                         (f32x4.splat (f32.load (i32.add (local.get $dy) (local.get $o)))))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $t_loop))))
+      (br_if $loop (i32.lt_u (local.get $k) (local.get $n)))))
 
   ;; x phi(x) = x exp(-xc^2 / 2) / sqrt(2 pi), xc = x clipped to [-9, 9].
   (func $xPhi (param $x v128) (result v128)
@@ -161,18 +146,14 @@ const wat = (memoryType: string) => String.raw`
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
     (f32x4.mul (f32x4.mul (local.get $x) (local.get $p)) (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))
 
-  ;; dy * (0.5 c2 + x phi(x))
-  (func $geluGradV (param $x v128) (param $c2 v128) (param $dy v128) (result v128)
-    (f32x4.mul (local.get $dy)
-      (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $x)))))
-
-  ;; GELU forward from x and e = erf(x / sqrt 2), the operations of tfjs's x * 0.5 * (e + 1) in
-  ;; that order (the same bits), and its derivative 0.5 (e + 1) + x phi(x) for the backward pass.
+  ;; GELU forward from x and e = erf(x / sqrt 2), n >= 4 values: the operations of tfjs's
+  ;; x * 0.5 * (e + 1) in that order (the same bits), and its derivative 0.5 (e + 1) + x phi(x).
   (func (export "geluForward") (param $x i32) (param $e i32) (param $value i32) (param $deriv i32) (param $n i32)
     (local $k i32) (local $o i32) (local $xv v128) (local $c2 v128)
     (local.set $k (i32.const 0))
-    (block $done (loop $loop
-      (br_if $done (i32.ge_u (local.get $k) (i32.and (local.get $n) (i32.const -4))))
+    (loop $loop
+      (if (i32.gt_u (local.get $k) (i32.sub (local.get $n) (i32.const 4)))
+        (then (local.set $k (i32.sub (local.get $n) (i32.const 4)))))
       (local.set $o (i32.shl (local.get $k) (i32.const 2)))
       (local.set $xv (v128.load (i32.add (local.get $x) (local.get $o))))
       (local.set $c2 (f32x4.add (v128.load (i32.add (local.get $e) (local.get $o))) (v128.const f32x4 1 1 1 1)))
@@ -181,19 +162,7 @@ const wat = (memoryType: string) => String.raw`
       (v128.store (i32.add (local.get $deriv) (local.get $o))
         (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
-      (br $loop)))
-    ;; the last n % 4 values, one at a time through the same vector code (lane 0)
-    (block $t_done (loop $t_loop
-      (br_if $t_done (i32.ge_u (local.get $k) (local.get $n)))
-      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
-      (local.set $xv (f32x4.splat (f32.load (i32.add (local.get $x) (local.get $o)))))
-      (local.set $c2 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $e) (local.get $o)))) (v128.const f32x4 1 1 1 1)))
-      (f32.store (i32.add (local.get $value) (local.get $o)) (f32x4.extract_lane 0
-        (f32x4.mul (f32x4.mul (local.get $xv) (v128.const f32x4 0.5 0.5 0.5 0.5)) (local.get $c2))))
-      (f32.store (i32.add (local.get $deriv) (local.get $o)) (f32x4.extract_lane 0
-        (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv)))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $t_loop))))
+      (br_if $loop (i32.lt_u (local.get $k) (local.get $n)))))
 
   ;; dst[j][i] = src[i][j] for i in [i0, i1), j in [j0, j1).
   (func $copy (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
