@@ -117,7 +117,7 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
 }
 
 /** The fused backward passes of wasmSimd.ts (registered for wasm only). */
-export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu';
+export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad';
 
 /**
  * Runs fused kernel `name` on `inputs` (float32) if the active backend has it and the sizes suit
@@ -125,24 +125,31 @@ export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGel
  * computes the same thing with tfjs operations:
  * - WhisperSoftmaxGrad {p, dp, r}: p * (dp - r), p and dp [rows, cols], r [rows, 1];
  * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape;
- * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2).
+ * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2);
+ * - WhisperLayerNorm {x, w, b} {eps}: [LayerNorm(x), n, r] over the last axis (n normalized, r
+ *   [..., 1] = 1 / sigma);
+ * - WhisperLayerNormGrad {dy, w, n, r}: LayerNorm's input gradient.
  */
-export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>): tf.Tensor[] | undefined {
+export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] | undefined {
   const first = Object.values(inputs)[0];
-  const perRow = name === 'WhisperSoftmaxGrad' ? first.shape[first.rank - 1] : first.size;
+  const perRow = /SoftmaxGrad|LayerNorm/.test(name) ? first.shape[first.rank - 1] : first.size;
   if (perRow < 4 || !tf.getKernel(name, tf.getBackend())) return undefined;
-  const out = tf.engine().runKernel(name, inputs) as tf.Tensor | tf.Tensor[];
+  const out = tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
   return Array.isArray(out) ? out : [out];
 }
 
-/** Registers a wasm kernel with `outputs` float32 outputs shaped like its first input. */
+/**
+ * Registers wasm kernel `name`: its float32 outputs are shaped like its first input, or as
+ * `shapes` says.
+ */
 function registerFused(name: FusedKernel, order: string[], outputs: number,
-  run: (at: (t: tf.TensorInfo) => number, inputs: tf.TensorInfo[], out: tf.TensorInfo[]) => void): void {
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend }) => {
+  run: (at: (t: tf.TensorInfo) => number, inputs: tf.TensorInfo[], out: tf.TensorInfo[], attrs: Record<string, number>) => void,
+  shapes?: (first: number[]) => number[][]): void {
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
     const infos = order.map((k) => inputs[k] as tf.TensorInfo);
     const wasm = backend as unknown as WasmBackend;
-    const out = Array.from({ length: outputs }, () => wasm.makeOutput(infos[0].shape, 'float32'));
-    run((t) => wasm.dataIdMap.get(t.dataId).memoryOffset, infos, out);
+    const out = (shapes?.(infos[0].shape) ?? new Array(outputs).fill(infos[0].shape)).map((shape) => wasm.makeOutput(shape, 'float32'));
+    run((t) => wasm.dataIdMap.get(t.dataId).memoryOffset, infos, out, attrs as unknown as Record<string, number>);
     return outputs === 1 ? out[0] : out;
   } });
 }
@@ -161,6 +168,12 @@ export async function registerWasmKernelFixes(): Promise<void> {
     simd.geluGrad(at(x), at(c2), at(dy), at(out), size(x)));
   registerFused('WhisperGelu', ['x', 'e'], 2, (at, [x, e], [value, deriv]) =>
     simd.geluForward(at(x), at(e), at(value), at(deriv), size(x)));
+  const rowsOf = (t: tf.TensorInfo) => size(t) / t.shape[t.shape.length - 1];
+  registerFused('WhisperLayerNorm', ['x', 'w', 'b'], 3, (at, [x, w, b], [out, n, r], { eps }) =>
+    simd.layerNorm(at(x), at(w), at(b), eps, at(out), at(n), at(r), rowsOf(x), x.shape[x.shape.length - 1]),
+  (shape) => [shape, shape, [...shape.slice(0, -1), 1]]);
+  registerFused('WhisperLayerNormGrad', ['dy', 'w', 'n', 'r'], 1, (at, [dy, w, n, r], [out]) =>
+    simd.layerNormGrad(at(dy), at(w), at(n), at(r), at(out), rowsOf(dy), dy.shape[dy.shape.length - 1]));
 
   replaceKernel('Identity', ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;

@@ -15,6 +15,9 @@
  *   geluGrad, dy * (Phi(x) + x phi(x)) from x and 2 Phi(x), is the backward pass of a GELU run
  *   outside training. phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
  *   clipped to [-9, 9] as in layers.ts gelu.
+ * - layerNorm and layerNormGrad: LayerNorm and its input gradient in one pass over each row
+ *   instead of 9 and 8 tfjs operations, with the sums in the order of tfjs-wasm's Mean kernel: the
+ *   same bits as the tfjs operations, in inference and training.
  *
  * The module is written in WebAssembly text and assembled at startup by wabt (a few ms); it
  * imports tfjs's memory, so it reads and writes tensors in place. Addresses are byte offsets.
@@ -125,6 +128,92 @@ const wat = (memoryType: string) => String.raw`
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
       (br_if $loop (i32.lt_u (local.get $k) (local.get $n)))))
 
+  ;; LayerNorm of rows of d >= 4 values: out = (x - mean) r w + b with r = 1 / sqrt(var + eps),
+  ;; also writing n = (x - mean) r and r for the backward pass. The sums run in order, one value at
+  ;; a time, as tfjs-wasm's Mean kernel does, and every other step is the same float operation as
+  ;; layers.ts LayerNorm's tfjs operations: the same bits.
+  (func (export "layerNorm") (param $x i32) (param $w i32) (param $b i32) (param $eps f32)
+                             (param $out i32) (param $nOut i32) (param $rOut i32) (param $rows i32) (param $d i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $o i32) (local $df f32) (local $sum f32) (local $c f32)
+    (local $mean v128) (local $r v128) (local $nv v128)
+    (local.set $df (f32.convert_i32_u (local.get $d)))
+    (local.set $i (i32.const 0))
+    (block $i_done (loop $i_loop
+      (br_if $i_done (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (local.get $i) (local.get $d)) (i32.const 2))))
+      (local.set $sum (f32.const 0))
+      (local.set $j (i32.const 0))
+      (loop $sum_loop
+        (local.set $sum (f32.add (local.get $sum) (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $sum_loop (i32.lt_u (local.get $j) (local.get $d))))
+      (local.set $mean (f32x4.splat (f32.div (local.get $sum) (local.get $df))))
+      (local.set $sum (f32.const 0))
+      (local.set $j (i32.const 0))
+      (loop $var_loop
+        (local.set $c (f32.sub (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                               (f32x4.extract_lane 0 (local.get $mean))))
+        (local.set $sum (f32.add (local.get $sum) (f32.mul (local.get $c) (local.get $c))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $var_loop (i32.lt_u (local.get $j) (local.get $d))))
+      (local.set $r (f32x4.splat (f32.div (f32.const 1)
+        (f32.sqrt (f32.add (f32.div (local.get $sum) (local.get $df)) (local.get $eps))))))
+      (f32.store (i32.add (local.get $rOut) (i32.shl (local.get $i) (i32.const 2))) (f32x4.extract_lane 0 (local.get $r)))
+      (local.set $j (i32.const 0))
+      (loop $j_loop
+        (if (i32.gt_u (local.get $j) (i32.sub (local.get $d) (i32.const 4)))
+          (then (local.set $j (i32.sub (local.get $d) (i32.const 4)))))
+        (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))
+        (local.set $nv (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $o))) (local.get $mean)) (local.get $r)))
+        (v128.store (i32.add (local.get $nOut) (local.get $o)) (local.get $nv))
+        (v128.store (i32.add (local.get $out) (local.get $o))
+          (f32x4.add (f32x4.mul (local.get $nv) (v128.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
+                     (v128.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br_if $j_loop (i32.lt_u (local.get $j) (local.get $d))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $i_loop))))
+
+  ;; LayerNorm's input gradient from dy, w, n and r (as layerNorm wrote them): with g = dy w,
+  ;; dx = ((g - mean(g)) - n mean(g n)) r, sums in order: the same bits as layers.ts's tfjs operations.
+  (func (export "layerNormGrad") (param $dy i32) (param $w i32) (param $n i32) (param $r i32)
+                                 (param $out i32) (param $rows i32) (param $d i32)
+    (local $i i32) (local $j i32) (local $o i32) (local $df f32) (local $s1 f32) (local $s2 f32) (local $g f32)
+    (local $m1 v128) (local $m2 v128) (local $rv v128) (local $gv v128)
+    (local.set $df (f32.convert_i32_u (local.get $d)))
+    (local.set $i (i32.const 0))
+    (block $i_done (loop $i_loop
+      (br_if $i_done (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $s1 (f32.const 0))
+      (local.set $s2 (f32.const 0))
+      (local.set $j (i32.const 0))
+      (loop $sum_loop
+        (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))
+        (local.set $g (f32.mul (f32.load (i32.add (local.get $dy) (local.get $o)))
+                               (f32.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $s1 (f32.add (local.get $s1) (local.get $g)))
+        (local.set $s2 (f32.add (local.get $s2) (f32.mul (local.get $g) (f32.load (i32.add (local.get $n) (local.get $o))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $sum_loop (i32.lt_u (local.get $j) (local.get $d))))
+      (local.set $m1 (f32x4.splat (f32.div (local.get $s1) (local.get $df))))
+      (local.set $m2 (f32x4.splat (f32.div (local.get $s2) (local.get $df))))
+      (local.set $rv (v128.load32_splat (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $j (i32.const 0))
+      (loop $j_loop
+        (if (i32.gt_u (local.get $j) (i32.sub (local.get $d) (i32.const 4)))
+          (then (local.set $j (i32.sub (local.get $d) (i32.const 4)))))
+        (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))
+        (local.set $gv (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
+                                  (v128.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))))))
+        (v128.store (i32.add (local.get $out) (local.get $o))
+          (f32x4.mul (f32x4.sub (f32x4.sub (local.get $gv) (local.get $m1))
+                                (f32x4.mul (v128.load (i32.add (local.get $n) (local.get $o))) (local.get $m2)))
+                     (local.get $rv)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br_if $j_loop (i32.lt_u (local.get $j) (local.get $d))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $i_loop))))
+
   ;; x phi(x) = x exp(-xc^2 / 2) / sqrt(2 pi), xc = x clipped to [-9, 9].
   (func $xPhi (param $x v128) (result v128)
     (local $xc v128) (local $z v128) (local $n v128) (local $r v128) (local $p v128)
@@ -188,6 +277,8 @@ export interface SimdKernels {
   softmaxGrad(p: number, dp: number, r: number, out: number, rows: number, cols: number): void;
   geluGrad(x: number, c2: number, dy: number, out: number, n: number): void;
   geluForward(x: number, e: number, value: number, deriv: number, n: number): void;
+  layerNorm(x: number, w: number, b: number, eps: number, out: number, n: number, r: number, rows: number, d: number): void;
+  layerNormGrad(dy: number, w: number, n: number, r: number, out: number, rows: number, d: number): void;
 }
 
 /**

@@ -185,11 +185,15 @@ export class LayerNorm {
     const trainable = [this.weight, this.bias].some((t) => t instanceof tf.Variable && t.trainable);
     if (trainable) return tf.tidy(() => this.affine(this.normalize(x).n));
     const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-      const { n, r } = this.normalize(input);
+      // wasm: one pass per row (wasmSimd.ts layerNorm), the same bits as the operations below.
+      const [value, n, r] = fused('WhisperLayerNorm', { x: input, w: this.weight, b: this.bias }, { eps: this.eps })
+        ?? (({ n, r }) => [this.affine(n), n, r])(this.normalize(input));
       save([n, r]);
       return {
-        value: this.affine(n),
+        value,
         gradFunc: (dy: tf.Tensor, [ns, rs]: tf.Tensor[]) => {
+          const [onePass] = fused('WhisperLayerNormGrad', { dy, w: this.weight, n: ns, r: rs }) ?? [];
+          if (onePass) return onePass;
           const axis = dy.rank - 1;
           const g = tf.mul(dy, this.weight);
           const centered = tf.sub(g, tf.mean(g, axis, true));
