@@ -15,8 +15,8 @@
  *    values, same laziness (each input's gradient only when it is needed).
  *
  * 3. Kernels in wasm SIMD (wasmSimd.ts): Transpose for the swap of the last two axes (4-5x faster
- *    on the [1500, 1500] attention maps a training step transposes, same bits), and two fused
- *    backward passes, softmax and GELU, that model code reaches through `fused` and that fall back
+ *    on the [1500, 1500] attention maps a training step transposes, same bits), and fused passes
+ *    (softmax backward, GELU, LayerNorm) that model code reaches through `fused` and that fall back
  *    to tfjs operations on other backends.
  *
  * 4. Slice, SplitV and Concat with `copyWithin`. wasm's versions copy with `TypedArray.set`
@@ -116,7 +116,7 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
   return out;
 }
 
-/** The fused backward passes of wasmSimd.ts (registered for wasm only). */
+/** The fused passes of wasmSimd.ts (registered for wasm only). */
 export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad';
 
 /**
