@@ -63,14 +63,19 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
+/** Where tensor `t`'s data starts in the wasm heap, in bytes. */
+function heapOffset(backend: WasmBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}
+
 /** x[begin : begin + size] as a new tensor: one copyWithin per contiguous run of the heap. */
 function copySlice(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
   const out = backend.makeOutput(size, x.dtype);
   if (size.some((n) => n === 0)) return out;
   const bytes = x.dtype === 'bool' ? 1 : 4;
   const heap = backend.wasm.HEAPU8; // after makeOutput, which may grow the heap
-  const src = backend.dataIdMap.get(x.dataId).memoryOffset;
-  let dst = backend.dataIdMap.get(out.dataId).memoryOffset;
+  const src = heapOffset(backend, x);
+  let dst = heapOffset(backend, out);
   const rank = x.shape.length;
   const strides = x.shape.map((_, i) => x.shape.slice(i + 1).reduce((a, b) => a * b, 1));
   // Axes after k are taken whole, so each run covers size[k] * strides[k] contiguous elements.
@@ -108,8 +113,8 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
   if (perm[rank - 2] !== rank - 1 || perm[rank - 1] !== rank - 2 || perm.slice(0, -2).some((p, i) => p !== i)) return undefined;
   const [rows, cols] = x.shape.slice(-2);
   const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
-  const src = backend.dataIdMap.get(x.dataId).memoryOffset;
-  const dst = backend.dataIdMap.get(out.dataId).memoryOffset;
+  const src = heapOffset(backend, x);
+  const dst = heapOffset(backend, out);
   const bytes = rows * cols * 4;
   const batch = x.shape.slice(0, -2).reduce((a, b) => a * b, 1);
   for (let b = 0; b < batch; b++) simd.transpose2d(src + b * bytes, dst + b * bytes, rows, cols);
@@ -118,6 +123,9 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
 
 /** The fused passes of wasmSimd.ts (registered for wasm only). */
 export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad';
+
+/** The fused kernels that step along each row of their last axis (the others along all values). */
+const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm', 'WhisperLayerNormGrad']);
 
 /**
  * Runs fused kernel `name` on `inputs` (float32) if the active backend has it and the sizes suit
@@ -132,25 +140,21 @@ export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGel
  */
 export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] | undefined {
   const first = Object.values(inputs)[0];
-  const perRow = /SoftmaxGrad|LayerNorm/.test(name) ? first.shape[first.rank - 1] : first.size;
+  const perRow = ROW_WISE.has(name) ? first.shape[first.rank - 1] : first.size;
   if (perRow < 4 || !tf.getKernel(name, tf.getBackend())) return undefined;
   const out = tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
   return Array.isArray(out) ? out : [out];
 }
 
-/**
- * Registers wasm kernel `name`: its float32 outputs are shaped like its first input, or as
- * `shapes` says.
- */
-function registerFused(name: FusedKernel, order: string[], outputs: number,
-  run: (at: (t: tf.TensorInfo) => number, inputs: tf.TensorInfo[], out: tf.TensorInfo[], attrs: Record<string, number>) => void,
-  shapes?: (first: number[]) => number[][]): void {
+/** Registers wasm kernel `name`, whose float32 outputs have the shapes `shapes` gives for its first input's. */
+function registerFused(name: FusedKernel, order: string[], shapes: (first: number[]) => number[][],
+  run: (at: (t: tf.TensorInfo) => number, inputs: tf.TensorInfo[], out: tf.TensorInfo[], attrs: Record<string, number>) => void): void {
   tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
     const infos = order.map((k) => inputs[k] as tf.TensorInfo);
     const wasm = backend as unknown as WasmBackend;
-    const out = (shapes?.(infos[0].shape) ?? new Array(outputs).fill(infos[0].shape)).map((shape) => wasm.makeOutput(shape, 'float32'));
-    run((t) => wasm.dataIdMap.get(t.dataId).memoryOffset, infos, out, attrs as unknown as Record<string, number>);
-    return outputs === 1 ? out[0] : out;
+    const out = shapes(infos[0].shape).map((shape) => wasm.makeOutput(shape, 'float32'));
+    run((t) => heapOffset(wasm, t), infos, out, attrs as unknown as Record<string, number>);
+    return out.length === 1 ? out[0] : out;
   } });
 }
 
@@ -162,17 +166,17 @@ export async function registerWasmKernelFixes(): Promise<void> {
     return transposeLastTwo(args.backend as unknown as WasmBackend, simd, args.inputs.x as tf.TensorInfo, perm) ?? tfjs(args);
   });
   const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
-  registerFused('WhisperSoftmaxGrad', ['p', 'dp', 'r'], 1, (at, [p, dp, r], [out]) =>
-    simd.softmaxGrad(at(p), at(dp), at(r), at(out), p.shape[0], p.shape[1]));
-  registerFused('WhisperGeluGrad', ['x', 'c2', 'dy'], 1, (at, [x, c2, dy], [out]) =>
-    simd.geluGrad(at(x), at(c2), at(dy), at(out), size(x)));
-  registerFused('WhisperGelu', ['x', 'e'], 2, (at, [x, e], [value, deriv]) =>
-    simd.geluForward(at(x), at(e), at(value), at(deriv), size(x)));
   const rowsOf = (t: tf.TensorInfo) => size(t) / t.shape[t.shape.length - 1];
-  registerFused('WhisperLayerNorm', ['x', 'w', 'b'], 3, (at, [x, w, b], [out, n, r], { eps }) =>
-    simd.layerNorm(at(x), at(w), at(b), eps, at(out), at(n), at(r), rowsOf(x), x.shape[x.shape.length - 1]),
-  (shape) => [shape, shape, [...shape.slice(0, -1), 1]]);
-  registerFused('WhisperLayerNormGrad', ['dy', 'w', 'n', 'r'], 1, (at, [dy, w, n, r], [out]) =>
+  const one = (shape: number[]) => [shape];
+  registerFused('WhisperSoftmaxGrad', ['p', 'dp', 'r'], one, (at, [p, dp, r], [out]) =>
+    simd.softmaxGrad(at(p), at(dp), at(r), at(out), p.shape[0], p.shape[1]));
+  registerFused('WhisperGeluGrad', ['x', 'c2', 'dy'], one, (at, [x, c2, dy], [out]) =>
+    simd.geluGrad(at(x), at(c2), at(dy), at(out), size(x)));
+  registerFused('WhisperGelu', ['x', 'e'], (shape) => [shape, shape], (at, [x, e], [value, deriv]) =>
+    simd.geluForward(at(x), at(e), at(value), at(deriv), size(x)));
+  registerFused('WhisperLayerNorm', ['x', 'w', 'b'], (shape) => [shape, shape, [...shape.slice(0, -1), 1]], (at, [x, w, b], [out, n, r], { eps }) =>
+    simd.layerNorm(at(x), at(w), at(b), eps, at(out), at(n), at(r), rowsOf(x), x.shape[x.shape.length - 1]));
+  registerFused('WhisperLayerNormGrad', ['dy', 'w', 'n', 'r'], one, (at, [dy, w, n, r], [out]) =>
     simd.layerNormGrad(at(dy), at(w), at(n), at(r), at(out), rowsOf(dy), dy.shape[dy.shape.length - 1]));
 
   replaceKernel('Identity', ({ inputs, backend }) => {
@@ -217,8 +221,8 @@ export async function registerWasmKernelFixes(): Promise<void> {
     const bytes = parts[0].dtype === 'bool' ? 1 : 4;
     const heap = backend.wasm.HEAPU8;
     const runs = parts.map((x) => count(x.shape.slice(axis)) * bytes);
-    const srcs = parts.map((x) => backend.dataIdMap.get(x.dataId).memoryOffset);
-    let dst = backend.dataIdMap.get(out.dataId).memoryOffset;
+    const srcs = parts.map((x) => heapOffset(backend, x));
+    let dst = heapOffset(backend, out);
     for (let b = 0, outer = count(parts[0].shape.slice(0, axis)); b < outer; b++) {
       parts.forEach((_, i) => {
         heap.copyWithin(dst, srcs[i] + b * runs[i], srcs[i] + (b + 1) * runs[i]);

@@ -22,6 +22,20 @@
  * The module is written in WebAssembly text and assembled at startup by wabt (a few ms); it
  * imports tfjs's memory, so it reads and writes tensors in place. Addresses are byte offsets.
  */
+/**
+ * WAT for a loop of `index` = 0, 4, 8, ... below `end` (end >= 4) around `body`, whose last step
+ * starts at end - 4: it may redo up to 3 values, with the same result, since every value a kernel
+ * here writes depends only on inputs at its own place (and on per-row values).
+ */
+function steps4(index: string, end: string, body: string): string {
+  return `(local.set ${index} (i32.const 0))
+    (loop
+      (if (i32.gt_u (local.get ${index}) (i32.sub ${end} (i32.const 4)))
+        (then (local.set ${index} (i32.sub ${end} (i32.const 4)))))${body}
+      (local.set ${index} (i32.add (local.get ${index}) (i32.const 4)))
+      (br_if 0 (i32.lt_u (local.get ${index}) ${end})))`;
+}
+
 const wat = (memoryType: string) => String.raw`
 (module
   (import "env" "memory" (memory ${memoryType}))
@@ -90,8 +104,8 @@ const wat = (memoryType: string) => String.raw`
     (call $copy (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols)
       (local.get $r4) (local.get $rows) (i32.const 0) (local.get $c4)))
 
-  ;; The elementwise kernels below step 4 values at a time; the last step starts at n - 4 (it may
-  ;; redo up to 3 values, with the same result), so n >= 4 is required (see wasmKernels.fused).
+  ;; The elementwise kernels below step 4 values at a time (steps4), so they need n >= 4 (see
+  ;; wasmKernels.fused).
 
   ;; out = p * (dp - r[i]) on row i of rows x cols matrices (cols >= 4); r has one value per row.
   (func (export "softmaxGrad") (param $p i32) (param $dp i32) (param $r i32) (param $out i32) (param $rows i32) (param $cols i32)
@@ -100,33 +114,23 @@ const wat = (memoryType: string) => String.raw`
     (block $i_done (loop $i_loop
       (br_if $i_done (i32.ge_u (local.get $i) (local.get $rows)))
       (local.set $rv (v128.load32_splat (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 2)))))
-      (local.set $j (i32.const 0))
-      (loop $j_loop
-        (if (i32.gt_u (local.get $j) (i32.sub (local.get $cols) (i32.const 4)))
-          (then (local.set $j (i32.sub (local.get $cols) (i32.const 4)))))
+      ${steps4('$j', '(local.get $cols)', `
         (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))
         (v128.store (i32.add (local.get $out) (local.get $o))
           (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $o)))
-                     (f32x4.sub (v128.load (i32.add (local.get $dp) (local.get $o))) (local.get $rv))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br_if $j_loop (i32.lt_u (local.get $j) (local.get $cols))))
+                     (f32x4.sub (v128.load (i32.add (local.get $dp) (local.get $o))) (local.get $rv))))`)}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
   ;; out = dy * (0.5 c2 + x phi(x)) for n >= 4 values (c2 = 2 Phi(x)).
   (func (export "geluGrad") (param $x i32) (param $c i32) (param $dy i32) (param $out i32) (param $n i32)
     (local $k i32) (local $o i32)
-    (local.set $k (i32.const 0))
-    (loop $loop
-      (if (i32.gt_u (local.get $k) (i32.sub (local.get $n) (i32.const 4)))
-        (then (local.set $k (i32.sub (local.get $n) (i32.const 4)))))
+    ${steps4('$k', '(local.get $n)', `
       (local.set $o (i32.shl (local.get $k) (i32.const 2)))
       (v128.store (i32.add (local.get $out) (local.get $o))
         (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
           (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $c) (local.get $o))) (v128.const f32x4 0.5 0.5 0.5 0.5))
-                     (call $xPhi (v128.load (i32.add (local.get $x) (local.get $o)))))))
-      (local.set $k (i32.add (local.get $k) (i32.const 4)))
-      (br_if $loop (i32.lt_u (local.get $k) (local.get $n)))))
+                     (call $xPhi (v128.load (i32.add (local.get $x) (local.get $o)))))))`)})
 
   ;; LayerNorm of rows of d >= 4 values: out = (x - mean) r w + b with r = 1 / sqrt(var + eps),
   ;; also writing n = (x - mean) r and r for the backward pass. The sums run in order, one value at
@@ -159,18 +163,13 @@ const wat = (memoryType: string) => String.raw`
       (local.set $r (f32x4.splat (f32.div (f32.const 1)
         (f32.sqrt (f32.add (f32.div (local.get $sum) (local.get $df)) (local.get $eps))))))
       (f32.store (i32.add (local.get $rOut) (i32.shl (local.get $i) (i32.const 2))) (f32x4.extract_lane 0 (local.get $r)))
-      (local.set $j (i32.const 0))
-      (loop $j_loop
-        (if (i32.gt_u (local.get $j) (i32.sub (local.get $d) (i32.const 4)))
-          (then (local.set $j (i32.sub (local.get $d) (i32.const 4)))))
+      ${steps4('$j', '(local.get $d)', `
         (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))
         (local.set $nv (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $o))) (local.get $mean)) (local.get $r)))
         (v128.store (i32.add (local.get $nOut) (local.get $o)) (local.get $nv))
         (v128.store (i32.add (local.get $out) (local.get $o))
           (f32x4.add (f32x4.mul (local.get $nv) (v128.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
-                     (v128.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br_if $j_loop (i32.lt_u (local.get $j) (local.get $d))))
+                     (v128.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))))`)}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
@@ -198,19 +197,14 @@ const wat = (memoryType: string) => String.raw`
       (local.set $m1 (f32x4.splat (f32.div (local.get $s1) (local.get $df))))
       (local.set $m2 (f32x4.splat (f32.div (local.get $s2) (local.get $df))))
       (local.set $rv (v128.load32_splat (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 2)))))
-      (local.set $j (i32.const 0))
-      (loop $j_loop
-        (if (i32.gt_u (local.get $j) (i32.sub (local.get $d) (i32.const 4)))
-          (then (local.set $j (i32.sub (local.get $d) (i32.const 4)))))
+      ${steps4('$j', '(local.get $d)', `
         (local.set $o (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))
         (local.set $gv (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
                                   (v128.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))))))
         (v128.store (i32.add (local.get $out) (local.get $o))
           (f32x4.mul (f32x4.sub (f32x4.sub (local.get $gv) (local.get $m1))
                                 (f32x4.mul (v128.load (i32.add (local.get $n) (local.get $o))) (local.get $m2)))
-                     (local.get $rv)))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br_if $j_loop (i32.lt_u (local.get $j) (local.get $d))))
+                     (local.get $rv)))`)}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
@@ -239,19 +233,14 @@ const wat = (memoryType: string) => String.raw`
   ;; x * 0.5 * (e + 1) in that order (the same bits), and its derivative 0.5 (e + 1) + x phi(x).
   (func (export "geluForward") (param $x i32) (param $e i32) (param $value i32) (param $deriv i32) (param $n i32)
     (local $k i32) (local $o i32) (local $xv v128) (local $c2 v128)
-    (local.set $k (i32.const 0))
-    (loop $loop
-      (if (i32.gt_u (local.get $k) (i32.sub (local.get $n) (i32.const 4)))
-        (then (local.set $k (i32.sub (local.get $n) (i32.const 4)))))
+    ${steps4('$k', '(local.get $n)', `
       (local.set $o (i32.shl (local.get $k) (i32.const 2)))
       (local.set $xv (v128.load (i32.add (local.get $x) (local.get $o))))
       (local.set $c2 (f32x4.add (v128.load (i32.add (local.get $e) (local.get $o))) (v128.const f32x4 1 1 1 1)))
       (v128.store (i32.add (local.get $value) (local.get $o))
         (f32x4.mul (f32x4.mul (local.get $xv) (v128.const f32x4 0.5 0.5 0.5 0.5)) (local.get $c2)))
       (v128.store (i32.add (local.get $deriv) (local.get $o))
-        (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))
-      (local.set $k (i32.add (local.get $k) (i32.const 4)))
-      (br_if $loop (i32.lt_u (local.get $k) (local.get $n)))))
+        (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))`)})
 
   ;; dst[j][i] = src[i][j] for i in [i0, i1), j in [j0, j1).
   (func $copy (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
