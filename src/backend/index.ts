@@ -10,8 +10,8 @@ export { initBackend, describeBackend } from './select';
 export type { BackendName, BackendReport } from './select';
 export {
   linear, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
-  keyValue, concatKeyValue, gatherKeyValue, attention, heapLimitBytes, DerivedTensors,
+  keyValue, concatKeyValue, gatherKeyValue, attention, heapLimitBytes, prefetch, DerivedTensors,
 } from './ops';
 export type { FrozenWeight, KeyValue } from './ops';
-export { quantizeInt8, toFloat16, dequantize, quantizedBytes } from './quantized';
+export { quantize, quantizeInt8, toFloat16, dequantize, quantizedBytes } from './quantized';
 export type { Int8Weight, Float16Weight, QuantizedWeight, WeightDtype } from './quantized';

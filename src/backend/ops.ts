@@ -235,3 +235,13 @@ export function softmaxTimes(scores: tf.Tensor, v: tf.Tensor): tf.Tensor {
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(scores, v);
 }
+
+/**
+ * Reads `tensors` to the CPU now, so that dataSync() on them works afterwards on every backend:
+ * webgpu reads only asynchronously (its synchronous path needs a browser's OffscreenCanvas), and
+ * a tensor read once keeps its values on the CPU until it changes. Call it before code that
+ * reads synchronously (saving adapters, checkpoints).
+ */
+export async function prefetch(tensors: tf.Tensor[]): Promise<void> {
+  if (tf.getBackend() === 'webgpu') await Promise.all(tensors.map((t) => t.data()));
+}

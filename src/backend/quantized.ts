@@ -113,6 +113,11 @@ export function dequantize(w: QuantizedWeight, transposed = false): Float32Array
   return t;
 }
 
+/** `values` [out, in] as `dtype` bytes. */
+export function quantize(dtype: QuantizedWeight['dtype'], values: Float32Array, shape: [number, number]): QuantizedWeight {
+  return dtype === 'int8' ? quantizeInt8(values, shape) : toFloat16(values, shape);
+}
+
 /** Bytes held by a quantized weight. */
 export function quantizedBytes(w: QuantizedWeight): number {
   return w.data.byteLength + (w.dtype === 'int8' ? w.scales.byteLength : 0);

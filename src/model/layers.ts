@@ -6,9 +6,7 @@
  * checkpoint one to one.
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  DerivedTensors, FrozenWeight, gelu, layerNorm, linear, prepareLinear, quantizeInt8, QuantizedWeight, toFloat16,
-} from '../backend';
+import { DerivedTensors, FrozenWeight, gelu, layerNorm, linear, prepareLinear, quantize, QuantizedWeight } from '../backend';
 import type { Int8Weight } from '../backend';
 
 export { gelu };
@@ -24,13 +22,23 @@ export class Linear implements FrozenWeight {
   quantized?: QuantizedWeight;
   readonly derived = new DerivedTensors();
 
+  /** [out, in], as in the checkpoint. May be replaced (merged LoRA). Disposed on a quantized base. */
+  weight: tf.Tensor2D;
+
   constructor(
     /** HF module path, e.g. 'model.encoder.layers.0.self_attn.q_proj'. */
     public name: string,
-    /** [out, in], as in the checkpoint. May be replaced (merged LoRA). Disposed on a quantized base. */
-    public weight: tf.Tensor2D,
+    /** [out, in]: a float32 tensor, or int8 / float16 bytes (a quantized base). */
+    weight: tf.Tensor2D | QuantizedWeight,
     public bias?: tf.Tensor1D,
   ) {
+    if (weight instanceof tf.Tensor) {
+      this.weight = weight;
+    } else {
+      this.quantized = weight;
+      this.weight = tf.zeros([0, 0]); // as after quantize(): a disposed tensor
+      this.weight.dispose();
+    }
     prepareLinear(this);
   }
 
@@ -58,8 +66,7 @@ export class Linear implements FrozenWeight {
    */
   quantize(dtype: QuantizedWeight['dtype']): void {
     if (this.quantized) return;
-    const values = this.weight.dataSync() as Float32Array;
-    this.quantized = dtype === 'int8' ? quantizeInt8(values, this.shape) : toFloat16(values, this.shape);
+    this.quantized = quantize(dtype, this.weight.dataSync() as Float32Array, this.shape);
     this.weight.dispose();
     this.derived.dispose();
   }

@@ -37,13 +37,14 @@ const cache = new Map<string, Promise<WhisperPipeline>>();
 
 /** Loads (once per process and folder) the model, tokenizer and feature extractor of a checkpoint. */
 export function loadWhisper(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<WhisperPipeline> {
-  const key = `${idOrDir}@${opts.revision ?? 'main'}${opts.loadIn8bit ? ':int8' : ''}`;
+  const dtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
+  const key = `${idOrDir}@${opts.revision ?? 'main'}:${dtype}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
       await initBackend();
       const dir = await resolveModel(idOrDir, opts);
-      const model = await WhisperForConditionalGeneration.fromPretrained(dir, { loadIn8bit: opts.loadIn8bit });
+      const model = await WhisperForConditionalGeneration.fromPretrained(dir, { weightsDtype: dtype });
       const tokenizer = await WhisperTokenizer.fromPretrained(dir);
       const featureExtractor = WhisperFeatureExtractor.fromPretrained(dir);
       return { model, tokenizer, featureExtractor, dir };

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
+import { quantize, QuantizedWeight, WeightDtype } from '../backend';
 import { WhisperAttention } from './attention';
 import { WhisperConfig } from './config';
 import { WhisperDecoder, WhisperDecoderLayer } from './decoder';
@@ -72,8 +73,16 @@ export interface FromPretrainedOptions extends ResolveOptions {
    * Store the frozen linear weights of the encoder and decoder layers as int8 (per-row scales),
    * like transformers' `load_in_8bit=True` for a PEFT base: about 4x less memory for them, some
    * speed and a little accuracy lost (BENCHMARKS.md). The vocabulary projection stays float.
+   * The same as weightsDtype: 'int8'.
    */
   loadIn8bit?: boolean;
+  /**
+   * How the linear weights of the encoder and decoder layers are kept in memory: 'float32'
+   * (default), 'float16' (half the bytes; exact for the float16 checkpoints of the Hub) or 'int8'.
+   * The arithmetic is float32 either way: each layer's weights are expanded while it runs, so
+   * whisper-medium and large-v3 fit the wasm backend's 4 GB (BENCHMARKS.md).
+   */
+  weightsDtype?: WeightDtype;
 }
 
 export interface ForwardOptions {
@@ -115,23 +124,35 @@ export class WhisperForConditionalGeneration {
     const expected = expectedWeightShapes(config);
     // Everything is validated here, before one tensor exists.
     const weights = loadSafetensorsCheckpoint(dir, expected, new Set([PROJ_OUT]));
-    const model = WhisperForConditionalGeneration.fromWeights(config, weights);
+    const weightsDtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
+    const model = WhisperForConditionalGeneration.fromWeights(config, weights, { weightsDtype, consume: true });
     model.dir = dir;
-    if (opts.loadIn8bit) model.quantizeInt8();
     return model;
   }
 
-  /** Builds the model from validated float32 weights (names as in the checkpoint). */
-  static fromWeights(config: WhisperConfig, weights: Map<string, LoadedTensor>): WhisperForConditionalGeneration {
+  /**
+   * Builds the model from validated float32 weights (names as in the checkpoint). With `consume`,
+   * each weight leaves `weights` once used, so that float32 copies are freed as the model is built.
+   */
+  static fromWeights(config: WhisperConfig, weights: Map<string, LoadedTensor>,
+    opts: { weightsDtype?: WeightDtype; consume?: boolean } = {}): WhisperForConditionalGeneration {
     const get = (name: string): LoadedTensor => {
       const w = weights.get(name);
       if (!w) throw new Error(`WhisperForConditionalGeneration: weight '${name}' is missing`);
+      if (opts.consume) weights.delete(name);
       return w;
     };
+    const dtype = opts.weightsDtype ?? 'float32';
     const t1 = (n: string) => tf.tensor1d(get(n).data);
     const t2 = (n: string) => tf.tensor2d(get(n).data, get(n).shape as [number, number]);
     const t3 = (n: string) => tf.tensor3d(get(n).data, get(n).shape as [number, number, number]);
-    const linear = (p: string, bias = true) => new Linear(p, t2(`${p}.weight`), bias ? t1(`${p}.bias`) : undefined);
+    // Layer weights in the dtype asked for; kept as bytes, they never become a float32 tensor.
+    const layerWeight = (n: string) => {
+      if (dtype === 'float32') return t2(n);
+      const w = get(n);
+      return quantize(dtype, w.data, w.shape as [number, number]);
+    };
+    const linear = (p: string, bias = true) => new Linear(p, layerWeight(`${p}.weight`), bias ? t1(`${p}.bias`) : undefined);
     const ln = (p: string) => new LayerNorm(p, t1(`${p}.weight`), t1(`${p}.bias`));
     const attn = (p: string, heads: number) => new WhisperAttention(p, heads,
       linear(`${p}.q_proj`), linear(`${p}.k_proj`, false), linear(`${p}.v_proj`), linear(`${p}.out_proj`));
@@ -167,9 +188,14 @@ export class WhisperForConditionalGeneration {
     return [...this.encoder.linears(), ...this.decoder.linears(), this.projOut];
   }
 
-  /** Int8 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.loadIn8bit). */
+  /** Int8 or float16 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.weightsDtype). */
+  quantize(dtype: QuantizedWeight['dtype']): void {
+    for (const l of [...this.encoder.linears(), ...this.decoder.linears()]) l.quantize(dtype);
+  }
+
+  /** quantize('int8') (see FromPretrainedOptions.loadIn8bit). */
   quantizeInt8(): void {
-    for (const l of [...this.encoder.linears(), ...this.decoder.linears()]) l.quantizeInt8();
+    this.quantize('int8');
   }
 
   /** inputFeatures [B, nMels, 3000] -> encoder hidden states [B, 1500, d] (fewer frames: see WhisperEncoder.apply). */

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { heapLimitBytes } from '../backend';
+import { heapLimitBytes, prefetch } from '../backend';
 import type { PeftModel } from '../lora/peft';
 import { greaterIsBetter, metricKey, Seq2SeqTrainingArguments } from './args';
 import {
@@ -230,7 +230,7 @@ export class Seq2SeqTrainer {
         }
       }
       if (!Number.isFinite(lossSum)) throw new NonFiniteLossError(`loss is ${lossSum}`);
-      const clipped = clipByGlobalNorm(acc!, this.args.maxGradNorm);
+      const clipped = await clipByGlobalNorm(acc!, this.args.maxGradNorm);
       acc = clipped.grads;
       if (!Number.isFinite(clipped.norm)) throw new NonFiniteLossError(`gradient norm is ${clipped.norm}`);
       this.optimizer!.apply(acc, lr);
@@ -260,7 +260,7 @@ export class Seq2SeqTrainer {
       for (let m = 0; m < group.length; m++) {
         const mb = await batchOf(m);
         this.model.reseedDropout(dropoutSeed(m));
-        yield lossAndGradients(this.model, mb, scale(m));
+        yield await lossAndGradients(this.model, mb, scale(m));
       }
       return;
     }
@@ -376,6 +376,7 @@ export class Seq2SeqTrainer {
         const doSave = (a.saveStrategy === 'steps' && st.global_step % a.saveSteps === 0) ||
           (a.saveStrategy === 'epoch' && epochEnd) || (a.loadBestModelAtEnd && improved);
         if (doSave) {
+          await prefetch([...this.model.trainableVariables(), ...this.optimizer.stateTensors()]);
           saveCheckpoint(checkpointDir(a.outputDir, st.global_step), this.model, this.optimizer, st, a);
           rotateCheckpoints(a.outputDir, a.saveTotalLimit, st.best_model_checkpoint);
         }
@@ -384,6 +385,7 @@ export class Seq2SeqTrainer {
     if (a.loadBestModelAtEnd && this.state.best_model_checkpoint && fs.existsSync(this.state.best_model_checkpoint)) {
       this.model.loadAdapter(this.state.best_model_checkpoint, this.model.activeAdapter);
     }
+    await prefetch(this.model.trainableVariables()); // so that saveModel() can read them
     const ran = this.state.global_step - startStep;
     const summary = { step: this.state.global_step, epoch: round(this.state.epoch),
       train_runtime: this.state.train_time_s, train_loss: ran ? lossAll / ran : NaN,
