@@ -96,18 +96,19 @@ function float16Table(): Float32Array {
 export function dequantize(w: QuantizedWeight, transposed = false): Float32Array {
   const [out, inF] = w.shape;
   const t = new Float32Array(out * inF);
-  const table = w.dtype === 'float16' ? float16Table() : undefined;
-  for (let o = 0; o < out; o++) {
-    const s = w.dtype === 'int8' ? w.scales[o] : 1;
-    const row = o * inF;
-    if (table) {
-      const d = w.data as Uint16Array;
-      if (transposed) for (let i = 0; i < inF; i++) t[i * out + o] = table[d[row + i]];
-      else for (let i = 0; i < inF; i++) t[row + i] = table[d[row + i]];
-    } else {
-      const d = w.data as Int8Array;
-      if (transposed) for (let i = 0; i < inF; i++) t[i * out + o] = d[row + i] * s;
-      else for (let i = 0; i < inF; i++) t[row + i] = d[row + i] * s;
+  // One monomorphic loop per case: the inner loops run over every weight of a layer at each call.
+  if (w.dtype === 'float16') {
+    const table = float16Table();
+    const d = w.data;
+    if (!transposed) for (let i = 0; i < t.length; i++) t[i] = table[d[i]];
+    else for (let o = 0; o < out; o++) for (let i = 0, r = o * inF; i < inF; i++) t[i * out + o] = table[d[r + i]];
+  } else {
+    const d = w.data;
+    for (let o = 0; o < out; o++) {
+      const s = w.scales[o];
+      const r = o * inF;
+      if (!transposed) for (let i = 0; i < inF; i++) t[r + i] = d[r + i] * s;
+      else for (let i = 0; i < inF; i++) t[i * out + o] = d[r + i] * s;
     }
   }
   return t;

@@ -143,9 +143,10 @@ export class WhisperForConditionalGeneration {
       return w;
     };
     const dtype = opts.weightsDtype ?? 'float32';
-    const t1 = (n: string) => tf.tensor1d(get(n).data);
-    const t2 = (n: string) => tf.tensor2d(get(n).data, get(n).shape as [number, number]);
-    const t3 = (n: string) => tf.tensor3d(get(n).data, get(n).shape as [number, number, number]);
+    const tensor = (n: string) => (({ data, shape }) => tf.tensor(data, shape))(get(n));
+    const t1 = (n: string) => tensor(n) as tf.Tensor1D;
+    const t2 = (n: string) => tensor(n) as tf.Tensor2D;
+    const t3 = (n: string) => tensor(n) as tf.Tensor3D;
     // Layer weights in the dtype asked for; kept as bytes, they never become a float32 tensor.
     const layerWeight = (n: string) => {
       if (dtype === 'float32') return t2(n);

@@ -68,14 +68,15 @@ function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor):
   return tf.concat(tf.split(x, sizes, 0).map((b) => f(b as tf.Tensor2D)), 0) as tf.Tensor2D;
 }
 
+/** (W x^T)^T: W as it is, the left operand (XNNPACK packs only the small x^T). */
+const swappedProduct = (x: tf.Tensor2D, weight: tf.Tensor2D) => tf.transpose(tf.matMul(weight, tf.transpose(x))) as tf.Tensor2D;
+
 function linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
-  if (w.quantized) {
-    const [out, inF] = w.quantized.shape;
-    return tf.matMul(x, tf.tensor2d(dequantize(w.quantized, true), [inF, out]));
-  }
+  // Bytes: the layer's float weight exists only for this product, so it is neither transposed nor packed.
+  if (w.quantized) return swappedProduct(x, tf.tensor2d(dequantize(w.quantized), w.quantized.shape));
   if (isTrainable(w.weight)) return tf.matMul(x, tf.transpose(w.weight)); // full fine-tuning: autodiff
-  // Huge weights (a large vocabulary projection) are not copied: y = (W x^T)^T instead.
-  if (w.weight.size > MAX_TRANSPOSED_COPY) return tf.transpose(tf.matMul(w.weight, tf.transpose(x))) as tf.Tensor2D;
+  // Huge weights (a large vocabulary projection) are not copied.
+  if (w.weight.size > MAX_TRANSPOSED_COPY) return swappedProduct(x, w.weight);
   return frozenProduct(x, w, training);
 }
 
