@@ -38,6 +38,11 @@ done
 [ -n "$jupyter_python" ] || apt_missing+=(jupyter-nbconvert jupyter-client python3-ipykernel)
 "${jupyter_python:-/usr/bin/python3}" -c 'import notebook' >/dev/null 2>&1 || apt_missing+=(jupyter-notebook)
 if [ "$want_test" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_missing+=(chromium); fi
+# The tests compare our decoder with ffmpeg's and our WER with NIST sclite (Debian sctk).
+if [ "$want_test" = 1 ]; then
+  command -v ffmpeg >/dev/null 2>&1 || apt_missing+=(ffmpeg)
+  [ -x /usr/lib/sctk/bin/sclite ] || [ -x /usr/bin/sclite ] || apt_missing+=(sctk)
+fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
