@@ -69,6 +69,8 @@ case "$kernels" in
 esac
 
 # 5. The compiled library the notebooks import (dist/, from src/).
+#    (dist/backend.js, from before src/backend/ was a folder, would shadow dist/backend/index.js.)
+rm -f dist/backend.js dist/backend.d.ts
 npx tsc -p tsconfig.build.json >/dev/null || true
-[ -f dist/backend.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
+[ -f dist/backend/index.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
 say "ready"
