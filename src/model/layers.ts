@@ -58,9 +58,10 @@ export class Linear {
   /** Set instead of `weight` on an int8 base (WhisperForConditionalGeneration loadIn8bit). */
   int8?: Int8Weight;
   // wasm's matMul with transposeB is ~30x slower (and gave wrong sums in tfjs 4.22), so we keep
-  // a [in, out] copy of `weight`, rebuilt whenever someone assigns a new weight tensor.
+  // a [in, out] copy of `weight`, rebuilt whenever its data changes (a new tensor, or a trained
+  // tf.Variable assigned new values: either gives it a new dataId).
   private weightT?: tf.Tensor2D;
-  private weightTOf?: tf.Tensor2D;
+  private weightTOf?: object;
 
   constructor(
     /** HF module path, e.g. 'model.encoder.layers.0.self_attn.q_proj'. */
@@ -79,6 +80,11 @@ export class Linear {
    * transpose; small and larger models skip it.
    */
   static MAX_TRANSPOSED_COPY = 32_000_000;
+
+  /** True when the weight is a trainable tf.Variable (full fine-tuning): it then gets a gradient. */
+  get trainable(): boolean {
+    return this.weight instanceof tf.Variable && this.weight.trainable;
+  }
 
   /** [out, in] */
   get shape(): [number, number] {
@@ -110,6 +116,7 @@ export class Linear {
       let y: tf.Tensor;
       if (this.int8) y = tf.matMul(x2, dequantizeTransposed(this.int8));
       // Huge weights (a large vocabulary projection) are not copied: y = (W x^T)^T instead.
+      else if (training && this.trainable) y = this.trainedProduct(x2);
       else if (this.weight.size > Linear.MAX_TRANSPOSED_COPY) y = tf.transpose(tf.matMul(this.weight, tf.transpose(x2)));
       else y = this.frozenProduct(x2, training);
       if (this.bias) y = tf.add(y, this.bias);
@@ -143,15 +150,29 @@ export class Linear {
     return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
   }
 
+  /**
+   * x W^T differentiable w.r.t. x and the trained weight: dx = dy W, dW = dy^T x (products without
+   * transposed operands, see frozenProduct).
+   */
+  private trainedProduct(x: tf.Tensor2D): tf.Tensor2D {
+    const product = (input: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([input, w]);
+      const value = w.size > Linear.MAX_TRANSPOSED_COPY ? tf.transpose(tf.matMul(w, tf.transpose(input))) : tf.matMul(input, this.transposedWeight());
+      return { value, gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor2D[]) => [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)] };
+    };
+    return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x, this.weight) as tf.Tensor2D;
+  }
+
   /** Weights above this many values take the swapped products in training (see frozenProduct). */
   static WIDE_WEIGHT = 4_000_000;
 
   /** `weight` as [in, out], cached. Not tracked by tidy scopes (kept until the weight changes). */
   transposedWeight(): tf.Tensor2D {
-    if (this.weightTOf !== this.weight || !this.weightT || this.weightT.isDisposed) {
+    const data = (this.weight as unknown as { dataId: object }).dataId;
+    if (this.weightTOf !== data || !this.weightT || this.weightT.isDisposed) {
       this.weightT?.dispose();
       this.weightT = tf.keep(tf.tidy(() => tf.transpose(this.weight)));
-      this.weightTOf = this.weight;
+      this.weightTOf = data;
     }
     return this.weightT;
   }
@@ -227,7 +248,8 @@ export class LayerNorm {
  * The HF weight [out, in, k] is stored once as the tfjs filter [k, in, out].
  */
 export class Conv1d {
-  readonly filter: tf.Tensor3D;
+  /** [k, in, out]; a tf.Variable when the convolution is trained. */
+  filter: tf.Tensor3D;
 
   constructor(
     public name: string,
@@ -243,8 +265,30 @@ export class Conv1d {
   apply(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const padded = this.padding ? tf.pad(x, [[0, 0], [this.padding, this.padding], [0, 0]]) : x;
-      return tf.add(tf.conv1d(padded, this.filter, this.stride, 'valid'), this.bias) as tf.Tensor3D;
+      const trained = this.filter instanceof tf.Variable && this.filter.trainable;
+      const y = trained ? this.unfoldedProduct(padded as tf.Tensor3D) : tf.conv1d(padded, this.filter, this.stride, 'valid');
+      return tf.add(y, this.bias) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * The same convolution as one product of the unfolded input [B, T', k * in] with the filter
+   * [k * in, out]: differentiable w.r.t. the filter on every backend (tfjs-wasm has no
+   * Conv2DBackpropFilter kernel). Tap j of output t reads input row t * stride + j.
+   */
+  private unfoldedProduct(x: tf.Tensor3D): tf.Tensor3D {
+    const [b, t, cin] = x.shape;
+    const [k, , cout] = this.filter.shape;
+    const s = this.stride;
+    const n = Math.floor((t - k) / s) + 1;
+    // s - 1 extra rows so every tap's strided view has n full strides (the extra rows are never read).
+    const xs = s > 1 ? tf.pad(x, [[0, 0], [0, s - 1], [0, 0]]) : x;
+    const taps = Array.from({ length: k }, (_, j) => {
+      const rows = tf.slice(xs, [0, j, 0], [b, n * s, cin]);
+      return s === 1 ? rows : tf.reshape(tf.split(tf.reshape(rows, [b, n, s, cin]), s, 2)[0], [b, n, cin]);
+    });
+    const cols = tf.reshape(tf.concat(taps, 2), [b * n, k * cin]);
+    return tf.reshape(tf.matMul(cols, tf.reshape(this.filter, [k * cin, cout])), [b, n, cout]);
   }
 
   dispose(): void {
