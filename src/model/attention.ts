@@ -58,19 +58,42 @@ export class WhisperAttention {
     });
   }
 
+  /** Scores q.k of every head, q [T, d] (already scaled), kT [d, S] -> [H, T, S]. */
+  scores(q: tf.Tensor2D, kT: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [qs, ks] = [tf.split(q, this.numHeads, 1), tf.split(kT, this.numHeads, 0)];
+      return tf.stack(qs.map((qh, h) => tf.matMul(qh, ks[h]))) as tf.Tensor3D;
+    });
+  }
+
   /**
    * hidden [B, T, d] attends to `kv` (precomputed) or to itself; `mask` [T, S] is added to the
    * scores (0 or a large negative number).
    */
-  apply(hidden: tf.Tensor3D, opts: { kv?: KeyValue; mask?: tf.Tensor2D; training?: boolean } = {}): tf.Tensor3D {
+  apply(hidden: tf.Tensor3D, opts: AttentionOptions = {}): tf.Tensor3D {
     const training = opts.training ?? false;
     return tf.tidy(() => {
       const q = tf.mul(this.qProj.apply(hidden, training), this.scaling) as tf.Tensor3D;
       const kv = opts.kv ?? this.keyValue(hidden, training);
-      const rows = batchRows(q).map((qb, b) => attend(qb, kv.k[b], kv.v[b], this.numHeads, opts.mask));
+      const qRows = batchRows(q);
+      if (opts.onScores) qRows.forEach((qb, b) => opts.onScores!(b, tf.keep(this.scores(qb, kv.k[b]))));
+      const rows = qRows.map((qb, b) => attend(qb, kv.k[b], kv.v[b], this.numHeads, opts.mask));
       return this.outProj.apply(tf.stack(rows), training) as tf.Tensor3D;
     });
   }
+}
+
+export interface AttentionOptions {
+  /** Keys/values to attend to (cross-attention, a decoder cache); default: the hidden states themselves. */
+  kv?: KeyValue;
+  /** [T, S], added to the scores (0 or a large negative number). */
+  mask?: tf.Tensor2D;
+  training?: boolean;
+  /**
+   * Receives each batch row's attention scores before the softmax, q.k / sqrt(dh), as [H, T, S]
+   * (kept: the receiver disposes them). Word timestamps read the cross-attention this way.
+   */
+  onScores?: (row: number, scores: tf.Tensor3D) => void;
 }
 
 /**

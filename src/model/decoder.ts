@@ -28,9 +28,9 @@ export class WhisperDecoderLayer {
 
 /** Per-layer keys/values kept between generation steps. */
 export interface DecoderCache {
-  /** Self-attention keys/values of the tokens seen so far, per layer. */
+  /** Self-attention keys/values of the tokens seen so far, per layer, one tensor per row. */
   self: (KeyValue | undefined)[];
-  /** Cross-attention keys/values of the encoder output, per layer (computed once per clip). */
+  /** Cross-attention keys/values per layer, per row (rows of one clip share the clip's tensors). */
   cross: KeyValue[];
   /** Number of tokens already in `self`. */
   offset: number;
@@ -39,6 +39,35 @@ export interface DecoderCache {
 export function disposeKeyValue(kv: KeyValue | undefined): void {
   // Rows may share tensors (beam search reorders rows by reference).
   if (kv) new Set([...kv.k, ...kv.v]).forEach((t) => t.dispose());
+}
+
+/**
+ * Row i of the cache continues previous row sources[i] (beam search re-ranks its beams): rows are
+ * lists of tensors, so this only rearranges references; tensors no row uses any more are freed.
+ */
+export function reorderCache(cache: DecoderCache, sources: number[]): void {
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = { k: sources.map((s) => kv.k[s]), v: sources.map((s) => kv.v[s]) };
+    const kept = new Set([...out.k, ...out.v]);
+    new Set([...kv.k, ...kv.v]).forEach((x) => { if (!kept.has(x)) x.dispose(); });
+    return out;
+  });
+}
+
+/** Forgets every cached token after the first `length` (speculative decoding's rejected guesses). */
+export function truncateCache(cache: DecoderCache, length: number): void {
+  if (length >= cache.offset) return;
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = {
+      k: kv.k.map((k) => tf.keep(tf.slice(k, [0, 0], [-1, length]))),
+      v: kv.v.map((v) => tf.keep(tf.slice(v, [0, 0], [length, -1]))),
+    };
+    disposeKeyValue(kv);
+    return out;
+  });
+  cache.offset = length;
 }
 
 export class WhisperDecoder {
@@ -70,34 +99,35 @@ export class WhisperDecoder {
     return tf.tensor2d(m, [t, s]);
   }
 
-  /** Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d]. */
-  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false): tf.Tensor3D {
+  /**
+   * Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d].
+   * `onCrossAttention(layer, row, scores [H, T, S])` receives the cross-attention scores (word timestamps).
+   */
+  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false,
+    onCrossAttention?: (layer: number, row: number, scores: tf.Tensor3D) => void): tf.Tensor3D {
     return tf.tidy(() => {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
       const encoderRows = batchRows(encoderHiddenStates); // split once, not per layer
-      for (const l of this.layers) {
+      this.layers.forEach((l, i) => {
         h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
           kv: l.encoderAttn.keyValue(encoderRows, training), training,
+          onScores: onCrossAttention && ((row, scores) => onCrossAttention(i, row, scores)),
         })) as tf.Tensor3D;
         h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
-      }
+      });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
   }
 
-  /** Cross-attention keys/values of every layer, computed once per clip. Caller disposes. */
-  initCache(encoderHiddenStates: tf.Tensor3D): DecoderCache {
+  /** Cross-attention keys/values of every layer, one tensor per clip, computed once per clip. Caller disposes. */
+  crossKeyValues(encoderHiddenStates: tf.Tensor3D): KeyValue[] {
     const rows = batchRows(encoderHiddenStates);
-    const cache = {
-      self: this.layers.map(() => undefined),
-      cross: this.layers.map((l) => l.encoderAttn.keyValue(rows)),
-      offset: 0,
-    };
+    const kv = this.layers.map((l) => l.encoderAttn.keyValue(rows));
     rows.forEach((r) => r.dispose()); // the keys/values hold what they need
-    return cache;
+    return kv;
   }
 
   /**
@@ -149,10 +179,3 @@ export class WhisperDecoder {
   }
 }
 
-/** Disposes every tensor held by a cache. */
-export function disposeCache(cache: DecoderCache): void {
-  cache.self.forEach(disposeKeyValue);
-  cache.cross.forEach(disposeKeyValue);
-  cache.self = [];
-  cache.cross = [];
-}

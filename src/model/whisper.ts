@@ -15,6 +15,7 @@ import { generate, GenerateOptions, GenerateOutput } from './generate';
 import { resolveModel, ResolveOptions } from './hub';
 import { Conv1d, LayerNorm, Linear } from './layers';
 import { LoadedTensor, loadSafetensorsCheckpoint } from './safetensors';
+import { readSpecialTokens, SpecialTokens, specialTokensFromConfig } from '../tokenizer/special';
 
 const PROJ_OUT = 'proj_out.weight';
 
@@ -100,6 +101,7 @@ function selectPositions(hidden: tf.Tensor3D, positions: number[]): tf.Tensor3D 
 export class WhisperForConditionalGeneration {
   /** Where the checkpoint was loaded from. */
   dir = '';
+  private special?: SpecialTokens;
 
   constructor(
     public config: WhisperConfig,
@@ -117,6 +119,7 @@ export class WhisperForConditionalGeneration {
     const weights = loadSafetensorsCheckpoint(dir, expected, new Set([PROJ_OUT]));
     const model = WhisperForConditionalGeneration.fromWeights(config, weights);
     model.dir = dir;
+    model.specialTokens = readSpecialTokens(dir, config);
     if (opts.loadIn8bit) model.quantizeInt8();
     return model;
   }
@@ -162,6 +165,18 @@ export class WhisperForConditionalGeneration {
     return new WhisperForConditionalGeneration(config, encoder, decoder, projOut);
   }
 
+  /**
+   * The prompt's special token ids, looked up by text in the checkpoint's tokenizer.json (a model
+   * built from weights alone: from generation_config's ids, see tokenizer/special.ts).
+   */
+  get specialTokens(): SpecialTokens {
+    return this.special ??= specialTokensFromConfig(this.config);
+  }
+
+  set specialTokens(sp: SpecialTokens) {
+    this.special = sp;
+  }
+
   /** Every Linear of the model with its HF module path (targets for LoRA). */
   linears(): Linear[] {
     return [...this.encoder.linears(), ...this.decoder.linears(), this.projOut];
@@ -205,8 +220,8 @@ export class WhisperForConditionalGeneration {
     });
   }
 
-  /** Greedy decoding (see generate.ts). */
-  generate(inputFeatures: tf.Tensor3D, opts: GenerateOptions = {}): Promise<GenerateOutput> {
+  /** Decodes one 30 s window per clip (greedy by default; see generate.ts and decoding.ts). */
+  generate(inputFeatures: tf.Tensor3D | null, opts: GenerateOptions = {}): Promise<GenerateOutput> {
     return generate(this, inputFeatures, opts);
   }
 
