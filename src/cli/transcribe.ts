@@ -13,7 +13,7 @@ import * as path from 'path';
 import { loadAudio } from '../audio/decode';
 import { describeBackend, initBackend } from '../backend';
 import { PeftModel } from '../lora/peft';
-import { loadWhisper, transcribe, TranscribeResult } from '../model/pipeline';
+import { loadWhisper, transcribe, TranscribeResult, WhisperPipeline } from '../model/pipeline';
 import { arraySource, AudioSource, TranscribeOptions } from '../model/transcribe';
 import { sharedDir } from '../shared';
 import { languageName } from '../tokenizer/languages';
@@ -175,10 +175,20 @@ export async function runCli(argv: string[], io: CliIO = {
   if (args.assistantModel) opts.assistantModel = (await loadWhisper(args.assistantModel)).model;
   // Adapters attach to the model's layers; one is active at a time.
   let peft: PeftModel | undefined;
-  for (const { name, dir } of args.adapters) {
-    if (!peft) peft = PeftModel.fromPretrained(pipe.model, path.resolve(dir), name);
-    else peft.loadAdapter(path.resolve(dir), name);
+  try {
+    for (const { name, dir } of args.adapters) {
+      if (!peft) peft = PeftModel.fromPretrained(pipe.model, path.resolve(dir), name);
+      else peft.loadAdapter(path.resolve(dir), name);
+    }
+    return await transcribeFiles(args, pipe, opts, peft, io);
+  } finally {
+    peft?.dispose(); // the model is cached per process: leave it without adapters
   }
+}
+
+/** Transcribes every file (with every adapter); returns the exit code. */
+async function transcribeFiles(args: Args, pipe: WhisperPipeline, opts: TranscribeOptions, peft: PeftModel | undefined,
+  io: CliIO): Promise<number> {
   const variants = args.adapters.length ? args.adapters.map((x) => x.name) : [undefined];
   if (args.outputDir) fs.mkdirSync(args.outputDir, { recursive: true });
 
