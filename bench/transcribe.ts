@@ -20,7 +20,7 @@ import * as path from 'path';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
 import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
-import { wantedWasmThreads } from '../src/wasmThreads';
+import { wantedWasmThreads } from '../src/backend/wasm/threads';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../src/shared';
 import { convertToGgml } from './ggml';
 import { benchCacheDir } from './whisper-base';

@@ -12,10 +12,12 @@ import { nb04 } from './nb04';
 import { nb05 } from './nb05';
 import { nb06 } from './nb06';
 import { nb07 } from './nb07';
+import { nb10 } from './nb10';
 
 const NOTEBOOKS: [string, Cell[]][] = [
   ['00_setup', nb00], ['01_load_dataset', nb01], ['02_explore_durations', nb02], ['03_preprocess', nb03],
   ['04_lora', nb04], ['05_train', nb05], ['06_evaluate', nb06], ['07_demo', nb07],
+  ['10_vietnamese', nb10],
 ];
 
 for (const [name, cells] of NOTEBOOKS) writeNotebook(path.resolve(__dirname, '..', `${name}.ipynb`), cells);

@@ -7,7 +7,8 @@
  * keys/values computed once per clip (generation).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchRows, KeyValue, WhisperAttention } from './attention';
+import { concatKeyValue, gatherKeyValue, sliceKeyValue } from '../backend';
+import { KeyValue, WhisperAttention } from './attention';
 import { gelu, LayerNorm, Linear } from './layers';
 
 export class WhisperDecoderLayer {
@@ -28,46 +29,23 @@ export class WhisperDecoderLayer {
 
 /** Per-layer keys/values kept between generation steps. */
 export interface DecoderCache {
-  /** Self-attention keys/values of the tokens seen so far, per layer, one tensor per row. */
+  /** Self-attention keys/values of the tokens seen so far, per layer. */
   self: (KeyValue | undefined)[];
-  /** Cross-attention keys/values per layer, per row (rows of one clip share the clip's tensors). */
+  /** Cross-attention keys/values of the encoder output, per layer (computed once per clip). */
   cross: KeyValue[];
   /** Number of tokens already in `self`. */
   offset: number;
 }
 
 export function disposeKeyValue(kv: KeyValue | undefined): void {
-  // Rows may share tensors (beam search reorders rows by reference).
-  if (kv) new Set([...kv.k, ...kv.v]).forEach((t) => t.dispose());
+  disposeUnshared(kv, undefined);
 }
 
-/**
- * Row i of the cache continues previous row sources[i] (beam search re-ranks its beams): rows are
- * lists of tensors, so this only rearranges references; tensors no row uses any more are freed.
- */
-export function reorderCache(cache: DecoderCache, sources: number[]): void {
-  cache.self = cache.self.map((kv) => {
-    if (!kv) return kv;
-    const out = { k: sources.map((s) => kv.k[s]), v: sources.map((s) => kv.v[s]) };
-    const kept = new Set([...out.k, ...out.v]);
-    new Set([...kv.k, ...kv.v]).forEach((x) => { if (!kept.has(x)) x.dispose(); });
-    return out;
-  });
-}
-
-/** Forgets every cached token after the first `length` (speculative decoding's rejected guesses). */
-export function truncateCache(cache: DecoderCache, length: number): void {
-  if (length >= cache.offset) return;
-  cache.self = cache.self.map((kv) => {
-    if (!kv) return kv;
-    const out = {
-      k: kv.k.map((k) => tf.keep(tf.slice(k, [0, 0], [-1, length]))),
-      v: kv.v.map((v) => tf.keep(tf.slice(v, [0, 0], [length, -1]))),
-    };
-    disposeKeyValue(kv);
-    return out;
-  });
-  cache.offset = length;
+/** Disposes kv's tensors, except those that `keep` holds too (rows may share tensors by reference). */
+export function disposeUnshared(kv: KeyValue | undefined, keep: KeyValue | undefined): void {
+  if (!kv) return;
+  const kept = new Set(keep ? [...keep.k, ...keep.v] : []);
+  new Set([...kv.k, ...kv.v]).forEach((t) => kept.has(t) || t.dispose());
 }
 
 export class WhisperDecoder {
@@ -86,8 +64,9 @@ export class WhisperDecoder {
     if (offset + t > maxPos) {
       throw new Error(`WhisperDecoder: ${offset + t} positions exceed max_target_positions ${maxPos}`);
     }
-    // The embedding is frozen, so no gradient has to flow through gather (wasm lacks it).
-    const tok = tf.gather(this.embedTokens, tf.cast(inputIds, 'int32'));
+    const ids = tf.cast(inputIds, 'int32') as tf.Tensor2D;
+    const trained = this.embedTokens instanceof tf.Variable && this.embedTokens.trainable;
+    const tok = trained ? lookupWithGradient(this.embedTokens, ids) : tf.gather(this.embedTokens, ids);
     return tf.add(tok, tf.slice(this.embedPositions, [offset, 0], [t, -1])) as tf.Tensor3D;
   }
 
@@ -101,20 +80,19 @@ export class WhisperDecoder {
 
   /**
    * Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d].
-   * `onCrossAttention(layer, row, scores [H, T, S])` receives the cross-attention scores (word timestamps).
+   * `onCrossAttention(layer, scores [B, H, T, S])` receives each layer's cross-attention scores (word timestamps).
    */
   apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false,
-    onCrossAttention?: (layer: number, row: number, scores: tf.Tensor3D) => void): tf.Tensor3D {
+    onCrossAttention?: (layer: number, scores: tf.Tensor4D) => void): tf.Tensor3D {
     return tf.tidy(() => {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
-      const encoderRows = batchRows(encoderHiddenStates); // split once, not per layer
       this.layers.forEach((l, i) => {
         h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
-          kv: l.encoderAttn.keyValue(encoderRows, training), training,
-          onScores: onCrossAttention && ((row, scores) => onCrossAttention(i, row, scores)),
+          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
+          onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
         })) as tf.Tensor3D;
         h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
       });
@@ -122,12 +100,9 @@ export class WhisperDecoder {
     });
   }
 
-  /** Cross-attention keys/values of every layer, one tensor per clip, computed once per clip. Caller disposes. */
+  /** Cross-attention keys/values of every layer for a batch of clips, computed once. Caller disposes. */
   crossKeyValues(encoderHiddenStates: tf.Tensor3D): KeyValue[] {
-    const rows = batchRows(encoderHiddenStates);
-    const kv = this.layers.map((l) => l.encoderAttn.keyValue(rows));
-    rows.forEach((r) => r.dispose()); // the keys/values hold what they need
-    return kv;
+    return this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates));
   }
 
   /**
@@ -144,10 +119,7 @@ export class WhisperDecoder {
         const x = l.selfAttnLayerNorm.apply(h) as tf.Tensor3D;
         const fresh = l.selfAttn.keyValue(x);
         const prev = cache.self[i];
-        const kv = prev ? {
-          k: fresh.k.map((k, b) => tf.concat([prev.k[b], k], 1)),
-          v: fresh.v.map((v, b) => tf.concat([prev.v[b], v], 0)),
-        } : fresh;
+        const kv = prev ? concatKeyValue(prev, fresh) : fresh;
         [...kv.k, ...kv.v].forEach((x) => tf.keep(x));
         next.push(kv);
         h = tf.add(h, l.selfAttn.apply(x, { kv, mask })) as tf.Tensor3D;
@@ -179,3 +151,42 @@ export class WhisperDecoder {
   }
 }
 
+/**
+ * table[ids] with its gradient written out as a scatter-add of the rows' gradients into the table
+ * (tf.gather's own gradient needs UnsortedSegmentSum, which tfjs-wasm lacks).
+ */
+function lookupWithGradient(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
+  const f = tf.customGrad(((t: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([ids]); // kept for the backward pass, which runs after the forward pass's scopes have ended
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor, [rows]: tf.Tensor[]) => tf.scatterND(tf.reshape(rows, [-1, 1]), tf.reshape(dy, [-1, t.shape[1]]), t.shape),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(table) as tf.Tensor3D;
+}
+
+/**
+ * Row i of the cache continues previous row rows[i] (beam search re-ranks its beams); tensors no
+ * row uses any more are freed.
+ */
+export function reorderCache(cache: DecoderCache, rows: number[]): void {
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = tf.tidy(() => gatherKeyValue(kv, rows));
+    disposeUnshared(kv, out);
+    return out;
+  });
+}
+
+/** Forgets every cached position after the first `length` (speculative decoding's rejected guesses). */
+export function truncateCache(cache: DecoderCache, length: number): void {
+  if (length >= cache.offset) return;
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = tf.tidy(() => sliceKeyValue(kv, length));
+    disposeUnshared(kv, out);
+    return out;
+  });
+  cache.offset = length;
+}

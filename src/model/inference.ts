@@ -8,8 +8,8 @@
  * may be re-ranked (`sources`, beam search) or cut back (`truncate`, rejected draft tokens).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KeyValue } from './attention';
-import { DecoderCache, disposeKeyValue, reorderCache, truncateCache } from './decoder';
+import { gatherKeyValue, KeyValue } from '../backend';
+import { DecoderCache, disposeKeyValue, disposeUnshared, reorderCache, truncateCache } from './decoder';
 
 /** What a session needs from a model (WhisperForConditionalGeneration fits). */
 export interface StepModel {
@@ -52,7 +52,8 @@ export class DecoderSession {
       if (!Number.isInteger(c) || c < 0 || c >= audio.clips) throw new Error(`DecoderSession: no clip ${c} (have ${audio.clips})`);
     }
     this.rowClips = clips;
-    this.cache = { self: [], cross: this.crossFor(clips), offset: 0 };
+    this.cache = { self: [], cross: [], offset: 0 };
+    this.setCross(clips);
   }
 
   /** Tokens already in the cache (the same for every row). */
@@ -60,9 +61,12 @@ export class DecoderSession {
     return this.cache.offset;
   }
 
-  private crossFor(clips: number[]): KeyValue[] {
-    // Rows of one clip share its tensors by reference: no copies.
-    return this.audio.kv.map((kv) => ({ k: clips.map((c) => kv.k[c]), v: clips.map((c) => kv.v[c]) }));
+  /** Each row's clip's cross-attention keys/values (shared by reference where the backend keeps rows apart). */
+  private setCross(clips: number[]): void {
+    const previous = this.cache.cross;
+    const identity = clips.length === this.audio.clips && clips.every((c, i) => c === i);
+    this.cache.cross = identity ? this.audio.kv : tf.tidy(() => this.audio.kv.map((kv) => gatherKeyValue(kv, clips)));
+    previous.forEach((kv, i) => disposeUnshared(kv, this.audio.kv[i]));
   }
 
   /**
@@ -79,8 +83,9 @@ export class DecoderSession {
       if (sources.length !== rows.length) throw new Error('DecoderSession: one source per row');
       if (sources.some((s, i) => s !== i) || sources.length !== this.rowClips.length) {
         reorderCache(this.cache, sources);
-        this.rowClips = sources.map((s) => this.rowClips[s]);
-        this.cache.cross = this.crossFor(this.rowClips);
+        const clips = sources.map((s) => this.rowClips[s]);
+        if (clips.some((c, i) => c !== this.rowClips[i]) || clips.length !== this.rowClips.length) this.setCross(clips);
+        this.rowClips = clips;
       }
     } else if (rows.length !== this.rowClips.length) {
       throw new Error(`DecoderSession: ${rows.length} rows for ${this.rowClips.length} clips`);
@@ -113,6 +118,8 @@ export class DecoderSession {
 
   dispose(): void {
     this.cache.self.forEach(disposeKeyValue);
+    this.cache.cross.forEach((kv, i) => disposeUnshared(kv, this.audio.kv[i]));
     this.cache.self = [];
+    this.cache.cross = [];
   }
 }

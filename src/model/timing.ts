@@ -31,7 +31,7 @@ export interface AlignmentModel {
   specialTokens: SpecialTokens;
   decoder: {
     apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training?: boolean,
-      onCrossAttention?: (layer: number, row: number, scores: tf.Tensor3D) => void): tf.Tensor3D;
+      onCrossAttention?: (layer: number, scores: tf.Tensor4D) => void): tf.Tensor3D;
   };
   logits(hidden: tf.Tensor3D): tf.Tensor3D;
 }
@@ -135,9 +135,9 @@ export async function findAlignment(model: AlignmentModel, tokenizer: WordSplitt
   const picked: tf.Tensor2D[] = new Array(heads.length);
   const ids = tf.tensor2d([tokens], [1, nTok], 'int32');
   const logits = tf.tidy(() => {
-    const hidden = model.decoder.apply(ids, encoderHiddenStates, false, (layer, _row, scores) => {
+    const hidden = model.decoder.apply(ids, encoderHiddenStates, false, (layer, scores) => {
       heads.forEach(([l, h], k) => {
-        if (l === layer) picked[k] = tf.keep(tf.tidy(() => tf.slice(scores, [h, 0, 0], [1, -1, frames]).reshape([nTok, frames]) as tf.Tensor2D));
+        if (l === layer) picked[k] = tf.keep(tf.tidy(() => tf.slice(scores, [0, h, 0, 0], [1, 1, -1, frames]).reshape([nTok, frames]) as tf.Tensor2D));
       });
       scores.dispose();
     });
