@@ -38,6 +38,11 @@ done
 [ -n "$jupyter_python" ] || apt_missing+=(jupyter-nbconvert jupyter-client python3-ipykernel)
 "${jupyter_python:-/usr/bin/python3}" -c 'import notebook' >/dev/null 2>&1 || apt_missing+=(jupyter-notebook)
 if [ "$want_test" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_missing+=(chromium); fi
+# The tests compare our decoder with ffmpeg's and our WER with NIST sclite (Debian sctk).
+if [ "$want_test" = 1 ]; then
+  command -v ffmpeg >/dev/null 2>&1 || apt_missing+=(ffmpeg)
+  [ -x /usr/lib/sctk/bin/sclite ] || [ -x /usr/bin/sclite ] || apt_missing+=(sctk)
+fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -64,6 +69,8 @@ case "$kernels" in
 esac
 
 # 5. The compiled library the notebooks import (dist/, from src/).
+#    (dist/backend.js, from before src/backend/ was a folder, would shadow dist/backend/index.js.)
+rm -f dist/backend.js dist/backend.d.ts
 npx tsc -p tsconfig.build.json >/dev/null || true
-[ -f dist/backend.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
+[ -f dist/backend/index.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
 say "ready"

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { fused } from '../src/wasmKernels';
+import { fused } from '../src/backend/wasm/kernels';
 import { initBackend, describeBackend, tf } from '../src/backend';
 
 const TSX = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
@@ -57,7 +57,7 @@ describe('backend selection', () => {
   });
 });
 
-describe('wasm kernel fixes (src/wasmKernels.ts)', () => {
+describe('wasm kernel fixes (src/backend/wasm/kernels.ts)', () => {
   /** The elements of x (shape `shape`, row-major) in the box begin..begin+size, in order. */
   function box(x: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
     const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));

@@ -17,7 +17,8 @@
  * rules) mutate the raw logits in place before the log-softmax, as in openai's `LogitFilter`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DecoderCache, disposeCache } from './decoder';
+import { gatherKeyValue } from '../backend';
+import { DecoderCache, disposeCache, disposeUnshared } from './decoder';
 import { generate, GenerateOptions, GenerateOutput, languageCode, specialTokens } from './generate';
 import type { WhisperForConditionalGeneration } from './whisper';
 
@@ -225,9 +226,11 @@ export function cachedStepper(model: StepModel, encoderHiddenStates: tf.Tensor3D
 
   const setCrossRows = (n: number) => {
     if (n === crossRows) return;
-    // Every row attends to the same clip: repeat the batch-1 tensors by reference, no copies.
-    const repeat = (xs: tf.Tensor2D[]) => new Array<tf.Tensor2D>(n).fill(xs[0]);
-    cache.cross = n === 1 ? cross1 : cross1.map((kv) => ({ k: repeat(kv.k), v: repeat(kv.v) }));
+    // Every row attends to the same clip: its batch-1 keys repeated (by reference where the
+    // backend keeps rows apart).
+    const previous = cache.cross;
+    cache.cross = n === 1 ? cross1 : tf.tidy(() => cross1.map((kv) => gatherKeyValue(kv, new Array<number>(n).fill(0))));
+    previous.forEach((kv, i) => disposeUnshared(kv, cross1[i]));
     crossRows = n;
   };
 
@@ -242,13 +245,11 @@ export function cachedStepper(model: StepModel, encoderHiddenStates: tf.Tensor3D
         throw new Error(`cachedStepper: each call must extend the previous rows by one token (had ${prevLen}, got ${len})`);
       }
       // Reorder (and possibly grow) the self-attention cache: row i continues previous row sources[i].
-      // Rows are lists of tensors, so this only rearranges references; the next step's concat
-      // makes fresh tensors per row, and tensors no row uses any more are disposed.
+      // Tensors no row uses any more are disposed.
       cache.self = cache.self.map((kv) => {
         if (!kv) return kv;
-        const out = { k: sources.map((s) => kv.k[s]), v: sources.map((s) => kv.v[s]) };
-        const kept = new Set([...out.k, ...out.v]);
-        [...kv.k, ...kv.v].forEach((x) => { if (!kept.has(x)) x.dispose(); });
+        const out = tf.tidy(() => gatherKeyValue(kv, sources));
+        disposeUnshared(kv, out);
         return out;
       });
       ids = rows.map((r) => [r[len - 1]]);
@@ -272,7 +273,7 @@ export function cachedStepper(model: StepModel, encoderHiddenStates: tf.Tensor3D
   return {
     next,
     dispose() {
-      cache.cross = cross1;
+      setCrossRows(1);
       disposeCache(cache);
     },
   };

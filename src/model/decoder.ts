@@ -7,7 +7,8 @@
  * keys/values computed once per clip (generation).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchRows, KeyValue, WhisperAttention } from './attention';
+import { concatKeyValue } from '../backend';
+import { KeyValue, WhisperAttention } from './attention';
 import { gelu, LayerNorm, Linear } from './layers';
 
 export class WhisperDecoderLayer {
@@ -37,8 +38,14 @@ export interface DecoderCache {
 }
 
 export function disposeKeyValue(kv: KeyValue | undefined): void {
-  // Rows may share tensors (beam search reorders rows by reference).
-  if (kv) new Set([...kv.k, ...kv.v]).forEach((t) => t.dispose());
+  disposeUnshared(kv, undefined);
+}
+
+/** Disposes kv's tensors, except those that `keep` holds too (rows may share tensors by reference). */
+export function disposeUnshared(kv: KeyValue | undefined, keep: KeyValue | undefined): void {
+  if (!kv) return;
+  const kept = new Set(keep ? [...keep.k, ...keep.v] : []);
+  new Set([...kv.k, ...kv.v]).forEach((t) => kept.has(t) || t.dispose());
 }
 
 export class WhisperDecoder {
@@ -76,11 +83,10 @@ export class WhisperDecoder {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
-      const encoderRows = batchRows(encoderHiddenStates); // split once, not per layer
       for (const l of this.layers) {
         h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
-          kv: l.encoderAttn.keyValue(encoderRows, training), training,
+          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
         })) as tf.Tensor3D;
         h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
       }
@@ -90,14 +96,11 @@ export class WhisperDecoder {
 
   /** Cross-attention keys/values of every layer, computed once per clip. Caller disposes. */
   initCache(encoderHiddenStates: tf.Tensor3D): DecoderCache {
-    const rows = batchRows(encoderHiddenStates);
-    const cache = {
+    return {
       self: this.layers.map(() => undefined),
-      cross: this.layers.map((l) => l.encoderAttn.keyValue(rows)),
+      cross: this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates)),
       offset: 0,
     };
-    rows.forEach((r) => r.dispose()); // the keys/values hold what they need
-    return cache;
   }
 
   /**
@@ -114,10 +117,7 @@ export class WhisperDecoder {
         const x = l.selfAttnLayerNorm.apply(h) as tf.Tensor3D;
         const fresh = l.selfAttn.keyValue(x);
         const prev = cache.self[i];
-        const kv = prev ? {
-          k: fresh.k.map((k, b) => tf.concat([prev.k[b], k], 1)),
-          v: fresh.v.map((v, b) => tf.concat([prev.v[b], v], 0)),
-        } : fresh;
+        const kv = prev ? concatKeyValue(prev, fresh) : fresh;
         [...kv.k, ...kv.v].forEach((x) => tf.keep(x));
         next.push(kv);
         h = tf.add(h, l.selfAttn.apply(x, { kv, mask })) as tf.Tensor3D;

@@ -5,7 +5,7 @@ export type { ResolveOptions, DownloadProgress } from './hub';
 export { readSafetensorsHeader, loadSafetensorsCheckpoint, saveSafetensors, decodeTensorBytes } from './safetensors';
 export { Linear, LayerNorm, Conv1d, gelu } from './layers';
 export type { LinearAdapter } from './layers';
-export { WhisperAttention, attend } from './attention';
+export { WhisperAttention } from './attention';
 export { WhisperEncoder, WhisperEncoderLayer } from './encoder';
 export { WhisperDecoder, WhisperDecoderLayer } from './decoder';
 export type { DecoderCache } from './decoder';

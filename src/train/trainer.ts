@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
+import { heapLimitBytes } from '../backend';
 import type { PeftModel } from '../lora/peft';
 import { greaterIsBetter, metricKey, Seq2SeqTrainingArguments } from './args';
 import {
@@ -90,10 +91,11 @@ export class Seq2SeqTrainer {
     if (!opts.trainDataset.length) throw new Error('Seq2SeqTrainer: trainDataset is empty');
     // Measured: whisper-tiny trained through the encoder peaks at 3.1 GB of wasm heap for one
     // 30 s example; with 2 the heap (4 GB at most) runs out and tfjs-wasm hangs in malloc.
-    if (tf.getBackend() === 'wasm' && this.model.adaptsEncoder() && this.args.perDeviceTrainBatchSize > 1 &&
+    const heap = heapLimitBytes();
+    if (heap !== undefined && heap <= 4 * 2 ** 30 && this.model.adaptsEncoder() && this.args.perDeviceTrainBatchSize > 1 &&
         this.model.config.maxSourcePositions >= 1500) {
       throw new Error(`Seq2SeqTrainer: per_device_train_batch_size ${this.args.perDeviceTrainBatchSize} with adapted encoder ` +
-        'modules does not fit the wasm backend\'s 4 GB heap (backprop keeps every 30 s example\'s 1500 x 1500 ' +
+        `modules does not fit the ${tf.getBackend()} backend's ${heap / 2 ** 30} GB heap (backprop keeps every 30 s example's 1500 x 1500 ` +
         'attention maps; one example needs about 3 GB). Use perDeviceTrainBatchSize: 1 with ' +
         'gradientAccumulationSteps set to the batch you want, or adapt decoder modules only.');
     }

@@ -7,8 +7,8 @@
  * with the reason instead of silently running 30x slower on another one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmKernelFixes } from './wasmKernels';
-import { setThreadedWasmBackend, wantedWasmThreads } from './wasmThreads';
+import { registerWasmOps } from './wasm/ops';
+import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -117,10 +117,10 @@ async function select(): Promise<BackendReport> {
   throw new Error(`No TensorFlow.js backend could start: ${JSON.stringify(skipped)}`);
 }
 
-/** Finishes a selection: on wasm, the kernel fixes of wasmKernels.ts and the thread count in the report. */
+/** Finishes a selection: on wasm, its kernels and ops (wasm/ops.ts) and the thread count in the report. */
 async function selected(r: BackendReport): Promise<BackendReport> {
   if (r.active !== 'wasm') return r;
-  await registerWasmKernelFixes();
+  await registerWasmOps();
   return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}) };
 }
 
@@ -139,4 +139,3 @@ export function describeBackend(r: BackendReport): string {
     (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
 }
 
-export { tf };
