@@ -18,17 +18,21 @@ export interface FrozenWeight {
   readonly derived: DerivedTensors;
 }
 
-/** Tensors derived from another one and kept until it changes (or `dispose`). */
+/**
+ * Tensors derived from another one and kept until its data changes (or `dispose`): a new tensor,
+ * or a trained tf.Variable assigned new values (either gives it a new dataId).
+ */
 export class DerivedTensors {
-  private entries = new Map<string, { of: tf.Tensor; value: tf.Tensor }>();
+  private entries = new Map<string, { of: object; value: tf.Tensor }>();
 
-  /** The tensor `make()` gives for `of`, made once per `of` (not tracked by tidy scopes). */
+  /** The tensor `make()` gives for `of`'s data, made once per data (not tracked by tidy scopes). */
   get<T extends tf.Tensor>(key: string, of: tf.Tensor, make: () => T): T {
+    const data = of.dataId;
     const e = this.entries.get(key);
-    if (e && e.of === of && !e.value.isDisposed) return e.value as T;
+    if (e && e.of === data && !e.value.isDisposed) return e.value as T;
     e?.value.dispose();
     const value = tf.keep(tf.tidy(make));
-    this.entries.set(key, { of, value });
+    this.entries.set(key, { of: data, value });
     return value;
   }
 

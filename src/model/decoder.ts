@@ -64,8 +64,9 @@ export class WhisperDecoder {
     if (offset + t > maxPos) {
       throw new Error(`WhisperDecoder: ${offset + t} positions exceed max_target_positions ${maxPos}`);
     }
-    // The embedding is frozen, so no gradient has to flow through gather (wasm lacks it).
-    const tok = tf.gather(this.embedTokens, tf.cast(inputIds, 'int32'));
+    const ids = tf.cast(inputIds, 'int32') as tf.Tensor2D;
+    const trained = this.embedTokens instanceof tf.Variable && this.embedTokens.trainable;
+    const tok = trained ? lookupWithGradient(this.embedTokens, ids) : tf.gather(this.embedTokens, ids);
     return tf.add(tok, tf.slice(this.embedPositions, [offset, 0], [t, -1])) as tf.Tensor3D;
   }
 
@@ -147,6 +148,21 @@ export class WhisperDecoder {
     }
     this.layerNorm.dispose();
   }
+}
+
+/**
+ * table[ids] with its gradient written out as a scatter-add of the rows' gradients into the table
+ * (tf.gather's own gradient needs UnsortedSegmentSum, which tfjs-wasm lacks).
+ */
+function lookupWithGradient(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
+  const f = tf.customGrad(((t: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([ids]); // kept for the backward pass, which runs after the forward pass's scopes have ended
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor, [rows]: tf.Tensor[]) => tf.scatterND(tf.reshape(rows, [-1, 1]), tf.reshape(dy, [-1, t.shape[1]]), t.shape),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(table) as tf.Tensor3D;
 }
 
 /** Disposes every tensor held by a cache. */

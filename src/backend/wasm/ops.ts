@@ -60,6 +60,19 @@ function frozenProduct(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.T
   return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
 }
 
+/**
+ * x W^T differentiable w.r.t. x and the trained weight (full fine-tuning): dx = dy W,
+ * dW = dy^T x, products without transposed operands (see frozenProduct).
+ */
+function trainedProduct(x: tf.Tensor2D, w: FrozenWeight): tf.Tensor2D {
+  const product = (input: tf.Tensor2D, weight: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([input, weight]);
+    const value = weight.size > MAX_TRANSPOSED_COPY ? tf.transpose(tf.matMul(weight, tf.transpose(input))) : tf.matMul(input, transposedWeight(w));
+    return { value, gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor2D[]) => [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)] };
+  };
+  return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x, w.weight) as tf.Tensor2D;
+}
+
 /** f applied to blocks of at most `n` rows of x, concatenated. */
 function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor): tf.Tensor2D {
   const rows = x.shape[0];
@@ -73,7 +86,7 @@ function linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D
     const [out, inF] = w.quantized.shape;
     return tf.matMul(x, tf.tensor2d(dequantize(w.quantized, true), [inF, out]));
   }
-  if (isTrainable(w.weight)) return tf.matMul(x, tf.transpose(w.weight)); // full fine-tuning: autodiff
+  if (training && isTrainable(w.weight)) return trainedProduct(x, w);
   // Huge weights (a large vocabulary projection) are not copied: y = (W x^T)^T instead.
   if (w.weight.size > MAX_TRANSPOSED_COPY) return tf.transpose(tf.matMul(w.weight, tf.transpose(x))) as tf.Tensor2D;
   return frozenProduct(x, w, training);
