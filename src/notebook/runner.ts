@@ -72,7 +72,7 @@ export function buildLibrary(): void {
   const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const started = Date.now();
   spawnSync(process.execPath, [tsc, '-p', path.join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
-  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend.js'))) {
+  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend', 'index.js'))) {
     throw new Error(`Building the library failed: run 'npm run build' in ${PROJECT_ROOT} to see why.`);
   }
   fs.writeFileSync(stamp, '');
