@@ -54,4 +54,24 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     assert.deepEqual(scores(second), scores(first), 'the comparison table is the same when every cell runs again');
     for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
   });
+
+  it('14_french_telephone: telephone audio, 8-bit base, the article LoRA line, forced prompt, VAD, demo with the adapter', async () => {
+    const r = await run('14_french_telephone');
+    const text = outputText(r);
+    assert.match(text, /article 004 vs this notebook/);
+    assert.match(text, /whisper-small: trainable params: 884,736 \|\| all params: 242,619,648 \|\| trainable%: 0\.3647/);
+    assert.match(text, /trainable params: 147,456 \|\| all params: 37,908,096 \|\| trainable%: 0\.3890/);
+    assert.match(text, /in float32 -> [\d.]+ MB in int8/);
+    assert.match(text, /labels\[:4\] = <\|startoftranscript\|><\|fr\|><\|transcribe\|><\|notimestamps\|>; .* starts from the same 4 tokens: true/);
+    assert.match(text, /"r":8,"lora_alpha":32,"lora_dropout":0\.1,"target_modules":\["q_proj","v_proj"\],"peft_type":"LORA"/);
+    assert.match(text, /1 s windows \(S = speech, · = silent\): ·+S+·+/);
+    assert.match(text, /5 s of line noise \| .* \| \(skipped: silent, nothing transcribed\)/);
+    assert.match(text, /base \| 200 \| /);
+    assert.match(text, /adapter \| 200 \| /);
+    assert.ok(row(text, 'whisper-tiny 8-bit + LoRA, telephone audio').length >= 4);
+    assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '14_french_telephone-smoke', 'adapter', 'adapter_model.safetensors')));
+    const table = (cells: string[]) => cells.filter((c) => /prompt forced, BasicTextNormalizer on both sides/.test(c));
+    assert.deepEqual(table(r.runs[1]), table(r.runs[0]), 'the same WERs when every cell runs again');
+    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+  });
 });

@@ -31,6 +31,8 @@ export interface TranscriberOptions {
   /** An already loaded model + tokenizer (a notebook's): then `model` only names it. */
   loaded?: { model: WhisperForConditionalGeneration; tokenizer: Transcriber['tokenizer'] };
   adapter?: string;
+  /** An adapter already attached to `loaded.model` (a notebook's trained one), instead of `adapter`. */
+  peft?: PeftModel;
   language?: string;
   /** Beam width for every request (default 1 = greedy, fastest on CPU). */
   numBeams?: number;
@@ -56,12 +58,12 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   const modelDir = opts.model ?? opts.loaded?.model.dir ?? sharedDir('models', 'whisper-tiny');
   // loadWhisper caches per process: a notebook that loaded the same folder shares the model.
   const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
-  const peft = opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined;
+  const peft = opts.peft ?? (opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined);
   const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
     { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
     modelName: path.basename(modelDir),
-    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : undefined,
+    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : opts.peft?.activeAdapter,
     transcribe(audio, variant) {
       if (variant === 'adapter') {
         if (!peft) throw new Error('no adapter loaded (start the demo with --adapter DIR)');
