@@ -127,12 +127,12 @@ async function main() {
   const trainer = new Seq2SeqTrainer({
     model: peft, args, trainDataset: train, evalDataset: evalSet, computeMetrics,
     generateOptions: { language: 'en', task: 'transcribe' },
-    callbacks: {
-      onLog: (e) => console.log(`${secs()} ${JSON.stringify(e)}`),
-      onEncode: (d, n) => {
-        if (d === n || d % 10 === 0) console.log(`${secs()} encoder ${d}/${n}`);
+    callbacks: [{
+      onLog: (_a, _s, _c, e) => console.log(`${secs()} ${JSON.stringify(e)}`),
+      onEncode: (_a, _s, _c, { done, total }) => {
+        if (done === total || done % 10 === 0) console.log(`${secs()} encoder ${done}/${total}`);
       },
-    },
+    }],
   });
   // The frozen encoder's outputs are kept on disk too (out/<name>-encoder-cache), so a re-run skips them.
   const all = [...train, ...evalSet];

@@ -44,7 +44,7 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
     model: peft, trainDataset: data,
     args: seq2SeqTrainingArguments({ outputDir: path.join(PROJECT_ROOT, 'out', 'bench-train'), perDeviceTrainBatchSize: micro,
       gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, dataParallelWorkers: workers, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
-    callbacks: { onStep: (s) => {
+    callbacks: [{ onStepEnd: (_a, _s, _c, s) => {
       // CPU seconds of this process beside wall time: with threaded wasm CPU > wall on an idle
       // machine; wall much above CPU / threads means the machine was shared.
       const c = process.cpuUsage(cpu0);
@@ -55,7 +55,7 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
       const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
       console.log(`  tensors ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MiB, wasm heap ${(heap / 2 ** 20).toFixed(0)} MiB`);
       console.log(`${label}: step ${s.step} wall ${s.seconds.toFixed(1)} s, cpu ${cpuTimes[cpuTimes.length - 1].toFixed(1)} s (loss ${s.loss.toFixed(6)})`);
-    } },
+    } }],
   });
   const times: number[] = [];
   const cpuTimes: number[] = [];

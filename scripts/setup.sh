@@ -39,7 +39,12 @@ done
 [ -n "$jupyter_python" ] || apt_missing+=(jupyter-nbconvert jupyter-client python3-ipykernel)
 "${jupyter_python:-/usr/bin/python3}" -c 'import notebook' >/dev/null 2>&1 || apt_missing+=(jupyter-notebook)
 if [ "$want_test" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_missing+=(chromium); fi
-if [ "$want_test" = 1 ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then apt_missing+=(libvulkan1); fi
+# The tests compare our decoder with ffmpeg's and our WER with NIST sclite (Debian sctk).
+if [ "$want_test" = 1 ]; then
+  command -v ffmpeg >/dev/null 2>&1 || apt_missing+=(ffmpeg)
+  [ -x /usr/lib/sctk/bin/sclite ] || [ -x /usr/bin/sclite ] || apt_missing+=(sctk)
+  /sbin/ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || apt_missing+=(libvulkan1) # Dawn, for the webgpu tests (SwiftShader)
+fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 /** DataCollatorSpeechSeq2SeqWithPadding with the real whisper-tiny tokenizer. */
 import { strict as assert } from 'assert';
 import { initBackend, tf } from '../src/backend';
-import { DataCollatorSpeechSeq2SeqWithPadding, labelsFor, LABEL_PAD } from '../src/data';
+import { DataCollatorSpeechSeq2SeqWithPadding, labelsFor, IGNORE_INDEX } from '../src/data';
 import { sharedDir } from '../src/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 
@@ -32,7 +32,7 @@ describe('DataCollatorSpeechSeq2SeqWithPadding', () => {
     assert.deepEqual(batch.labels.shape, [2, T]);
     const labels = batch.labels.arraySync();
     assert.deepEqual(labels[0], a.slice(1));
-    assert.deepEqual(labels[1], [...b.slice(1), ...Array(T - (b.length - 1)).fill(LABEL_PAD)]);
+    assert.deepEqual(labels[1], [...b.slice(1), ...Array(T - (b.length - 1)).fill(IGNORE_INDEX)]);
     const dec = batch.decoderInputIds.arraySync();
     // shift_tokens_right: start token, then labels[:-1], with -100 replaced by the pad token.
     assert.deepEqual(dec[0], [tok.sot, ...a.slice(1, -1)]);

@@ -35,7 +35,7 @@ describe('Seq2SeqTrainer dataParallelWorkers', function () {
       const peft = getPeftModel(model, new LoraConfig({ r: 4, loraAlpha: 8, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'] }));
       const losses: number[] = [];
       const trainer = new Seq2SeqTrainer({
-        model: peft, trainDataset: data, callbacks: { onStep: (s) => void losses.push(s.loss) },
+        model: peft, trainDataset: data, callbacks: [{ onStepEnd: (_a, _s, _c, s) => void losses.push(s.loss) }],
         args: seq2SeqTrainingArguments({ outputDir: fs.mkdtempSync(path.join(os.tmpdir(), 'dp-')), perDeviceTrainBatchSize: 1,
           gradientAccumulationSteps: 2, maxSteps: 2, learningRate: 1e-3, saveStrategy: 'no', dataParallelWorkers: workers }),
       });

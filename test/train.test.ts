@@ -5,9 +5,10 @@ import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
 import { getPeftModel, LoraConfig, PeftModel } from '../src/lora';
 import {
-  AdamW, clipByGlobalNorm, collate, crossEntropyLoss, epochBatches, listCheckpoints, lrLambda, NonFiniteLossError,
+  AdamW, clipByGlobalNorm, crossEntropyLoss, epochBatches, listCheckpoints, lrLambda, NonFiniteLossError,
   Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments,
 } from '../src/train';
+import { DataCollatorSpeechSeq2SeqWithPadding } from '../src/data';
 import { numTensors, tinyDataset, tinyModel } from './lora.helpers';
 
 function tmpDir(): string {
@@ -108,9 +109,9 @@ describe('train', () => {
 
   it('collates: start token + shifted labels, -100 padding to the batch max; length-grouped seeded batches', () => {
     const data = tinyDataset(4);
-    const b = collate(data, [0, 1], 1, 2);
-    assert.deepEqual(b.decoderInputIds, [[1, 10, 2], [1, 11, 11]]);
-    assert.deepEqual(b.labels, [[10, 2, -100], [11, 11, 2]]);
+    const b = new DataCollatorSpeechSeq2SeqWithPadding({ decoderStartTokenId: 1, padTokenId: 2, nMels: 8 }).collateArrays([data[0], data[1]]);
+    assert.deepEqual(Array.from(b.decoderInputIds), [1, 10, 2, 1, 11, 11]);
+    assert.deepEqual(Array.from(b.labels), [10, 2, -100, 11, 11, 2]);
     const lens = [1, 1, 1, 1, 1, 1, 1, 1, 1];
     const a1 = epochBatches(lens, 3, 5, 0, false);
     assert.deepEqual(a1, epochBatches(lens, 3, 5, 0, false), 'same seed and epoch, same order');
@@ -129,7 +130,7 @@ describe('train', () => {
       const peft = getPeftModel(model, new LoraConfig({ r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['q_proj', 'v_proj'] }), { seed: 1 });
       let step = { loss: NaN, gradNorm: NaN };
       const trainer = new Seq2SeqTrainer({
-        model: peft, trainDataset: data, callbacks: { onStep: (s) => void (step = s) },
+        model: peft, trainDataset: data, callbacks: [{ onStepEnd: (_a, _s, _c, s) => void (step = s) }],
         args: seq2SeqTrainingArguments({ outputDir: tmpDir(), perDeviceTrainBatchSize: micro, gradientAccumulationSteps: 4 / micro,
           maxSteps: 1, learningRate: 1e-2, saveStrategy: 'no', loggingSteps: 1, seed: 3 }),
       });
@@ -151,9 +152,7 @@ describe('train', () => {
     const { trainer, outputDir, done } = setup({ maxSteps: 3, learningRate: 3e-2, lrSchedulerType: 'constant' });
     const counts: number[] = [];
     const losses: number[] = [];
-    (trainer as unknown as { opts: { callbacks: unknown } }).opts.callbacks = {
-      onStep: () => void counts.push(numTensors()),
-    };
+    trainer.addCallback({ onStepEnd: () => void counts.push(numTensors()) });
     const before = await trainer.evaluate();
     const out = await trainer.train();
     const after = await trainer.evaluate();
@@ -176,9 +175,7 @@ describe('train', () => {
 
     const dir = tmpDir();
     const first = setup({ ...args, outputDir: dir });
-    (first.trainer as unknown as { opts: { callbacks: unknown } }).opts.callbacks = {
-      onStep: (s: { step: number }) => { if (s.step === 4) first.trainer.stop(); },
-    };
+    first.trainer.addCallback({ onStepEnd: (_a, state, control) => { if (state.global_step === 4) control.shouldTrainingStop = true; } });
     const o1 = await first.trainer.train();
     assert.equal(o1.globalStep, 4);
     first.done();
@@ -228,9 +225,7 @@ describe('train', () => {
   it('a NaN loss stops with a clear message and leaves the last good checkpoint intact', async () => {
     const { trainer, outputDir, done } = setup({ maxSteps: 4, saveStrategy: 'steps', saveSteps: 1, perDeviceTrainBatchSize: 12 });
     const data = (trainer as unknown as { opts: { trainDataset: { inputFeatures: Float32Array }[] } }).opts.trainDataset;
-    (trainer as unknown as { opts: { callbacks: unknown } }).opts.callbacks = {
-      onStep: (s: { step: number }) => { if (s.step === 2) data[0].inputFeatures[5] = NaN; },
-    };
+    trainer.addCallback({ onStepEnd: (_a, _s, _c, s) => { if (s.step === 2) data[0].inputFeatures[5] = NaN; } });
     // Without the encoder cache the poisoned features reach the loss at the next step.
     (trainer as unknown as { args: Seq2SeqTrainingArguments }).args.cacheEncoderOutputs = false;
     await assert.rejects(trainer.train(), (e: Error) => e instanceof NonFiniteLossError && /step 3/.test(e.message) && /checkpoint-2/.test(e.message));
@@ -262,9 +257,7 @@ describe('train', () => {
     // is the metric plumbing and best-checkpoint logic.
     peft.generate = async (_f, o) => ({ sequences: new Array((o?.encoderHiddenStates ?? _f).shape[0]).fill([10]), languages: [] });
     let at2: number[][] = [];
-    (trainer as unknown as { opts: { callbacks: unknown } }).opts.callbacks = {
-      onEvaluate: (_m: unknown, step: number) => { if (step === 2) at2 = weights(peft); },
-    };
+    trainer.addCallback({ onEvaluate: (_a, state) => { if (state.global_step === 2) at2 = weights(peft); } });
     await trainer.train();
     assert.equal(calls, 4);
     assert.equal(trainer.state.best_metric, 0);

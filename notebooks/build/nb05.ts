@@ -147,7 +147,7 @@ function computeMetrics(p: { predictions: number[][] }) {
 ## 5. Train, watching it live
 
 \`TrainingMonitor\` draws a progress bar and a chart of training loss, eval loss and WER into **one**
-output (\`tslab.newDisplay()\`), redrawn in place as the trainer calls \`onStep\`, \`onLog\` and
+output (\`tslab.newDisplay()\`), redrawn in place as the trainer calls its \`onStepEnd\`, \`onLog\` and
 \`onEvaluate\`. First the frozen encoder runs once over every clip (kept in \`out/fsdd-encoder-cache\`,
 so a re-run skips it); then we evaluate the untouched model (B = 0, so it *is* the base model) and
 train.
@@ -158,7 +158,7 @@ const trainer = new Seq2SeqTrainer({
   // Explicit \`key: value\`: tslab does not resolve shorthand properties that name variables of other cells.
   model: peft, args: trainingArgs, trainDataset: trainDataset, evalDataset: evalDataset, computeMetrics: computeMetrics,
   generateOptions: { language: 'en', task: 'transcribe' },
-  callbacks: monitor.callbacks,
+  callbacks: [monitor],
 });
 const t0 = Date.now();
 await trainer.precomputeEncoderOutputs([...trainDataset, ...evalDataset], { cacheDir: path.join(PROJECT_ROOT, 'out', 'fsdd-encoder-cache') });

@@ -1,5 +1,6 @@
 /**
- * `DataCollatorSpeechSeq2SeqWithPadding`, as in the Hugging Face Whisper fine-tuning guide:
+ * `DataCollatorSpeechSeq2SeqWithPadding`, as in the Hugging Face Whisper fine-tuning guide, and the
+ * one collator of this library (Seq2SeqTrainer batches training and evaluation with it):
  * - input features are stacked into [B, nMels, frames] (zero-padded to the longest, which for
  *   Whisper is always 3000 frames);
  * - labels are padded with -100 so the loss ignores padding;
@@ -22,7 +23,8 @@ export interface CollatedBatch {
   decoderInputIds: tf.Tensor2D;
 }
 
-export const LABEL_PAD = -100;
+/** The label the loss ignores (PyTorch's CrossEntropyLoss ignore_index): padding, and nothing else. */
+export const IGNORE_INDEX = -100;
 
 export interface CollatorOptions {
   /** <|startoftranscript|> (50258 for multilingual Whisper). */
@@ -75,14 +77,14 @@ export class DataCollatorSpeechSeq2SeqWithPadding {
     const dropStart = features.every((f) => f.labels.length > 0 && f.labels[0] === this.decoderStartTokenId);
     const seqs = features.map((f) => Array.from(f.labels).slice(dropStart ? 1 : 0));
     const L = Math.max(...seqs.map((s) => s.length));
-    const labels = new Int32Array(B * L).fill(LABEL_PAD);
+    const labels = new Int32Array(B * L).fill(IGNORE_INDEX);
     const decoderInputIds = new Int32Array(B * L).fill(this.padTokenId);
     seqs.forEach((s, b) => {
       labels.set(s, b * L);
       decoderInputIds[b * L] = this.decoderStartTokenId;
       for (let j = 1; j < L; j++) {
-        const prev = j - 1 < s.length ? s[j - 1] : LABEL_PAD;
-        decoderInputIds[b * L + j] = prev === LABEL_PAD ? this.padTokenId : prev;
+        const prev = j - 1 < s.length ? s[j - 1] : IGNORE_INDEX;
+        decoderInputIds[b * L + j] = prev === IGNORE_INDEX ? this.padTokenId : prev;
       }
     });
     return { batchSize: B, nMels: this.nMels, nFrames: T, inputFeatures, labelLength: L, labels, decoderInputIds };

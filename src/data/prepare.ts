@@ -7,7 +7,8 @@
  * Results are cached on disk by `map`, keyed on everything that changes them (normalizer included).
  */
 import { AudioDataset } from './dataset';
-import { Row } from './types';
+import { IterableAudioDataset } from './stream';
+import { Example, Row } from './types';
 
 /** What prepareDataset needs from src/features/logmel.ts's WhisperFeatureExtractor. */
 export interface FeatureExtractorLike {
@@ -62,13 +63,36 @@ export function labelsFor(text: string, tokenizer: TokenizerLike, options: { lan
   return [...tokenizer.prefixTokens({ timestamps: false, ...options }), ...tokenizer.encode(text), tokenizer.eot];
 }
 
-export async function prepareDataset<R extends Row>(ds: AudioDataset<R>, options: PrepareOptions): Promise<AudioDataset<PreparedRow & Partial<R>>> {
+/**
+ * The guides' `dataset.map(prepare_dataset)`. In memory (an AudioDataset, cached on disk with
+ * `cacheDir`) or streamed (an IterableAudioDataset: rows are prepared lazily while iterating, one
+ * at a time, so memory stays bounded; shuffle the stream before preparing it).
+ */
+export function prepareDataset<R extends Row>(ds: IterableAudioDataset<R>, options: PrepareOptions): IterableAudioDataset<PreparedRow>;
+export function prepareDataset<R extends Row>(ds: AudioDataset<R>, options: PrepareOptions): Promise<AudioDataset<PreparedRow & Partial<R>>>;
+export function prepareDataset<R extends Row>(ds: AudioDataset<R> | IterableAudioDataset<R>, options: PrepareOptions):
+  IterableAudioDataset<PreparedRow> | Promise<AudioDataset<PreparedRow & Partial<R>>> {
   const { featureExtractor: fe, tokenizer, language, task = 'transcribe', timestamps = false } = options;
   if (ds.samplingRate !== fe.samplingRate) {
-    throw new Error(`prepareDataset: audio is decoded at ${ds.samplingRate} Hz but the feature extractor expects ` +
+    const e = new Error(`prepareDataset: audio is decoded at ${ds.samplingRate} Hz but the feature extractor expects ` +
       `${fe.samplingRate} Hz; use ds.castColumn('audio', {samplingRate: ${fe.samplingRate}})`);
+    if (ds instanceof IterableAudioDataset) throw e;
+    return Promise.reject(e);
   }
   const normalize = resolveNormalizer(options.normalizer);
+  const prefix = { language, task, timestamps };
+  const prepare = (ex: Example<R>): PreparedRow => ({
+    inputFeatures: fe.extract(ex.audio.array),
+    labels: labelsFor(normalize((ex as unknown as Row).text), tokenizer, prefix),
+    inputLength: ex.audio.array.length / ex.audio.samplingRate,
+  });
+  if (ds instanceof IterableAudioDataset) return ds.mapWithAudio(prepare);
+  return prepareInMemory(ds, options, prepare);
+}
+
+async function prepareInMemory<R extends Row>(ds: AudioDataset<R>, options: PrepareOptions, prepare: (ex: Example<R>) => PreparedRow):
+  Promise<AudioDataset<PreparedRow & Partial<R>>> {
+  const { featureExtractor: fe, tokenizer, language, task = 'transcribe', timestamps = false } = options;
   const prefix = { language, task, timestamps };
   // The key names everything the closure below uses; a function normalizer counts by its source.
   const cacheKey = {
@@ -78,10 +102,6 @@ export async function prepareDataset<R extends Row>(ds: AudioDataset<R>, options
     tokenizer: [tokenizer.prefixTokens(prefix), tokenizer.eot, tokenizer.encode('Hello world, 123!')],
   };
   const removeColumns = options.keepColumns ? [] : ds.columnNames;
-  const out = await ds.mapWithAudio((ex) => ({
-    inputFeatures: fe.extract(ex.audio.array),
-    labels: labelsFor(normalize((ex as unknown as Row).text), tokenizer, prefix),
-    inputLength: ex.audio.array.length / ex.audio.samplingRate,
-  }), { cacheDir: options.cacheDir, cacheKey, removeColumns, onProgress: options.onProgress });
+  const out = await ds.mapWithAudio(prepare, { cacheDir: options.cacheDir, cacheKey, removeColumns, onProgress: options.onProgress });
   return out as unknown as AudioDataset<PreparedRow & Partial<R>>;
 }

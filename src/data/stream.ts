@@ -4,6 +4,7 @@
  * bounded memory. Bad rows and undecodable audio are skipped and recorded in `report`.
  */
 import * as path from 'path';
+import seedrandom from 'seedrandom';
 import { AUDIO_COLUMNS, TEXT_COLUMNS, ColumnSpec, pickColumn, toRow } from './columns';
 import { decodeCell } from './decodeCell';
 import { DelimitedOptions, readHeader, readManifest } from './manifest';
@@ -12,22 +13,58 @@ import { Example, Row, RowOrigin } from './types';
 
 interface Item<R> { row: R; origin: RowOrigin }
 
+/** A pass over the rows; `epoch` reseeds shuffling (HF IterableDataset.set_epoch). */
+type Source<R> = (epoch: number) => AsyncIterable<Item<R>>;
+
 export class IterableAudioDataset<R extends object = Row> {
+  /** The pass that iteration runs (HF `set_epoch`): shuffle buffers draw from (seed, epoch). */
+  epoch = 0;
+
   constructor(
-    private readonly source: () => AsyncIterable<Item<R>>,
+    private readonly source: Source<R>,
     /** Problems met so far (filled while iterating). */
     readonly report: DataReport,
     readonly samplingRate = 16000,
   ) {}
 
-  private chain<S extends object>(step: (items: AsyncIterable<Item<R>>) => AsyncIterable<Item<S>>): IterableAudioDataset<S> {
-    return new IterableAudioDataset<S>(() => step(this.source()), this.report, this.samplingRate);
+  /**
+   * A stream over rows already in memory (HF `Dataset.to_iterable_dataset()`), e.g. to train on an
+   * AudioDataset's rows through the streaming path.
+   */
+  static fromRows<R extends object>(rows: readonly R[], origins?: readonly RowOrigin[], samplingRate = 16000): IterableAudioDataset<R> {
+    const at = (i: number) => origins?.[i] ?? { source: '(memory)', row: i + 1, line: i + 1 };
+    return new IterableAudioDataset<R>(async function* () {
+      for (let i = 0; i < rows.length; i++) yield { row: rows[i], origin: at(i) };
+    }, Object.assign(new DataReport(), { kept: rows.length }), samplingRate);
+  }
+
+  private chain<S extends object>(step: (items: AsyncIterable<Item<R>>, epoch: number) => AsyncIterable<Item<S>>): IterableAudioDataset<S> {
+    return new IterableAudioDataset<S>((epoch) => step(this.source(epoch), epoch), this.report, this.samplingRate);
+  }
+
+  /** HF `set_epoch`: the Trainer calls it before each pass, so every epoch is shuffled anew. */
+  setEpoch(epoch: number): void {
+    this.epoch = epoch;
   }
 
   /** Lazily transforms each row (applied while iterating, nothing is stored). */
   map<S extends object>(fn: (row: R) => S | Promise<S>): IterableAudioDataset<S> {
     return this.chain(async function* (items) {
       for await (const it of items) yield { row: await fn(it.row), origin: it.origin };
+    });
+  }
+
+  /**
+   * `map` whose function receives the decoded example (`example.audio.array`); a row whose audio
+   * fails to decode is reported and skipped. The result replaces the row (prepareDataset's use).
+   */
+  mapWithAudio<S extends object>(fn: (example: Example<R>) => S | Promise<S>): IterableAudioDataset<S> {
+    const decode = (it: Item<R>) => this.decode(it);
+    return this.chain(async function* (items) {
+      for await (const it of items) {
+        const ex = await decode(it);
+        if (ex) yield { row: await fn(ex), origin: it.origin };
+      }
     });
   }
 
@@ -55,23 +92,54 @@ export class IterableAudioDataset<R extends object = Row> {
     });
   }
 
-  /** Rows without decoding audio. */
+  /**
+   * HF `IterableDataset.shuffle(seed, buffer_size)`: rows pass through a buffer of `bufferSize`;
+   * each new row replaces a randomly chosen one, which is emitted; the rest is shuffled at the end.
+   * At most `bufferSize` rows are held, so shuffle before an expensive `map` (prepareDataset), not
+   * after. The draw is seeded by (seed, epoch): the same order in every run, a new one each epoch.
+   */
+  shuffle({ seed = 42, bufferSize = 1000 }: { seed?: number; bufferSize?: number } = {}): IterableAudioDataset<R> {
+    if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new Error(`shuffle: bufferSize must be a positive integer, got ${bufferSize}`);
+    return this.chain(async function* (items, epoch) {
+      const rng = seedrandom(`shuffle|${seed}|${epoch}`);
+      const buffer: Item<R>[] = [];
+      for await (const it of items) {
+        if (buffer.length < bufferSize) {
+          buffer.push(it);
+          continue;
+        }
+        const i = Math.floor(rng() * bufferSize);
+        yield buffer[i];
+        buffer[i] = it;
+      }
+      for (let i = buffer.length - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [buffer[i], buffer[j]] = [buffer[j], buffer[i]];
+      }
+      yield* buffer;
+    });
+  }
+
+  /** Rows without decoding audio (prepared rows: inputFeatures and labels). */
   async *rows(): AsyncGenerator<R> {
-    for await (const it of this.source()) yield it.row;
+    for await (const it of this.source(this.epoch)) yield it.row;
   }
 
   /** Decoded examples; a row whose audio fails to decode is reported and skipped. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Example<R>> {
-    for await (const it of this.source()) {
-      const value = (it.row as Record<string, unknown>).audio;
-      let audio;
-      try {
-        audio = await decodeCell(value, this.samplingRate, it.origin);
-      } catch (e) {
-        this.report.add(it.origin, 'audio', (e as Error).message, typeof value === 'string' ? value : undefined);
-        continue;
-      }
-      yield { ...it.row, audio } as Example<R>;
+    for await (const it of this.source(this.epoch)) {
+      const ex = await this.decode(it);
+      if (ex) yield ex;
+    }
+  }
+
+  private async decode(it: Item<R>): Promise<Example<R> | undefined> {
+    const value = (it.row as Record<string, unknown>).audio;
+    try {
+      return { ...it.row, audio: await decodeCell(value, this.samplingRate, it.origin) } as Example<R>;
+    } catch (e) {
+      this.report.add(it.origin, 'audio', (e as Error).message, typeof value === 'string' ? value : undefined);
+      return undefined;
     }
   }
 }

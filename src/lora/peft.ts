@@ -20,6 +20,9 @@ import { decodeTensorBytes, readSafetensorsHeader, saveSafetensors, LoadedTensor
 import { LoraConfig } from './config';
 import { countParameters, formatTrainableParameters } from './count';
 import { LoraLayer, SeedSource } from './layer';
+import { atomicWriteDir } from '../atomic';
+
+export { atomicWriteDir };
 
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
@@ -303,23 +306,6 @@ export function getPeftModel(model: PeftBaseModel, config: LoraConfig, opts: Get
   const p = new PeftModel(model, opts.seed ?? 42);
   p.addAdapter(opts.adapterName ?? 'default', config, opts.seed ?? 42);
   return p;
-}
-
-/** Writes a folder atomically: fill `dir.tmp-<pid>`, then swap it into place with renames. */
-export function atomicWriteDir(dir: string, fill: (tmp: string) => void): void {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  try {
-    fill(tmp);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  const old = `${dir}.old-${process.pid}`;
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** Reads every tensor of one .safetensors file as float32, checking the expected shapes first. */

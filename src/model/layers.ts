@@ -6,7 +6,9 @@
  * checkpoint one to one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DerivedTensors, FrozenWeight, gelu, layerNorm, linear, prepareLinear, quantize, QuantizedWeight } from '../backend';
+import {
+  DerivedTensors, FrozenWeight, gelu, isTrainable, layerNorm, linear, prepareLinear, quantize, QuantizedWeight,
+} from '../backend';
 import type { Int8Weight } from '../backend';
 
 export { gelu };
@@ -40,6 +42,11 @@ export class Linear implements FrozenWeight {
       this.weight.dispose();
     }
     prepareLinear(this);
+  }
+
+  /** True when the weight is a trainable tf.Variable (full fine-tuning): it then gets a gradient. */
+  get trainable(): boolean {
+    return isTrainable(this.weight);
   }
 
   /** [out, in] */
@@ -114,7 +121,8 @@ export class LayerNorm {
  * The HF weight [out, in, k] is stored once as the tfjs filter [k, in, out].
  */
 export class Conv1d {
-  readonly filter: tf.Tensor3D;
+  /** [k, in, out]; a tf.Variable when the convolution is trained. */
+  filter: tf.Tensor3D;
 
   constructor(
     public name: string,
@@ -130,8 +138,30 @@ export class Conv1d {
   apply(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const padded = this.padding ? tf.pad(x, [[0, 0], [this.padding, this.padding], [0, 0]]) : x;
-      return tf.add(tf.conv1d(padded, this.filter, this.stride, 'valid'), this.bias) as tf.Tensor3D;
+      const trained = this.filter instanceof tf.Variable && this.filter.trainable;
+      const y = trained ? this.unfoldedProduct(padded as tf.Tensor3D) : tf.conv1d(padded, this.filter, this.stride, 'valid');
+      return tf.add(y, this.bias) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * The same convolution as one product of the unfolded input [B, T', k * in] with the filter
+   * [k * in, out]: differentiable w.r.t. the filter on every backend (tfjs-wasm has no
+   * Conv2DBackpropFilter kernel). Tap j of output t reads input row t * stride + j.
+   */
+  private unfoldedProduct(x: tf.Tensor3D): tf.Tensor3D {
+    const [b, t, cin] = x.shape;
+    const [k, , cout] = this.filter.shape;
+    const s = this.stride;
+    const n = Math.floor((t - k) / s) + 1;
+    // s - 1 extra rows so every tap's strided view has n full strides (the extra rows are never read).
+    const xs = s > 1 ? tf.pad(x, [[0, 0], [0, s - 1], [0, 0]]) : x;
+    const taps = Array.from({ length: k }, (_, j) => {
+      const rows = tf.slice(xs, [0, j, 0], [b, n * s, cin]);
+      return s === 1 ? rows : tf.reshape(tf.split(tf.reshape(rows, [b, n, s, cin]), s, 2)[0], [b, n, cin]);
+    });
+    const cols = tf.reshape(tf.concat(taps, 2), [b * n, k * cin]);
+    return tf.reshape(tf.matMul(cols, tf.reshape(this.filter, [k * cin, cout])), [b, n, cout]);
   }
 
   dispose(): void {

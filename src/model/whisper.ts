@@ -2,12 +2,15 @@
  * WhisperForConditionalGeneration: encoder + decoder + tied output projection, loaded from a
  * Hugging Face checkpoint (config.json + safetensors), as in transformers.
  *
- * Base weights are plain (non-trainable) tf.Tensors; fine-tuning attaches adapters to the
- * `Linear`s returned by `linears()`.
+ * Base weights are plain (non-trainable) tf.Tensors; LoRA attaches adapters to the `Linear`s
+ * returned by `linears()`, and full fine-tuning turns the weights into tf.Variables
+ * (`trainableParameters()`) and saves them back in HF layout (`savePretrained`).
  */
 import * as tf from '@tensorflow/tfjs';
+import * as fs from 'fs';
 import * as path from 'path';
 import { quantize, QuantizedWeight, WeightDtype } from '../backend';
+import { atomicWriteDir } from '../atomic';
 import { WhisperAttention } from './attention';
 import { WhisperConfig } from './config';
 import { WhisperDecoder, WhisperDecoderLayer } from './decoder';
@@ -15,7 +18,8 @@ import { WhisperEncoder, WhisperEncoderLayer } from './encoder';
 import { generate, GenerateOptions, GenerateOutput } from './generate';
 import { resolveModel, ResolveOptions } from './hub';
 import { Conv1d, LayerNorm, Linear } from './layers';
-import { LoadedTensor, loadSafetensorsCheckpoint } from './safetensors';
+import { LoadedTensor, loadSafetensorsCheckpoint, saveSafetensors } from './safetensors';
+import { readSpecialTokens, SpecialTokens, specialTokensFromConfig } from '../tokenizer/special';
 
 const PROJ_OUT = 'proj_out.weight';
 
@@ -106,9 +110,29 @@ function selectPositions(hidden: tf.Tensor3D, positions: number[]): tf.Tensor3D 
   return tf.reshape(rows, [1, positions.length, d]);
 }
 
+/** One weight of the model by its Hugging Face name, read and replaced in place. */
+export interface WeightSlot {
+  /** e.g. 'model.encoder.conv1.weight' */
+  name: string;
+  /** The tensor the model computes with. */
+  get(): tf.Tensor;
+  set(t: tf.Tensor): void;
+  /** Transpose from the model's layout to HF's and back (conv filters: [k, in, out] vs [out, in, k]). */
+  perm?: number[];
+  /** The int8/float16 bytes of a quantized Linear (its float `get()` is then disposed). */
+  quantized?(): QuantizedWeight | undefined;
+}
+
+/** Files of a checkpoint folder besides config and weights: tokenizer and feature extractor. */
+export const PROCESSOR_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'added_tokens.json',
+  'special_tokens_map.json', 'normalizer.json', 'preprocessor_config.json'];
+
 export class WhisperForConditionalGeneration {
   /** Where the checkpoint was loaded from. */
   dir = '';
+  /** Set by freezeEncoder(): full fine-tuning leaves the encoder's weights alone. */
+  encoderFrozen = false;
+  private special?: SpecialTokens;
 
   constructor(
     public config: WhisperConfig,
@@ -127,6 +151,7 @@ export class WhisperForConditionalGeneration {
     const weightsDtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
     const model = WhisperForConditionalGeneration.fromWeights(config, weights, { weightsDtype, consume: true });
     model.dir = dir;
+    model.specialTokens = readSpecialTokens(dir, config);
     return model;
   }
 
@@ -184,6 +209,18 @@ export class WhisperForConditionalGeneration {
     return new WhisperForConditionalGeneration(config, encoder, decoder, projOut);
   }
 
+  /**
+   * The prompt's special token ids, looked up by text in the checkpoint's tokenizer.json (a model
+   * built from weights alone: from generation_config's ids, see tokenizer/special.ts).
+   */
+  get specialTokens(): SpecialTokens {
+    return this.special ??= specialTokensFromConfig(this.config);
+  }
+
+  set specialTokens(sp: SpecialTokens) {
+    this.special = sp;
+  }
+
   /** Every Linear of the model with its HF module path (targets for LoRA). */
   linears(): Linear[] {
     return [...this.encoder.linears(), ...this.decoder.linears(), this.projOut];
@@ -195,6 +232,144 @@ export class WhisperForConditionalGeneration {
   }
 
   /** quantize('int8') (see FromPretrainedOptions.loadIn8bit). */
+  /** True when the output projection is the token embedding (not stored in checkpoints). */
+  get tiedProjection(): boolean {
+    return this.projOut.weight === this.decoder.embedTokens;
+  }
+
+  /** Every weight, in checkpoint order, by its Hugging Face name (a tied proj_out is not listed). */
+  weightSlots(): WeightSlot[] {
+    const slots: WeightSlot[] = [];
+    const linear = (l: Linear) => {
+      slots.push({ name: `${l.name}.weight`, get: () => l.weight, set: (t) => (l.weight = t as tf.Tensor2D), quantized: () => l.quantized });
+      if (l.bias) slots.push({ name: `${l.name}.bias`, get: () => l.bias!, set: (t) => (l.bias = t as tf.Tensor1D) });
+    };
+    const norm = (n: LayerNorm) => {
+      slots.push({ name: `${n.name}.weight`, get: () => n.weight, set: (t) => (n.weight = t as tf.Tensor1D) });
+      slots.push({ name: `${n.name}.bias`, get: () => n.bias, set: (t) => (n.bias = t as tf.Tensor1D) });
+    };
+    const conv = (c: Conv1d) => {
+      slots.push({ name: `${c.name}.weight`, get: () => c.filter, set: (t) => (c.filter = t as tf.Tensor3D), perm: [2, 1, 0] });
+      slots.push({ name: `${c.name}.bias`, get: () => c.bias, set: (t) => (c.bias = t as tf.Tensor1D) });
+    };
+    const { encoder: e, decoder: d } = this;
+    conv(e.conv1);
+    conv(e.conv2);
+    slots.push({ name: 'model.encoder.embed_positions.weight', get: () => e.embedPositions, set: (t) => (e.embedPositions = t as tf.Tensor2D) });
+    for (const l of e.layers) {
+      l.selfAttn.linears().forEach(linear);
+      norm(l.selfAttnLayerNorm);
+      linear(l.fc1);
+      linear(l.fc2);
+      norm(l.finalLayerNorm);
+    }
+    norm(e.layerNorm);
+    const tied = this.tiedProjection;
+    slots.push({ name: 'model.decoder.embed_tokens.weight', get: () => d.embedTokens, set: (t) => {
+      d.embedTokens = t as tf.Tensor2D;
+      if (tied) this.projOut.weight = t as tf.Tensor2D;
+    } });
+    slots.push({ name: 'model.decoder.embed_positions.weight', get: () => d.embedPositions, set: (t) => (d.embedPositions = t as tf.Tensor2D) });
+    for (const l of d.layers) {
+      l.selfAttn.linears().forEach(linear);
+      norm(l.selfAttnLayerNorm);
+      l.encoderAttn.linears().forEach(linear);
+      norm(l.encoderAttnLayerNorm);
+      linear(l.fc1);
+      linear(l.fc2);
+      norm(l.finalLayerNorm);
+    }
+    norm(d.layerNorm);
+    if (!tied) linear(this.projOut);
+    return slots;
+  }
+
+  /** HF's freeze_encoder(): full fine-tuning then trains the decoder only (set before training starts). */
+  freezeEncoder(): void {
+    if (this.trainedWeights.size) throw new Error('freezeEncoder: call it before the model is trained (its weights are already tf.Variables)');
+    this.encoderFrozen = true;
+  }
+
+  private trainedWeights = new Map<string, tf.Variable>();
+
+  /**
+   * The weights full fine-tuning updates, by HF name, as tf.Variables (made in place of the plain
+   * tensors on the first call): everything but the encoder's sinusoidal positions (frozen in HF
+   * too) and, after freezeEncoder(), the encoder.
+   */
+  trainableParameters(): Map<string, tf.Variable> {
+    if (this.trainedWeights.size) return this.trainedWeights;
+    if (this.linears().some((l) => l.quantized)) throw new Error('full fine-tuning needs float weights: load the model without loadIn8bit');
+    for (const slot of this.weightSlots()) {
+      if (slot.name === 'model.encoder.embed_positions.weight' || (this.encoderFrozen && slot.name.startsWith('model.encoder.'))) continue;
+      const t = slot.get();
+      const v = tf.variable(t, true, `${slot.name}#${nextVariableId++}`);
+      slot.set(v);
+      t.dispose();
+      this.trainedWeights.set(slot.name, v);
+    }
+    return this.trainedWeights;
+  }
+
+  /** Every weight as float32 in Hugging Face names and layouts (what model.safetensors holds). */
+  stateDict(): Record<string, LoadedTensor> {
+    const out: Record<string, LoadedTensor> = {};
+    for (const slot of this.weightSlots()) {
+      if (slot.quantized?.()) throw new Error(`stateDict: '${slot.name}' is stored as ${slot.quantized()!.dtype} bytes; load the model without loadIn8bit to save it`);
+      const t = slot.get();
+      const hf = slot.perm ? tf.transpose(t, slot.perm) : t;
+      out[slot.name] = { shape: hf.shape, data: hf.dataSync() as Float32Array };
+      if (hf !== t) hf.dispose();
+    }
+    return out;
+  }
+
+  /**
+   * Replaces every weight by the one in `dir`'s model.safetensors (checked against the config
+   * first); trained tf.Variables are assigned in place.
+   */
+  loadWeights(dir: string): void {
+    const weights = loadSafetensorsCheckpoint(dir, expectedWeightShapes(this.config), new Set([PROJ_OUT]));
+    for (const slot of this.weightSlots()) {
+      const w = weights.get(slot.name)!;
+      const hf = tf.tensor(w.data, w.shape);
+      const t = slot.perm ? tf.transpose(hf, slot.perm) : hf;
+      if (t !== hf) hf.dispose();
+      const old = slot.get();
+      if (old instanceof tf.Variable) {
+        old.assign(t);
+        t.dispose();
+      } else {
+        slot.set(t);
+        old.dispose();
+      }
+    }
+  }
+
+  /**
+   * Writes a complete Hugging Face checkpoint into `dir` (atomically): config.json,
+   * generation_config.json, model.safetensors (F32, HF names; a tied proj_out is not stored, as
+   * transformers saves it) and the tokenizer and feature-extractor files of the folder the model
+   * was loaded from. `from_pretrained` in Python, `loadWhisper(dir)` and the CLI read it.
+   */
+  savePretrained(dir: string): void {
+    atomicWriteDir(dir, (tmp) => this.writePretrainedFiles(tmp));
+  }
+
+  /** The files of savePretrained, into an existing folder (checkpoints use it). */
+  writePretrainedFiles(dir: string): void {
+    const src = (f: string) => (this.dir && fs.existsSync(path.join(this.dir, f)) ? path.join(this.dir, f) : undefined);
+    const json = (f: string, obj: unknown) => fs.writeFileSync(path.join(dir, f), JSON.stringify(obj, null, 2) + '\n');
+    for (const f of ['config.json', 'generation_config.json', ...PROCESSOR_FILES]) {
+      const from = src(f);
+      if (from) fs.copyFileSync(from, path.join(dir, f));
+    }
+    if (!src('config.json')) json('config.json', configJSON(this.config));
+    if (!src('generation_config.json')) json('generation_config.json', generationConfigJSON(this.config));
+    saveSafetensors(path.join(dir, 'model.safetensors'), this.stateDict(), { format: 'pt' });
+  }
+
+  /** Int8 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.loadIn8bit). */
   quantizeInt8(): void {
     this.quantize('int8');
   }
@@ -232,8 +407,8 @@ export class WhisperForConditionalGeneration {
     });
   }
 
-  /** Greedy decoding (see generate.ts). */
-  generate(inputFeatures: tf.Tensor3D, opts: GenerateOptions = {}): Promise<GenerateOutput> {
+  /** Decodes one 30 s window per clip (greedy by default; see generate.ts and decoding.ts). */
+  generate(inputFeatures: tf.Tensor3D | null, opts: GenerateOptions = {}): Promise<GenerateOutput> {
     return generate(this, inputFeatures, opts);
   }
 
@@ -241,5 +416,32 @@ export class WhisperForConditionalGeneration {
     this.encoder.dispose();
     this.decoder.dispose();
     this.projOut.dispose();
+    this.trainedWeights.clear();
   }
+}
+
+/** tf.Variable names must be unique per process: several models may be trained side by side. */
+let nextVariableId = 0;
+
+/** config.json for a model built in memory (one loaded from a folder copies that folder's file). */
+function configJSON(c: WhisperConfig): Record<string, unknown> {
+  return {
+    architectures: ['WhisperForConditionalGeneration'], model_type: 'whisper', d_model: c.dModel,
+    encoder_layers: c.encoderLayers, decoder_layers: c.decoderLayers, encoder_attention_heads: c.encoderAttentionHeads,
+    decoder_attention_heads: c.decoderAttentionHeads, encoder_ffn_dim: c.encoderFfnDim, decoder_ffn_dim: c.decoderFfnDim,
+    num_mel_bins: c.numMelBins, vocab_size: c.vocabSize, max_source_positions: c.maxSourcePositions,
+    max_target_positions: c.maxTargetPositions, decoder_start_token_id: c.decoderStartTokenId, eos_token_id: c.eosTokenId,
+    pad_token_id: c.padTokenId, bos_token_id: c.bosTokenId, scale_embedding: c.scaleEmbedding,
+    activation_function: c.activationFunction, suppress_tokens: c.suppressTokens, begin_suppress_tokens: c.beginSuppressTokens,
+    tie_word_embeddings: true,
+  };
+}
+
+function generationConfigJSON(c: WhisperConfig): Record<string, unknown> {
+  return {
+    decoder_start_token_id: c.decoderStartTokenId, eos_token_id: c.eosTokenId, pad_token_id: c.padTokenId,
+    suppress_tokens: c.suppressTokens, begin_suppress_tokens: c.beginSuppressTokens,
+    ...(Object.keys(c.langToId).length ? { lang_to_id: c.langToId, task_to_id: c.taskToId, is_multilingual: c.isMultilingual ?? true } : {}),
+    ...(c.noTimestampsTokenId !== undefined ? { no_timestamps_token_id: c.noTimestampsTokenId } : {}),
+  };
 }

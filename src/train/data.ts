@@ -1,51 +1,57 @@
 /**
- * Batching for Seq2SeqTrainer: length-grouped, seeded shuffling and label padding (to the batch's
- * longest label only), the job of HF's LengthGroupedSampler + DataCollatorSpeechSeq2SeqWithPadding.
+ * What Seq2SeqTrainer reads: datasets of prepared examples (`prepareDataset`'s rows), in memory or
+ * streamed, cut into the optimizer steps of an epoch. In memory: a seeded shuffle per epoch and
+ * HF's LengthGroupedSampler (groupByLength); streamed: the dataset's own order (shuffle it with
+ * `IterableAudioDataset.shuffle`; the trainer calls `setEpoch` so each epoch draws anew).
+ * Batches are padded by the collator (src/data/collator.ts), not here.
  */
-import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import { IGNORE_INDEX } from './loss';
+import { AudioDataset } from '../data/dataset';
+import { IterableAudioDataset } from '../data/stream';
 
-/** One training/eval example after feature extraction and tokenization. */
+/** One training/eval example after feature extraction and tokenization (a prepareDataset row). */
 export interface Seq2SeqFeature {
   /** Log-Mel features [nMels * nFrames] row-major (nMels rows of nFrames), i.e. HF input_features. */
   inputFeatures: Float32Array;
   /**
    * Token ids as the Whisper tokenizer makes them: <|startoftranscript|><|lang|><|task|>
-   * <|notimestamps|> text <|endoftext|>. A leading <|startoftranscript|> is dropped (HF collator).
+   * <|notimestamps|> text <|endoftext|>. The collator drops the leading start token (HF's rule).
    */
-  labels: number[];
+  labels: readonly number[] | Int32Array;
   /** Any id, for logs. */
   id?: string;
 }
 
-export interface Seq2SeqBatch {
-  /** Indices into the dataset. */
-  indices: number[];
-  /** [B, T] decoder inputs: decoderStartTokenId, then labels shifted right. */
-  decoderInputIds: number[][];
-  /** [B, T] targets, -100 where padded. */
-  labels: number[][];
+/** A dataset the trainer accepts: rows in an array, a prepared AudioDataset, or a prepared stream. */
+export type Seq2SeqDataset =
+  | readonly Seq2SeqFeature[]
+  | AudioDataset<Seq2SeqFeature>
+  | IterableAudioDataset<Seq2SeqFeature>;
+
+/** The rows of an in-memory dataset; undefined for a stream. */
+export function rowsOf(ds: Seq2SeqDataset): readonly Seq2SeqFeature[] | undefined {
+  if (ds instanceof IterableAudioDataset) return undefined;
+  return ds instanceof AudioDataset ? ds.rows : ds;
 }
 
-/** Labels without the leading decoder start token (it is the first decoder input, never a target). */
-export function targetsOf(labels: number[], decoderStartTokenId: number): number[] {
-  return labels[0] === decoderStartTokenId ? labels.slice(1) : labels;
+/** The rows of any dataset, in its order (one pass; streams are read as they go). */
+export async function* iterateRows(ds: Seq2SeqDataset): AsyncGenerator<Seq2SeqFeature> {
+  const rows = rowsOf(ds);
+  if (rows) for (const r of rows) yield r;
+  else for await (const r of (ds as IterableAudioDataset<Seq2SeqFeature>).rows()) yield r;
 }
 
-/** Pads the labels of `indices` into one batch: inputs [start, y0..y_{n-2}], targets [y0..y_{n-1}]. */
-export function collate(data: Seq2SeqFeature[], indices: number[], decoderStartTokenId: number, padTokenId: number): Seq2SeqBatch {
-  const targets = indices.map((i) => targetsOf(data[i].labels, decoderStartTokenId));
-  const t = Math.max(...targets.map((l) => l.length));
-  return {
-    indices,
-    decoderInputIds: targets.map((l) => {
-      const x = [decoderStartTokenId, ...l.slice(0, -1)];
-      while (x.length < t) x.push(padTokenId);
-      return x;
-    }),
-    labels: targets.map((l) => [...l, ...new Array(t - l.length).fill(IGNORE_INDEX)]),
-  };
+/** Consecutive chunks of `size` from an async sequence (the last one may be shorter). */
+export async function* chunks<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let chunk: T[] = [];
+  for await (const it of items) {
+    chunk.push(it);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
 }
 
 /**
@@ -74,23 +80,48 @@ export function epochBatches(lengths: number[], batchSize: number, seed: number,
   return out;
 }
 
-/** Stacks features of `indices` into [B, nMels, nFrames]. */
-export function stackFeatures(data: Seq2SeqFeature[], indices: number[], nMels: number): tf.Tensor3D {
-  const { values, shape } = featureRows(data, indices, nMels);
-  return tf.tensor3d(values, shape);
+export interface EpochOptions {
+  batchSize: number;
+  /** Micro-batches per optimizer step (gradientAccumulationSteps). */
+  accumulation: number;
+  seed: number;
+  epoch: number;
+  groupByLength: boolean;
+  /** Optimizer steps of this epoch already done (a resumed run skips them). */
+  skip: number;
 }
 
-/** The features of `indices` stacked into one [B, nMels, frames] buffer (checked for equal sizes). */
-export function featureRows(data: Seq2SeqFeature[], indices: number[], nMels: number): Rows {
-  const n = data[indices[0]].inputFeatures.length;
-  if (n % nMels !== 0) throw new Error(`inputFeatures of example ${indices[0]} has ${n} values, not a multiple of ${nMels} mel bins`);
-  const values = new Float32Array(indices.length * n);
-  indices.forEach((i, r) => {
-    const f = data[i].inputFeatures;
-    if (f.length !== n) throw new Error(`inputFeatures of example ${i} (${data[i].id ?? ''}) has ${f.length} values, expected ${n}`);
-    values.set(f, r * n);
-  });
-  return { values, shape: [indices.length, nMels, n / nMels] };
+/** One optimizer step's micro-batches, and whether it is the epoch's last step. */
+export interface StepGroup {
+  microBatches: Seq2SeqFeature[][];
+  last: boolean;
+}
+
+/** The optimizer steps of one epoch, after the first `skip`. */
+export async function* epochSteps(ds: Seq2SeqDataset, o: EpochOptions): AsyncGenerator<StepGroup> {
+  const rows = rowsOf(ds);
+  if (rows) {
+    const batches = epochBatches(rows.map((f) => f.labels.length), o.batchSize, o.seed, o.epoch, o.groupByLength)
+      .map((b) => b.map((i) => rows[i]));
+    const steps = Math.ceil(batches.length / o.accumulation);
+    for (let g = o.skip; g < steps; g++) {
+      yield { microBatches: batches.slice(g * o.accumulation, (g + 1) * o.accumulation), last: g === steps - 1 };
+    }
+    return;
+  }
+  const stream = ds as IterableAudioDataset<Seq2SeqFeature>;
+  stream.setEpoch(o.epoch);
+  // One step of look-ahead tells whether a step is the epoch's last.
+  let pending: Seq2SeqFeature[][] | undefined;
+  let index = 0; // of `pending` in the epoch
+  for await (const group of chunks(chunks(stream.rows(), o.batchSize), o.accumulation)) {
+    if (pending) {
+      if (index >= o.skip) yield { microBatches: pending, last: false };
+      index++;
+    }
+    pending = group;
+  }
+  if (pending && index >= o.skip) yield { microBatches: pending, last: true };
 }
 
 /** A stack of per-example arrays, as the values and shape of a [B, ., .] tensor. */

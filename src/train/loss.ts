@@ -3,8 +3,9 @@
  * transformers' CrossEntropyLoss(ignore_index=-100).
  */
 import * as tf from '@tensorflow/tfjs';
+import { IGNORE_INDEX } from '../data/collator';
 
-export const IGNORE_INDEX = -100;
+export { IGNORE_INDEX };
 
 /** logits [B, T, V], labels [B, T] (int, -100 = ignore) -> scalar mean loss. */
 export function crossEntropyLoss(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Scalar {

@@ -4,11 +4,11 @@
  * `tslab.newDisplay()` (each update overwrites the same output); elsewhere it prints a text line.
  *
  *   const monitor = new TrainingMonitor();
- *   new Seq2SeqTrainer({ ..., callbacks: monitor.callbacks });
+ *   new Seq2SeqTrainer({ ..., callbacks: [monitor] });
  */
 import { plotlyHtml, resetPlotlyPage } from '../viz/plotly';
 import type { LogEntry } from './checkpoint';
-import type { StepInfo, TrainerCallbacks } from './trainer';
+import type { StepInfo, TrainerCallback } from './callbacks';
 
 interface TslabDisplay { html(s: string): void; text(s: string): void }
 
@@ -30,7 +30,7 @@ export interface MonitorOptions {
   print?: boolean;
 }
 
-export class TrainingMonitor {
+export class TrainingMonitor implements TrainerCallback {
   readonly train: { step: number; loss: number }[] = [];
   readonly evals: { step: number; loss: number; metric?: number }[] = [];
   private last?: StepInfo;
@@ -42,22 +42,20 @@ export class TrainingMonitor {
 
   constructor(private opts: MonitorOptions = {}) {}
 
-  get callbacks(): TrainerCallbacks {
-    return {
-      onStep: (s) => {
-        this.last = s;
-        if (Date.now() - this.lastDraw >= (this.opts.minIntervalMs ?? 1000)) this.draw();
-      },
-      onLog: (e) => this.onLog(e),
-      onEvaluate: () => this.draw(),
-    };
+  onStepEnd(_args: unknown, _state: unknown, _control: unknown, s: StepInfo): void {
+    this.last = s;
+    if (Date.now() - this.lastDraw >= (this.opts.minIntervalMs ?? 1000)) this.draw();
   }
 
-  private onLog(e: LogEntry): void {
+  onLog(_args: unknown, _state: unknown, _control: unknown, e: LogEntry): void {
     const metricKey = `eval_${this.opts.metric ?? 'wer'}`;
     if (e.loss !== undefined) this.train.push({ step: e.step, loss: e.loss });
     if (e.eval_loss !== undefined) this.evals.push({ step: e.step, loss: e.eval_loss, metric: e[metricKey] });
     if (!this.display && this.opts.print !== false) console.log(JSON.stringify(e));
+    this.draw();
+  }
+
+  onEvaluate(): void {
     this.draw();
   }
 

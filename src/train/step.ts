@@ -3,9 +3,10 @@
  * data-parallel worker threads (dataParallel.ts), so both give the same numbers.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PeftModel } from '../lora/peft';
-import { collate, featureRows, Rows, Seq2SeqFeature } from './data';
+import type { DataCollatorSpeechSeq2SeqWithPadding } from '../data/collator';
+import type { Rows, Seq2SeqFeature } from './data';
 import { crossEntropyLoss, IGNORE_INDEX } from './loss';
+import type { TrainableModel } from './model';
 
 /** A micro-batch as plain arrays (what a worker thread receives). */
 export interface MicroBatch {
@@ -27,31 +28,30 @@ export interface MicroBatch {
  * the model computes logits only there (ForwardOptions.positions), the same loss as over the whole
  * padded batch with the padding ignored.
  */
-export function labelledPositions(batchLabels: number[][]): { positions: number[]; labels: number[] } {
-  const flat = batchLabels.flat();
-  const positions = flat.flatMap((l, i) => (l === IGNORE_INDEX ? [] : [i]));
-  return { positions, labels: positions.map((i) => flat[i]) };
+export function labelledPositions(labels: Int32Array): { positions: number[]; labels: Int32Array } {
+  const positions: number[] = [];
+  labels.forEach((l, i) => l !== IGNORE_INDEX && positions.push(i));
+  return { positions, labels: Int32Array.from(positions, (i) => labels[i]) };
 }
 
-/** Collates examples `indices` into a MicroBatch; `encoderStates` are their cached encoder outputs, if any. */
-export function microBatch(data: Seq2SeqFeature[], indices: number[], model: PeftModel, encoderStates: Rows | null): MicroBatch {
-  const c = model.config;
-  const b = collate(data, indices, c.decoderStartTokenId, c.padTokenId);
-  const input = encoderStates ?? featureRows(data, b.indices, c.numMelBins);
+/** Collates `rows` into a MicroBatch; `encoderStates` are their cached encoder outputs, if any. */
+export function microBatch(rows: Seq2SeqFeature[], collator: DataCollatorSpeechSeq2SeqWithPadding, encoderStates: Rows | null): MicroBatch {
+  const b = collator.collateArrays(rows);
+  const input = encoderStates ?? { values: b.inputFeatures, shape: [b.batchSize, b.nMels, b.nFrames] as [number, number, number] };
   const { positions, labels } = labelledPositions(b.labels);
   return {
     input: input.values, inputShape: input.shape, inputIsEncoderStates: encoderStates !== null,
-    ids: Int32Array.from(b.decoderInputIds.flat()), idsShape: [b.decoderInputIds.length, b.decoderInputIds[0].length],
-    positions, labels: Int32Array.from(labels),
+    ids: b.decoderInputIds, idsShape: [b.batchSize, b.labelLength], positions, labels,
   };
 }
 
 /**
  * Cross-entropy of `mb` divided by `scale` (the step's labelled tokens over this micro-batch's) and its
- * gradients w.r.t. the active adapter's variables, by PEFT key. Dropout draws from the model's
- * current seed (PeftModel.reseedDropout).
+ * gradients w.r.t. the trained variables, by name. Dropout draws from the model's current seed
+ * (reseedDropout).
  */
-export async function lossAndGradients(model: PeftModel, mb: MicroBatch, scale: number): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+export async function lossAndGradients(model: Pick<TrainableModel, 'namedTrainableVariables' | 'forward'>, mb: MicroBatch, scale: number):
+  Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
   const vars = model.namedTrainableVariables();
   const key = new Map([...vars].map(([k, v]) => [v.name, k]));
   const input = tf.tensor3d(mb.input, mb.inputShape);

@@ -1,104 +1,120 @@
 /**
- * Seq2SeqTrainer: the Hugging Face training loop for a LoRA-adapted Whisper, on TensorFlow.js.
+ * Seq2SeqTrainer: the Hugging Face training loop for Whisper on TensorFlow.js, for LoRA (a
+ * PeftModel) and for full fine-tuning (a plain WhisperForConditionalGeneration).
  *
- *   const trainer = new Seq2SeqTrainer({ model: peft, args, trainDataset, evalDataset, computeMetrics });
+ *   const trainer = new Seq2SeqTrainer({ model, args, trainDataset, evalDataset, dataCollator, computeMetrics, callbacks });
  *   await trainer.train();                      // or train({ resumeFromCheckpoint: true })
+ *   trainer.saveModel(dir);                     // the adapter (PEFT layout) or the whole model (HF layout)
  *
- * AdamW + warmup schedule + gradient accumulation + global-norm clipping; evaluation (loss and,
- * with predictWithGenerate, metrics on generated text); log.jsonl; atomic checkpoints with
- * rotation; best-model reload; early stopping; exact resume. When no encoder Linear is adapted the
- * frozen encoder runs once per clip and its output is reused every epoch (the big CPU win).
+ * Datasets are prepareDataset's rows, in memory or streamed. AdamW + warmup schedule + gradient
+ * accumulation + global-norm clipping; evaluation (loss and, with predictWithGenerate, metrics on
+ * generated text); log.jsonl; atomic checkpoints with rotation; best-model reload; callbacks
+ * (early stopping is one); exact resume. When nothing in the encoder is trained, the frozen
+ * encoder runs once per clip and its output is reused every epoch (the big CPU win).
  */
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { heapLimitBytes, prefetch } from '../backend';
+import { atomicWriteFile, cleanStaleTemporaries, fsyncPath } from '../atomic';
+import { DataCollatorSpeechSeq2SeqWithPadding } from '../data/collator';
 import type { PeftModel } from '../lora/peft';
+import type { WhisperForConditionalGeneration } from '../model/whisper';
 import { greaterIsBetter, metricKey, Seq2SeqTrainingArguments } from './args';
+import { callHook, EarlyStoppingCallback, HookName, StepInfo, TrainerCallback, TrainerControl } from './callbacks';
 import {
-  checkpointDir, latestCheckpoint, loadCheckpoint, LogEntry, rotateCheckpoints, saveCheckpoint, TrainerState,
+  checkpointDir, CheckpointError, listCheckpoints, loadCheckpoint, LogEntry, rotateCheckpoints, saveCheckpoint, TrainerState,
 } from './checkpoint';
-import { collate, epochBatches, Rows, Seq2SeqFeature, stackFeatures, targetsOf } from './data';
-import { crossEntropyLoss, IGNORE_INDEX } from './loss';
+import { chunks, epochSteps, iterateRows, rowsOf, Rows, Seq2SeqDataset, Seq2SeqFeature } from './data';
+import { EncoderCache } from './encoderCache';
+import { crossEntropyLoss } from './loss';
+import { asTrainable, TrainableModel } from './model';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { GradientJob, GradientWorkers } from './dataParallel';
-import { labelledPositions, lossAndGradients, microBatch } from './step';
+import { labelledPositions, lossAndGradients, MicroBatch, microBatch } from './step';
 import { lrLambda, warmupStepsFor } from './schedule';
 
 export interface EvalPrediction {
   /** Generated token ids per example (prompt and <|endoftext|> excluded). */
   predictions: number[][];
-  /** Target ids per example (the labels without <|startoftranscript|>). */
+  /** Target ids per example (the labels without <|startoftranscript|> and padding). */
   labelIds: number[][];
 }
 
-export interface StepInfo {
-  step: number;
-  maxSteps: number;
-  epoch: number;
-  loss: number;
-  learningRate: number;
-  gradNorm: number;
-  /** Wall seconds of this optimizer step. */
-  seconds: number;
-  examples: number;
-}
-
-export interface TrainerCallbacks {
-  onStep?(info: StepInfo): void | Promise<void>;
-  onLog?(entry: LogEntry): void | Promise<void>;
-  onEvaluate?(metrics: Record<string, number>, step: number): void | Promise<void>;
-  /** Progress of the one-time encoder pass (done, total clips). */
-  onEncode?(done: number, total: number): void | Promise<void>;
-}
-
 export interface Seq2SeqTrainerOptions {
-  model: PeftModel;
+  /** A PeftModel (LoRA) or a WhisperForConditionalGeneration (full fine-tuning; freezeEncoder() first to train the decoder only). */
+  model: PeftModel | WhisperForConditionalGeneration;
   args: Seq2SeqTrainingArguments;
-  trainDataset: Seq2SeqFeature[];
-  evalDataset?: Seq2SeqFeature[];
+  /** prepareDataset's rows: an array, an AudioDataset, or a stream (then args.maxSteps is required). */
+  trainDataset: Seq2SeqDataset;
+  evalDataset?: Seq2SeqDataset;
+  /** Pads batches (default: a DataCollatorSpeechSeq2SeqWithPadding from the model's config). */
+  dataCollator?: DataCollatorSpeechSeq2SeqWithPadding;
   /** From generated ids to metrics, e.g. {wer: 12.5}; keys get the eval_ prefix. */
   computeMetrics?: (p: EvalPrediction) => Record<string, number> | Promise<Record<string, number>>;
-  callbacks?: TrainerCallbacks;
+  callbacks?: TrainerCallback[];
   /** Decoding settings for predictWithGenerate. */
   generateOptions?: { language?: string; task?: 'transcribe' | 'translate' };
 }
 
 export interface TrainOutput {
   globalStep: number;
-  /** Mean training loss over the steps run in this call. */
+  /** Mean training loss over every optimizer step of the run (resumed runs included). */
   trainingLoss: number;
   metrics: Record<string, number>;
+  /** True when a callback (early stopping) or stop() ended the run before maxSteps. */
+  stoppedEarly: boolean;
 }
 
 /** Thrown when the loss or gradient norm is NaN/inf; no update was applied for that step. */
 export class NonFiniteLossError extends Error {}
 
 export class Seq2SeqTrainer {
-  readonly model: PeftModel;
+  readonly model: PeftModel | WhisperForConditionalGeneration;
   readonly args: Seq2SeqTrainingArguments;
+  readonly dataCollator: DataCollatorSpeechSeq2SeqWithPadding;
+  readonly callbacks: TrainerCallback[];
   state: TrainerState;
-  private encoderCache = new Map<Seq2SeqFeature, Float32Array>();
+  /** Checkpoints passed over by the last resume (each with the reason), newest first. */
+  skippedCheckpoints: string[] = [];
+  private trained: TrainableModel;
+  private control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false };
+  private encoderCache: EncoderCache;
   private optimizer?: AdamW;
   /** Started by the first step with dataParallelWorkers > 1; stopped when train() returns. */
   private workers?: GradientWorkers;
-  private stopRequested = false;
   private logFile: string;
 
   constructor(private opts: Seq2SeqTrainerOptions) {
     this.model = opts.model;
     this.args = opts.args;
-    if (!opts.trainDataset.length) throw new Error('Seq2SeqTrainer: trainDataset is empty');
+    this.trained = asTrainable(opts.model);
+    const c = this.trained.config;
+    this.dataCollator = opts.dataCollator ?? new DataCollatorSpeechSeq2SeqWithPadding({
+      decoderStartTokenId: c.decoderStartTokenId, padTokenId: c.padTokenId, nMels: c.numMelBins });
+    const rows = rowsOf(opts.trainDataset);
+    if (rows && !rows.length) throw new Error('Seq2SeqTrainer: trainDataset is empty');
+    if (!rows && !(this.args.maxSteps > 0)) {
+      throw new Error('Seq2SeqTrainer: a streamed trainDataset has no length; set maxSteps in Seq2SeqTrainingArguments (as transformers requires)');
+    }
     // Measured: whisper-tiny trained through the encoder peaks at 3.1 GB of wasm heap for one
     // 30 s example; with 2 the heap (4 GB at most) runs out and tfjs-wasm hangs in malloc.
     const heap = heapLimitBytes();
-    if (heap !== undefined && heap <= 4 * 2 ** 30 && this.model.adaptsEncoder() && this.args.perDeviceTrainBatchSize > 1 &&
-        this.model.config.maxSourcePositions >= 1500) {
-      throw new Error(`Seq2SeqTrainer: per_device_train_batch_size ${this.args.perDeviceTrainBatchSize} with adapted encoder ` +
-        `modules does not fit the ${tf.getBackend()} backend's ${heap / 2 ** 30} GB heap (backprop keeps every 30 s example's 1500 x 1500 ` +
-        'attention maps; one example needs about 3 GB). Use perDeviceTrainBatchSize: 1 with ' +
-        'gradientAccumulationSteps set to the batch you want, or adapt decoder modules only.');
+    if (heap !== undefined && heap <= 4 * 2 ** 30 && this.trained.trainsEncoder() && this.args.perDeviceTrainBatchSize > 1 &&
+        c.maxSourcePositions >= 1500) {
+      throw new Error(`Seq2SeqTrainer: per_device_train_batch_size ${this.args.perDeviceTrainBatchSize} while training the encoder ` +
+        `does not fit the ${tf.getBackend()} backend's ${heap / 2 ** 30} GB heap (backprop keeps every 30 s example's 1500 x 1500 ` +
+        'attention maps; one example needs about 3 GB). Use perDeviceTrainBatchSize: 1 with gradientAccumulationSteps set to ' +
+        'the batch you want, or leave the encoder out (LoRA on decoder modules, or model.freezeEncoder() for full fine-tuning).');
     }
+    if (this.trained.kind === 'full' && this.args.dataParallelWorkers > 1) {
+      throw new Error('Seq2SeqTrainer: dataParallelWorkers > 1 is for LoRA (workers receive the adapter\'s weights every step); use 1 for full fine-tuning');
+    }
+    this.callbacks = [...(opts.callbacks ?? [])];
+    if (this.args.earlyStoppingPatience > 0 && !this.callbacks.some((cb) => cb instanceof EarlyStoppingCallback)) {
+      this.callbacks.push(new EarlyStoppingCallback({ earlyStoppingPatience: this.args.earlyStoppingPatience }));
+    }
+    this.encoderCache = new EncoderCache(() => this.trained.encoderWeights(), (f) => (f.length / c.numMelBins / 2) * c.dModel);
     this.state = this.freshState(0);
     this.logFile = path.join(this.args.outputDir, 'log.jsonl');
   }
@@ -106,94 +122,89 @@ export class Seq2SeqTrainer {
   private freshState(maxSteps: number): TrainerState {
     return {
       global_step: 0, epoch: 0, step_in_epoch: 0, epoch_index: 0, max_steps: maxSteps, best_metric: null,
-      best_model_checkpoint: null, patience_counter: 0, log_history: [],
+      best_model_checkpoint: null, patience_counter: 0, log_history: [], train_loss_sum: 0,
       rng_state: { seed: this.args.seed, scheme: 'shuffle=seedrandom(shuffle|seed|epoch), dropout=seedrandom(dropout|seed|step|micro)' },
       peak_tensor_bytes: 0, train_time_s: 0,
     };
   }
 
-  /** Asks the loop to stop after the current optimizer step (HF control.should_training_stop). */
-  stop(): void {
-    this.stopRequested = true;
+  /** HF add_callback. */
+  addCallback(cb: TrainerCallback): void {
+    this.callbacks.push(cb);
   }
 
-  /** True when encoder outputs are computed once and reused (no encoder Linear is adapted). */
+  private hook<K extends HookName>(name: K, info?: Parameters<NonNullable<TrainerCallback[K]>>[3]): Promise<void> {
+    return callHook(this.callbacks, name, this.args, this.state, this.control, info);
+  }
+
+  /** Asks the loop to stop after the current optimizer step (HF control.should_training_stop). */
+  stop(): void {
+    this.control.shouldTrainingStop = true;
+  }
+
+  /** True when encoder outputs are computed once and reused (nothing in the encoder is trained). */
   get usesEncoderCache(): boolean {
-    return this.args.cacheEncoderOutputs && !this.model.adaptsEncoder();
+    return this.args.cacheEncoderOutputs && !this.trained.trainsEncoder();
   }
 
   /**
    * Runs the frozen encoder on every clip not yet cached (call it to time the pass separately).
-   * With `cacheDir`, outputs are also kept on disk as `<cacheDir>/<id>.f32` (examples need an `id`)
-   * and read back by later runs: the encoder is the expensive part and never changes.
+   * With `cacheDir`, outputs are also kept on disk (see encoderCache.ts: keyed by the model's
+   * encoder weights and the clip's features) and read back by later runs and later lookups.
    */
-  async precomputeEncoderOutputs(data: Seq2SeqFeature[], opts: { cacheDir?: string } = {}): Promise<void> {
-    const file = (f: Seq2SeqFeature) => {
-      if (!f.id) throw new Error('precomputeEncoderOutputs: cacheDir needs an id on every example');
-      return path.join(opts.cacheDir!, `${f.id.replace(/[^\w.-]/g, '_')}.f32`);
-    };
-    if (opts.cacheDir) {
-      fs.mkdirSync(opts.cacheDir, { recursive: true });
-      for (const f of data) {
-        if (this.encoderCache.has(f) || !fs.existsSync(file(f))) continue;
-        const b = fs.readFileSync(file(f));
-        this.setEncoderOutput(f, new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-      }
-    }
-    const todo = data.filter((f) => !this.encoderCache.has(f));
+  async precomputeEncoderOutputs(data: Seq2SeqDataset, opts: { cacheDir?: string } = {}): Promise<void> {
+    if (opts.cacheDir) this.encoderCache.dir = opts.cacheDir;
+    const todo: Seq2SeqFeature[] = [];
+    for await (const f of iterateRows(data)) if (!this.encoderCache.get(f.inputFeatures)) todo.push(f);
     // Small chunks: on single-threaded wasm a bigger batch is no faster per clip, and the
     // [B, heads, 1500, 1500] attention scores of a big one cost gigabytes.
     const bs = Math.min(2, this.args.perDeviceEvalBatchSize);
-    const nMels = this.model.config.numMelBins;
     for (let s = 0; s < todo.length; s += bs) {
-      const part = todo.slice(s, s + bs);
-      const feats = stackFeatures(part, part.map((_, i) => i), nMels);
-      const enc = this.model.encode(feats, false);
-      feats.dispose();
-      const data = (await enc.data()) as Float32Array;
-      const per = data.length / part.length;
-      enc.dispose();
-      part.forEach((f, i) => {
-        const h = data.slice(i * per, (i + 1) * per);
-        this.encoderCache.set(f, h);
-        if (opts.cacheDir) fs.writeFileSync(file(f), h);
-      });
-      await this.opts.callbacks?.onEncode?.(Math.min(s + bs, todo.length), todo.length);
+      await this.encodeRows(todo.slice(s, s + bs));
+      await this.hook('onEncode', { done: Math.min(s + bs, todo.length), total: todo.length });
     }
+  }
+
+  /** Runs the encoder on `rows` and caches each output. */
+  private async encodeRows(rows: Seq2SeqFeature[]): Promise<void> {
+    const b = this.dataCollator.collateArrays(rows);
+    const feats = tf.tensor3d(b.inputFeatures, [b.batchSize, b.nMels, b.nFrames]);
+    const enc = this.trained.encode(feats, false);
+    feats.dispose();
+    const data = (await enc.data()) as Float32Array;
+    enc.dispose();
+    const per = data.length / rows.length;
+    rows.forEach((f, i) => this.encoderCache.set(f.inputFeatures, data.slice(i * per, (i + 1) * per)));
   }
 
   /** The cached encoder output of one example ([S * d] float32), if computed. */
   getEncoderOutput(f: Seq2SeqFeature): Float32Array | undefined {
-    return this.encoderCache.get(f);
+    return this.encoderCache.get(f.inputFeatures);
   }
 
-  /** Supplies an encoder output computed elsewhere (e.g. saved to disk by an earlier run). */
+  /** Supplies an encoder output computed elsewhere. */
   setEncoderOutput(f: Seq2SeqFeature, hidden: Float32Array): void {
-    const want = this.model.config.maxSourcePositions * this.model.config.dModel;
-    if (hidden.length !== want) throw new Error(`setEncoderOutput(${f.id ?? '?'}): ${hidden.length} values, expected ${want} (1500 x d_model)`);
-    this.encoderCache.set(f, hidden);
+    this.encoderCache.set(f.inputFeatures, hidden);
   }
 
-  /** Encoder states [B, S, d] for a batch: from the cache, or null (the model encodes inputs itself). */
-  private async encoderStates(data: Seq2SeqFeature[], indices: number[]): Promise<tf.Tensor3D | null> {
-    const rows = await this.encoderRows(data, indices);
-    return rows && tf.tensor3d(rows.values, rows.shape);
-  }
-
-  /** encoderStates as a [B, S, d] buffer. */
-  private async encoderRows(data: Seq2SeqFeature[], indices: number[]): Promise<Rows | null> {
+  /** Cached encoder states [B, S, d] of `rows` (computed now if missing), or null when not caching. */
+  private async encoderRows(rows: Seq2SeqFeature[]): Promise<Rows | null> {
     if (!this.usesEncoderCache) return null;
-    await this.precomputeEncoderOutputs(indices.map((i) => data[i]));
-    const rows = indices.map((i) => this.encoderCache.get(data[i])!);
-    const per = rows[0].length;
-    const values = new Float32Array(per * rows.length);
-    rows.forEach((r, k) => values.set(r, k * per));
-    const d = this.model.config.dModel;
-    return { values, shape: [rows.length, per / d, d] };
+    const missing = rows.filter((f) => !this.encoderCache.get(f.inputFeatures));
+    if (missing.length) await this.encodeRows(missing);
+    const outs = rows.map((f) => this.encoderCache.get(f.inputFeatures)!);
+    const per = outs[0].length;
+    if (outs.some((o) => o.length !== per)) throw new Error('Seq2SeqTrainer: examples of one batch have features of different lengths');
+    const values = new Float32Array(per * outs.length);
+    outs.forEach((r, k) => values.set(r, k * per));
+    const d = this.trained.config.dModel;
+    return { values, shape: [outs.length, per / d, d] };
   }
 
-  private get totalSteps(): { total: number; perEpoch: number } {
-    const batches = Math.ceil(this.opts.trainDataset.length / this.args.perDeviceTrainBatchSize);
+  private get totalSteps(): { total: number; perEpoch?: number } {
+    const rows = rowsOf(this.opts.trainDataset);
+    if (!rows) return { total: this.args.maxSteps };
+    const batches = Math.ceil(rows.length / this.args.perDeviceTrainBatchSize);
     const perEpoch = Math.ceil(batches / this.args.gradientAccumulationSteps);
     const total = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * perEpoch);
     return { total, perEpoch };
@@ -203,7 +214,8 @@ export class Seq2SeqTrainer {
     this.state.log_history.push(entry);
     fs.mkdirSync(this.args.outputDir, { recursive: true });
     fs.appendFileSync(this.logFile, JSON.stringify(entry) + '\n');
-    await this.opts.callbacks?.onLog?.(entry);
+    fsyncPath(this.logFile);
+    await this.hook('onLog', entry);
   }
 
   /**
@@ -211,7 +223,7 @@ export class Seq2SeqTrainer {
    * loss over all of the step's labelled tokens. Throws NonFiniteLossError before touching the
    * weights when loss or gradients blow up.
    */
-  private async optimizerStep(group: number[][], lr: number): Promise<{ loss: number; gradNorm: number }> {
+  private async optimizerStep(group: Seq2SeqFeature[][], lr: number): Promise<{ loss: number; gradNorm: number }> {
     let acc: Map<string, tf.Tensor> | undefined;
     let lossSum = 0;
     try {
@@ -245,30 +257,26 @@ export class Seq2SeqTrainer {
    * dataParallelWorkers > 1 in worker threads side by side. Dropout masks depend only on (seed,
    * step, micro-batch), so a resumed run, and a worker, draw the same ones.
    */
-  private async *microBatchGradients(group: number[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
-    const data = this.opts.trainDataset;
+  private async *microBatchGradients(group: Seq2SeqFeature[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
+    const batches: MicroBatch[] = [];
+    for (const rows of group) batches.push(microBatch(rows, this.dataCollator, await this.encoderRows(rows)));
     // Each micro-batch's mean loss counts by its share of the step's labelled tokens, so that
     // accumulating micro-batches gives the loss and gradients of the whole batch at once (as
     // transformers >= 4.46 does with num_items_in_batch), however the batch is split.
-    const tokens = (indices: number[]) => indices.reduce((n, i) =>
-      n + targetsOf(data[i].labels, this.model.config.decoderStartTokenId).filter((l) => l !== IGNORE_INDEX).length, 0);
-    const total = tokens(group.flat());
-    const scale = (m: number) => total / Math.max(1, tokens(group[m]));
-    const batchOf = async (m: number) => microBatch(data, group[m], this.model, await this.encoderRows(data, group[m]));
+    const total = batches.reduce((n, mb) => n + mb.positions.length, 0);
+    const scale = (m: number) => total / Math.max(1, batches[m].positions.length);
     if (this.args.dataParallelWorkers === 1) {
-      for (let m = 0; m < group.length; m++) {
-        const mb = await batchOf(m);
-        this.model.reseedDropout(dropoutSeed(m));
-        yield await lossAndGradients(this.model, mb, scale(m));
+      for (let m = 0; m < batches.length; m++) {
+        this.trained.reseedDropout(dropoutSeed(m));
+        yield await lossAndGradients(this.trained, batches[m], scale(m));
       }
       return;
     }
-    this.workers ??= await GradientWorkers.start(this.model, this.args.dataParallelWorkers);
-    const vars = this.model.namedTrainableVariables();
+    this.workers ??= await GradientWorkers.start(this.model as PeftModel, this.args.dataParallelWorkers);
+    const vars = this.trained.namedTrainableVariables();
     const weights = Object.fromEntries([...vars].map(([k, v]) => [k, v.dataSync() as Float32Array]));
-    const jobs: GradientJob[] = [];
-    for (let m = 0; m < group.length; m++) jobs.push({ ...await batchOf(m), index: m, scale: scale(m), dropoutSeed: dropoutSeed(m), weights });
+    const jobs: GradientJob[] = batches.map((mb, m) => ({ ...mb, index: m, scale: scale(m), dropoutSeed: dropoutSeed(m), weights }));
     for (const r of await this.workers.run(jobs)) {
       yield { loss: r.loss, grads: new Map([...vars].map(([k, v]) => [k, tf.tensor(r.grads[k], v.shape)])) };
     }
@@ -283,173 +291,208 @@ export class Seq2SeqTrainer {
     }
   }
 
+  /**
+   * Restores the newest checkpoint that loads (or `dir`), skipping broken ones: each skipped
+   * folder is reported (console and skippedCheckpoints) with the file and what is wrong.
+   */
+  private resume(from: true | string): TrainerState {
+    const dirs = from === true ? listCheckpoints(this.args.outputDir).reverse().map((c) => c.dir) : [from];
+    if (!dirs.length) throw new Error(`resumeFromCheckpoint: no checkpoint-<step> folder in ${this.args.outputDir}`);
+    this.skippedCheckpoints = [];
+    for (const dir of dirs) {
+      try {
+        return loadCheckpoint(dir, this.trained, this.optimizer!);
+      } catch (e) {
+        if (!(e instanceof CheckpointError) || from !== true) throw e;
+        this.skippedCheckpoints.push(e.message);
+        console.warn(`Seq2SeqTrainer: skipping ${dir}, resuming from an older checkpoint: ${e.message}`);
+      }
+    }
+    throw new CheckpointError(`resumeFromCheckpoint: no checkpoint in ${this.args.outputDir} loads:\n  ${this.skippedCheckpoints.join('\n  ')}`);
+  }
+
   private async trainLoop(opts: { resumeFromCheckpoint?: boolean | string }): Promise<TrainOutput> {
     const a = this.args;
     const { total, perEpoch } = this.totalSteps;
     const warmup = warmupStepsFor(total, a.warmupSteps, a.warmupRatio);
+    fs.mkdirSync(a.outputDir, { recursive: true });
+    for (const line of cleanStaleTemporaries(a.outputDir)) console.warn(`Seq2SeqTrainer: ${line} (left by a killed run)`);
     this.optimizer?.dispose();
-    this.optimizer = new AdamW(this.model.namedTrainableVariables(), {
+    this.optimizer = new AdamW(this.trained.namedTrainableVariables(), {
       beta1: a.adamBeta1, beta2: a.adamBeta2, eps: a.adamEpsilon, weightDecay: a.weightDecay,
     });
     this.state = this.freshState(total);
-    this.stopRequested = false;
+    this.control = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false };
     if (opts.resumeFromCheckpoint) {
-      const dir = opts.resumeFromCheckpoint === true ? latestCheckpoint(a.outputDir) : opts.resumeFromCheckpoint;
-      if (!dir) throw new Error(`resumeFromCheckpoint: no checkpoint-<step> folder with ${'trainer_state.json'} in ${a.outputDir}`);
-      this.state = loadCheckpoint(dir, this.model, this.optimizer);
+      this.state = this.resume(opts.resumeFromCheckpoint);
       this.state.max_steps = total;
+      // The log restarts from the checkpoint's history: steps after it will be run (and logged) again.
+      atomicWriteFile(this.logFile, this.state.log_history.map((e) => JSON.stringify(e) + '\n').join(''));
+    } else {
+      fs.rmSync(this.logFile, { force: true });
     }
-    fs.mkdirSync(a.outputDir, { recursive: true });
-    const lengths = this.opts.trainDataset.map((f) => targetsOf(f.labels, this.model.config.decoderStartTokenId).length);
     const startStep = this.state.global_step;
     const t0 = Date.now();
     const baseTime = this.state.train_time_s;
     let lossSinceLog = 0;
     let stepsSinceLog = 0;
-    let lossAll = 0;
     let lastMetrics: Record<string, number> = {};
-    const key = metricKey(a);
-    const better = (x: number, best: number | null) => best === null || (greaterIsBetter(a) ? x > best : x < best);
+    const st = () => this.state;
+    await this.hook('onTrainBegin');
 
-    while (this.state.global_step < total && !this.stopRequested) {
-      const batches = epochBatches(lengths, a.perDeviceTrainBatchSize, a.seed, this.state.epoch_index, a.groupByLength);
-      const groups: number[][][] = [];
-      for (let s = 0; s < batches.length; s += a.gradientAccumulationSteps) groups.push(batches.slice(s, s + a.gradientAccumulationSteps));
-      for (let g = this.state.step_in_epoch; g < groups.length; g++) {
-        if (this.state.global_step >= total || this.stopRequested) break;
-        const lr = a.learningRate * lrLambda(a.lrSchedulerType, this.state.global_step, warmup, total);
+    while (st().global_step < total && !this.control.shouldTrainingStop) {
+      await this.hook('onEpochBegin');
+      let ranInEpoch = 0;
+      for await (const { microBatches, last } of epochSteps(this.opts.trainDataset, {
+        batchSize: a.perDeviceTrainBatchSize, accumulation: a.gradientAccumulationSteps, seed: a.seed,
+        epoch: st().epoch_index, groupByLength: a.groupByLength, skip: st().step_in_epoch,
+      })) {
+        if (st().global_step >= total || this.control.shouldTrainingStop) break;
+        ranInEpoch++;
+        await this.hook('onStepBegin');
+        const lr = a.learningRate * lrLambda(a.lrSchedulerType, st().global_step, warmup, total);
         const ts = Date.now();
         let res: { loss: number; gradNorm: number };
         try {
-          res = await this.optimizerStep(groups[g], lr);
+          res = await this.optimizerStep(microBatches, lr);
         } catch (e) {
           if (!(e instanceof NonFiniteLossError)) throw e;
-          const last = latestCheckpoint(a.outputDir);
-          throw new NonFiniteLossError(`Seq2SeqTrainer: ${e.message} at step ${this.state.global_step + 1} ` +
-            `(epoch ${this.state.epoch.toFixed(2)}); training stopped and this update was NOT applied. ` +
-            `Last good checkpoint: ${last ?? 'none saved yet'} (resume with train({resumeFromCheckpoint: true})). ` +
+          const good = listCheckpoints(a.outputDir).pop()?.dir;
+          throw new NonFiniteLossError(`Seq2SeqTrainer: ${e.message} at step ${st().global_step + 1} ` +
+            `(epoch ${st().epoch.toFixed(2)}); training stopped and this update was NOT applied. ` +
+            `Last good checkpoint: ${good ?? 'none saved yet'} (resume with train({resumeFromCheckpoint: true})). ` +
             `Try a lower learningRate (now ${a.learningRate}) or maxGradNorm > 0.`);
         }
-        const st = this.state;
-        st.global_step++;
-        st.step_in_epoch = g + 1;
-        if (st.step_in_epoch === groups.length) {
-          st.epoch_index++;
-          st.step_in_epoch = 0;
+        const s = st();
+        s.global_step++;
+        s.step_in_epoch++;
+        if (last) {
+          s.epoch_index++;
+          s.step_in_epoch = 0;
         }
-        st.epoch = st.epoch_index + st.step_in_epoch / perEpoch;
-        st.peak_tensor_bytes = Math.max(st.peak_tensor_bytes, tf.memory().numBytes);
-        st.train_time_s = baseTime + (Date.now() - t0) / 1000;
+        s.epoch = s.epoch_index + (perEpoch ? s.step_in_epoch / perEpoch : 0);
+        s.peak_tensor_bytes = Math.max(s.peak_tensor_bytes, tf.memory().numBytes);
+        s.train_time_s = baseTime + (Date.now() - t0) / 1000;
+        s.train_loss_sum += res.loss;
         lossSinceLog += res.loss;
         stepsSinceLog++;
-        lossAll += res.loss;
-        const examples = groups[g].reduce((s, b) => s + b.length, 0);
-        await this.opts.callbacks?.onStep?.({ step: st.global_step, maxSteps: total, epoch: st.epoch, loss: res.loss,
-          learningRate: lr, gradNorm: res.gradNorm, seconds: (Date.now() - ts) / 1000, examples });
-        if (st.global_step % a.loggingSteps === 0 || st.global_step === total) {
-          await this.log({ step: st.global_step, epoch: round(st.epoch), loss: lossSinceLog / stepsSinceLog,
-            learning_rate: lr, grad_norm: res.gradNorm });
+        const examples = microBatches.reduce((n, b) => n + b.length, 0);
+        await this.hook('onStepEnd', { step: s.global_step, maxSteps: total, epoch: s.epoch, loss: res.loss,
+          learningRate: lr, gradNorm: res.gradNorm, seconds: (Date.now() - ts) / 1000, examples } satisfies StepInfo);
+        if (s.global_step % a.loggingSteps === 0 || s.global_step === total) {
+          await this.log({ step: s.global_step, epoch: round(s.epoch), loss: lossSinceLog / stepsSinceLog, learning_rate: lr, grad_norm: res.gradNorm });
           lossSinceLog = 0;
           stepsSinceLog = 0;
         }
-        const epochEnd = st.step_in_epoch === 0;
-        const doEval = this.opts.evalDataset?.length && ((a.evalStrategy === 'steps' && st.global_step % a.evalSteps === 0) ||
-          (a.evalStrategy === 'epoch' && epochEnd));
+        const doEval = this.control.shouldEvaluate || (!!this.opts.evalDataset &&
+          ((a.evalStrategy === 'steps' && s.global_step % a.evalSteps === 0) || (a.evalStrategy === 'epoch' && last)));
         let improved = false;
         if (doEval) {
           lastMetrics = await this.evaluate();
-          const m = lastMetrics[key];
-          if (m === undefined) throw new Error(`metricForBestModel '${a.metricForBestModel}': evaluation returned no '${key}' (have ${Object.keys(lastMetrics).join(', ')})`);
-          if (better(m, st.best_metric)) {
-            st.best_metric = m;
-            st.best_model_checkpoint = checkpointDir(a.outputDir, st.global_step);
-            st.patience_counter = 0;
-            improved = true;
-          } else {
-            st.patience_counter++;
-          }
-          if (a.earlyStoppingPatience > 0 && st.patience_counter >= a.earlyStoppingPatience) {
-            await this.log({ step: st.global_step, epoch: round(st.epoch), early_stopping: st.patience_counter });
-            this.stopRequested = true;
-          }
+          improved = this.updateBest(lastMetrics);
         }
-        const doSave = (a.saveStrategy === 'steps' && st.global_step % a.saveSteps === 0) ||
-          (a.saveStrategy === 'epoch' && epochEnd) || (a.loadBestModelAtEnd && improved);
+        const doSave = this.control.shouldSave || (a.saveStrategy === 'steps' && s.global_step % a.saveSteps === 0) ||
+          (a.saveStrategy === 'epoch' && last) || (a.loadBestModelAtEnd && improved);
+        this.control.shouldEvaluate = this.control.shouldSave = false;
         if (doSave) {
-          await prefetch([...this.model.trainableVariables(), ...this.optimizer.stateTensors()]);
-          saveCheckpoint(checkpointDir(a.outputDir, st.global_step), this.model, this.optimizer, st, a);
-          rotateCheckpoints(a.outputDir, a.saveTotalLimit, st.best_model_checkpoint);
+          const dir = checkpointDir(a.outputDir, s.global_step);
+          await prefetch([...this.trained.namedTrainableVariables().values(), ...this.optimizer.stateTensors()]);
+          saveCheckpoint(dir, this.trained, this.optimizer, s, a);
+          rotateCheckpoints(a.outputDir, a.saveTotalLimit, s.best_model_checkpoint);
+          await this.hook('onSave', { checkpoint: dir });
         }
+        if (last) await this.hook('onEpochEnd');
+      }
+      if (!ranInEpoch && st().global_step < total && !this.control.shouldTrainingStop) {
+        throw new Error('Seq2SeqTrainer: trainDataset yielded no examples in an epoch (an empty stream?)');
       }
     }
-    if (a.loadBestModelAtEnd && this.state.best_model_checkpoint && fs.existsSync(this.state.best_model_checkpoint)) {
-      this.model.loadAdapter(this.state.best_model_checkpoint, this.model.activeAdapter);
+    if (a.loadBestModelAtEnd && st().best_model_checkpoint && fs.existsSync(st().best_model_checkpoint!)) {
+      this.trained.loadCheckpointFiles(st().best_model_checkpoint!);
     }
-    await prefetch(this.model.trainableVariables()); // so that saveModel() can read them
-    const ran = this.state.global_step - startStep;
-    const summary = { step: this.state.global_step, epoch: round(this.state.epoch),
-      train_runtime: this.state.train_time_s, train_loss: ran ? lossAll / ran : NaN,
-      train_samples_per_second: ran ? (ran * a.perDeviceTrainBatchSize * a.gradientAccumulationSteps) / ((Date.now() - t0) / 1000) : 0 };
+    await prefetch([...this.trained.namedTrainableVariables().values()]); // so that saveModel() can read them
+    const ran = st().global_step - startStep;
+    const stoppedEarly = st().global_step < total;
+    const summary: LogEntry = { step: st().global_step, epoch: round(st().epoch), train_runtime: st().train_time_s,
+      train_loss: st().global_step ? st().train_loss_sum / st().global_step : 0,
+      train_samples_per_second: ran ? (ran * a.perDeviceTrainBatchSize * a.gradientAccumulationSteps) / ((Date.now() - t0) / 1000) : 0,
+      ...(stoppedEarly ? { stopped_early: 1 } : {}) };
     await this.log(summary);
-    return { globalStep: this.state.global_step, trainingLoss: summary.train_loss, metrics: lastMetrics };
+    await this.hook('onTrainEnd');
+    return { globalStep: st().global_step, trainingLoss: summary.train_loss, metrics: lastMetrics, stoppedEarly };
+  }
+
+  /** After an evaluation inside train(): records a new best metric (and where its checkpoint will be). */
+  private updateBest(metrics: Record<string, number>): boolean {
+    const a = this.args;
+    const key = metricKey(a);
+    const m = metrics[key];
+    if (m === undefined) throw new Error(`metricForBestModel '${a.metricForBestModel}': evaluation returned no '${key}' (have ${Object.keys(metrics).join(', ')})`);
+    const best = this.state.best_metric;
+    if (best !== null && !(greaterIsBetter(a) ? m > best : m < best)) return false;
+    this.state.best_metric = m;
+    this.state.best_model_checkpoint = checkpointDir(a.outputDir, this.state.global_step);
+    return true;
   }
 
   /** Eval loss (teacher forcing) and, with predictWithGenerate + computeMetrics, metrics on generated text. */
   async evaluate(dataset = this.opts.evalDataset): Promise<Record<string, number>> {
-    if (!dataset?.length) throw new Error('evaluate: no evalDataset');
+    if (!dataset) throw new Error('evaluate: no evalDataset');
     const t0 = Date.now();
-    const c = this.model.config;
-    const bs = this.args.perDeviceEvalBatchSize;
     let lossTok = 0;
     let nTok = 0;
-    for (let s = 0; s < dataset.length; s += bs) {
-      const idx = dataset.slice(s, s + bs).map((_, i) => s + i);
-      const b = collate(dataset, idx, c.decoderStartTokenId, c.padTokenId);
-      const enc = await this.encoderStates(dataset, idx);
-      const feats = enc ? null : stackFeatures(dataset, idx, c.numMelBins);
-      const ids = tf.tensor2d(b.decoderInputIds, undefined, 'int32');
-      const { positions, labels: targets } = labelledPositions(b.labels);
-      const labels = tf.tensor2d([targets], undefined, 'int32');
-      const loss = tf.tidy(() => crossEntropyLoss(this.model.forward(feats, ids, { encoderHiddenStates: enc ?? undefined, positions }), labels));
-      const toks = positions.length;
-      lossTok += (await loss.data())[0] * toks;
-      nTok += toks;
-      for (const t of [ids, labels, enc, feats, loss]) t?.dispose();
+    for await (const rows of chunks(iterateRows(dataset), this.args.perDeviceEvalBatchSize)) {
+      const mb = microBatch(rows, this.dataCollator, await this.encoderRows(rows));
+      const input = tf.tensor3d(mb.input, mb.inputShape);
+      const ids = tf.tensor2d(mb.ids, mb.idsShape, 'int32');
+      const labels = tf.tensor2d(mb.labels, [1, mb.labels.length], 'int32');
+      const loss = tf.tidy(() => crossEntropyLoss(this.trained.forward(mb.inputIsEncoderStates ? null : input, ids,
+        { encoderHiddenStates: mb.inputIsEncoderStates ? input : undefined, positions: mb.positions }), labels));
+      lossTok += (await loss.data())[0] * mb.positions.length;
+      nTok += mb.positions.length;
+      tf.dispose([input, ids, labels, loss]);
     }
-    const metrics: Record<string, number> = { eval_loss: lossTok / Math.max(nTok, 1) };
+    if (!nTok) throw new Error('evaluate: the evalDataset is empty');
+    const metrics: Record<string, number> = { eval_loss: lossTok / nTok };
     if (this.args.predictWithGenerate && this.opts.computeMetrics) {
       const p = await this.predict(dataset);
       for (const [k, v] of Object.entries(await this.opts.computeMetrics(p))) metrics[`eval_${k}`] = v;
     }
     metrics.eval_runtime = (Date.now() - t0) / 1000;
     await this.log({ step: this.state.global_step, epoch: round(this.state.epoch), ...metrics });
-    await this.opts.callbacks?.onEvaluate?.(metrics, this.state.global_step);
+    await this.hook('onEvaluate', metrics);
     return metrics;
   }
 
   /** Greedy generation over a dataset (cached encoder outputs when available). */
-  async predict(dataset: Seq2SeqFeature[]): Promise<EvalPrediction> {
-    const c = this.model.config;
+  async predict(dataset: Seq2SeqDataset): Promise<EvalPrediction> {
+    const predictions: number[][] = [];
+    const labelIds: number[][] = [];
     // One clip at a time: on single-threaded wasm batched greedy decoding is slower per clip
     // (measured 0.67 s/clip at batch 1 vs 1.22 s/clip at batch 4, whisper-tiny, cached encoder).
-    const bs = 1;
-    const predictions: number[][] = [];
-    for (let s = 0; s < dataset.length; s += bs) {
-      const idx = dataset.slice(s, s + bs).map((_, i) => s + i);
-      const enc = await this.encoderStates(dataset, idx);
-      const feats = enc ? null : stackFeatures(dataset, idx, c.numMelBins);
-      const out = await this.model.generate(feats as tf.Tensor3D, { ...this.opts.generateOptions,
-        maxNewTokens: this.args.generationMaxLength, encoderHiddenStates: enc ?? undefined });
-      enc?.dispose();
-      feats?.dispose();
-      predictions.push(...out.sequences);
+    for await (const f of iterateRows(dataset)) {
+      const b = this.dataCollator.collateArrays([f]);
+      labelIds.push([...labelledPositions(b.labels).labels]);
+      const enc = await this.encoderRows([f]);
+      const input = enc ? tf.tensor3d(enc.values, enc.shape) : tf.tensor3d(b.inputFeatures, [1, b.nMels, b.nFrames]);
+      try {
+        const out = await this.trained.generate(enc ? (null as unknown as tf.Tensor3D) : input, { ...this.opts.generateOptions,
+          maxNewTokens: this.args.generationMaxLength, encoderHiddenStates: enc ? input : undefined });
+        predictions.push(...out.sequences);
+      } finally {
+        input.dispose();
+      }
     }
-    return { predictions, labelIds: dataset.map((f) => targetsOf(f.labels, c.decoderStartTokenId)) };
+    return { predictions, labelIds };
   }
 
-  /** Saves the current adapter (PEFT layout) to `dir` (default outputDir), like trainer.save_model(). */
+  /**
+   * trainer.save_model(dir) (default outputDir): the adapter in PEFT layout for a PeftModel, a
+   * complete HF checkpoint (config, generation config, model.safetensors, tokenizer and
+   * preprocessor files) for full fine-tuning.
+   */
   saveModel(dir = this.args.outputDir): void {
-    this.model.saveAdapter(dir);
+    this.trained.save(dir);
   }
 
   /** Frees the optimizer state and the encoder cache (the model is the caller's). */
@@ -465,4 +508,3 @@ export class Seq2SeqTrainer {
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
-

@@ -13,6 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf } from '../../src/backend';
+import { DataCollatorSpeechSeq2SeqWithPadding } from '../../src/data/collator';
 import { LoraConfig } from '../../src/lora/config';
 import { getPeftModel, readSafetensorsFile } from '../../src/lora/peft';
 import { WhisperConfig } from '../../src/model/config';
@@ -66,7 +67,8 @@ async function small(): Promise<object> {
   // B starts at zero; random B makes every A gradient non-zero too.
   const vrng = seedrandom('lora');
   for (const v of peft.trainableVariables()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => (vrng() * 2 - 1) * 0.1), v.shape));
-  const { loss, grads } = await lossAndGradients(peft, microBatch(data, [0, 1], peft, null), 1);
+  const collator = new DataCollatorSpeechSeq2SeqWithPadding({ decoderStartTokenId: 1, padTokenId: 2, nMels: c.numMelBins });
+  const { loss, grads } = await lossAndGradients(peft, microBatch(data, collator, null), 1);
   const g: Record<string, number[]> = {};
   for (const [k, t] of grads) g[k] = Array.from(await t.data());
   tf.dispose([...grads.values()]);

@@ -36,6 +36,9 @@ function t(x: tf.Tensor): tf.Tensor {
 /** `w.weight` as [in, out], kept until the weight changes. */
 const transposedWeight = (w: FrozenWeight) => w.derived.get('transposed', w.weight, () => tf.transpose(w.weight));
 
+/** (W x^T)^T: W as it is, the left operand (XNNPACK packs only the small x^T). */
+const swappedProduct = (x: tf.Tensor2D, weight: tf.Tensor2D) => tf.transpose(tf.matMul(weight, tf.transpose(x))) as tf.Tensor2D;
+
 /**
  * x W^T with the frozen weight, differentiable w.r.t. x only: dL/dx = dy W uses the stored
  * [out, in] weight as it is, so the backward pass neither transposes nor repacks it (XNNPACK
@@ -60,6 +63,19 @@ function frozenProduct(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.T
   return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
 }
 
+/**
+ * x W^T differentiable w.r.t. x and the trained weight (full fine-tuning): dx = dy W,
+ * dW = dy^T x, products without transposed operands (see frozenProduct).
+ */
+function trainedProduct(x: tf.Tensor2D, w: FrozenWeight): tf.Tensor2D {
+  const product = (input: tf.Tensor2D, weight: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([input, weight]);
+    const value = weight.size > MAX_TRANSPOSED_COPY ? swappedProduct(input, weight) : tf.matMul(input, transposedWeight(w));
+    return { value, gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor2D[]) => [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)] };
+  };
+  return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x, w.weight) as tf.Tensor2D;
+}
+
 /** f applied to blocks of at most `n` rows of x, concatenated. */
 function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor): tf.Tensor2D {
   const rows = x.shape[0];
@@ -68,13 +84,10 @@ function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor):
   return tf.concat(tf.split(x, sizes, 0).map((b) => f(b as tf.Tensor2D)), 0) as tf.Tensor2D;
 }
 
-/** (W x^T)^T: W as it is, the left operand (XNNPACK packs only the small x^T). */
-const swappedProduct = (x: tf.Tensor2D, weight: tf.Tensor2D) => tf.transpose(tf.matMul(weight, tf.transpose(x))) as tf.Tensor2D;
-
 function linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
   // Bytes: the layer's float weight exists only for this product, so it is neither transposed nor packed.
   if (w.quantized) return swappedProduct(x, tf.tensor2d(dequantize(w.quantized), w.quantized.shape));
-  if (isTrainable(w.weight)) return tf.matMul(x, tf.transpose(w.weight)); // full fine-tuning: autodiff
+  if (training && isTrainable(w.weight)) return trainedProduct(x, w);
   // Huge weights (a large vocabulary projection) are not copied.
   if (w.weight.size > MAX_TRANSPOSED_COPY) return swappedProduct(x, w.weight);
   return frozenProduct(x, w, training);
@@ -156,6 +169,7 @@ export async function registerWasmOps(): Promise<void> {
     concatKeyValue: (a, b) => rowsLayout(a.k.map((k, i) => tf.concat([k, b.k[i]], 1)), a.v.map((v, i) => tf.concat([v, b.v[i]], 0))),
     // Rows are lists of tensors: reordering them only rearranges references.
     gatherKeyValue: (kv, rows) => rowsLayout(rows.map((r) => kv.k[r]), rows.map((r) => kv.v[r])),
+    sliceKeyValue: (kv, length) => rowsLayout(kv.k.map((k) => tf.slice(k, [0, 0], [-1, length])), kv.v.map((v) => tf.slice(v, [0, 0], [length, -1]))),
     attention,
   });
 }
