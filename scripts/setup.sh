@@ -38,6 +38,8 @@ done
 [ -n "$jupyter_python" ] || apt_missing+=(jupyter-nbconvert jupyter-client python3-ipykernel)
 "${jupyter_python:-/usr/bin/python3}" -c 'import notebook' >/dev/null 2>&1 || apt_missing+=(jupyter-notebook)
 if [ "$want_test" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_missing+=(chromium); fi
+# ffmpeg: the audio and demo tests make m4a and 48 kHz WAV files with it (the library never needs it).
+if [ "$want_test" = 1 ] && ! command -v ffmpeg >/dev/null 2>&1; then apt_missing+=(ffmpeg); fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
