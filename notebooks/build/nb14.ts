@@ -216,7 +216,7 @@ const args = seq2SeqTrainingArguments({
 });
 const monitor = new TrainingMonitor({ metric: 'wer' });
 const trainer = await fresh('trainer', () => new Seq2SeqTrainer({ model: peft, args: args, trainDataset: trainSet, evalDataset: testSet,
-  generateOptions: prompt, callbacks: monitor.callbacks }));
+  generateOptions: prompt, callbacks: [monitor] }));
 const transcribeTest = async () => (await trainer.predict(testSet)).predictions.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
 function werRow(label: string, hyps: string[]) {
   const items = testSet.map((e, i) => ({ id: e.id, reference: e.text, hypothesis: hyps[i] }));
