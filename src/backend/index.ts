@@ -10,7 +10,7 @@ export { initBackend, describeBackend } from './select';
 export type { BackendName, BackendReport } from './select';
 export {
   linear, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
-  keyValue, concatKeyValue, gatherKeyValue, attention, heapLimitBytes, DerivedTensors, isTrainable,
+  keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, heapLimitBytes, DerivedTensors, isTrainable,
 } from './ops';
 export type { FrozenWeight, KeyValue } from './ops';
 export { quantizeInt8, toFloat16, dequantize, quantizedBytes } from './quantized';

@@ -45,7 +45,7 @@ export class DerivedTensors {
 /**
  * Keys and values to attend to, in the layout of the backend that made them ('heads': one
  * [B, H, S, dh] tensor each; wasm's 'rows': one per batch row). The model only passes them on:
- * made by `keyValue`, extended by `concatKeyValue`, reordered by `gatherKeyValue`.
+ * made by `keyValue`, extended by `concatKeyValue`, reordered by `gatherKeyValue`, cut by `sliceKeyValue`.
  */
 export type KeyValue = { layout: string; k: tf.Tensor[]; v: tf.Tensor[] };
 
@@ -75,6 +75,8 @@ export interface BackendOps {
   concatKeyValue(a: KeyValue, b: KeyValue): KeyValue;
   /** Row i is row rows[i] of kv (may share tensors with kv). */
   gatherKeyValue(kv: KeyValue, rows: number[]): KeyValue;
+  /** The first `length` positions of kv. */
+  sliceKeyValue(kv: KeyValue, length: number): KeyValue;
   /** softmax(q k^T + mask) v per head: q [B, T, d] (already scaled), mask [T, S] -> [B, T, d]. */
   attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D;
 }
@@ -132,6 +134,9 @@ export const plainOps: BackendOps = {
   keyValue: (k, v, numHeads) => ({ layout: 'heads', k: [splitHeads(k, numHeads)], v: [splitHeads(v, numHeads)] }),
   concatKeyValue: (a, b) => ({ layout: 'heads', k: [tf.concat([a.k[0], b.k[0]], 2)], v: [tf.concat([a.v[0], b.v[0]], 2)] }),
   gatherKeyValue: (kv, rows) => ({ layout: 'heads', k: [tf.gather(kv.k[0], rows)], v: [tf.gather(kv.v[0], rows)] }),
+  sliceKeyValue: (kv, length) => ({
+    layout: 'heads', k: [tf.slice(kv.k[0], [0, 0, 0, 0], [-1, -1, length, -1])], v: [tf.slice(kv.v[0], [0, 0, 0, 0], [-1, -1, length, -1])],
+  }),
   attention: (q, kv, numHeads, mask) => {
     assertLayout(kv, 'heads');
     const [b, t, d] = q.shape;
@@ -166,6 +171,7 @@ export const softmaxBackward = (p: tf.Tensor, dp: tf.Tensor, r: tf.Tensor) => op
 export const keyValue = (k: tf.Tensor3D, v: tf.Tensor3D, numHeads: number) => ops().keyValue(k, v, numHeads);
 export const concatKeyValue = (a: KeyValue, b: KeyValue) => ops().concatKeyValue(a, b);
 export const gatherKeyValue = (kv: KeyValue, rows: number[]) => ops().gatherKeyValue(kv, rows);
+export const sliceKeyValue = (kv: KeyValue, length: number) => ops().sliceKeyValue(kv, length);
 export const attention = (q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D) => ops().attention(q, kv, numHeads, mask);
 
 /**

@@ -4,10 +4,25 @@
  * and how the heads are attended is the backend's (../backend: `keyValue`, `attention`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { attention, keyValue, KeyValue } from '../backend';
+import { attention, keyValue, KeyValue, matMulT } from '../backend';
 import { Linear } from './layers';
 
 export type { KeyValue };
+
+export interface AttentionOptions {
+  /** Keys/values to attend to (cross-attention, a decoder cache); default: the hidden states themselves. */
+  kv?: KeyValue;
+  /** [T, S], added to the scores (0 or a large negative number). */
+  mask?: tf.Tensor2D;
+  training?: boolean;
+  /**
+   * Receives the scores before the softmax, q.k / sqrt(dh), as [B, H, T, S] (kept: the receiver
+   * disposes them). Word timestamps read the cross-attention this way.
+   */
+  onScores?: (scores: tf.Tensor4D) => void;
+  /** The states `kv` was made from (what onScores needs; default the hidden states). */
+  keyStates?: tf.Tensor3D;
+}
 
 export class WhisperAttention {
   readonly headDim: number;
@@ -39,12 +54,21 @@ export class WhisperAttention {
    * hidden [B, T, d] attends to `kv` (precomputed) or to itself; `mask` [T, S] is added to the
    * scores (0 or a large negative number).
    */
-  apply(hidden: tf.Tensor3D, opts: { kv?: KeyValue; mask?: tf.Tensor2D; training?: boolean } = {}): tf.Tensor3D {
+  apply(hidden: tf.Tensor3D, opts: AttentionOptions = {}): tf.Tensor3D {
     const training = opts.training ?? false;
     return tf.tidy(() => {
       const q = tf.mul(this.qProj.apply(hidden, training), this.scaling) as tf.Tensor3D;
       const kv = opts.kv ?? this.keyValue(hidden, training);
+      if (opts.onScores) opts.onScores(tf.keep(this.scores(q, opts.keyStates ?? hidden)));
       return this.outProj.apply(attention(q, kv, this.numHeads, opts.mask), training) as tf.Tensor3D;
+    });
+  }
+
+  /** The scores q.k of every head before the softmax: q [B, T, d] (scaled), keys from states [B, S, d] -> [B, H, T, S]. */
+  scores(q: tf.Tensor3D, states: tf.Tensor3D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const heads = (x: tf.Tensor3D) => tf.transpose(tf.reshape(x, [x.shape[0], x.shape[1], this.numHeads, this.headDim]), [0, 2, 1, 3]);
+      return matMulT(heads(q), heads(this.kProj.apply(states) as tf.Tensor3D), false, true) as tf.Tensor4D;
     });
   }
 }

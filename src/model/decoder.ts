@@ -7,7 +7,7 @@
  * keys/values computed once per clip (generation).
  */
 import * as tf from '@tensorflow/tfjs';
-import { concatKeyValue } from '../backend';
+import { concatKeyValue, gatherKeyValue, sliceKeyValue } from '../backend';
 import { KeyValue, WhisperAttention } from './attention';
 import { gelu, LayerNorm, Linear } from './layers';
 
@@ -78,30 +78,31 @@ export class WhisperDecoder {
     return tf.tensor2d(m, [t, s]);
   }
 
-  /** Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d]. */
-  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false): tf.Tensor3D {
+  /**
+   * Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d].
+   * `onCrossAttention(layer, scores [B, H, T, S])` receives each layer's cross-attention scores (word timestamps).
+   */
+  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false,
+    onCrossAttention?: (layer: number, scores: tf.Tensor4D) => void): tf.Tensor3D {
     return tf.tidy(() => {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
-      for (const l of this.layers) {
+      this.layers.forEach((l, i) => {
         h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
           kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
+          onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
         })) as tf.Tensor3D;
         h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
-      }
+      });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
   }
 
-  /** Cross-attention keys/values of every layer, computed once per clip. Caller disposes. */
-  initCache(encoderHiddenStates: tf.Tensor3D): DecoderCache {
-    return {
-      self: this.layers.map(() => undefined),
-      cross: this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates)),
-      offset: 0,
-    };
+  /** Cross-attention keys/values of every layer for a batch of clips, computed once. Caller disposes. */
+  crossKeyValues(encoderHiddenStates: tf.Tensor3D): KeyValue[] {
+    return this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates));
   }
 
   /**
@@ -165,10 +166,27 @@ function lookupWithGradient(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
   return f(table) as tf.Tensor3D;
 }
 
-/** Disposes every tensor held by a cache. */
-export function disposeCache(cache: DecoderCache): void {
-  cache.self.forEach(disposeKeyValue);
-  cache.cross.forEach(disposeKeyValue);
-  cache.self = [];
-  cache.cross = [];
+/**
+ * Row i of the cache continues previous row rows[i] (beam search re-ranks its beams); tensors no
+ * row uses any more are freed.
+ */
+export function reorderCache(cache: DecoderCache, rows: number[]): void {
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = tf.tidy(() => gatherKeyValue(kv, rows));
+    disposeUnshared(kv, out);
+    return out;
+  });
+}
+
+/** Forgets every cached position after the first `length` (speculative decoding's rejected guesses). */
+export function truncateCache(cache: DecoderCache, length: number): void {
+  if (length >= cache.offset) return;
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = tf.tidy(() => sliceKeyValue(kv, length));
+    disposeUnshared(kv, out);
+    return out;
+  });
+  cache.offset = length;
 }

@@ -19,6 +19,7 @@ import { resolveModel, ResolveOptions } from './hub';
 import type { QuantizedWeight } from '../backend';
 import { Conv1d, LayerNorm, Linear } from './layers';
 import { LoadedTensor, loadSafetensorsCheckpoint, saveSafetensors } from './safetensors';
+import { readSpecialTokens, SpecialTokens, specialTokensFromConfig } from '../tokenizer/special';
 
 const PROJ_OUT = 'proj_out.weight';
 
@@ -123,6 +124,7 @@ export class WhisperForConditionalGeneration {
   dir = '';
   /** Set by freezeEncoder(): full fine-tuning leaves the encoder's weights alone. */
   encoderFrozen = false;
+  private special?: SpecialTokens;
 
   constructor(
     public config: WhisperConfig,
@@ -140,6 +142,7 @@ export class WhisperForConditionalGeneration {
     const weights = loadSafetensorsCheckpoint(dir, expected, new Set([PROJ_OUT]));
     const model = WhisperForConditionalGeneration.fromWeights(config, weights);
     model.dir = dir;
+    model.specialTokens = readSpecialTokens(dir, config);
     if (opts.loadIn8bit) model.quantizeInt8();
     return model;
   }
@@ -183,6 +186,18 @@ export class WhisperForConditionalGeneration {
     // Tied output projection: proj_out = embed_tokens when the checkpoint does not store it.
     const projOut = new Linear('proj_out', weights.has(PROJ_OUT) ? t2(PROJ_OUT) : embedTokens);
     return new WhisperForConditionalGeneration(config, encoder, decoder, projOut);
+  }
+
+  /**
+   * The prompt's special token ids, looked up by text in the checkpoint's tokenizer.json (a model
+   * built from weights alone: from generation_config's ids, see tokenizer/special.ts).
+   */
+  get specialTokens(): SpecialTokens {
+    return this.special ??= specialTokensFromConfig(this.config);
+  }
+
+  set specialTokens(sp: SpecialTokens) {
+    this.special = sp;
   }
 
   /** Every Linear of the model with its HF module path (targets for LoRA). */
@@ -365,8 +380,8 @@ export class WhisperForConditionalGeneration {
     });
   }
 
-  /** Greedy decoding (see generate.ts). */
-  generate(inputFeatures: tf.Tensor3D, opts: GenerateOptions = {}): Promise<GenerateOutput> {
+  /** Decodes one 30 s window per clip (greedy by default; see generate.ts and decoding.ts). */
+  generate(inputFeatures: tf.Tensor3D | null, opts: GenerateOptions = {}): Promise<GenerateOutput> {
     return generate(this, inputFeatures, opts);
   }
 

@@ -168,6 +168,7 @@ export async function registerWasmOps(): Promise<void> {
     concatKeyValue: (a, b) => rowsLayout(a.k.map((k, i) => tf.concat([k, b.k[i]], 1)), a.v.map((v, i) => tf.concat([v, b.v[i]], 0))),
     // Rows are lists of tensors: reordering them only rearranges references.
     gatherKeyValue: (kv, rows) => rowsLayout(rows.map((r) => kv.k[r]), rows.map((r) => kv.v[r])),
+    sliceKeyValue: (kv, length) => rowsLayout(kv.k.map((k) => tf.slice(k, [0, 0], [-1, length])), kv.v.map((v) => tf.slice(v, [0, 0], [length, -1]))),
     attention,
   });
 }
