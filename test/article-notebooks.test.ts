@@ -124,6 +124,7 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     assert.match(text, /"r":8,"lora_alpha":32,"lora_dropout":0\.1,"target_modules":\["q_proj","v_proj"\],"peft_type":"LORA"/);
     assert.match(text, /1 s windows \(S = speech, · = silent\): ·+S+·+/);
     assert.match(text, /5 s of line noise \| .* \| \(skipped: silent, nothing transcribed\)/);
+    assert.match(text, /\| true \| \d+\/\d+ \| /, 'speculative decoding gives the greedy tokens');
     assert.match(text, /base \| 200 \| /);
     assert.match(text, /adapter \| 200 \| /);
     assert.ok(row(text, 'whisper-tiny 8-bit + LoRA, telephone audio').length >= 4);
