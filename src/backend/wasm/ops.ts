@@ -166,11 +166,12 @@ function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Ten
   if (causal && (mask.shape[0] !== t || mask.shape[1] !== length)) throw new Error(`attention: mask [${mask.shape}] for ${t} queries and ${length} keys`);
   const qRows = batchRows(q);
   if (!recording() && t <= FEW_QUERIES && (d / numHeads) % 4 === 0) {
-    return tf.stack(qRows.map((qb, b) => {
+    const outs = qRows.map((qb, b) => {
       const [out, scratch] = fused('WhisperAttend', { q: qb, kT: kv.k[b], v: kv.v[b] }, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
       scratch.dispose();
       return out;
-    })) as tf.Tensor3D;
+    });
+    return (outs.length === 1 ? tf.expandDims(outs[0], 0) : tf.stack(outs)) as tf.Tensor3D;
   }
   // A cache grown in place is read through fresh slices: XNNPACK keeps packed copies of a product's
   // right operand per tensor, which must never see a tensor that changes.
@@ -252,7 +253,8 @@ export async function registerWasmOps(): Promise<void> {
     softmaxBackward: (p, dp, r) => fused('WhisperSoftmaxGrad', { p, dp, r })?.[0] ?? plainOps.softmaxBackward(p, dp, r),
     // Keys transposed ([d, S]) so that q k is a plain product; one tensor per batch row, so that
     // cross-attention keys made once per clip are packed by XNNPACK once, not at every token.
-    keyValue: (k, v) => rowsLayout(batchRows(t(k) as tf.Tensor3D), batchRows(v)),
+    // (A single position's keys need no transpose: [B, 1, d] -> [B, d, 1] keeps the values in place.)
+    keyValue: (k, v) => rowsLayout(batchRows((k.shape[1] === 1 ? tf.reshape(k, [k.shape[0], k.shape[2], 1]) : t(k)) as tf.Tensor3D), batchRows(v)),
     concatKeyValue,
     // Rows are lists of tensors: reordering them only rearranges references.
     gatherKeyValue: (kv, rows) => ({ ...rowsLayout(rows.map((r) => kv.k[r]), rows.map((r) => kv.v[r])), length: kv.length }),
