@@ -15,3 +15,4 @@ export { permutation } from './split';
 export { splitDurations, durationsBy, summaryHtml, durationHistogramsHtml } from './explore';
 export { checkData, CheckOptions } from './check';
 export { preprocessAudio, processClip, AudioPipelineOptions } from './audioPipeline';
+export { saveToDisk, loadFromDisk } from './disk';

@@ -30,8 +30,11 @@ export interface DemoTranscriber {
 export interface TranscriberOptions {
   /** Model folder or Hub id; default the shared whisper-tiny. */
   model?: string;
-  /** An already loaded model + tokenizer (a notebook's): then `model` only names it. */
-  loaded?: { model: WhisperForConditionalGeneration; tokenizer: TextDecoder };
+  /**
+   * An already loaded model + tokenizer (a notebook's): then `model` only names it. With `peft`,
+   * the PeftModel that already carries the adapter on that model (instead of loading `adapter`).
+   */
+  loaded?: { model: WhisperForConditionalGeneration; tokenizer: TextDecoder; peft?: PeftModel };
   adapter?: string;
   language?: string;
   /** Beam width for every request (default 1 = greedy, fastest on CPU). */
@@ -70,12 +73,12 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   const modelDir = opts.model ?? opts.loaded?.model.dir ?? sharedDir('models', 'whisper-tiny');
   // loadWhisper caches per process: a notebook that loaded the same folder shares the model.
   const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
-  const peft = opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined;
+  const peft = opts.loaded?.peft ?? (opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined);
   const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
     { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
     modelName: path.basename(modelDir),
-    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : undefined,
+    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : peft?.activeAdapter,
     transcribe(audio, variant) {
       if (variant === 'adapter') {
         if (!peft) throw new Error('no adapter loaded (start the demo with --adapter DIR)');
