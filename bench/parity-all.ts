@@ -13,9 +13,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadAudio, loadAudioFfmpeg } from '../src/audio/decode';
 import { initBackend } from '../src/backend';
-import { specialTokens } from '../src/model/generate';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../src/shared';
 
 interface RefRow {
   id: string;
@@ -42,8 +41,7 @@ async function main() {
   if (audioMode !== 'ffmpeg' && audioMode !== 'js') throw new Error(`--audio must be ffmpeg or js, got ${audioMode}`);
   const load = audioMode === 'ffmpeg' ? loadAudioFfmpeg : loadAudio;
   const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
-  const sp = specialTokens(pipe.model.config);
-  const langOf = new Map([...sp.languages].map(([code, id]) => [id, code]));
+  const langOf = new Map(pipe.model.specialTokens.languages.map((l) => [l.id, l.code]));
   // Group by prompt so each batch shares one language.
   const groups = new Map<string, RefRow[]>();
   for (const r of selected) groups.set(r.prompt.join(','), [...(groups.get(r.prompt.join(',')) ?? []), r]);
@@ -56,7 +54,7 @@ async function main() {
       const part = group.slice(i, i + batch);
       const audios = await Promise.all(part.map((r) => load(sharedDir('datasets', r.path))));
       const features = pipe.featureExtractor.call(audios);
-      const out = await pipe.model.generate(features, { language: langOf.get(part[0].prompt[1]) });
+      const out = await pipe.model.generate(features, { language: langOf.get(part[0].prompt[1]), maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
       features.dispose();
       part.forEach((r, j) => {
         const got = out.sequences[j];

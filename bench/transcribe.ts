@@ -1,12 +1,17 @@
 /**
- * Speed and memory of transcription with whisper-tiny (wasm backend). Prints one line per metric.
+ * Speed and memory of transcription with whisper-tiny (wasm backend), beside whisper.cpp in the
+ * same run. Prints one line per metric.
  *
- *   npx tsx bench/transcribe.ts [--quick] [--clips 20]
+ *   npx tsx bench/transcribe.ts [--quick] [--clips 20] [--rounds 2] [--cpp-threads N]
  *
  * - log-Mel of a 30 s window, encoder per 30 s window, decoder tokens/s
  * - end-to-end s/clip on samples/jfk.flac + the first 20 librispeech-mini test clips (audio decoded
- *   beforehand, language given as in the reference), output checked against transcripts.jsonl
- * - the same in the opt-in fast mode (trimPadding; its WER: TRIM=1 bench/wer-librispeech.ts)
+ *   beforehand, language given as in the reference): ours in exact mode (output checked against
+ *   transcripts.jsonl), ours in the opt-in fast mode (trimPadding; its WER: TRIM=1
+ *   bench/wer-librispeech.ts) and whisper.cpp (npm @napi-rs/whisper, greedy, its default full
+ *   30 s window, the same number of threads; ggml file converted from the same checkpoint by
+ *   bench/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
+ *   the ratios to whisper.cpp are the numbers to compare across machines
  * - peak RSS over the 100 librispeech-mini test clips (skipped with --quick)
  * Wall times on a shared machine are noisy; CPU seconds (process.cpuUsage) are printed beside them.
  */
@@ -14,8 +19,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
-import { loadWhisper, transcribe } from '../src/model/pipeline';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
+import { wantedWasmThreads } from '../src/backend/wasm/threads';
+import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../src/shared';
+import { convertToGgml } from './ggml';
+import { benchCacheDir } from './whisper-base';
 
 interface Clip { id: string; path: string; tokens?: number[] }
 
@@ -42,19 +50,26 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; wall: numb
   return { value, wall: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0 };
 }
 
-/** Transcribes clips in this thread; returns per-clip seconds and whether tokens matched. */
-async function runClips(clips: Clip[], audios: Float32Array[], trimPadding = false) {
-  const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
-  let same = 0;
-  let tokens = 0;
-  for (let i = 0; i < clips.length; i++) {
-    const [r] = await transcribe(pipe, audios[i], { language: 'en', trimPadding });
-    tokens += r.tokens.length;
-    if (JSON.stringify(r.tokens) === JSON.stringify(clips[i].tokens)) same++;
+/** whisper.cpp on the same checkpoint (converted to ggml once, cached). */
+function whisperCpp(pipe: WhisperPipeline, threads: number): (audio: Float32Array) => string {
+  const file = path.join(benchCacheDir(), `ggml-${path.basename(pipe.dir)}.bin`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(benchCacheDir(), { recursive: true });
+    convertToGgml(pipe.dir, file);
   }
-  return { same, tokens };
+  // A dev dependency (prebuilt whisper.cpp); required here so the library never loads it.
+  const { Whisper, WhisperFullParams } = require('@napi-rs/whisper') as typeof import('@napi-rs/whisper');
+  const w = new Whisper(fs.readFileSync(file));
+  const params = new WhisperFullParams(0); // greedy
+  params.language = 'en';
+  params.nThreads = threads;
+  params.printProgress = false;
+  params.printRealtime = false;
+  params.printTimestamps = false;
+  return (audio) => w.full(params, audio);
 }
 
+type Engine = 'exact' | 'fast' | 'whisper.cpp';
 async function main() {
   const quick = process.argv.includes('--quick');
   const backend = await initBackend();
@@ -85,12 +100,40 @@ async function main() {
     `cpu ${(nTok / dec.cpu).toFixed(1)} tokens/cpu-s)`);
   tf.dispose([hidden, features]);
 
-  const e2e = await timed(() => runClips(clips, audios));
-  console.log(`end-to-end (jfk + ${clips.length - 1} librispeech, one at a time): ${(e2e.wall / clips.length).toFixed(3)} s/clip ` +
-    `(cpu ${(e2e.cpu / clips.length).toFixed(3)} s/clip), identical to reference ${e2e.value.same}/${clips.length}`);
-  const fast = await timed(() => runClips(clips, audios, true));
-  console.log(`end-to-end, opt-in fast mode (trimPadding): ${(fast.wall / clips.length).toFixed(3)} s/clip ` +
-    `(cpu ${(fast.cpu / clips.length).toFixed(3)} s/clip), identical to reference ${fast.value.same}/${clips.length}`);
+  // End to end, clip by clip, the three engines in rotating order.
+  const ci2 = process.argv.indexOf('--cpp-threads');
+  const cpp = whisperCpp(pipe, ci2 >= 0 ? Number(process.argv[ci2 + 1]) : wantedWasmThreads());
+  const engines: Engine[] = ['exact', 'fast', 'whisper.cpp'];
+  const run = async (e: Engine, i: number) => {
+    if (e === 'whisper.cpp') return { text: cpp(audios[i]) };
+    const [r] = await transcribe(pipe, audios[i], { language: 'en', trimPadding: e === 'fast', maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
+    return { text: r.text, tokens: r.tokens };
+  };
+  const ri = process.argv.indexOf('--rounds');
+  const rounds = ri >= 0 ? Number(process.argv[ri + 1]) : 2;
+  for (let round = 1; round <= rounds; round++) {
+    const wall: Record<Engine, number> = { exact: 0, fast: 0, 'whisper.cpp': 0 };
+    const cpu: Record<Engine, number> = { exact: 0, fast: 0, 'whisper.cpp': 0 };
+    let same = 0;
+    let sameText = 0;
+    for (let i = 0; i < clips.length; i++) {
+      const texts: Partial<Record<Engine, string>> = {};
+      for (let k = 0; k < engines.length; k++) {
+        const e = engines[(i + k + round) % engines.length];
+        const t = await timed(() => run(e, i));
+        wall[e] += t.wall;
+        cpu[e] += t.cpu;
+        texts[e] = t.value.text.trim();
+        if (e === 'exact' && JSON.stringify(t.value.tokens) === JSON.stringify(clips[i].tokens)) same++;
+      }
+      if (texts.exact === texts['whisper.cpp']) sameText++;
+    }
+    const per = (e: Engine) => `${(wall[e] / clips.length).toFixed(3)} s/clip (cpu ${(cpu[e] / clips.length).toFixed(3)})`;
+    console.log(`round ${round}, jfk + ${clips.length - 1} librispeech, interleaved: exact ${per('exact')}, identical to reference ` +
+      `${same}/${clips.length} | fast ${per('fast')} | whisper.cpp ${per('whisper.cpp')}, same text as exact ${sameText}/${clips.length} | ` +
+      `ratio to whisper.cpp: exact x${(wall['whisper.cpp'] / wall.exact).toFixed(2)}, fast x${(wall['whisper.cpp'] / wall.fast).toFixed(2)} ` +
+      `(above 1 = faster than whisper.cpp)`);
+  }
 
   if (!quick) {
     const all = clipList(100).slice(1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what this project needs and is missing; quick when everything is there already.
 #   bash scripts/setup.sh          npm packages, Jupyter (Debian/Ubuntu apt, as root), the kernel
-#   bash scripts/setup.sh --test   the same, plus what the tests use (Chromium)
+#   bash scripts/setup.sh --test   the same, plus what the tests use (Chromium; libvulkan1, through which
+#                                  Dawn reaches Chromium's SwiftShader driver for the webgpu tests)
 # Called by `npm start` and `npm test`, so a newcomer never has to run it by hand.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +30,7 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
 fi
 
 # 3. System packages: Jupyter (nbclient/nbconvert to run notebooks, notebook to open them), and
-#    Chromium for the browser tests. Debian's Jupyter lives in /usr/bin/python3.
+#    Chromium for the browser tests, libvulkan1 for the webgpu tests. Debian's Jupyter lives in /usr/bin/python3.
 apt_missing=()
 jupyter_python=""
 for py in /usr/bin/python3 python3; do
@@ -38,6 +39,12 @@ done
 [ -n "$jupyter_python" ] || apt_missing+=(jupyter-nbconvert jupyter-client python3-ipykernel)
 "${jupyter_python:-/usr/bin/python3}" -c 'import notebook' >/dev/null 2>&1 || apt_missing+=(jupyter-notebook)
 if [ "$want_test" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_missing+=(chromium); fi
+# The tests compare our decoder with ffmpeg's and our WER with NIST sclite (Debian sctk).
+if [ "$want_test" = 1 ]; then
+  command -v ffmpeg >/dev/null 2>&1 || apt_missing+=(ffmpeg)
+  [ -x /usr/lib/sctk/bin/sclite ] || [ -x /usr/bin/sclite ] || apt_missing+=(sctk)
+  /sbin/ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || apt_missing+=(libvulkan1) # Dawn, for the webgpu tests (SwiftShader)
+fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -64,6 +71,8 @@ case "$kernels" in
 esac
 
 # 5. The compiled library the notebooks import (dist/, from src/).
+#    (dist/backend.js, from before src/backend/ was a folder, would shadow dist/backend/index.js.)
+rm -f dist/backend.js dist/backend.d.ts
 npx tsc -p tsconfig.build.json >/dev/null || true
-[ -f dist/backend.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
+[ -f dist/backend/index.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
 say "ready"

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { fused } from '../src/wasmKernels';
+import { fused } from '../src/backend/wasm/kernels';
 import { initBackend, describeBackend, tf } from '../src/backend';
 
 const TSX = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
@@ -25,8 +25,9 @@ describe('backend selection', () => {
   it('picks a working backend automatically and says why faster ones were skipped', async () => {
     const r = await initBackend();
     assert.equal(tf.getBackend(), r.active);
-    assert.ok(['tensorflow', 'wasm', 'cpu'].includes(r.active));
+    assert.ok(['tensorflow', 'webgpu', 'wasm', 'cpu'].includes(r.active));
     if (r.active !== 'tensorflow') assert.match(r.skipped.tensorflow ?? '', /tfjs-node/);
+    if (r.active === 'wasm' || r.active === 'cpu') assert.ok(r.skipped.webgpu, 'says why webgpu was skipped');
     assert.match(describeBackend(r), new RegExp(`backend: ${r.active}`));
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);
     assert.equal(y, 11);
@@ -53,11 +54,22 @@ describe('backend selection', () => {
   it('rejects an unknown backend name', () => {
     const { ok, out } = runWith({ WHISPER_BACKEND: 'gpu9000' }, PRINT);
     assert.ok(!ok);
-    assert.match(out, /WHISPER_BACKEND=gpu9000 is not a backend; use one of tensorflow, wasm, cpu/);
+    assert.match(out, /WHISPER_BACKEND=gpu9000 is not a backend; use one of tensorflow, webgpu, wasm, cpu/);
+  });
+
+  it('a software WebGPU adapter (SwiftShader) is skipped automatically, with the reason, and taken when forced', () => {
+    const icd = { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json' };
+    const auto = runWith(icd, PRINT);
+    assert.ok(auto.ok, auto.out);
+    assert.match(auto.out, /skipped webgpu: only a software adapter \(.*fallback adapter.*\); WHISPER_BACKEND=webgpu uses it anyway/);
+    const forced = runWith({ ...icd, WHISPER_BACKEND: 'webgpu' }, PRINT);
+    assert.ok(forced.ok, forced.out);
+    assert.match(forced.out, /"active":"webgpu","forced":true/);
+    assert.match(forced.out, /backend: webgpu on .*fallback adapter/);
   });
 });
 
-describe('wasm kernel fixes (src/wasmKernels.ts)', () => {
+describe('wasm kernel fixes (src/backend/wasm/kernels.ts)', () => {
   /** The elements of x (shape `shape`, row-major) in the box begin..begin+size, in order. */
   function box(x: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
     const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));

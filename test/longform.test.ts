@@ -11,8 +11,11 @@ import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 import { logMelSpectrogram } from '../src/features/logmel';
-import { beamSearch, generateBeams, greedySearch, NextLogits, rankScore, search } from '../src/model/beam';
-import { splitWindow, timestampRules, transcribeLongform } from '../src/model/longform';
+import { beamSearch, greedySearch, NextLogits, rankScore } from '../src/model/search';
+import { DecodingTask, timestampRules } from '../src/model/decoding';
+import { AudioFeatures, DecoderSession } from '../src/model/inference';
+import { splitWindow, transcribeAudio } from '../src/model/transcribe';
+import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { isSilent, rmsDb } from '../src/audio/vad';
 
 let tiny: Promise<{ model: WhisperForConditionalGeneration; tokenizer: WhisperTokenizer }> | undefined;
@@ -47,14 +50,14 @@ describe('beam search (openai BeamSearchDecoder + MaximumLikelihoodRanker)', () 
     const one = await beamSearch(TRAP, PROMPT, { ...opts, numBeams: 1 });
     assert.deepEqual(one.tokens, greedy.tokens);
     assert.ok(Math.abs(one.sumLogprob - greedy.sumLogprob) < 1e-9);
-    const two = await search(TRAP, PROMPT, { ...opts, numBeams: 2 });
+    const two = await beamSearch(TRAP, PROMPT, { ...opts, numBeams: 2 });
     assert.deepEqual(two.tokens, [1]);
     assert.ok(Math.abs(two.sumLogprob - Math.log(0.36)) < 1e-6);
     assert.ok(two.finished);
   });
 
   it('rejects a beam count that is not a positive integer', async () => {
-    await assert.rejects(search(TRAP, PROMPT, { eot: 2, maxNewTokens: 5, numBeams: 0 }), /numBeams must be a positive integer, got 0/);
+    await assert.rejects(beamSearch(TRAP, PROMPT, { eot: 2, maxNewTokens: 5, numBeams: 0 }), /numBeams must be a positive integer, got 0/);
   });
 
   it('passes `sources` so a decoder cache can follow beams being reordered', async () => {
@@ -120,21 +123,22 @@ describe('timestamp rules (openai ApplyTimestampRules)', () => {
 describe('splitting a window at timestamps (openai transcribe seek logic)', () => {
   const tb = 100;
   it('cuts at each pair and consumes the window when it ends on a single timestamp', () => {
-    const r = splitWindow([100, 1, 2, 150, 150, 3, 200], tb, 480000);
-    assert.deepEqual(r.segments, [{ start: 0, end: 1, tokens: [1, 2] }, { start: 1, end: 2, tokens: [3] }]);
-    assert.equal(r.consumed, 480000);
+    const r = splitWindow([100, 1, 2, 150, 150, 3, 200], tb, 3000);
+    assert.deepEqual(r.segments, [{ start: 0, end: 1, tokens: [100, 1, 2, 150] }, { start: 1, end: 2, tokens: [150, 3, 200] }]);
+    assert.equal(r.seekFrames, 3000);
+    assert.ok(r.singleTimestampEnding);
   });
 
   it('seeks to the last complete timestamp when the last segment is unfinished', () => {
-    const r = splitWindow([100, 1, 150, 150, 3], tb, 480000);
-    assert.deepEqual(r.segments, [{ start: 0, end: 1, tokens: [1] }]);
-    assert.equal(r.consumed, 16000); // 1.00 s
+    const r = splitWindow([100, 1, 150, 150, 3], tb, 3000);
+    assert.deepEqual(r.segments, [{ start: 0, end: 1, tokens: [100, 1, 150] }]);
+    assert.equal(r.seekFrames, 100); // 1.00 s in 10 ms mel frames
   });
 
   it('without a pair, one segment ending at the last timestamp', () => {
-    const r = splitWindow([100, 1, 2, 140], tb, 480000);
-    assert.deepEqual(r.segments, [{ start: 0, end: 0.8, tokens: [1, 2] }]);
-    assert.equal(r.consumed, 480000);
+    const r = splitWindow([100, 1, 2, 140], tb, 3000);
+    assert.deepEqual(r.segments, [{ start: 0, end: 0.8, tokens: [100, 1, 2, 140] }]);
+    assert.equal(r.seekFrames, 3000);
   });
 });
 
@@ -193,7 +197,8 @@ describe('long-form transcription of a 2-minute file (real whisper-tiny)', funct
     silence.dispose();
     const before = tf.memory().numTensors;
     const t0 = performance.now();
-    const long = await transcribeLongform(model, tokenizer, audio, { language: 'en' });
+    const featureExtractor = new WhisperFeatureExtractor();
+    const long = await transcribeAudio({ model, tokenizer, featureExtractor }, audio, { language: 'en' });
     const longSeconds = (performance.now() - t0) / 1000;
     assert.equal(tf.memory().numTensors, before, 'long-form leaked tensors');
 
@@ -227,10 +232,17 @@ describe('beam search on jfk (real whisper-tiny)', function () {
       const greedy = await model.generate(null as unknown as tf.Tensor3D, { language: 'en', encoderHiddenStates: enc });
       // Counted after the first decode: the model builds a few tensors lazily, once.
       before = tf.memory().numTensors;
-      const one = await generateBeams(model, null, { language: 'en', numBeams: 1, encoderHiddenStates: enc });
-      assert.deepEqual(one.sequences, greedy.sequences);
+      // The beam search strategy itself with one beam, on the decoding task's prompt and filters.
+      const task = new DecodingTask(model, { language: 'en' });
+      const prompt = task.initialTokens('en');
+      const audioFeatures = new AudioFeatures(model, enc);
+      const session = new DecoderSession(audioFeatures, [0]);
+      const one = await beamSearch(async (rows, sources) => (await session.logits(rows, { sources })).map((p) => p[0]), prompt,
+        { eot: tokenizer.eot, maxNewTokens: task.sampleLen, numBeams: 1, filters: task.logitFilters(prompt.length) });
+      session.dispose();
+      audioFeatures.dispose();
+      assert.deepEqual(one.tokens, greedy.sequences[0]);
       let t0 = performance.now();
-      // Through model.generate, which hands numBeams > 1 to generateBeams.
       const five = await model.generate(null as unknown as tf.Tensor3D, { language: 'en', numBeams: 5, encoderHiddenStates: enc });
       const beamSeconds = (performance.now() - t0) / 1000;
       const text = tokenizer.decode(five.sequences[0], { skipSpecialTokens: true }).trim();
@@ -240,7 +252,7 @@ describe('beam search on jfk (real whisper-tiny)', function () {
         `      beam 5 (${beamSeconds.toFixed(1)} s): ${text}`);
       assert.ok(wer(norm(ref), norm(text)) <= 0.05, text);
       // Auto-detected language goes through the same path.
-      const detected = await generateBeams(model, null, { numBeams: 2, maxNewTokens: 3, encoderHiddenStates: enc });
+      const detected = await model.generate(null as unknown as tf.Tensor3D, { numBeams: 2, maxNewTokens: 3, encoderHiddenStates: enc });
       assert.deepEqual(detected.languages, ['en']);
       assert.equal(tf.memory().numTensors, before, 'beam search leaked tensors');
     } finally {

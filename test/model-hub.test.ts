@@ -12,7 +12,8 @@ import { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { WhisperConfig } from '../src/model/config';
-import { DownloadProgress, hubCacheDir, resolveModel } from '../src/model/hub';
+import { DownloadProgress, findInCache, hubCacheDir, resolveModel } from '../src/model/hub';
+import { loadSafetensorsCheckpoint, saveSafetensors } from '../src/model/safetensors';
 import { sharedDir } from '../src/shared';
 
 const COMMIT = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
@@ -110,5 +111,157 @@ describe('model hub: cache + download', function () {
 
   it('an unknown repository fails with the server error', async () => {
     await assert.rejects(resolveModel('openai/does-not-exist'), (e: Error) => /not found|404|Repo/i.test(e.message));
+  });
+});
+
+/**
+ * A hostile Hub (or mirror, HF_ENDPOINT) on 127.0.0.1: every header and file name it sends is
+ * attacker-chosen. Each case checks that the download fails with the bad value named, and that
+ * nothing appeared outside the cache ($HF_HOME sits two folders deep in a sandbox so that an
+ * escaping `../../..` lands where the test can see it).
+ */
+describe('model hub: a hostile server cannot write outside the cache', function () {
+  const saved = { ...process.env };
+  const config = fs.readFileSync(sharedDir('models', 'whisper-tiny', 'config.json'));
+  let sandbox: string;
+  let outer: string;
+  let home: string;
+  let server: http.Server;
+  /** What the server sends for each file: body, ETag and X-Repo-Commit (attacker-chosen). */
+  let serve: (file: string) => { body: Buffer; etag: string; commit: string } | undefined;
+  const sha1 = (b: Buffer) => crypto.createHash('sha1').update(b).digest('hex');
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const m = /^\/[^/]+\/[^/]+\/resolve\/[^/]+\/(.+)$/.exec(req.url ?? '');
+      const f = m ? serve(decodeURIComponent(m[1])) : undefined;
+      if (!f) {
+        res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': COMMIT }).end();
+        return;
+      }
+      const headers = { 'X-Repo-Commit': f.commit, ETag: `"${f.etag}"`, 'Accept-Ranges': 'bytes' };
+      if (/^bytes=0-0$/.test(req.headers.range ?? '')) {
+        res.writeHead(206, { ...headers, 'Content-Range': `bytes 0-0/${f.body.length}`, 'Content-Length': '1' });
+        res.end(f.body.subarray(0, 1));
+      } else {
+        res.writeHead(200, { ...headers, 'Content-Length': String(f.body.length) }).end(f.body);
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    delete process.env.HF_HUB_CACHE;
+    delete process.env.HF_HUB_OFFLINE;
+    process.env.HF_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  beforeEach(() => {
+    sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-hostile-'));
+    outer = path.join(sandbox, 'outer');
+    home = path.join(outer, 'home');
+    fs.mkdirSync(home, { recursive: true });
+    process.env.HF_HOME = home;
+  });
+
+  /** Nothing may have appeared beside $HF_HOME or beside its parent. */
+  const contained = () => {
+    assert.deepEqual(fs.readdirSync(outer), ['home'], 'files appeared outside $HF_HOME');
+    assert.deepEqual(fs.readdirSync(sandbox).filter((n) => n !== 'outside'), ['outer'], 'files appeared outside $HF_HOME');
+  };
+
+  afterEach(() => fs.rmSync(sandbox, { recursive: true, force: true }));
+
+  after(() => {
+    server.close();
+    process.env = saved;
+  });
+
+  /** A server that answers like the Hub but with `override` applied to every file. */
+  const honest = (files: Record<string, Buffer>, override: { etag?: string; commit?: string } = {}) =>
+    (file: string) => (files[file] ? { body: files[file], etag: override.etag ?? sha1(files[file]), commit: override.commit ?? COMMIT } : undefined);
+
+  it('an ETag with a path ("../../../../pwned") is refused', async () => {
+    serve = honest({ 'config.json': config }, { etag: '../../../../pwned' });
+    await assert.rejects(resolveModel('evil/etag'), /config\.json: the server sent ETag "\.\.\/\.\.\/\.\.\/\.\.\/pwned", not a hex hash/);
+    contained();
+  });
+
+  it('an X-Repo-Commit that is not 40 hex characters is refused', async () => {
+    for (const commit of ['../../../../pwned', 'a'.repeat(39) + '/', 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678']) {
+      serve = honest({ 'config.json': config }, { commit });
+      await assert.rejects(resolveModel('evil/commit'), /config\.json: the server sent X-Repo-Commit ".*", not a 40-character commit hash/);
+    }
+    contained();
+  });
+
+  it('shard names in model.safetensors.index.json must stay inside the snapshot', async () => {
+    const shards = ['../../../../pwned.safetensors', '/tmp/pwned.safetensors', 'a/../../b.safetensors', 'a\\..\\b.safetensors', ''];
+    for (const [i, shard] of shards.entries()) {
+      const index = Buffer.from(JSON.stringify({ weight_map: { 'model.encoder.conv1.weight': shard } }));
+      serve = honest({ 'config.json': config, 'model.safetensors.index.json': index, [shard]: Buffer.from('pwned') });
+      await assert.rejects(resolveModel(`evil/shards${i}`), (e: Error) =>
+        /model\.safetensors\.index\.json: shard name ".*" is not a plain relative path inside the repository/.test(e.message));
+    }
+    contained();
+  });
+
+  it('a symlink planted in the cache is not followed out of it', async () => {
+    const outside = path.join(sandbox, 'outside');
+    fs.mkdirSync(outside);
+    const repo = path.join(home, 'hub', 'models--evil--planted');
+    serve = honest({ 'config.json': config });
+    // snapshots/<commit> -> a folder outside: the snapshot links would be written there
+    fs.mkdirSync(path.join(repo, 'snapshots'), { recursive: true });
+    fs.symlinkSync(outside, path.join(repo, 'snapshots', COMMIT));
+    await assert.rejects(resolveModel('evil/planted'), /snapshots.*leads outside the cache folder/);
+    fs.rmSync(path.join(repo, 'snapshots', COMMIT));
+    // blobs/<etag> -> a file outside: it would be served as the model's file
+    fs.writeFileSync(path.join(outside, 'secret'), 'secret');
+    fs.mkdirSync(path.join(repo, 'blobs'), { recursive: true });
+    fs.symlinkSync(path.join(outside, 'secret'), path.join(repo, 'blobs', sha1(config)));
+    await assert.rejects(resolveModel('evil/planted'), /blobs\/[0-9a-f]{40}: expected a regular file in the cache, found a symbolic link/);
+    fs.rmSync(path.join(repo, 'blobs', sha1(config)));
+    // refs/main -> a file outside: writing the ref would overwrite it
+    fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
+    fs.symlinkSync(path.join(outside, 'secret'), path.join(repo, 'refs', 'main'));
+    await assert.rejects(resolveModel('evil/planted'), /refs\/main: expected a regular file in the cache, found a symbolic link/);
+    assert.equal(fs.readFileSync(path.join(outside, 'secret'), 'utf8'), 'secret');
+    assert.deepEqual(fs.readdirSync(outside), ['secret']);
+    contained();
+  });
+
+  it('a ref pointing outside the cache is not trusted', async () => {
+    const repo = path.join(home, 'hub', 'models--evil--ref');
+    const outside = path.join(sandbox, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'config.json'), config);
+    fs.writeFileSync(path.join(outside, 'model.safetensors'), 'x');
+    fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
+    fs.writeFileSync(path.join(repo, 'refs', 'main'), path.relative(path.join(repo, 'snapshots'), outside));
+    assert.throws(() => findInCache('evil/ref'), /refs\/main holds ".*", not a 40-character commit hash/);
+  });
+
+  it('revisions and repo ids with path tricks are refused before any request', async () => {
+    serve = () => assert.fail('no request may be made');
+    await assert.rejects(resolveModel('evil/rev', { revision: '../../../../pwned' }), /revision "\.\.\/\.\.\/\.\.\/\.\.\/pwned" is not a valid branch, tag or commit/);
+    await assert.rejects(resolveModel('evil/..'), /neither an existing folder nor a Hugging Face model id/);
+    await assert.rejects(resolveModel('evil--x/y'), /neither an existing folder nor a Hugging Face model id/);
+    contained();
+  });
+});
+
+describe('local checkpoints: shard names stay inside the model folder', () => {
+  it('an index naming ../ or absolute shards is refused with the index and the name', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-escape-'));
+    const dir = path.join(root, 'model');
+    fs.mkdirSync(dir);
+    saveSafetensors(path.join(root, 'secret.safetensors'), { a: { shape: [1], data: new Float32Array([1]) } });
+    try {
+      for (const shard of ['../secret.safetensors', path.join(root, 'secret.safetensors')]) {
+        fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: shard } }));
+        assert.throws(() => loadSafetensorsCheckpoint(dir),
+          /model\.safetensors\.index\.json: shard name ".*secret\.safetensors" is not a plain relative path inside the model folder/);
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
 import { WhisperConfig } from '../src/model/config';
-import { languageCode, specialTokens } from '../src/model/generate';
+import { languageCode, readSpecialTokens, specialTokensFromConfig } from '../src/tokenizer/special';
 import { decodeTensorBytes, loadSafetensorsCheckpoint, readSafetensorsHeader, saveSafetensors } from '../src/model/safetensors';
 import { expectedWeightShapes, WhisperForConditionalGeneration } from '../src/model/whisper';
 import { sharedDir } from '../src/shared';
@@ -52,8 +52,13 @@ describe('model loading', function () {
     assert.deepEqual(c.beginSuppressTokens, [220, 50257]);
     assert.equal(c.suppressTokens.length, 88);
     assert.equal(c.langToId['<|fr|>'], 50265);
-    const sp = specialTokens(c);
-    assert.deepEqual([sp.sot, sp.eot, sp.transcribe, sp.translate, sp.noTimestamps, sp.sotPrev], [50258, 50257, 50359, 50358, 50363, 50361]);
+    // By text from tokenizer.json, and by transformers' rule from generation_config.json: the same ids.
+    const byText = readSpecialTokens(TINY(), c);
+    assert.deepEqual(specialTokensFromConfig(c), byText);
+    const sp = byText;
+    assert.deepEqual([sp.sot, sp.eot, sp.transcribe, sp.translate, sp.noTimestamps, sp.sotPrev, sp.sotLm, sp.noSpeech, sp.timestampBegin],
+      [50258, 50257, 50359, 50358, 50363, 50361, 50360, 50362, 50364]);
+    assert.equal(sp.languages.length, 99);
   });
 
   it('config validation names the field; large-v3 sizes are accepted', () => {
@@ -65,8 +70,8 @@ describe('model loading', function () {
       encoder_attention_heads: 20, decoder_attention_heads: 20, encoder_ffn_dim: 5120, decoder_ffn_dim: 5120,
       num_mel_bins: 128, vocab_size: 51866 });
     assert.deepEqual(expectedWeightShapes(v3).get('model.encoder.conv1.weight'), [1280, 128, 3]);
-    const sp = specialTokens(WhisperConfig.fromJSON({ ...base, vocab_size: 51866, decoder_start_token_id: 50258 }));
-    assert.equal(sp.languages.get('yue'), 50358);
+    const sp = specialTokensFromConfig(WhisperConfig.fromJSON({ ...base, vocab_size: 51866, decoder_start_token_id: 50258 }));
+    assert.equal(sp.languages.find((l) => l.code === 'yue')?.id, 50358);
     assert.equal(sp.transcribe, 50360);
   });
 
@@ -141,8 +146,9 @@ describe('model loading', function () {
   });
 
   it('an unknown language names the valid codes', () => {
-    const sp = specialTokens(WhisperConfig.fromFile(path.join(TINY(), 'config.json')));
+    const sp = specialTokensFromConfig(WhisperConfig.fromFile(path.join(TINY(), 'config.json')));
     assert.equal(languageCode('French', sp), 'fr');
+    assert.equal(languageCode('castilian', sp), 'es');
     assert.equal(languageCode('<|vi|>', sp), 'vi');
     assert.throws(() => languageCode('klingon', sp), /Unknown language 'klingon'\. Valid codes: en, .*\bfr\b.*\bbr\b/);
   });

@@ -7,7 +7,6 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { loadAudio } from '../src/audio/decode';
 import { initBackend, tf } from '../src/backend';
-import { specialTokens } from '../src/model/generate';
 import { LinearAdapter } from '../src/model/layers';
 import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
 import { sharedDir, loadReferenceTranscripts } from '../src/shared';
@@ -86,8 +85,7 @@ describe('whisper model (parity with OpenAI PyTorch)', function () {
     this.timeout(30 * 60_000);
     const clips = sampleClips();
     assert.equal(clips.length, 12);
-    const sp = specialTokens(pipe.model.config);
-    const langOf = new Map([...sp.languages].map(([code, id]) => [id, code]));
+    const langOf = new Map(pipe.model.specialTokens.languages.map((l) => [l.id, l.code]));
     const before = tf.memory().numTensors;
     const byPrompt = new Map<number, RefRow[]>();
     for (const c of clips) byPrompt.set(c.prompt[1], [...(byPrompt.get(c.prompt[1]) ?? []), c]);

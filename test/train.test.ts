@@ -80,9 +80,9 @@ describe('train', () => {
     p.dispose();
   });
 
-  it('clips by global norm like clip_grad_norm_', () => {
+  it('clips by global norm like clip_grad_norm_', async () => {
     const g = new Map<string, tf.Tensor>([['a', tf.tensor1d([3, 0])], ['b', tf.tensor1d([0, 4])]]);
-    const { norm, grads } = clipByGlobalNorm(g, 1);
+    const { norm, grads } = await clipByGlobalNorm(g, 1);
     assert.ok(Math.abs(norm - 5) < 1e-6);
     const a = grads.get('a')!.dataSync();
     assert.ok(Math.abs(a[0] - 3 / (5 + 1e-6)) < 1e-6);

@@ -12,10 +12,17 @@ import { nb04 } from './nb04';
 import { nb05 } from './nb05';
 import { nb06 } from './nb06';
 import { nb07 } from './nb07';
+import { nb10 } from './nb10';
+import { nb11 } from './nb11';
+import { nb12 } from './nb12';
+import { nb13 } from './nb13';
+import { nb14 } from './nb14';
 
 const NOTEBOOKS: [string, Cell[]][] = [
   ['00_setup', nb00], ['01_load_dataset', nb01], ['02_explore_durations', nb02], ['03_preprocess', nb03],
   ['04_lora', nb04], ['05_train', nb05], ['06_evaluate', nb06], ['07_demo', nb07],
+  ['10_vietnamese', nb10], ['11_medical', nb11], ['12_complete_guide', nb12], ['13_breton', nb13],
+  ['14_french_telephone', nb14],
 ];
 
 for (const [name, cells] of NOTEBOOKS) writeNotebook(path.resolve(__dirname, '..', `${name}.ipynb`), cells);

@@ -35,8 +35,7 @@ import { encodeWav } from '../dist/audio/wav';
 import { isSilent } from '../dist/audio/vad';
 import { logMelSpectrogram } from '../dist/features/logmel';
 import { loadWhisper, transcribe } from '../dist/model/pipeline';
-import { generateBeams } from '../dist/model/beam';
-import { transcribeLongform } from '../dist/model/longform';
+import { transcribeAudio } from '../dist/model/transcribe';
 import { transcribeAny, createTranscriber } from '../dist/demo/transcriber';
 import { startDemo } from '../dist/demo/server';
 import { getNormalizer } from '../dist/text';
@@ -126,7 +125,7 @@ const enc = tf.tidy(() => model.encode(tf.tensor3d(logMelSpectrogram(jfk, 80), [
 const decoded = [];
 for (const numBeams of [1, BEAMS]) {
   const t0 = performance.now();
-  const out = await generateBeams(model, null, { language: 'en', numBeams, encoderHiddenStates: enc });
+  const out = await model.generate(null, { language: 'en', numBeams, encoderHiddenStates: enc });
   decoded.push({ numBeams, seconds: +((performance.now() - t0) / 1000).toFixed(2),
     text: tokenizer.decode(out.sequences[0], { skipSpecialTokens: true }).trim() });
 }
@@ -162,7 +161,7 @@ console.log(\`\${picked.length} clips, \${(long.length / 16000).toFixed(1)} s in
 display(audioPlayerHtml(long.subarray(0, 30 * 16000), 16000, 'the first 30 s'));
 
 const t0 = performance.now();
-const result = await transcribeLongform(model, tokenizer, long, {
+const result = await transcribeAudio(pipe, long, {
   language: 'en',
   onSegment: (s) => console.log(\`[\${s.start.toFixed(2)} -> \${s.end.toFixed(2)}] \${s.text}\`),
 });
@@ -223,7 +222,7 @@ Here it shares the adapted model loaded above. Open the printed URL in a browser
 `),
   code(`
 // (tslab: write { model: model }, not { model }: a shorthand property loses a variable of another cell.)
-const transcriber = await createTranscriber({ loaded: { model: adaptedModel, tokenizer: tokenizer, peft: peft }, model: 'whisper-tiny' });
+const transcriber = await createTranscriber({ loaded: { model: adaptedModel, tokenizer: tokenizer }, peft: peft, model: 'whisper-tiny' });
 // named(): re-running this cell stops the previous server first.
 const demo = await named('demo', await startDemo({ transcriber: transcriber, port: 0 }));
 console.log(\`demo running at \${demo.url}\`);

@@ -1,4 +1,4 @@
-/** Audio in: decode any file to 16 kHz mono, resample, write WAV, trim silence, augment. */
+/** Audio in: decode any file to 16 kHz mono, resample, write WAV, trim silence, augment, simulate a phone line. */
 export { decodeAudio, loadAudio, loadAudioFfmpeg, mixToMono } from './decode';
 export { resample } from './resample';
 export { parseAudioHeader, readAudioHeader } from './header';
@@ -9,3 +9,5 @@ export { trimSilence } from './trim';
 export type { TrimOptions, TrimResult } from './trim';
 export { addGaussianNoise, gain, peakNormalize, makeRng, gaussian } from './augment';
 export type { Rng, GainOptions, GaussianNoiseOptions } from './augment';
+export { telephoneBand, telephoneFilters, Biquad, mulawCompand, linearToMulaw, mulawToLinear } from './telephone';
+export type { TelephoneOptions } from './telephone';

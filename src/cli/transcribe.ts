@@ -1,76 +1,266 @@
 /**
- * npm run transcribe -- AUDIO... [--model ID|DIR] [--language xx] [--task transcribe|translate] [--fast] [--json]
+ * npm run transcribe -- AUDIO... [options]: files of any length, like openai's `whisper` command
+ * and whisper.cpp's `main` (run with --help for the options).
  *
- * Plain text, one line per file by default; --json prints one JSON object per line:
- * {"file", "text", "tokens", "seconds", "language"}.
+ * Every file is transcribed even when another one fails: a failure is reported on stderr with the
+ * file's name and the reason, and the exit code is 1 at the end. Without --output-dir and with one
+ * format, transcripts go to stdout (a `==> file <==` line before each when there are several);
+ * otherwise each file gets NAME.FORMAT in the output folder (NAME.ADAPTER.FORMAT per adapter).
+ * Files over 30 s show a progress line on stderr; a detected language is printed there too.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { loadAudio } from '../audio/decode';
 import { describeBackend, initBackend } from '../backend';
-import { loadWhisper, transcribe } from '../model/pipeline';
+import { PeftModel } from '../lora/peft';
+import { loadWhisper, transcribe, TranscribeResult, WhisperPipeline } from '../model/pipeline';
+import { arraySource, AudioSource, TranscribeOptions } from '../model/transcribe';
 import { sharedDir } from '../shared';
+import { languageName } from '../tokenizer/languages';
+import { formatResult, OUTPUT_FORMATS, OutputFormat } from './writers';
 
-const USAGE = 'usage: npm run transcribe -- AUDIO... [--model ID|DIR] [--language xx] ' +
-  '[--task transcribe|translate] [--max-new-tokens N] [--fast] [--json]';
+export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
+
+  --model ID|DIR            checkpoint (Hub id or folder; default the shared whisper-tiny)
+  --adapter [NAME=]DIR      PEFT LoRA adapter; repeat for several (each file is transcribed with each)
+  --language CODE|NAME      language of the audio (default: detected from the first 30 s, printed)
+  --task transcribe|translate
+  --beam-size N             beam search with N beams (default: greedy)
+  --best-of N               samples per fallback temperature above 0 (default 5)
+  --temperature T           first temperature (default 0)
+  --temperature-increment-on-fallback T   next temperatures when a window fails (0.2; 0: none).
+                            Default: fallback for files over 30 s only; clips up to 30 s decode once,
+                            exactly like the reference (give either option to use it for them too)
+  --compression-ratio-threshold X  --logprob-threshold X  --no-speech-threshold X   (openai's defaults)
+  --condition-on-previous-text true|false   feed each window the text before it (default true)
+  --initial-prompt TEXT     text that precedes the first window
+  --word-timestamps         per-word times (json: words; srt/vtt: cue times from the words)
+  --output-format txt|json|srt|vtt|tsv|all   (default txt)
+  --output-dir DIR          write NAME.FORMAT files there (default: stdout for one format)
+  --fast                    clips up to 30 s: encode the clip, not 30 s (faster, not reference-identical)
+  --batch-size N            clips up to 30 s decoded together (default 1)
+  --assistant-model ID|DIR  speculative decoding with this smaller model (same tokens as greedy)
+  --max-new-tokens N        tokens per 30 s window (default 224)
+  --no-vad                  decode silent windows of long files too (default: skipped)`;
 
 interface Args {
   files: string[];
   model?: string;
-  language?: string;
-  task: 'transcribe' | 'translate';
-  json: boolean;
-  maxNewTokens?: number;
-  /** Opt-in fast mode (trimPadding): faster on short clips, not reference-identical. */
-  fast: boolean;
+  adapters: { name: string; dir: string }[];
+  formats: OutputFormat[];
+  outputDir?: string;
+  assistantModel?: string;
+  options: TranscribeOptions;
+  /** --temperature and --temperature-increment-on-fallback, when given. */
+  temperature?: number;
+  increment?: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { files: [], task: 'transcribe', json: false, fast: false };
+  const a: Args = { files: [], adapters: [], formats: ['txt'], options: {} };
+  const o = a.options;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
       const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${arg} needs a value\n${USAGE}`);
+      if (v === undefined || (v.startsWith('--') && !/^--?\d/.test(v))) throw new Error(`${arg} needs a value\n${USAGE}`);
       return v;
     };
-    if (arg === '--model') a.model = value();
-    else if (arg === '--language') a.language = value();
-    else if (arg === '--task') {
-      const t = value();
-      if (t !== 'transcribe' && t !== 'translate') throw new Error(`--task must be transcribe or translate, got '${t}'`);
-      a.task = t;
-    } else if (arg === '--max-new-tokens') a.maxNewTokens = Number(value());
-    else if (arg === '--json') a.json = true;
-    else if (arg === '--fast') a.fast = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}\n${USAGE}`);
-    else a.files.push(arg);
+    const num = (check: (x: number) => boolean, what: string) => {
+      const v = value();
+      const x = Number(v);
+      if (v.trim() === '' || !check(x)) throw new Error(`${arg} must be ${what}, got '${v}'`);
+      return x;
+    };
+    const posInt = () => num((x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+    const real = () => num(Number.isFinite, 'a number');
+    const optionalReal = () => (argv[i + 1] === 'none' ? (i++, null) : real());
+    switch (arg) {
+      case '--model': a.model = value(); break;
+      case '--adapter': {
+        const v = value();
+        const eq = v.indexOf('=');
+        const dir = eq > 0 ? v.slice(eq + 1) : v;
+        const name = eq > 0 ? v.slice(0, eq) : path.basename(path.resolve(dir));
+        if (a.adapters.some((x) => x.name === name)) throw new Error(`--adapter: two adapters named '${name}' (name them: --adapter NAME=DIR)`);
+        a.adapters.push({ name, dir });
+        break;
+      }
+      case '--language': o.language = value(); break;
+      case '--task': {
+        const t = value();
+        if (t !== 'transcribe' && t !== 'translate') throw new Error(`--task must be transcribe or translate, got '${t}'`);
+        o.task = t;
+        break;
+      }
+      case '--beam-size': o.numBeams = posInt(); break;
+      case '--best-of': o.bestOf = posInt(); break;
+      case '--temperature': a.temperature = num((x) => x >= 0, 'a number >= 0'); break;
+      case '--temperature-increment-on-fallback': a.increment = num((x) => x >= 0, 'a number >= 0'); break;
+      case '--compression-ratio-threshold': o.compressionRatioThreshold = optionalReal(); break;
+      case '--logprob-threshold': o.logprobThreshold = optionalReal(); break;
+      case '--no-speech-threshold': o.noSpeechThreshold = optionalReal(); break;
+      case '--condition-on-previous-text': {
+        const v = value();
+        if (v !== 'true' && v !== 'false') throw new Error(`--condition-on-previous-text must be true or false, got '${v}'`);
+        o.conditionOnPreviousText = v === 'true';
+        break;
+      }
+      case '--initial-prompt': o.initialPrompt = value(); break;
+      case '--word-timestamps': o.wordTimestamps = true; break;
+      case '--output-format': {
+        const f = value();
+        if (f === 'all') a.formats = [...OUTPUT_FORMATS];
+        else if ((OUTPUT_FORMATS as readonly string[]).includes(f)) a.formats = [f as OutputFormat];
+        else throw new Error(`--output-format must be one of ${OUTPUT_FORMATS.join(', ')}, all; got '${f}'`);
+        break;
+      }
+      case '--output-dir': a.outputDir = value(); break;
+      case '--fast': o.trimPadding = true; break;
+      case '--batch-size': o.batchSize = posInt(); break;
+      case '--assistant-model': a.assistantModel = value(); break;
+      case '--max-new-tokens': o.maxNewTokens = posInt(); break;
+      case '--no-vad': o.vad = false; break;
+      case '--help': case '-h': throw new HelpRequested();
+      default:
+        if (arg.startsWith('--')) throw new Error(`unknown option ${arg}\n${USAGE}`);
+        a.files.push(arg);
+    }
   }
   if (!a.files.length) throw new Error(`no audio file given\n${USAGE}`);
+  if (a.formats.length > 1 && !a.outputDir) a.outputDir = '.';
   return a;
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const backend = await initBackend();
-  if (!args.json) console.error(describeBackend(backend));
-  const pipe = await loadWhisper(args.model ?? sharedDir('models', 'whisper-tiny'));
-  for (const file of args.files) {
-    const audio = await loadAudio(file, pipe.featureExtractor.samplingRate);
-    const [r] = await transcribe(pipe, audio, {
-      language: args.language, task: args.task, maxNewTokens: args.maxNewTokens, trimPadding: args.fast,
-    });
-    if (args.json) {
-      console.log(JSON.stringify({ file, text: r.text, tokens: r.tokens, seconds: Number(r.seconds.toFixed(3)), language: r.language }));
-    } else {
-      console.log(args.files.length > 1 ? `${path.basename(file)}: ${r.text.trim()}` : r.text.trim());
+class HelpRequested extends Error {}
+
+/** The fallback temperatures: T, T + increment, ... up to 1 (openai's CLI); undefined: transcribe's defaults. */
+function temperatureList(given: number | undefined, inc: number | undefined): number | number[] | undefined {
+  if (given === undefined && inc === undefined) return undefined;
+  const t = given ?? 0;
+  const increment = inc ?? 0.2;
+  if (increment <= 0 || t >= 1) return t;
+  const out: number[] = [];
+  for (let x = t; x <= 1 + 1e-6; x += increment) out.push(Math.round(x * 1e6) / 1e6);
+  return out;
+}
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+/** Reads a file as samples by range (the whole file is decoded at once for now). */
+async function openAudio(file: string, sampleRate: number): Promise<AudioSource> {
+  return arraySource(await loadAudio(file, sampleRate));
+}
+
+/** Runs the command; returns the exit code (0 when every file was transcribed). */
+export async function runCli(argv: string[], io: CliIO = {
+  stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
+}): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      io.stdout(USAGE + '\n');
+      return 0;
     }
+    throw e;
+  }
+  io.stderr(describeBackend(await initBackend()) + '\n');
+  const pipe = await loadWhisper(args.model ?? sharedDir('models', 'whisper-tiny'));
+  const opts: TranscribeOptions = { ...args.options, temperature: temperatureList(args.temperature, args.increment) };
+  if (args.assistantModel) opts.assistantModel = (await loadWhisper(args.assistantModel)).model;
+  // Adapters attach to the model's layers; one is active at a time.
+  let peft: PeftModel | undefined;
+  try {
+    for (const { name, dir } of args.adapters) {
+      if (!peft) peft = PeftModel.fromPretrained(pipe.model, path.resolve(dir), name);
+      else peft.loadAdapter(path.resolve(dir), name);
+    }
+    return await transcribeFiles(args, pipe, opts, peft, io);
+  } finally {
+    peft?.dispose(); // the model is cached per process: leave it without adapters
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+/** Transcribes every file (with every adapter); returns the exit code. */
+async function transcribeFiles(args: Args, pipe: WhisperPipeline, opts: TranscribeOptions, peft: PeftModel | undefined,
+  io: CliIO): Promise<number> {
+  const variants = args.adapters.length ? args.adapters.map((x) => x.name) : [undefined];
+  if (args.outputDir) fs.mkdirSync(args.outputDir, { recursive: true });
+
+  const failed: string[] = [];
+  const report = (file: string, e: unknown) => {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    io.stderr(`${file}: error: ${msg.startsWith(file) ? msg.slice(file.length).replace(/^:\s*/, '') : msg}\n`);
+    failed.push(file);
+  };
+  const emit = (file: string, variant: string | undefined, r: TranscribeResult) => {
+    if (!args.options.language && r.language) io.stderr(`${file}: language ${languageName(r.language) ?? r.language}\n`);
+    for (const format of args.formats) {
+      const text = format === 'json'
+        ? JSON.stringify({ file, ...(variant ? { adapter: variant } : {}), ...JSON.parse(formatResult(r, 'json')), seconds: Number(r.seconds.toFixed(3)) }) + '\n'
+        : formatResult(r, format);
+      if (args.outputDir) {
+        const name = path.basename(file, path.extname(file)) + (variant ? `.${variant}` : '') + `.${format}`;
+        fs.writeFileSync(path.join(args.outputDir, name), text);
+      } else {
+        if (format !== 'json' && (args.files.length > 1 || variants.length > 1)) io.stdout(`==> ${file}${variant ? ` (${variant})` : ''} <==\n`);
+        io.stdout(text);
+      }
+    }
+  };
+
+  // Clips of up to 30 s are read `batchSize` at a time and decoded together; longer files one by one.
+  const batchSize = opts.batchSize ?? 1;
+  for (let i = 0; i < args.files.length; i += batchSize) {
+    const files = args.files.slice(i, i + batchSize);
+    const loaded: { file: string; audio: AudioSource }[] = [];
+    for (const file of files) {
+      try {
+        loaded.push({ file, audio: await openAudio(file, pipe.featureExtractor.samplingRate) });
+      } catch (e) {
+        report(file, e);
+      }
+    }
+    for (const variant of variants) {
+      if (variant) peft!.setAdapter(variant);
+      const short = loaded.filter((l) => l.audio.length <= pipe.featureExtractor.nSamples);
+      if (short.length) {
+        try {
+          const clips = await Promise.all(short.map((l) => l.audio.read(0, l.audio.length)));
+          const res = await transcribe(pipe, clips, opts);
+          short.forEach((l, k) => emit(l.file, variant, res[k]));
+        } catch (e) {
+          short.forEach((l) => report(l.file, e));
+        }
+      }
+      for (const l of loaded.filter((x) => x.audio.length > pipe.featureExtractor.nSamples)) {
+        try {
+          const total = (l.audio.length / 16000).toFixed(1);
+          const [r] = await transcribe(pipe, l.audio, {
+            ...opts,
+            onProgress: (done) => io.stderr(`${l.file}${variant ? ` (${variant})` : ''}: ${done.toFixed(1)}/${total} s ` +
+              `(${Math.round((100 * done) / Number(total))}%)\n`),
+          });
+          emit(l.file, variant, r);
+        } catch (e) {
+          report(l.file, e);
+        }
+      }
+    }
+  }
+  const ok = args.files.length - new Set(failed).size;
+  if (failed.length) io.stderr(`${ok} of ${args.files.length} files transcribed; failed: ${[...new Set(failed)].join(', ')}\n`);
+  return failed.length ? 1 : 0;
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(2);
+  });
+}

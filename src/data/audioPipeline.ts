@@ -36,17 +36,25 @@ export function processClip(x: Float32Array, options: AudioPipelineOptions, rowS
   return y;
 }
 
+/**
+ * The dataset with every clip's samples replaced by `fn(samples, samplingRate, row index)`: decoded
+ * once, stored decoded in the `audio` column, cached on disk with `cacheDir` (keyed on the rows,
+ * `fn`'s source and `cacheKey`). E.g. telephone audio: `mapAudio(ds, (x, rate) => telephoneBand(x, rate))`.
+ */
+export async function mapAudio<R extends object>(ds: AudioDataset<R>,
+  fn: (samples: Float32Array, samplingRate: number, index: number, path?: string) => Float32Array | Promise<Float32Array>,
+  options: { cacheDir?: string; cacheKey?: unknown } = {}): Promise<AudioDataset<R>> {
+  const out = await ds.mapWithAudio(async (ex, i) => ({
+    audio: { path: ex.audio.path, array: await fn(ex.audio.array, ex.audio.samplingRate, i, ex.audio.path), samplingRate: ex.audio.samplingRate },
+  }), { cacheDir: options.cacheDir, cacheKey: { fn: fn.toString(), key: options.cacheKey ?? null } });
+  // `audio` stays an AudioValue (now decoded samples), so the row type is unchanged.
+  return out as unknown as AudioDataset<R>;
+}
+
 /** The dataset with its audio processed (decoded once, cached on disk with `cacheDir`). */
 export async function preprocessAudio<R extends object>(ds: AudioDataset<R>, options: AudioPipelineOptions = {}): Promise<AudioDataset<R>> {
   const { cacheDir, ...params } = options;
   // Seed each row by its file name (stable under shuffle/select), by position only for in-memory audio.
-  const out = await ds.mapWithAudio((ex, i) => ({
-    audio: {
-      path: ex.audio.path,
-      array: processClip(ex.audio.array, params, ex.audio.path ? basename(ex.audio.path) : String(i)),
-      samplingRate: ex.audio.samplingRate,
-    },
-  }), { cacheDir, cacheKey: { step: 'preprocessAudio/v1', ...params } });
-  // `audio` stays an AudioValue (now decoded samples), so the row type is unchanged.
-  return out as unknown as AudioDataset<R>;
+  return mapAudio(ds, (x, _rate, i, file) => processClip(x, params, file ? basename(file) : String(i)),
+    { cacheDir, cacheKey: { step: 'preprocessAudio/v1', ...params } });
 }

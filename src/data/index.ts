@@ -14,5 +14,6 @@ export { DataCollatorSpeechSeq2SeqWithPadding, CollatedBatch, CollatedArrays, Co
 export { permutation } from './split';
 export { splitDurations, durationsBy, summaryHtml, durationHistogramsHtml } from './explore';
 export { checkData, CheckOptions } from './check';
-export { preprocessAudio, processClip, AudioPipelineOptions } from './audioPipeline';
+export { preprocessAudio, processClip, mapAudio, AudioPipelineOptions } from './audioPipeline';
+export { writeTxtPairs, WriteTxtPairsOptions, WriteTxtPairsResult } from './folder';
 export { saveToDisk, loadFromDisk } from './disk';

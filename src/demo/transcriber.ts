@@ -2,18 +2,16 @@
  * What the demo server calls to turn 16 kHz audio into text: the model loaded once, optionally a
  * LoRA adapter that can be switched on ("base + adapter") or off ("base") per request.
  *
- * Clips up to 30 s go through `generate` (one window, no timestamps, exactly what evaluation uses);
- * longer ones through `transcribeLongform` (30 s windows cut at timestamps). Silent input returns
- * no text instead of Whisper's hallucinated "Thank you." (energy gate, src/audio/vad.ts).
+ * Audio of any length goes through `transcribeAudio` (model/transcribe.ts): up to 30 s one window
+ * exactly as evaluation decodes it, longer ones in 30 s windows cut at timestamps. Silent input
+ * returns no text instead of Whisper's hallucinated "Thank you." (energy gate, src/audio/vad.ts).
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { isSilent } from '../audio/vad';
-import { logMelSpectrogram } from '../features/logmel';
+import { WhisperFeatureExtractor } from '../features/logmel';
 import { PeftModel } from '../lora';
-import { generateBeams } from '../model/beam';
-import { Segment, transcribeLongform, TextDecoder, WINDOW_SAMPLES } from '../model/longform';
+import { Segment, transcribeAudio, Transcriber } from '../model/transcribe';
 import { WhisperForConditionalGeneration } from '../model/whisper';
 import { loadWhisper } from '../model/pipeline';
 import { sharedDir } from '../shared';
@@ -30,12 +28,11 @@ export interface DemoTranscriber {
 export interface TranscriberOptions {
   /** Model folder or Hub id; default the shared whisper-tiny. */
   model?: string;
-  /**
-   * An already loaded model + tokenizer (a notebook's): then `model` only names it. With `peft`,
-   * the PeftModel that already carries the adapter on that model (instead of loading `adapter`).
-   */
-  loaded?: { model: WhisperForConditionalGeneration; tokenizer: TextDecoder; peft?: PeftModel };
+  /** An already loaded model + tokenizer (a notebook's): then `model` only names it. */
+  loaded?: { model: WhisperForConditionalGeneration; tokenizer: Transcriber['tokenizer'] };
   adapter?: string;
+  /** An adapter already attached to `loaded.model` (a notebook's trained one), instead of `adapter`. */
+  peft?: PeftModel;
   language?: string;
   /** Beam width for every request (default 1 = greedy, fastest on CPU). */
   numBeams?: number;
@@ -45,26 +42,14 @@ export interface TranscriberOptions {
 
 /** Transcribes one clip of any length with `model` as it currently is (adapter on or off). */
 export async function transcribeAny(
-  model: WhisperForConditionalGeneration, tokenizer: TextDecoder, audio: Float32Array,
+  model: WhisperForConditionalGeneration, tokenizer: Transcriber['tokenizer'], audio: Float32Array,
   opts: { language?: string; numBeams?: number; maxNewTokens?: number } = {},
 ): Promise<{ text: string; segments: Segment[] }> {
   if (isSilent(audio)) return { text: '', segments: [] };
-  const language = opts.language ?? 'en';
-  if (audio.length > WINDOW_SAMPLES) {
-    const r = await transcribeLongform(model, tokenizer, audio, { language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
-    return { text: r.text, segments: r.segments };
-  }
-  const nMels = model.config.numMelBins;
-  const mel = logMelSpectrogram(audio, nMels);
-  const features = tf.tensor3d(mel, [1, nMels, mel.length / nMels]);
-  try {
-    const gen = { language, maxNewTokens: opts.maxNewTokens ?? 224, numBeams: opts.numBeams };
-    const out = (opts.numBeams ?? 1) > 1 ? await generateBeams(model, features, gen) : await model.generate(features, gen);
-    const text = tokenizer.decode(out.sequences[0], { skipSpecialTokens: true }).trim();
-    return { text, segments: text ? [{ start: 0, end: audio.length / 16000, text, tokens: out.sequences[0] }] : [] };
-  } finally {
-    features.dispose();
-  }
+  const featureExtractor = new WhisperFeatureExtractor({ feature_size: model.config.numMelBins });
+  const r = await transcribeAudio({ model, tokenizer, featureExtractor }, audio,
+    { language: opts.language ?? 'en', numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
+  return { text: r.text.trim(), segments: r.segments };
 }
 
 /** Loads the model (and adapter) once and returns the demo's transcriber. */
@@ -73,12 +58,12 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   const modelDir = opts.model ?? opts.loaded?.model.dir ?? sharedDir('models', 'whisper-tiny');
   // loadWhisper caches per process: a notebook that loaded the same folder shares the model.
   const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
-  const peft = opts.loaded?.peft ?? (opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined);
+  const peft = opts.peft ?? (opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined);
   const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
     { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
     modelName: path.basename(modelDir),
-    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : peft?.activeAdapter,
+    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : opts.peft?.activeAdapter,
     transcribe(audio, variant) {
       if (variant === 'adapter') {
         if (!peft) throw new Error('no adapter loaded (start the demo with --adapter DIR)');

@@ -5,16 +5,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { WhisperFeatureExtractor } from '../features/logmel';
 import type { GenerateOptions } from '../model/generate';
+import type { TranscribeOptions as ModelTranscribeOptions } from '../model/transcribe';
+import { REFERENCE_MAX_NEW_TOKENS } from '../shared';
 
-export interface TranscribeOptions {
-  /** Forced language ('en', 'vi', 'french'); detected per clip when absent. */
-  language?: string;
-  task?: 'transcribe' | 'translate';
-  /** Default 128 new tokens (the reference transcripts' setting). */
-  maxNewTokens?: number;
-  /** Opt-in fast mode, not reference-identical: see TRIM_MARGIN_FRAMES in features/logmel.ts. */
-  trimPadding?: boolean;
-}
+/**
+ * The options evaluation passes per batch: the part of transcribe's options (model/transcribe.ts)
+ * that applies to clips of up to 30 s decoded as the reference was.
+ */
+export type TranscribeOptions = Pick<ModelTranscribeOptions, 'language' | 'task' | 'maxNewTokens' | 'trimPadding'>;
 
 /** Batch of 16 kHz mono clips (each <= 30 s) -> one text per clip, in order. */
 export type BatchTranscriber = (audios: Float32Array[], opts: TranscribeOptions) => Promise<string[]>;
@@ -41,7 +39,8 @@ export function whisperTranscriber(model: GeneratingModel, tokenizer: DecodingTo
       .call(audios, { trimPadding: opts.trimPadding });
     try {
       const out = await model.generate(features, {
-        language: opts.language, task: opts.task, maxNewTokens: opts.maxNewTokens ?? 128,
+        // The reference transcripts' limit, so WER compares with shared/README.md's table.
+        language: opts.language, task: opts.task, maxNewTokens: opts.maxNewTokens ?? REFERENCE_MAX_NEW_TOKENS,
       });
       return out.sequences.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
     } finally {

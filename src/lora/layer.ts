@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
+import { matMulT } from '../backend';
 import type { Linear, LinearAdapter } from '../model/layers';
 
 export interface LoraWeights {
@@ -64,9 +65,8 @@ export class LoraLayer implements LinearAdapter {
       let x2 = (x.rank === 2 ? x : x.reshape([-1, this.linear.inFeatures])) as tf.Tensor2D;
       if (training && w.dropout > 0) x2 = tf.dropout(x2, w.dropout, undefined, this.seeds.nextSeed()) as tf.Tensor2D;
       // (x A^T) B^T: the rank-r bottleneck first, so the cost is r (in + out) per row, not in * out,
-      // and scaled there (r values per row, not out). Explicit transposes (tiny matrices): wasm's
-      // matMul with transposeB is far slower.
-      const y = tf.matMul(tf.mul(tf.matMul(x2, tf.transpose(w.loraA)), w.scaling), tf.transpose(w.loraB));
+      // and scaled there (r values per row, not out).
+      const y = matMulT(tf.mul(matMulT(x2, w.loraA, false, true), w.scaling), w.loraB, false, true);
       return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), this.linear.outFeatures]);
     });
   }

@@ -43,6 +43,10 @@ export class WhisperConfig {
   taskToId: Record<string, number> = {};
   noTimestampsTokenId?: number;
   isMultilingual?: boolean;
+  /** `alignment_heads` of generation_config.json: [layer, head] pairs whose cross-attention follows the words. */
+  alignmentHeads: [number, number][] = [];
+  /** Width of the median filter on those attention maps (config.json `median_filter_width`). */
+  medianFilterWidth = 7;
   /** Where this config came from (a file path), used in error messages. */
   source = '<object>';
   /** Every field of the JSON, camelCased, including those not declared above. */
@@ -107,6 +111,13 @@ export class WhisperConfig {
     if (pick('task_to_id')) this.taskToId = pick('task_to_id') as Record<string, number>;
     if (Number.isInteger(pick('no_timestamps_token_id'))) this.noTimestampsTokenId = pick('no_timestamps_token_id') as number;
     if (typeof pick('is_multilingual') === 'boolean') this.isMultilingual = pick('is_multilingual') as boolean;
+    const heads = pick('alignment_heads');
+    if (heads !== undefined && heads !== null) {
+      const ok = Array.isArray(heads) && heads.every((h) => Array.isArray(h) && h.length === 2 &&
+        Number.isInteger(h[0]) && h[0] >= 0 && h[0] < this.decoderLayers && Number.isInteger(h[1]) && h[1] >= 0 && h[1] < this.decoderAttentionHeads);
+      if (!ok) throw new Error(`${source}: field 'alignment_heads' must be a list of [layer, head] pairs of this model`);
+      this.alignmentHeads = heads as [number, number][];
+    }
     for (const k of ['decoder_start_token_id', 'eos_token_id', 'pad_token_id'] as const) {
       if (Number.isInteger(pick(k))) (this as unknown as Record<string, number>)[snakeToCamel(k)] = pick(k) as number;
     }

@@ -7,7 +7,8 @@
  * keys/values computed once per clip (generation).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchRows, KeyValue, WhisperAttention } from './attention';
+import { concatKeyValue, gatherKeyValue, sliceKeyValue } from '../backend';
+import { KeyValue, WhisperAttention } from './attention';
 import { gelu, LayerNorm, Linear } from './layers';
 
 export class WhisperDecoderLayer {
@@ -37,8 +38,14 @@ export interface DecoderCache {
 }
 
 export function disposeKeyValue(kv: KeyValue | undefined): void {
-  // Rows may share tensors (beam search reorders rows by reference).
-  if (kv) new Set([...kv.k, ...kv.v]).forEach((t) => t.dispose());
+  disposeUnshared(kv, undefined);
+}
+
+/** Disposes kv's tensors, except those that `keep` holds too (rows may share tensors by reference). */
+export function disposeUnshared(kv: KeyValue | undefined, keep: KeyValue | undefined): void {
+  if (!kv) return;
+  const kept = new Set(keep ? [...keep.k, ...keep.v] : []);
+  new Set([...kv.k, ...kv.v]).forEach((t) => kept.has(t) || t.dispose());
 }
 
 export class WhisperDecoder {
@@ -71,34 +78,31 @@ export class WhisperDecoder {
     return tf.tensor2d(m, [t, s]);
   }
 
-  /** Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d]. */
-  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false): tf.Tensor3D {
+  /**
+   * Teacher forcing over whole sequences: ids [B, T], encoder states [B, S, d] -> hidden [B, T, d].
+   * `onCrossAttention(layer, scores [B, H, T, S])` receives each layer's cross-attention scores (word timestamps).
+   */
+  apply(inputIds: tf.Tensor2D, encoderHiddenStates: tf.Tensor3D, training = false,
+    onCrossAttention?: (layer: number, scores: tf.Tensor4D) => void): tf.Tensor3D {
     return tf.tidy(() => {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
-      const encoderRows = batchRows(encoderHiddenStates); // split once, not per layer
-      for (const l of this.layers) {
+      this.layers.forEach((l, i) => {
         h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
         h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
-          kv: l.encoderAttn.keyValue(encoderRows, training), training,
+          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
+          onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
         })) as tf.Tensor3D;
         h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
-      }
+      });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
   }
 
-  /** Cross-attention keys/values of every layer, computed once per clip. Caller disposes. */
-  initCache(encoderHiddenStates: tf.Tensor3D): DecoderCache {
-    const rows = batchRows(encoderHiddenStates);
-    const cache = {
-      self: this.layers.map(() => undefined),
-      cross: this.layers.map((l) => l.encoderAttn.keyValue(rows)),
-      offset: 0,
-    };
-    rows.forEach((r) => r.dispose()); // the keys/values hold what they need
-    return cache;
+  /** Cross-attention keys/values of every layer for a batch of clips, computed once. Caller disposes. */
+  crossKeyValues(encoderHiddenStates: tf.Tensor3D): KeyValue[] {
+    return this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates));
   }
 
   /**
@@ -115,10 +119,7 @@ export class WhisperDecoder {
         const x = l.selfAttnLayerNorm.apply(h) as tf.Tensor3D;
         const fresh = l.selfAttn.keyValue(x);
         const prev = cache.self[i];
-        const kv = prev ? {
-          k: fresh.k.map((k, b) => tf.concat([prev.k[b], k], 1)),
-          v: fresh.v.map((v, b) => tf.concat([prev.v[b], v], 0)),
-        } : fresh;
+        const kv = prev ? concatKeyValue(prev, fresh) : fresh;
         [...kv.k, ...kv.v].forEach((x) => tf.keep(x));
         next.push(kv);
         h = tf.add(h, l.selfAttn.apply(x, { kv, mask })) as tf.Tensor3D;
@@ -165,10 +166,27 @@ function lookupWithGradient(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
   return f(table) as tf.Tensor3D;
 }
 
-/** Disposes every tensor held by a cache. */
-export function disposeCache(cache: DecoderCache): void {
-  cache.self.forEach(disposeKeyValue);
-  cache.cross.forEach(disposeKeyValue);
-  cache.self = [];
-  cache.cross = [];
+/**
+ * Row i of the cache continues previous row rows[i] (beam search re-ranks its beams); tensors no
+ * row uses any more are freed.
+ */
+export function reorderCache(cache: DecoderCache, rows: number[]): void {
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = tf.tidy(() => gatherKeyValue(kv, rows));
+    disposeUnshared(kv, out);
+    return out;
+  });
+}
+
+/** Forgets every cached position after the first `length` (speculative decoding's rejected guesses). */
+export function truncateCache(cache: DecoderCache, length: number): void {
+  if (length >= cache.offset) return;
+  cache.self = cache.self.map((kv) => {
+    if (!kv) return kv;
+    const out = tf.tidy(() => sliceKeyValue(kv, length));
+    disposeUnshared(kv, out);
+    return out;
+  });
+  cache.offset = length;
 }

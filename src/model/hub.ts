@@ -7,10 +7,17 @@
  *     models--org--name/blobs/<etag>               (file contents)
  *     models--org--name/snapshots/<commit>/<file>  (symlink -> ../../blobs/<etag>)
  * HF_HUB_OFFLINE=1 never touches the network. HF_ENDPOINT changes the server (tests use a local one).
+ *
+ * The server is not trusted with local paths (huggingface_hub's rules): the commit must be 40 hex
+ * characters, the ETag (blob name) a hex hash, every file and shard name a plain relative path, and
+ * every folder written to must resolve inside the repo folder, so a hostile endpoint or a symbolic
+ * link planted in the cache cannot make us write or read outside it.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { checkRealpathInside, checkRegularFileOrAbsent, isPlainRelativePath, joinInside, mkdirInside } from './paths';
+import { readShardIndex } from './safetensors';
 
 export interface DownloadProgress {
   file: string;
@@ -51,19 +58,48 @@ function repoFolder(cacheDir: string, repoId: string): string {
   return path.join(cacheDir, `models--${repoId.split('/').join('--')}`);
 }
 
-function hasWeights(dir: string): boolean {
-  return fs.existsSync(path.join(dir, WEIGHTS)) || fs.existsSync(path.join(dir, WEIGHTS_INDEX));
+const COMMIT = /^[0-9a-f]{40}$/;
+/** Blob names: a git blob SHA-1 (small files) or the SHA-256 of an LFS file. */
+const ETAG = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** huggingface_hub's validate_repo_id: `name` or `org/name`, word characters, '-' and '.', no '--' or '..'. */
+function isRepoId(id: string): boolean {
+  const parts = id.split('/');
+  return parts.length <= 2 && !id.includes('--') && !id.includes('..') && !id.endsWith('.git') &&
+    parts.every((p) => p.length <= 96 && /^\w([\w.-]*\w)?$/.test(p));
+}
+
+function checkRevision(revision: string): void {
+  if (!isPlainRelativePath(revision)) throw new Error(`revision ${JSON.stringify(revision)} is not a valid branch, tag or commit`);
+}
+
+/** model.safetensors, or an index whose shards are all there (a download cut between shards is not complete). */
+function hasCompleteWeights(dir: string): boolean {
+  if (fs.existsSync(path.join(dir, WEIGHTS))) return true;
+  const index = path.join(dir, WEIGHTS_INDEX);
+  return fs.existsSync(index) && readShardIndex(index, 'repository').shards.every((s) => fs.existsSync(path.join(dir, s)));
 }
 
 /** The snapshot folder of a cached repo at `revision` (a ref name or a commit), if complete. */
 export function findInCache(repoId: string, revision = 'main', cacheDir = hubCacheDir()): string | undefined {
+  checkRevision(revision);
   const root = repoFolder(cacheDir, repoId);
   let commit = revision;
   const ref = path.join(root, 'refs', revision);
-  if (fs.existsSync(ref) && fs.statSync(ref).isFile()) commit = fs.readFileSync(ref, 'utf8').trim();
+  checkRegularFileOrAbsent(ref);
+  if (fs.existsSync(ref)) {
+    commit = fs.readFileSync(ref, 'utf8').trim();
+    if (!COMMIT.test(commit)) {
+      throw new Error(`${ref} holds ${JSON.stringify(commit.slice(0, 100))}, not a 40-character commit hash: the cache is damaged; remove it and retry`);
+    }
+  }
+  if (!COMMIT.test(commit)) return undefined;
   const snap = path.join(root, 'snapshots', commit);
-  if (fs.existsSync(path.join(snap, 'config.json')) && hasWeights(snap)) return snap;
-  return undefined;
+  if (!fs.existsSync(path.join(snap, 'config.json')) || !hasCompleteWeights(snap)) return undefined;
+  // The snapshot's files are links into ../../blobs: all of them must resolve inside the repo folder.
+  checkRealpathInside(root, snap);
+  for (const f of fs.readdirSync(snap)) checkRealpathInside(root, path.join(snap, f));
+  return snap;
 }
 
 /**
@@ -74,13 +110,16 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
   if (fs.existsSync(idOrDir) && fs.statSync(idOrDir).isDirectory()) {
     const dir = path.resolve(idOrDir);
     if (!fs.existsSync(path.join(dir, 'config.json'))) throw new Error(`${dir}: not a model folder (config.json is missing)`);
-    if (!hasWeights(dir)) throw new Error(`${dir}: no ${WEIGHTS} or ${WEIGHTS_INDEX} in the model folder`);
+    if (!fs.existsSync(path.join(dir, WEIGHTS)) && !fs.existsSync(path.join(dir, WEIGHTS_INDEX))) {
+      throw new Error(`${dir}: no ${WEIGHTS} or ${WEIGHTS_INDEX} in the model folder`);
+    }
     return dir;
   }
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(idOrDir)) {
+  if (!isRepoId(idOrDir)) {
     throw new Error(`'${idOrDir}' is neither an existing folder nor a Hugging Face model id (org/name)`);
   }
   const revision = opts.revision ?? 'main';
+  checkRevision(revision);
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   const cached = findInCache(idOrDir, revision, cacheDir);
   if (cached) return cached;
@@ -96,6 +135,14 @@ interface FetchedInfo {
   commit?: string;
 }
 
+/** Writes `data` to `file` through a fresh temp file and a rename, so a planted link at `file` is replaced, never followed. */
+function writeReplacing(file: string, data: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  fs.writeFileSync(tmp, data, { flag: 'wx' });
+  fs.renameSync(tmp, file);
+}
+
 async function downloadModel(repoId: string, revision: string, cacheDir: string, opts: ResolveOptions): Promise<string> {
   const hub = await import('@huggingface/hub');
   const hubUrl = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
@@ -105,6 +152,7 @@ async function downloadModel(repoId: string, revision: string, cacheDir: string,
 
   /** Downloads one file into blobs/ + snapshots/; returns false when the repo has no such file. */
   const fetchOne = async (file: string): Promise<boolean> => {
+    const where = `${hubUrl}/${repoId}/resolve/${revision}/${file}`;
     const seen: FetchedInfo = { etag: '' };
     // Wrap fetch to read X-Repo-Commit (huggingface_hub's snapshot name), which the library drops.
     const spy: typeof fetch = async (input, init) => {
@@ -116,40 +164,55 @@ async function downloadModel(repoId: string, revision: string, cacheDir: string,
     const info = await hub.fileDownloadInfo({ repo: repoId, path: file, revision, hubUrl, fetch: spy, accessToken });
     if (!info) return false;
     const etag = info.etag.replace(/^W\//, '').replace(/"/g, '');
-    const commit = seen.commit ?? (/^[0-9a-f]{40}$/.test(revision) ? revision : undefined);
-    if (!commit) throw new Error(`${hubUrl}/${repoId}/resolve/${revision}/${file}: the server sent no X-Repo-Commit header`);
+    if (!ETAG.test(etag)) {
+      throw new Error(`${where}: the server sent ETag ${JSON.stringify(etag.slice(0, 100))}, not a hex hash (git SHA-1 or SHA-256); refusing to use it as a file name`);
+    }
+    const commit = seen.commit ?? (COMMIT.test(revision) ? revision : undefined);
+    if (!commit) throw new Error(`${where}: the server sent no X-Repo-Commit header`);
+    if (!COMMIT.test(commit)) {
+      throw new Error(`${where}: the server sent X-Repo-Commit ${JSON.stringify(commit.slice(0, 100))}, not a 40-character commit hash`);
+    }
     snapshot = path.join(root, 'snapshots', commit);
     const blob = path.join(root, 'blobs', etag);
-    const link = path.join(snapshot, file);
-    fs.mkdirSync(path.dirname(blob), { recursive: true });
-    fs.mkdirSync(path.dirname(link), { recursive: true });
+    const link = joinInside(snapshot, file, where, 'file name', 'repository');
+    mkdirInside(root, path.dirname(blob));
+    mkdirInside(root, path.dirname(link));
+    checkRegularFileOrAbsent(blob);
     if (!fs.existsSync(blob)) {
       const data = await hub.downloadFile({ repo: repoId, path: file, revision, hubUrl, fetch, accessToken, downloadInfo: info, xet: false });
       if (!data) return false;
       const tmp = `${blob}.incomplete`;
-      const out = fs.createWriteStream(tmp);
+      fs.rmSync(tmp, { force: true });
+      const out = fs.createWriteStream(tmp, { flags: 'wx' });
       const reader = data.stream().getReader();
       let loaded = 0;
       opts.onProgress?.({ file, loaded, total: info.size });
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        loaded += value.byteLength;
-        if (!out.write(value)) await new Promise<void>((r) => out.once('drain', () => r()));
-        opts.onProgress?.({ file, loaded, total: info.size });
-      }
-      await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-      if (loaded !== info.size) {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          loaded += value.byteLength;
+          if (loaded > info.size) throw new Error(`${where}: the server sent more than the ${info.size} bytes it announced`);
+          if (!out.write(value)) await new Promise<void>((r) => out.once('drain', () => r()));
+          opts.onProgress?.({ file, loaded, total: info.size });
+        }
+        await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+        if (loaded !== info.size) throw new Error(`${where}: got ${loaded} bytes, expected ${info.size}`);
+      } catch (e) {
+        out.destroy();
+        await reader.cancel().catch(() => undefined);
         fs.rmSync(tmp, { force: true });
-        throw new Error(`${hubUrl}/${repoId}/resolve/${revision}/${file}: got ${loaded} bytes, expected ${info.size}`);
+        throw e;
       }
       fs.renameSync(tmp, blob);
     }
     fs.rmSync(link, { force: true });
     fs.symlinkSync(path.relative(path.dirname(link), blob), link);
-    if (!/^[0-9a-f]{40}$/.test(revision) || revision !== commit) {
-      fs.mkdirSync(path.join(root, 'refs'), { recursive: true });
-      fs.writeFileSync(path.join(root, 'refs', revision), commit);
+    if (!COMMIT.test(revision) || revision !== commit) {
+      const ref = path.join(root, 'refs', revision);
+      mkdirInside(root, path.dirname(ref));
+      checkRegularFileOrAbsent(ref);
+      writeReplacing(ref, commit);
     }
     return true;
   };
@@ -162,8 +225,8 @@ async function downloadModel(repoId: string, revision: string, cacheDir: string,
     if (!(await fetchOne(WEIGHTS_INDEX))) {
       throw new Error(`${repoId}@${revision}: no ${WEIGHTS} or ${WEIGHTS_INDEX} (only safetensors checkpoints are supported)`);
     }
-    const index = JSON.parse(fs.readFileSync(path.join(snapshot!, WEIGHTS_INDEX), 'utf8')) as { weight_map: Record<string, string> };
-    for (const shard of new Set(Object.values(index.weight_map))) {
+    const indexFile = path.join(snapshot!, WEIGHTS_INDEX);
+    for (const shard of readShardIndex(indexFile, 'repository').shards) {
       if (!(await fetchOne(shard))) throw new Error(`${repoId}@${revision}: shard ${shard} listed in ${WEIGHTS_INDEX} is missing`);
     }
   }

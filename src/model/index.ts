@@ -1,16 +1,24 @@
-/** The Whisper model in TensorFlow.js: config, checkpoint loading, the network, greedy generation. */
+/** The Whisper model in TensorFlow.js: config, checkpoint loading, the network, decoding and transcription. */
 export { WhisperConfig } from './config';
 export { resolveModel, findInCache, hubCacheDir } from './hub';
 export type { ResolveOptions, DownloadProgress } from './hub';
 export { readSafetensorsHeader, loadSafetensorsCheckpoint, saveSafetensors, decodeTensorBytes } from './safetensors';
 export { Linear, LayerNorm, Conv1d, gelu } from './layers';
 export type { LinearAdapter } from './layers';
-export { WhisperAttention, attend } from './attention';
+export { WhisperAttention } from './attention';
 export { WhisperEncoder, WhisperEncoderLayer } from './encoder';
 export { WhisperDecoder, WhisperDecoderLayer } from './decoder';
 export type { DecoderCache } from './decoder';
+export { DecodingTask, decode, suppressTokens, suppressAtBegin, timestampRules } from './decoding';
+export type { DecodingOptions, DecodingResult, DecodingModel } from './decoding';
+export { DecoderSession, AudioFeatures } from './inference';
+export { sampleRows, greedySearch, beamSearch, rankScore } from './search';
+export { findAlignment, addWordTimestamps } from './timing';
+export type { WordTiming } from './timing';
+export { transcribeAudio, transcribeClips, arraySource, compressionRatio } from './transcribe';
+export type { AudioSource, Segment, Word, TranscriptionResult } from './transcribe';
 export { WhisperForConditionalGeneration, expectedWeightShapes } from './whisper';
-export { generate, specialTokens, languageCode, LANGUAGES } from './generate';
-export type { GenerateOptions, GenerateOutput, SpecialTokens } from './generate';
+export { generate } from './generate';
+export type { GenerateOptions, GenerateOutput } from './generate';
 export { loadWhisper, unloadWhisper, transcribe } from './pipeline';
 export type { WhisperPipeline, TranscribeResult, TranscribeOptions } from './pipeline';

@@ -1,13 +1,15 @@
 /**
  * The transcription pipeline: model + tokenizer + feature extractor, loaded once per process
- * (notebook cells and tests share them), and `transcribe` for one clip or many.
+ * (notebook cells and tests share them), and `transcribe` for one recording or many.
  */
 import { initBackend } from '../backend';
 import { WhisperFeatureExtractor } from '../features/logmel';
 import { WhisperTokenizer } from '../tokenizer/whisper';
-import { GenerateOptions, GenerateOutput } from './generate';
 import { resolveModel } from './hub';
+import { AudioSource, transcribeAudio, transcribeClips, TranscribeOptions, TranscriptionResult } from './transcribe';
 import { FromPretrainedOptions, WhisperForConditionalGeneration } from './whisper';
+
+export type { TranscribeOptions } from './transcribe';
 
 export interface WhisperPipeline {
   model: WhisperForConditionalGeneration;
@@ -17,33 +19,23 @@ export interface WhisperPipeline {
   dir: string;
 }
 
-export interface TranscribeResult {
-  text: string;
-  /** Generated ids, specials excluded. */
-  tokens: number[];
-  /** Wall-clock seconds spent on this clip (its share of the batch). */
+export interface TranscribeResult extends TranscriptionResult {
+  /** Wall-clock seconds spent on this recording (its share of a batch). */
   seconds: number;
-  language: string;
-}
-
-export interface TranscribeOptions extends GenerateOptions {
-  /** Clips per generate call (default 1; larger batches share the decoder steps). */
-  batchSize?: number;
-  /** Opt-in fast mode, not reference-identical: see TRIM_MARGIN_FRAMES in features/logmel.ts. */
-  trimPadding?: boolean;
 }
 
 const cache = new Map<string, Promise<WhisperPipeline>>();
 
 /** Loads (once per process and folder) the model, tokenizer and feature extractor of a checkpoint. */
 export function loadWhisper(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<WhisperPipeline> {
-  const key = `${idOrDir}@${opts.revision ?? 'main'}${opts.loadIn8bit ? ':int8' : ''}`;
+  const dtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
+  const key = `${idOrDir}@${opts.revision ?? 'main'}:${dtype}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
       await initBackend();
       const dir = await resolveModel(idOrDir, opts);
-      const model = await WhisperForConditionalGeneration.fromPretrained(dir, { loadIn8bit: opts.loadIn8bit });
+      const model = await WhisperForConditionalGeneration.fromPretrained(dir, { weightsDtype: dtype });
       const tokenizer = await WhisperTokenizer.fromPretrained(dir);
       const featureExtractor = WhisperFeatureExtractor.fromPretrained(dir);
       return { model, tokenizer, featureExtractor, dir };
@@ -68,32 +60,32 @@ export async function unloadWhisper(): Promise<void> {
   }
 }
 
-/** Transcribes 16 kHz mono clips (any length; longer than 30 s is trimmed, like the reference). */
+/**
+ * Transcribes 16 kHz mono recordings of any length (see ./transcribe.ts): clips of up to 30 s are
+ * decoded `batchSize` at a time exactly like the reference, longer ones window by window.
+ */
 export async function transcribe(
   pipe: WhisperPipeline,
-  audio: Float32Array | Float32Array[],
+  audio: Float32Array | AudioSource | (Float32Array | AudioSource)[],
   opts: TranscribeOptions = {},
 ): Promise<TranscribeResult[]> {
-  const clips = Array.isArray(audio) ? audio : [audio];
-  const bs = Math.max(1, opts.batchSize ?? 1);
-  const out: TranscribeResult[] = [];
-  for (let i = 0; i < clips.length; i += bs) {
-    const batch = clips.slice(i, i + bs);
+  const all = Array.isArray(audio) ? audio : [audio];
+  const out: TranscribeResult[] = new Array(all.length);
+  const isShort = (a: Float32Array | AudioSource) => a instanceof Float32Array && a.length <= pipe.featureExtractor.nSamples;
+  const short = all.map((a, i) => i).filter((i) => isShort(all[i]));
+  const bs = opts.batchSize ?? 1;
+  for (let i = 0; i < short.length; i += bs) {
+    const idx = short.slice(i, i + bs);
     const t0 = performance.now();
-    const features = pipe.featureExtractor.call(batch, { trimPadding: opts.trimPadding });
-    let res: GenerateOutput;
-    try {
-      res = await pipe.model.generate(features, opts);
-    } finally {
-      features.dispose();
-    }
-    const seconds = (performance.now() - t0) / 1000 / batch.length;
-    res.sequences.forEach((tokens, j) => out.push({
-      text: pipe.tokenizer.decode(tokens, { skipSpecialTokens: true }),
-      tokens,
-      seconds,
-      language: res.languages[j],
-    }));
+    const res = await transcribeClips(pipe, idx.map((k) => all[k] as Float32Array), opts);
+    const seconds = (performance.now() - t0) / 1000 / idx.length;
+    idx.forEach((k, j) => (out[k] = { ...res[j], seconds }));
+  }
+  for (let k = 0; k < all.length; k++) {
+    if (isShort(all[k])) continue;
+    const t0 = performance.now();
+    const r = await transcribeAudio(pipe, all[k], opts);
+    out[k] = { ...r, seconds: (performance.now() - t0) / 1000 };
   }
   return out;
 }

@@ -9,6 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { joinInside } from './paths';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -70,7 +71,8 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
       const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const where = `${file}: tensor '${name}'`;
       if (!e || typeof e !== 'object') throw new Error(`${where}: entry must be an object`);
-      if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) {
+      // hasOwnProperty, not `in`: "constructor" or "toString" are in every object.
+      if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, e.dtype)) {
         throw new Error(`${where}: unsupported dtype ${JSON.stringify(e.dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
       }
       const dtype = e.dtype as SafetensorsDtype;
@@ -140,22 +142,34 @@ export function decodeTensorBytes(bytes: Uint8Array, dtype: SafetensorsDtype): F
   return out;
 }
 
+/**
+ * The `weight_map` of a `model.safetensors.index.json` and its distinct shard names, each checked to
+ * be a plain relative path (no `..`, not absolute) so a crafted index cannot point outside `where`.
+ */
+export function readShardIndex(indexFile: string, where: string): { weightMap: Record<string, string>; shards: string[] } {
+  let json: { weight_map?: unknown };
+  try {
+    json = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`${indexFile}: not valid JSON (${(e as Error).message})`);
+  }
+  const map = json?.weight_map;
+  if (!map || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${indexFile}: missing field 'weight_map'`);
+  const shards = [...new Set(Object.values(map))];
+  for (const shard of shards) joinInside(path.dirname(indexFile), shard, indexFile, 'shard name', where);
+  return { weightMap: map as Record<string, string>, shards: shards as string[] };
+}
+
 /** The list of .safetensors files of a checkpoint folder: one file, or the shards of the index. */
 export function checkpointFiles(dir: string): { files: string[]; weightMap?: Record<string, string> } {
   const single = path.join(dir, 'model.safetensors');
   if (fs.existsSync(single)) return { files: [single] };
   const index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) {
-    let json: { weight_map?: Record<string, string> };
-    try {
-      json = JSON.parse(fs.readFileSync(index, 'utf8'));
-    } catch (e) {
-      throw new Error(`${index}: not valid JSON (${(e as Error).message})`);
-    }
-    if (!json.weight_map || typeof json.weight_map !== 'object') throw new Error(`${index}: missing field 'weight_map'`);
-    const files = [...new Set(Object.values(json.weight_map))].map((f) => path.join(dir, f));
+    const { weightMap, shards } = readShardIndex(index, 'model folder');
+    const files = shards.map((f) => path.join(dir, f));
     for (const f of files) if (!fs.existsSync(f)) throw new Error(`${index}: shard ${f} is missing`);
-    return { files, weightMap: json.weight_map };
+    return { files, weightMap };
   }
   throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
 }
@@ -184,7 +198,7 @@ export function loadSafetensorsCheckpoint(
   if (weightMap) {
     for (const [name, shard] of Object.entries(weightMap)) {
       const info = all.get(name);
-      if (info && path.basename(info.file) !== shard) {
+      if (info && info.file !== path.join(dir, shard)) {
         throw new Error(`${path.join(dir, 'model.safetensors.index.json')}: '${name}' is mapped to ${shard} but found in ${info.file}`);
       }
     }

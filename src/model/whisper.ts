@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
+import { quantize, QuantizedWeight, WeightDtype } from '../backend';
 import { atomicWriteDir } from '../atomic';
 import { WhisperAttention } from './attention';
 import { WhisperConfig } from './config';
@@ -16,8 +17,9 @@ import { WhisperDecoder, WhisperDecoderLayer } from './decoder';
 import { WhisperEncoder, WhisperEncoderLayer } from './encoder';
 import { generate, GenerateOptions, GenerateOutput } from './generate';
 import { resolveModel, ResolveOptions } from './hub';
-import { Conv1d, Int8Weight, LayerNorm, Linear } from './layers';
+import { Conv1d, LayerNorm, Linear } from './layers';
 import { LoadedTensor, loadSafetensorsCheckpoint, saveSafetensors } from './safetensors';
+import { readSpecialTokens, SpecialTokens, specialTokensFromConfig } from '../tokenizer/special';
 
 const PROJ_OUT = 'proj_out.weight';
 
@@ -75,8 +77,16 @@ export interface FromPretrainedOptions extends ResolveOptions {
    * Store the frozen linear weights of the encoder and decoder layers as int8 (per-row scales),
    * like transformers' `load_in_8bit=True` for a PEFT base: about 4x less memory for them, some
    * speed and a little accuracy lost (BENCHMARKS.md). The vocabulary projection stays float.
+   * The same as weightsDtype: 'int8'.
    */
   loadIn8bit?: boolean;
+  /**
+   * How the linear weights of the encoder and decoder layers are kept in memory: 'float32'
+   * (default), 'float16' (half the bytes; exact for the float16 checkpoints of the Hub) or 'int8'.
+   * The arithmetic is float32 either way: each layer's weights are expanded while it runs, so
+   * whisper-medium and large-v3 fit the wasm backend's 4 GB (BENCHMARKS.md).
+   */
+  weightsDtype?: WeightDtype;
 }
 
 export interface ForwardOptions {
@@ -109,8 +119,8 @@ export interface WeightSlot {
   set(t: tf.Tensor): void;
   /** Transpose from the model's layout to HF's and back (conv filters: [k, in, out] vs [out, in, k]). */
   perm?: number[];
-  /** The int8 storage of a quantized Linear (its float `get()` is then disposed). */
-  int8?(): Int8Weight | undefined;
+  /** The int8/float16 bytes of a quantized Linear (its float `get()` is then disposed). */
+  quantized?(): QuantizedWeight | undefined;
 }
 
 /** Files of a checkpoint folder besides config and weights: tokenizer and feature extractor. */
@@ -122,6 +132,7 @@ export class WhisperForConditionalGeneration {
   dir = '';
   /** Set by freezeEncoder(): full fine-tuning leaves the encoder's weights alone. */
   encoderFrozen = false;
+  private special?: SpecialTokens;
 
   constructor(
     public config: WhisperConfig,
@@ -137,23 +148,37 @@ export class WhisperForConditionalGeneration {
     const expected = expectedWeightShapes(config);
     // Everything is validated here, before one tensor exists.
     const weights = loadSafetensorsCheckpoint(dir, expected, new Set([PROJ_OUT]));
-    const model = WhisperForConditionalGeneration.fromWeights(config, weights);
+    const weightsDtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
+    const model = WhisperForConditionalGeneration.fromWeights(config, weights, { weightsDtype, consume: true });
     model.dir = dir;
-    if (opts.loadIn8bit) model.quantizeInt8();
+    model.specialTokens = readSpecialTokens(dir, config);
     return model;
   }
 
-  /** Builds the model from validated float32 weights (names as in the checkpoint). */
-  static fromWeights(config: WhisperConfig, weights: Map<string, LoadedTensor>): WhisperForConditionalGeneration {
+  /**
+   * Builds the model from validated float32 weights (names as in the checkpoint). With `consume`,
+   * each weight leaves `weights` once used, so that float32 copies are freed as the model is built.
+   */
+  static fromWeights(config: WhisperConfig, weights: Map<string, LoadedTensor>,
+    opts: { weightsDtype?: WeightDtype; consume?: boolean } = {}): WhisperForConditionalGeneration {
     const get = (name: string): LoadedTensor => {
       const w = weights.get(name);
       if (!w) throw new Error(`WhisperForConditionalGeneration: weight '${name}' is missing`);
+      if (opts.consume) weights.delete(name);
       return w;
     };
-    const t1 = (n: string) => tf.tensor1d(get(n).data);
-    const t2 = (n: string) => tf.tensor2d(get(n).data, get(n).shape as [number, number]);
-    const t3 = (n: string) => tf.tensor3d(get(n).data, get(n).shape as [number, number, number]);
-    const linear = (p: string, bias = true) => new Linear(p, t2(`${p}.weight`), bias ? t1(`${p}.bias`) : undefined);
+    const dtype = opts.weightsDtype ?? 'float32';
+    const tensor = (n: string) => (({ data, shape }) => tf.tensor(data, shape))(get(n));
+    const t1 = (n: string) => tensor(n) as tf.Tensor1D;
+    const t2 = (n: string) => tensor(n) as tf.Tensor2D;
+    const t3 = (n: string) => tensor(n) as tf.Tensor3D;
+    // Layer weights in the dtype asked for; kept as bytes, they never become a float32 tensor.
+    const layerWeight = (n: string) => {
+      if (dtype === 'float32') return t2(n);
+      const w = get(n);
+      return quantize(dtype, w.data, w.shape as [number, number]);
+    };
+    const linear = (p: string, bias = true) => new Linear(p, layerWeight(`${p}.weight`), bias ? t1(`${p}.bias`) : undefined);
     const ln = (p: string) => new LayerNorm(p, t1(`${p}.weight`), t1(`${p}.bias`));
     const attn = (p: string, heads: number) => new WhisperAttention(p, heads,
       linear(`${p}.q_proj`), linear(`${p}.k_proj`, false), linear(`${p}.v_proj`), linear(`${p}.out_proj`));
@@ -184,11 +209,29 @@ export class WhisperForConditionalGeneration {
     return new WhisperForConditionalGeneration(config, encoder, decoder, projOut);
   }
 
+  /**
+   * The prompt's special token ids, looked up by text in the checkpoint's tokenizer.json (a model
+   * built from weights alone: from generation_config's ids, see tokenizer/special.ts).
+   */
+  get specialTokens(): SpecialTokens {
+    return this.special ??= specialTokensFromConfig(this.config);
+  }
+
+  set specialTokens(sp: SpecialTokens) {
+    this.special = sp;
+  }
+
   /** Every Linear of the model with its HF module path (targets for LoRA). */
   linears(): Linear[] {
     return [...this.encoder.linears(), ...this.decoder.linears(), this.projOut];
   }
 
+  /** Int8 or float16 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.weightsDtype). */
+  quantize(dtype: QuantizedWeight['dtype']): void {
+    for (const l of [...this.encoder.linears(), ...this.decoder.linears()]) l.quantize(dtype);
+  }
+
+  /** quantize('int8') (see FromPretrainedOptions.loadIn8bit). */
   /** True when the output projection is the token embedding (not stored in checkpoints). */
   get tiedProjection(): boolean {
     return this.projOut.weight === this.decoder.embedTokens;
@@ -198,7 +241,7 @@ export class WhisperForConditionalGeneration {
   weightSlots(): WeightSlot[] {
     const slots: WeightSlot[] = [];
     const linear = (l: Linear) => {
-      slots.push({ name: `${l.name}.weight`, get: () => l.weight, set: (t) => (l.weight = t as tf.Tensor2D), int8: () => l.int8 });
+      slots.push({ name: `${l.name}.weight`, get: () => l.weight, set: (t) => (l.weight = t as tf.Tensor2D), quantized: () => l.quantized });
       if (l.bias) slots.push({ name: `${l.name}.bias`, get: () => l.bias!, set: (t) => (l.bias = t as tf.Tensor1D) });
     };
     const norm = (n: LayerNorm) => {
@@ -256,7 +299,7 @@ export class WhisperForConditionalGeneration {
    */
   trainableParameters(): Map<string, tf.Variable> {
     if (this.trainedWeights.size) return this.trainedWeights;
-    if (this.linears().some((l) => l.int8)) throw new Error('full fine-tuning needs float weights: load the model without loadIn8bit');
+    if (this.linears().some((l) => l.quantized)) throw new Error('full fine-tuning needs float weights: load the model without loadIn8bit');
     for (const slot of this.weightSlots()) {
       if (slot.name === 'model.encoder.embed_positions.weight' || (this.encoderFrozen && slot.name.startsWith('model.encoder.'))) continue;
       const t = slot.get();
@@ -272,7 +315,7 @@ export class WhisperForConditionalGeneration {
   stateDict(): Record<string, LoadedTensor> {
     const out: Record<string, LoadedTensor> = {};
     for (const slot of this.weightSlots()) {
-      if (slot.int8?.()) throw new Error(`stateDict: '${slot.name}' is stored as int8; load the model without loadIn8bit to save it`);
+      if (slot.quantized?.()) throw new Error(`stateDict: '${slot.name}' is stored as ${slot.quantized()!.dtype} bytes; load the model without loadIn8bit to save it`);
       const t = slot.get();
       const hf = slot.perm ? tf.transpose(t, slot.perm) : t;
       out[slot.name] = { shape: hf.shape, data: hf.dataSync() as Float32Array };
@@ -328,7 +371,7 @@ export class WhisperForConditionalGeneration {
 
   /** Int8 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.loadIn8bit). */
   quantizeInt8(): void {
-    for (const l of [...this.encoder.linears(), ...this.decoder.linears()]) l.quantizeInt8();
+    this.quantize('int8');
   }
 
   /** inputFeatures [B, nMels, 3000] -> encoder hidden states [B, 1500, d] (fewer frames: see WhisperEncoder.apply). */
@@ -364,8 +407,8 @@ export class WhisperForConditionalGeneration {
     });
   }
 
-  /** Greedy decoding (see generate.ts). */
-  generate(inputFeatures: tf.Tensor3D, opts: GenerateOptions = {}): Promise<GenerateOutput> {
+  /** Decodes one 30 s window per clip (greedy by default; see generate.ts and decoding.ts). */
+  generate(inputFeatures: tf.Tensor3D | null, opts: GenerateOptions = {}): Promise<GenerateOutput> {
     return generate(this, inputFeatures, opts);
   }
 

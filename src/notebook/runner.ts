@@ -76,12 +76,30 @@ export function buildLibrary(): void {
   if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= newestSource()) return;
   const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const started = Date.now();
+  removeStaleOutputs(path.join(PROJECT_ROOT, 'dist'), path.join(PROJECT_ROOT, 'src'));
   spawnSync(process.execPath, [tsc, '-p', path.join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
-  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend.js'))) {
+  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend', 'index.js'))) {
     throw new Error(`Building the library failed: run 'npm run build' in ${PROJECT_ROOT} to see why.`);
   }
   fs.writeFileSync(stamp, '');
   fs.utimesSync(stamp, new Date(started), new Date(started));
+}
+
+/**
+ * Deletes compiled files whose source is gone: tsc never does, and a module that moved (say
+ * src/backend.ts -> src/backend/index.ts) would otherwise be shadowed by its old dist/backend.js.
+ */
+function removeStaleOutputs(dist: string, src: string): void {
+  if (!fs.existsSync(dist)) return;
+  for (const e of fs.readdirSync(dist, { withFileTypes: true })) {
+    const p = path.join(dist, e.name);
+    if (e.isDirectory()) {
+      removeStaleOutputs(p, path.join(src, e.name));
+      continue;
+    }
+    const stem = e.name.match(/^(.*?)(\.d\.ts|\.js)(\.map)?$/)?.[1];
+    if (stem && !fs.existsSync(path.join(src, `${stem}.ts`))) fs.rmSync(p);
+  }
 }
 
 export async function runNotebook(notebook: string, opts: RunOptions = {}): Promise<RunResult> {

@@ -8,6 +8,8 @@
  *   to the shared whisper-tiny one)
  * - 'basic':   openai/whisper BasicTextNormalizer (every other language in the Whisper paper)
  * - 'simple':  the guides' lowercase + [^a-z0-9\s] removal (English only)
+ * - 'vietnamese': lowercase, numbers spelled in Vietnamese words, punctuation removed (vietnamese.ts)
+ * - 'breton':  the Breton article's clean_text: lowercase, one apostrophe, punctuation removed (breton.ts)
  * - 'none':    identity (raw WER)
  * - {alphabet: 'abc...'} / {language: 'vi'}: keep only that alphabet's letters, digits and spaces
  */
@@ -15,14 +17,18 @@ import { BasicTextNormalizer, BasicTextNormalizerOptions } from './basic';
 import { EnglishTextNormalizer } from './english';
 import { alphabetNormalizer, languageNormalizer, simpleNormalize } from './simple';
 import { sharedDir } from '../shared';
+import { vietnameseNormalize } from './vietnamese';
+import { bretonCleanText } from './breton';
 
 export { BasicTextNormalizer, BasicTextNormalizerOptions } from './basic';
 export { EnglishTextNormalizer, EnglishSpellingNormalizer } from './english';
 export { EnglishNumberNormalizer } from './englishNumbers';
 export { ALPHABETS, alphabetNormalizer, languageNormalizer, simpleNormalize } from './simple';
 export { removeSymbols, removeSymbolsAndDiacritics } from './unicode';
+export { vietnameseNormalize, spellVietnameseInteger, spellVietnameseNumber, spellVietnameseDigits, spellNumbersVietnamese } from './vietnamese';
+export { bretonCleanText } from './breton';
 
-export type NormalizerName = 'basic' | 'english' | 'simple' | 'none' | { alphabet: string } | { language: string };
+export type NormalizerName = 'basic' | 'english' | 'simple' | 'vietnamese' | 'breton' | 'none' | { alphabet: string } | { language: string };
 export type Normalizer = (s: string) => string;
 
 export interface NormalizerOptions {
@@ -51,10 +57,14 @@ export function getNormalizer(name: NormalizerName, opts: NormalizerOptions = {}
       return new BasicTextNormalizer(opts.basic).fn;
     case 'simple':
       return simpleNormalize;
+    case 'vietnamese':
+      return vietnameseNormalize;
+    case 'breton':
+      return bretonCleanText;
     case 'none':
       return (s) => s;
     default:
-      throw new Error(`Unknown normalizer ${JSON.stringify(name)}; use 'english', 'basic', 'simple', 'none', ` +
+      throw new Error(`Unknown normalizer ${JSON.stringify(name)}; use 'english', 'basic', 'simple', 'vietnamese', 'breton', 'none', ` +
         `{alphabet: '...'} or {language: 'vi'}`);
   }
 }

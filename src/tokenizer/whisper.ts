@@ -9,7 +9,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { LANGUAGES, toLanguageCode, languageName } from './languages';
+import { toLanguageCode, languageName } from './languages';
+import { LanguageInfo, SpecialTokens, specialTokensByText, TIME_PRECISION } from './special';
+
+export type { LanguageInfo } from './special';
+export { TIME_PRECISION } from './special';
 
 export type WhisperTask = 'transcribe' | 'translate';
 
@@ -26,20 +30,15 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
-export interface LanguageInfo {
-  code: string;
-  name: string;
-  id: number;
-}
-
 interface AddedTokenJSON {
   id: number;
   content: string;
   special?: boolean;
 }
 
-/** Seconds per timestamp token: 30 s window / 1500 encoder positions. */
-export const TIME_PRECISION = 0.02;
+/** Python's string.punctuation. */
+const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+
 
 function readJson(file: string): any {
   if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
@@ -65,6 +64,8 @@ export class WhisperTokenizer {
   readonly languages: LanguageInfo[];
   /** Total number of ids (base BPE + added tokens), the decoder's output size. */
   readonly vocabSize: number;
+  /** All special ids together, what the decoding task takes (./special.ts). */
+  readonly special: SpecialTokens;
 
   private readonly tokenizer: Tokenizer;
   private readonly specialIds: Set<number>;
@@ -88,37 +89,16 @@ export class WhisperTokenizer {
     // Whisper decodes exactly, like tiktoken: no " ." -> "." clean-up whatever the config says.
     this.tokenizer = new Tokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: false });
     const byContent = new Map(added.map((t) => [t.content, t.id]));
-    const need = (...names: string[]): number => {
-      for (const n of names) {
-        const id = byContent.get(n);
-        if (id !== undefined) return id;
-      }
-      throw new Error(`${source}: special token ${names.join(' or ')} is missing from added_tokens`);
-    };
-    this.eot = need('<|endoftext|>');
-    this.sot = need('<|startoftranscript|>');
-    this.translate = need('<|translate|>');
-    this.transcribe = need('<|transcribe|>');
-    this.sotLm = need('<|startoflm|>');
-    this.sotPrev = need('<|startofprev|>');
-    this.noSpeech = need('<|nospeech|>', '<|nocaptions|>');
-    this.noTimestamps = need('<|notimestamps|>');
-    this.timestampBegin = need('<|0.00|>');
     const maxId = Math.max(...added.map((t) => t.id), ...(Object.values(tokenizerJson.model.vocab) as number[]));
     this.vocabSize = maxId + 1;
-    this.isMultilingual = isMultilingual ?? this.vocabSize >= 51865;
+    this.special = specialTokensByText((t) => byContent.get(t), isMultilingual ?? this.vocabSize >= 51865, source);
+    ({ eot: this.eot, sot: this.sot, translate: this.translate, transcribe: this.transcribe, sotLm: this.sotLm,
+      sotPrev: this.sotPrev, noSpeech: this.noSpeech, noTimestamps: this.noTimestamps, timestampBegin: this.timestampBegin,
+      isMultilingual: this.isMultilingual, languages: this.languages } = this.special);
     this.specialIds = new Set(added.filter((t) => t.special || /^<\|.*\|>$/.test(t.content)).map((t) => t.id));
-
-    this.languages = [];
-    if (this.isMultilingual) {
-      for (const [code, name] of LANGUAGES) {
-        const id = byContent.get(`<|${code}|>`);
-        if (id === undefined) continue;
-        this.languages.push({ code, name, id });
-        this.langById.set(id, code);
-        this.idByLang.set(code, id);
-      }
-      if (this.languages.length === 0) throw new Error(`${source}: multilingual vocabulary without <|xx|> language tokens`);
+    for (const l of this.languages) {
+      this.langById.set(l.id, l.code);
+      this.idByLang.set(l.code, l.id);
     }
   }
 
@@ -154,8 +134,11 @@ export class WhisperTokenizer {
     return keep.length ? this.tokenizer.decode(keep, { skip_special_tokens: false }) : '';
   }
 
-  /** Text with `<|1.08|>` style timestamps, other special tokens dropped (whisper decode_with_timestamps). */
-  decodeWithTimestamps(ids: number[]): string {
+  /**
+   * Text with `<|1.08|>` style timestamps, other special tokens dropped (`keepSpecial`: rendered,
+   * as openai's decode_with_timestamps does).
+   */
+  decodeWithTimestamps(ids: number[], keepSpecial = false): string {
     this.checkIds(ids);
     let out = '';
     let run: number[] = [];
@@ -167,7 +150,7 @@ export class WhisperTokenizer {
       if (this.isTimestamp(id)) {
         flush();
         out += `<|${this.timestampSeconds(id).toFixed(2)}|>`;
-      } else if (!this.specialIds.has(id)) {
+      } else if (keepSpecial || !this.specialIds.has(id)) {
         run.push(id);
       }
     }
@@ -241,6 +224,52 @@ export class WhisperTokenizer {
     }
     if (!opts.timestamps) out.push(this.noTimestamps);
     return out;
+  }
+
+  /**
+   * Tokens grouped into words (openai's split_to_word_tokens): at spaces and punctuation, or, for
+   * languages written without spaces (zh, ja, th, lo, my, yue), wherever the text is whole
+   * characters. Special tokens are words of their own.
+   */
+  splitToWordTokens(tokens: number[], language: string): { words: string[]; tokens: number[][] } {
+    const onUnicode = this.splitOnUnicode(tokens);
+    if (['zh', 'ja', 'th', 'lo', 'my', 'yue'].includes(language)) return onUnicode;
+    const words: string[] = [];
+    const groups: number[][] = [];
+    onUnicode.words.forEach((sub, i) => {
+      const ids = onUnicode.tokens[i];
+      // Python's `in` on strings (a substring test, '' included), as openai writes it.
+      const punctuation = PUNCTUATION.includes(sub.trim());
+      if (ids[0] >= this.eot || sub.startsWith(' ') || punctuation || words.length === 0) {
+        words.push(sub);
+        groups.push([...ids]);
+      } else {
+        words[words.length - 1] += sub;
+        groups[groups.length - 1].push(...ids);
+      }
+    });
+    return { words, tokens: groups };
+  }
+
+  /** Runs of tokens that decode to whole characters (no U+FFFD of a cut UTF-8 sequence). */
+  private splitOnUnicode(tokens: number[]): { words: string[]; tokens: number[][] } {
+    const full = this.decodeWithTimestamps(tokens, true);
+    const words: string[] = [];
+    const groups: number[][] = [];
+    let current: number[] = [];
+    let offset = 0;
+    for (const t of tokens) {
+      current.push(t);
+      const text = this.decodeWithTimestamps(current, true);
+      const bad = text.indexOf('\ufffd');
+      if (bad < 0 || full[offset + bad] === '\ufffd') {
+        words.push(text);
+        groups.push(current);
+        current = [];
+        offset += text.length;
+      }
+    }
+    return { words, tokens: groups };
   }
 
   /** Token string of an id ('Ġthe', '<|en|>'), for displays. */

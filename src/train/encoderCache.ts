@@ -21,9 +21,9 @@ import type { WeightSlot } from '../model/whisper';
 export function encoderFingerprint(slots: WeightSlot[]): string {
   const h = createHash('sha256');
   for (const s of slots) {
-    const q = s.int8?.();
-    h.update(`${s.name}:${q ? `int8[${q.shape}]` : `[${s.get().shape}]`}\n`);
-    const arrays = q ? [q.data, q.scales] : [s.get().dataSync() as Float32Array];
+    const q = s.quantized?.();
+    h.update(`${s.name}:${q ? `${q.dtype}[${q.shape}]` : `[${s.get().shape}]`}\n`);
+    const arrays = q ? (q.dtype === 'int8' ? [q.data, q.scales] : [q.data]) : [s.get().dataSync() as Float32Array];
     for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
   return h.digest('hex');

@@ -23,7 +23,7 @@ parentPort!.on('message', async (msg: { init?: WorkerInit; job?: GradientJob }) 
     const job = msg.job!;
     for (const [name, v] of peft!.namedTrainableVariables()) tf.tidy(() => v.assign(tf.tensor(job.weights[name], v.shape)));
     peft!.reseedDropout(job.dropoutSeed);
-    const { loss, grads } = lossAndGradients(peft!, job, job.scale);
+    const { loss, grads } = await lossAndGradients(peft!, job, job.scale);
     const out: GradientResult = { index: job.index, loss, grads: {} };
     for (const [k, g] of grads) out.grads[k] = g.dataSync() as Float32Array;
     tf.dispose([...grads.values()]);

@@ -58,6 +58,11 @@ export class AdamW {
     }
   }
 
+  /** The exp_avg and exp_avg_sq tensors. */
+  stateTensors(): tf.Tensor[] {
+    return [...this.m.values(), ...this.v.values()];
+  }
+
   /** exp_avg / exp_avg_sq per parameter, as float32 arrays (for checkpoints). */
   stateDict(): { step: number; tensors: Record<string, { shape: number[]; data: Float32Array }> } {
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
@@ -88,8 +93,10 @@ export class AdamW {
 }
 
 /** Global L2 norm of all gradients and the PyTorch clip_grad_norm_ factor min(1, max / (norm + 1e-6)). */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; grads: Map<string, tf.Tensor> } {
-  const norm = Math.sqrt(tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
+export async function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<{ norm: number; grads: Map<string, tf.Tensor> }> {
+  const squares = tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))));
+  const norm = Math.sqrt((await squares.data())[0]);
+  squares.dispose();
   if (!(maxNorm > 0) || !Number.isFinite(norm)) return { norm, grads };
   const coef = maxNorm / (norm + 1e-6);
   if (coef >= 1) return { norm, grads };

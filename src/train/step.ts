@@ -50,8 +50,8 @@ export function microBatch(rows: Seq2SeqFeature[], collator: DataCollatorSpeechS
  * gradients w.r.t. the trained variables, by name. Dropout draws from the model's current seed
  * (reseedDropout).
  */
-export function lossAndGradients(model: Pick<TrainableModel, 'namedTrainableVariables' | 'forward'>, mb: MicroBatch, scale: number):
-  { loss: number; grads: Map<string, tf.Tensor> } {
+export async function lossAndGradients(model: Pick<TrainableModel, 'namedTrainableVariables' | 'forward'>, mb: MicroBatch, scale: number):
+  Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
   const vars = model.namedTrainableVariables();
   const key = new Map([...vars].map(([k, v]) => [v.name, k]));
   const input = tf.tensor3d(mb.input, mb.inputShape);
@@ -62,7 +62,7 @@ export function lossAndGradients(model: Pick<TrainableModel, 'namedTrainableVari
       encoderHiddenStates: mb.inputIsEncoderStates ? input : undefined, training: true, positions: mb.positions });
     return tf.div(crossEntropyLoss(logits, labels), scale) as tf.Scalar;
   }, [...vars.values()]);
-  const loss = value.dataSync()[0];
+  const loss = (await value.data())[0]; // async: webgpu reads no other way
   tf.dispose([value, input, ids, labels]);
   return { loss, grads: new Map(Object.entries(grads).map(([n, g]) => [key.get(n)!, g])) };
 }

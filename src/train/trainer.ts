@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
+import { heapLimitBytes, prefetch } from '../backend';
 import { atomicWriteFile, cleanStaleTemporaries, fsyncPath } from '../atomic';
 import { DataCollatorSpeechSeq2SeqWithPadding } from '../data/collator';
 import type { PeftModel } from '../lora/peft';
@@ -98,11 +99,13 @@ export class Seq2SeqTrainer {
     }
     // Measured: whisper-tiny trained through the encoder peaks at 3.1 GB of wasm heap for one
     // 30 s example; with 2 the heap (4 GB at most) runs out and tfjs-wasm hangs in malloc.
-    if (tf.getBackend() === 'wasm' && this.trained.trainsEncoder() && this.args.perDeviceTrainBatchSize > 1 && c.maxSourcePositions >= 1500) {
+    const heap = heapLimitBytes();
+    if (heap !== undefined && heap <= 4 * 2 ** 30 && this.trained.trainsEncoder() && this.args.perDeviceTrainBatchSize > 1 &&
+        c.maxSourcePositions >= 1500) {
       throw new Error(`Seq2SeqTrainer: per_device_train_batch_size ${this.args.perDeviceTrainBatchSize} while training the encoder ` +
-        'does not fit the wasm backend\'s 4 GB heap (backprop keeps every 30 s example\'s 1500 x 1500 attention maps; one ' +
-        'example needs about 3 GB). Use perDeviceTrainBatchSize: 1 with gradientAccumulationSteps set to the batch you ' +
-        'want, or leave the encoder out (LoRA on decoder modules, or model.freezeEncoder() for full fine-tuning).');
+        `does not fit the ${tf.getBackend()} backend's ${heap / 2 ** 30} GB heap (backprop keeps every 30 s example's 1500 x 1500 ` +
+        'attention maps; one example needs about 3 GB). Use perDeviceTrainBatchSize: 1 with gradientAccumulationSteps set to ' +
+        'the batch you want, or leave the encoder out (LoRA on decoder modules, or model.freezeEncoder() for full fine-tuning).');
     }
     if (this.trained.kind === 'full' && this.args.dataParallelWorkers > 1) {
       throw new Error('Seq2SeqTrainer: dataParallelWorkers > 1 is for LoRA (workers receive the adapter\'s weights every step); use 1 for full fine-tuning');
@@ -239,7 +242,7 @@ export class Seq2SeqTrainer {
         }
       }
       if (!Number.isFinite(lossSum)) throw new NonFiniteLossError(`loss is ${lossSum}`);
-      const clipped = clipByGlobalNorm(acc!, this.args.maxGradNorm);
+      const clipped = await clipByGlobalNorm(acc!, this.args.maxGradNorm);
       acc = clipped.grads;
       if (!Number.isFinite(clipped.norm)) throw new NonFiniteLossError(`gradient norm is ${clipped.norm}`);
       this.optimizer!.apply(acc, lr);
@@ -266,7 +269,7 @@ export class Seq2SeqTrainer {
     if (this.args.dataParallelWorkers === 1) {
       for (let m = 0; m < batches.length; m++) {
         this.trained.reseedDropout(dropoutSeed(m));
-        yield lossAndGradients(this.trained, batches[m], scale(m));
+        yield await lossAndGradients(this.trained, batches[m], scale(m));
       }
       return;
     }
@@ -393,6 +396,7 @@ export class Seq2SeqTrainer {
         this.control.shouldEvaluate = this.control.shouldSave = false;
         if (doSave) {
           const dir = checkpointDir(a.outputDir, s.global_step);
+          await prefetch([...this.trained.namedTrainableVariables().values(), ...this.optimizer.stateTensors()]);
           saveCheckpoint(dir, this.trained, this.optimizer, s, a);
           rotateCheckpoints(a.outputDir, a.saveTotalLimit, s.best_model_checkpoint);
           await this.hook('onSave', { checkpoint: dir });
@@ -406,6 +410,7 @@ export class Seq2SeqTrainer {
     if (a.loadBestModelAtEnd && st().best_model_checkpoint && fs.existsSync(st().best_model_checkpoint!)) {
       this.trained.loadCheckpointFiles(st().best_model_checkpoint!);
     }
+    await prefetch([...this.trained.namedTrainableVariables().values()]); // so that saveModel() can read them
     const ran = st().global_step - startStep;
     const stoppedEarly = st().global_step < total;
     const summary: LogEntry = { step: st().global_step, epoch: round(st().epoch), train_runtime: st().train_time_s,

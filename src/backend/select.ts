@@ -2,15 +2,18 @@
  * Picks the fastest TensorFlow.js backend that really works on this machine.
  *
  * Order: `tensorflow` (tfjs-node-gpu, then tfjs-node: native libtensorflow, only if the package
- * loads AND registers the backend) -> `wasm` (SIMD, about 24 GFLOP/s here) -> `cpu` (pure JS).
- * `WHISPER_BACKEND=wasm|cpu|tensorflow` forces one: if the forced backend cannot start, we throw
- * with the reason instead of silently running 30x slower on another one.
+ * loads AND registers the backend) -> `webgpu` (Dawn, on a real GPU adapter) -> `wasm` (SIMD,
+ * about 30 GFLOP/s per core) -> `cpu` (pure JS).
+ * `WHISPER_BACKEND=tensorflow|webgpu|wasm|cpu` forces one: if the forced backend cannot start, we
+ * throw with the reason instead of silently running 30x slower on another one (a forced `webgpu`
+ * also takes a software adapter, for tests).
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmKernelFixes } from './wasmKernels';
-import { setThreadedWasmBackend, wantedWasmThreads } from './wasmThreads';
+import { registerWasmOps } from './wasm/ops';
+import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
+import { startWebGpu } from './webgpu';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface BackendReport {
   active: BackendName;
@@ -20,14 +23,17 @@ export interface BackendReport {
   /** wasm only: threads of its XNNPACK pool (WHISPER_WASM_THREADS), and why threads failed if they did. */
   threads?: number;
   threadsError?: string;
+  /** webgpu only: the adapter, e.g. "nvidia / hopper / NVIDIA H200". */
+  adapter?: string;
 }
 
 let report: BackendReport | undefined;
 let wasmThreads: number | undefined;
 let wasmThreadsError: string | undefined;
+let webgpuAdapter: string | undefined;
 let pending: Promise<BackendReport> | undefined;
 
-const ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+const ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 function errorText(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
@@ -35,7 +41,7 @@ function errorText(e: unknown): string {
 }
 
 /** Tries to register a backend; returns undefined on success or the reason it failed. */
-async function tryBackend(name: BackendName): Promise<string | undefined> {
+async function tryBackend(name: BackendName, forced: boolean): Promise<string | undefined> {
   if (name === 'tensorflow') {
     const reasons: string[] = [];
     for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -54,6 +60,12 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
       reasons.push(`${pkg}: backend failed to initialise`);
     }
     return reasons.join('; ');
+  }
+  if (name === 'webgpu') {
+    const started = await startWebGpu(forced);
+    if (!started.ok) return started.reason;
+    webgpuAdapter = started.adapter;
+    return undefined;
   }
   if (name === 'wasm') {
     try {
@@ -98,7 +110,7 @@ async function select(): Promise<BackendReport> {
   const forced = forcedBackend();
   const skipped: BackendReport['skipped'] = {};
   if (forced) {
-    const why = await tryBackend(forced);
+    const why = await tryBackend(forced, true);
     if (why !== undefined) {
       throw new Error(`WHISPER_BACKEND=${forced} was requested but cannot start: ${why}. ` +
         `Unset WHISPER_BACKEND to fall back automatically (order: ${ORDER.join(' -> ')}).`);
@@ -107,7 +119,7 @@ async function select(): Promise<BackendReport> {
     return await selected({ active: forced, forced: true, skipped });
   }
   for (const name of ORDER) {
-    const why = await tryBackend(name);
+    const why = await tryBackend(name, false);
     if (why === undefined) {
       await tf.ready();
       return await selected({ active: name, forced: false, skipped });
@@ -117,10 +129,11 @@ async function select(): Promise<BackendReport> {
   throw new Error(`No TensorFlow.js backend could start: ${JSON.stringify(skipped)}`);
 }
 
-/** Finishes a selection: on wasm, the kernel fixes of wasmKernels.ts and the thread count in the report. */
+/** Finishes a selection: the adapter of webgpu; on wasm, its kernels and ops (wasm/ops.ts) and the thread count. */
 async function selected(r: BackendReport): Promise<BackendReport> {
+  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter };
   if (r.active !== 'wasm') return r;
-  await registerWasmKernelFixes();
+  await registerWasmOps();
   return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}) };
 }
 
@@ -135,8 +148,8 @@ export async function initBackend(): Promise<BackendReport> {
 export function describeBackend(r: BackendReport): string {
   const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
   const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''})` : '';
-  return `backend: ${r.active}${threads}${r.forced ? ' (forced by WHISPER_BACKEND)' : ''}` +
+  const adapter = r.adapter ? ` on ${r.adapter}` : '';
+  return `backend: ${r.active}${threads}${adapter}${r.forced ? ' (forced by WHISPER_BACKEND)' : ''}` +
     (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
 }
 
-export { tf };

@@ -14,10 +14,9 @@
  *    this gradient does exactly that, in the order that moves the least data (see `mm`). Same
  *    values, same laziness (each input's gradient only when it is needed).
  *
- * 3. Kernels in wasm SIMD (wasmSimd.ts): Transpose for the swap of the last two axes (4-5x faster
+ * 3. Kernels in wasm SIMD (simd.ts): Transpose for the swap of the last two axes (4-5x faster
  *    on the [1500, 1500] attention maps a training step transposes, same bits), and fused passes
- *    (softmax backward, GELU, LayerNorm) that model code reaches through `fused` and that fall back
- *    to tfjs operations on other backends.
+ *    (softmax backward, GELU, LayerNorm) that ops.ts reaches through `fused`.
  *
  * 4. Slice, SplitV and Concat with `copyWithin`. wasm's versions copy with `TypedArray.set`
  *    between two views of its own heap, which V8 runs about 5x slower than `copyWithin` on one
@@ -25,7 +24,7 @@
  *    concatenating their gradients) is most of the bookkeeping of an attention step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadSimdKernels, SimdKernels } from './wasmSimd';
+import { loadSimdKernels, SimdKernels } from './simd';
 
 /** Swaps the last two axes. */
 function t(x: tf.Tensor): tf.Tensor {
@@ -121,7 +120,7 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
   return out;
 }
 
-/** The fused passes of wasmSimd.ts (registered for wasm only). */
+/** The fused passes of simd.ts (registered for wasm only). */
 export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad';
 
 /** The fused kernels that step along each row of their last axis (the others along all values). */
@@ -130,7 +129,7 @@ const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm',
 /**
  * Runs fused kernel `name` on `inputs` (float32) if the active backend has it and the sizes suit
  * it (at least 4 values per row: the kernels step 4 at a time), else undefined so that the caller
- * computes the same thing with tfjs operations:
+ * computes the same thing with the plain formula of ../ops.ts:
  * - WhisperSoftmaxGrad {p, dp, r}: p * (dp - r), p and dp [rows, cols], r [rows, 1];
  * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape;
  * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2);

@@ -14,7 +14,7 @@
  *   in one pass over [1500, 1536] per layer instead of three tfjs operations now and eleven later.
  *   geluGrad, dy * (Phi(x) + x phi(x)) from x and 2 Phi(x), is the backward pass of a GELU run
  *   outside training. phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
- *   clipped to [-9, 9] as in layers.ts gelu.
+ *   clipped to [-9, 9] as in ../ops.ts gelu.
  * - layerNorm and layerNormGrad: LayerNorm and its input gradient in one pass over each row
  *   instead of 9 and 8 tfjs operations, with the sums in the order of tfjs-wasm's Mean kernel: the
  *   same bits as the tfjs operations, in inference and training.
@@ -105,7 +105,7 @@ const wat = (memoryType: string) => String.raw`
       (local.get $r4) (local.get $rows) (i32.const 0) (local.get $c4)))
 
   ;; The elementwise kernels below step 4 values at a time (steps4), so they need n >= 4 (see
-  ;; wasmKernels.fused).
+  ;; kernels.ts fused).
 
   ;; out = p * (dp - r[i]) on row i of rows x cols matrices (cols >= 4); r has one value per row.
   (func (export "softmaxGrad") (param $p i32) (param $dp i32) (param $r i32) (param $out i32) (param $rows i32) (param $cols i32)
@@ -135,7 +135,7 @@ const wat = (memoryType: string) => String.raw`
   ;; LayerNorm of rows of d >= 4 values: out = (x - mean) r w + b with r = 1 / sqrt(var + eps),
   ;; also writing n = (x - mean) r and r for the backward pass. The sums run in order, one value at
   ;; a time, as tfjs-wasm's Mean kernel does, and every other step is the same float operation as
-  ;; layers.ts LayerNorm's tfjs operations: the same bits.
+  ;; ../ops.ts layerNorm's plain formula: the same bits.
   (func (export "layerNorm") (param $x i32) (param $w i32) (param $b i32) (param $eps f32)
                              (param $out i32) (param $nOut i32) (param $rOut i32) (param $rows i32) (param $d i32)
     (local $i i32) (local $j i32) (local $row i32) (local $o i32) (local $df f32) (local $sum f32) (local $c f32)
@@ -174,7 +174,7 @@ const wat = (memoryType: string) => String.raw`
       (br $i_loop))))
 
   ;; LayerNorm's input gradient from dy, w, n and r (as layerNorm wrote them): with g = dy w,
-  ;; dx = ((g - mean(g)) - n mean(g n)) r, sums in order: the same bits as layers.ts's tfjs operations.
+  ;; dx = ((g - mean(g)) - n mean(g n)) r, sums in order: the same bits as ../ops.ts's plain formula.
   (func (export "layerNormGrad") (param $dy i32) (param $w i32) (param $n i32) (param $r i32)
                                  (param $out i32) (param $rows i32) (param $d i32)
     (local $i i32) (local $j i32) (local $o i32) (local $df f32) (local $s1 f32) (local $s2 f32) (local $g f32)

@@ -1,0 +1,81 @@
+/**
+ * Speculative decoding, the real case: whisper-base transcribing with whisper-tiny drafting
+ * (bench/whisper-base.ts fetches and converts base). Per clip, greedy base and speculative base
+ * run back to back in alternating order; tokens must be identical.
+ *
+ *   npx tsx bench/speculative.ts [--clips 20] [--k 4]
+ *
+ * Prints per-clip seconds, the acceptance rate (drafted tokens the main model kept) and the
+ * speed-up of end-to-end transcription (both encoders included) and of the decoding alone.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadAudio } from '../src/audio/decode';
+import { describeBackend, initBackend, tf } from '../src/backend';
+import { DecodingTask } from '../src/model/decoding';
+import { loadWhisper } from '../src/model/pipeline';
+import { sharedDir } from '../src/shared';
+import { whisperBaseDir } from './whisper-base';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+async function main() {
+  console.log(describeBackend(await initBackend()).split('\n')[0]);
+  const base = await loadWhisper(whisperBaseDir());
+  const tiny = await loadWhisper(sharedDir('models', 'whisper-tiny'));
+  const k = arg('k', 4);
+  const libri = sharedDir('datasets', 'librispeech-mini', 'test');
+  const files = [sharedDir('datasets', 'samples', 'jfk.flac'), ...fs.readFileSync(path.join(libri, 'metadata.csv'), 'utf8').trim()
+    .split('\n').slice(1, arg('clips', 20)).map((l) => path.join(libri, l.split(',')[0]))];
+  const totals = { greedy: 0, spec: 0, greedyDecode: 0, specDecode: 0, tokens: 0, proposed: 0, accepted: 0, same: 0 };
+  for (let i = 0; i < files.length; i++) {
+    const features = base.featureExtractor.call([await loadAudio(files[i])]);
+    const timed = async (speculative: boolean) => {
+      const t0 = performance.now();
+      const enc = base.model.encode(features);
+      enc.dataSync();
+      const t1 = performance.now();
+      const task = new DecodingTask(base.model, { language: 'en', ...(speculative ? { assistantModel: tiny.model, numAssistantTokens: k } : {}) });
+      const [r] = await task.run({ features, encoderHiddenStates: enc });
+      enc.dispose();
+      const t2 = performance.now();
+      return { r, total: (t2 - t0) / 1000, decode: (t2 - t1) / 1000 };
+    };
+    // Alternate the order so a drifting machine favours neither.
+    let greedy: Awaited<ReturnType<typeof timed>>;
+    let spec: typeof greedy;
+    if (i % 2) {
+      spec = await timed(true);
+      greedy = await timed(false);
+    } else {
+      greedy = await timed(false);
+      spec = await timed(true);
+    }
+    features.dispose();
+    const same = JSON.stringify(spec.r.tokens) === JSON.stringify(greedy.r.tokens);
+    totals.same += same ? 1 : 0;
+    totals.greedy += greedy.total;
+    totals.spec += spec.total;
+    totals.greedyDecode += greedy.decode;
+    totals.specDecode += spec.decode;
+    totals.tokens += greedy.r.tokens.length + 1;
+    totals.proposed += spec.r.draft!.proposed;
+    totals.accepted += spec.r.draft!.accepted;
+    console.log(`${path.basename(files[i])}: greedy ${greedy.total.toFixed(2)} s (decode ${greedy.decode.toFixed(2)}), speculative ` +
+      `${spec.total.toFixed(2)} s (decode ${spec.decode.toFixed(2)}, tiny encoder included), ${spec.r.draft!.accepted}/${spec.r.draft!.proposed} ` +
+      `accepted, ${same ? 'identical' : 'DIFFERENT'} (${greedy.r.tokens.length} tokens)`);
+  }
+  const n = files.length;
+  console.log(`\nRESULT whisper-base + whisper-tiny draft (k=${k}), ${n} clips, ${totals.tokens} tokens: identical ${totals.same}/${n}; ` +
+    `acceptance ${(100 * totals.accepted / totals.proposed).toFixed(1)} %; end-to-end ${(totals.greedy / n).toFixed(2)} -> ` +
+    `${(totals.spec / n).toFixed(2)} s/clip (x${(totals.greedy / totals.spec).toFixed(2)}); decoding ${(totals.greedyDecode / n).toFixed(2)} -> ` +
+    `${(totals.specDecode / n).toFixed(2)} s/clip (x${(totals.greedyDecode / totals.specDecode).toFixed(2)}); tensors ${tf.memory().numTensors}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,17 @@
+/**
+ * The backend boundary: which TensorFlow.js backend runs (select.ts), and the operations the
+ * model calls (ops.ts), each a plain tfjs formula unless the active backend registered its own
+ * way (wasm/). Everything backend-specific lives in this folder.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export { tf };
+export { initBackend, describeBackend } from './select';
+export type { BackendName, BackendReport } from './select';
+export {
+  linear, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
+  keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, heapLimitBytes, prefetch, DerivedTensors, isTrainable,
+} from './ops';
+export type { FrozenWeight, KeyValue } from './ops';
+export { quantize, quantizeInt8, toFloat16, dequantize, quantizedBytes } from './quantized';
+export type { Int8Weight, Float16Weight, QuantizedWeight, WeightDtype } from './quantized';

@@ -1,0 +1,175 @@
+/**
+ * How the wasm backend does the ops of ../ops.ts: the same values, in less time and memory on
+ * tfjs-wasm, where XNNPACK runs plain 2-D products fast but a product with transposeA/transposeB
+ * about 10-30x slower, batched (3-D/4-D) products 10-40x slower than the same work as 2-D ones,
+ * and packs a product's right operand once per tensor. So here:
+ * - a Linear multiplies by a transposed copy of its weight, made once (for weights up to
+ *   MAX_TRANSPOSED_COPY values), and wide weights take the swapped product in training;
+ * - products with transposed operands transpose first (the SIMD Transpose of kernels.ts);
+ * - keys and values are kept per batch row, keys transposed ([d, S]), and attention runs one
+ *   2-D product per row and head;
+ * - LayerNorm, GELU and the softmax backward run as fused SIMD passes (kernels.ts `fused`),
+ *   with the same bits as the plain formulas (or within float32 rounding, GELU's derivative).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FrozenWeight, isTrainable, KeyValue, plainOps, registerOps, softmaxTimes } from '../ops';
+import { dequantize } from '../quantized';
+import { fused, registerWasmKernelFixes } from './kernels';
+
+/**
+ * Weights above this many values are never copied transposed (memory; wasm has a 4 GB heap).
+ * It covers the vocabulary projection of tiny and base (20-27M values), whose logits are 3x
+ * faster from the copy and whose backward pass needs no transpose; small and larger models skip it.
+ */
+const MAX_TRANSPOSED_COPY = 32_000_000;
+
+/** Weights above this many values take the swapped products in training (see frozenProduct). */
+const WIDE_WEIGHT = 4_000_000;
+
+/** Swaps the last two axes. */
+function t(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  perm.push(...perm.splice(-2).reverse());
+  return tf.transpose(x, perm);
+}
+
+/** `w.weight` as [in, out], kept until the weight changes. */
+const transposedWeight = (w: FrozenWeight) => w.derived.get('transposed', w.weight, () => tf.transpose(w.weight));
+
+/** (W x^T)^T: W as it is, the left operand (XNNPACK packs only the small x^T). */
+const swappedProduct = (x: tf.Tensor2D, weight: tf.Tensor2D) => tf.transpose(tf.matMul(weight, tf.transpose(x))) as tf.Tensor2D;
+
+/**
+ * x W^T with the frozen weight, differentiable w.r.t. x only: dL/dx = dy W uses the stored
+ * [out, in] weight as it is, so the backward pass neither transposes nor repacks it (XNNPACK
+ * packs a product's right operand once per tensor; a fresh transpose every step cost 0.75 s per
+ * 2 examples on the vocabulary projection).
+ *
+ * In training, a weight above WIDE_WEIGHT values (the vocabulary projection) is multiplied the
+ * other way round, (W x^T)^T forward and (W^T dy^T)^T backward, in blocks of rows: XNNPACK
+ * streams its right operand once per few rows of the left one, so 40 rows x 51,865 x 384 read the
+ * 80 MB weight about 10 times where the swapped product reads it once (bench/profile-step.ts).
+ * Same sums, different rounding order at most; generation (one row per sequence) keeps the
+ * direct product, 3x faster there.
+ */
+function frozenProduct(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
+  const weight = w.weight;
+  const wT = transposedWeight(w);
+  const swap = training && weight.size > WIDE_WEIGHT;
+  const product = (input: tf.Tensor2D) => ({
+    value: swap ? tf.transpose(tf.matMul(weight, tf.transpose(input))) : tf.matMul(input, wT),
+    gradFunc: (dy: tf.Tensor2D) => swap ? byRows(dy, 24, (rows) => tf.transpose(tf.matMul(wT, tf.transpose(rows)))) : tf.matMul(dy, weight),
+  });
+  return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
+}
+
+/**
+ * x W^T differentiable w.r.t. x and the trained weight (full fine-tuning): dx = dy W,
+ * dW = dy^T x, products without transposed operands (see frozenProduct).
+ */
+function trainedProduct(x: tf.Tensor2D, w: FrozenWeight): tf.Tensor2D {
+  const product = (input: tf.Tensor2D, weight: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([input, weight]);
+    const value = weight.size > MAX_TRANSPOSED_COPY ? swappedProduct(input, weight) : tf.matMul(input, transposedWeight(w));
+    return { value, gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor2D[]) => [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)] };
+  };
+  return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x, w.weight) as tf.Tensor2D;
+}
+
+/** f applied to blocks of at most `n` rows of x, concatenated. */
+function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor): tf.Tensor2D {
+  const rows = x.shape[0];
+  if (rows <= n) return f(x) as tf.Tensor2D;
+  const sizes = Array.from({ length: Math.ceil(rows / n) }, (_, i) => Math.min(n, rows - i * n));
+  return tf.concat(tf.split(x, sizes, 0).map((b) => f(b as tf.Tensor2D)), 0) as tf.Tensor2D;
+}
+
+function linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
+  // Bytes: the layer's float weight exists only for this product, so it is neither transposed nor packed.
+  if (w.quantized) return swappedProduct(x, tf.tensor2d(dequantize(w.quantized), w.quantized.shape));
+  if (training && isTrainable(w.weight)) return trainedProduct(x, w);
+  // Huge weights (a large vocabulary projection) are not copied.
+  if (w.weight.size > MAX_TRANSPOSED_COPY) return swappedProduct(x, w.weight);
+  return frozenProduct(x, w, training);
+}
+
+/**
+ * x [B, T, d] -> B tensors [T, d]. Split, not B slices: a slice's gradient is a pad to the whole
+ * [B, T, d], so B slices cost B full-size tensors in backprop (gigabytes for cross-attention at
+ * batch 8); split's gradient is one concat.
+ */
+function batchRows(x: tf.Tensor3D): tf.Tensor2D[] {
+  const [b, rows, d] = x.shape;
+  if (b === 1) return [tf.reshape(x, [rows, d])];
+  return tf.tidy(() => tf.split(x, b, 0).map((r) => tf.reshape(r, [rows, d])));
+}
+
+/**
+ * softmax(q k + mask) v for one row, every head: q [T, d], kT [d, S], v [S, d] -> [T, d].
+ * Few queries (a generation step): all heads in one product, with q spread block-diagonally over
+ * the heads ([H*T, d], zeros outside each head's columns); H times the arithmetic of a product per
+ * head, but 8 operations in all instead of 4 per head, and per-operation overhead is what a step
+ * costs.
+ * Many queries (the encoder, training): one 2-D product per head.
+ */
+function attendRow(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, numHeads: number, mask?: tf.Tensor2D): tf.Tensor2D {
+  const [rows, d] = q.shape;
+  if (rows * numHeads <= 32) {
+    const heads = headBlocks(numHeads, rows, d); // [H, T, d]: 1 on the columns of the row's head
+    const qBlock = tf.reshape(tf.mul(q, heads), [numHeads * rows, d]); // broadcasting (wasm's Tile is slow)
+    let scores = tf.matMul(qBlock, kT); // [H*T, S]
+    if (mask) scores = tf.reshape(tf.add(tf.reshape(scores, [numHeads, rows, -1]), mask), [numHeads * rows, -1]);
+    const ctx = tf.mul(tf.reshape(tf.matMul(tf.softmax(scores), v), [numHeads, rows, d]), heads); // own head's columns
+    return tf.sum(ctx, 0) as tf.Tensor2D;
+  }
+  // Split, not slices: one concat in backprop instead of a full-size pad per head.
+  const [qs, ks, vs] = [tf.split(q, numHeads, 1), tf.split(kT, numHeads, 0), tf.split(v, numHeads, 1)];
+  const outs = qs.map((qh, h) => {
+    let scores = tf.matMul(qh, ks[h]);
+    if (mask) scores = tf.add(scores, mask);
+    return softmaxTimes(scores, vs[h]);
+  });
+  return tf.concat(outs, 1) as tf.Tensor2D;
+}
+
+/** [H, T, d] mask: ones on head h's columns in block h. */
+function headBlocks(numHeads: number, rows: number, d: number): tf.Tensor3D {
+  const dh = d / numHeads;
+  const data = new Float32Array(numHeads * rows * d);
+  for (let h = 0; h < numHeads; h++) for (let i = 0; i < rows; i++) data.fill(1, (h * rows + i) * d + h * dh, (h * rows + i) * d + (h + 1) * dh);
+  return tf.tensor3d(data, [numHeads, rows, d]);
+}
+
+const rowsLayout = (k: tf.Tensor[], v: tf.Tensor[]): KeyValue => ({ layout: 'rows', k, v });
+
+function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+  if (kv.layout !== 'rows') return plainOps.attention(q, kv, numHeads, mask); // names the layout mismatch
+  const rows = batchRows(q).map((qb, b) => attendRow(qb, kv.k[b] as tf.Tensor2D, kv.v[b] as tf.Tensor2D, numHeads, mask));
+  return tf.stack(rows) as tf.Tensor3D;
+}
+
+/** Starts the kernels of kernels.ts and registers the wasm ops; called once the wasm backend is active. */
+export async function registerWasmOps(): Promise<void> {
+  await registerWasmKernelFixes();
+  registerOps('wasm', {
+    heapLimitBytes: 4 * 2 ** 30,
+    prepareLinear: (w) => {
+      if (!w.quantized && !isTrainable(w.weight) && w.weight.size <= MAX_TRANSPOSED_COPY) transposedWeight(w);
+    },
+    linear,
+    matMulT: (a, b, transposeA, transposeB) => tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b),
+    layerNormForward: (x, w, b, eps) => fused('WhisperLayerNorm', { x, w, b }, { eps }) ?? plainOps.layerNormForward(x, w, b, eps),
+    layerNormBackward: (dy, w, n, r) => fused('WhisperLayerNormGrad', { dy, w, n, r })?.[0] ?? plainOps.layerNormBackward(dy, w, n, r),
+    geluWithDerivative: (x, e) => fused('WhisperGelu', { x, e }),
+    geluBackward: (x, c2, dy) => fused('WhisperGeluGrad', { x, c2, dy })?.[0] ?? plainOps.geluBackward(x, c2, dy),
+    softmaxBackward: (p, dp, r) => fused('WhisperSoftmaxGrad', { p, dp, r })?.[0] ?? plainOps.softmaxBackward(p, dp, r),
+    // Keys transposed ([d, S]) so that q k is a plain product; one tensor per batch row, so that
+    // cross-attention keys made once per clip are packed by XNNPACK once, not at every token.
+    keyValue: (k, v) => rowsLayout(batchRows(t(k) as tf.Tensor3D), batchRows(v)),
+    concatKeyValue: (a, b) => rowsLayout(a.k.map((k, i) => tf.concat([k, b.k[i]], 1)), a.v.map((v, i) => tf.concat([v, b.v[i]], 0))),
+    // Rows are lists of tensors: reordering them only rearranges references.
+    gatherKeyValue: (kv, rows) => rowsLayout(rows.map((r) => kv.k[r]), rows.map((r) => kv.v[r])),
+    sliceKeyValue: (kv, length) => rowsLayout(kv.k.map((k) => tf.slice(k, [0, 0], [-1, length])), kv.v.map((v) => tf.slice(v, [0, 0], [length, -1]))),
+    attention,
+  });
+}
