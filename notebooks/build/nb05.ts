@@ -120,7 +120,7 @@ const loraDir = runDir('lora-train');
 const loraArgs = seq2SeqTrainingArguments({
   outputDir: loraDir, learningRate: 3e-3, lrSchedulerType: 'cosine', warmupRatio: 0.1, weightDecay: 0.01, maxGradNorm: 1,
   perDeviceTrainBatchSize: SMOKE ? 2 : 8, perDeviceEvalBatchSize: 16, gradientAccumulationSteps: 1,
-  numTrainEpochs: 3, maxSteps: SMOKE ? 4 : -1, evalStrategy: 'steps', evalSteps: 2,
+  numTrainEpochs: 3, maxSteps: SMOKE ? 4 : -1, evalStrategy: 'steps', evalSteps: SMOKE ? 2 : 3,
   predictWithGenerate: true, generationMaxLength: 16, metricForBestModel: 'wer', loadBestModelAtEnd: true,
   saveStrategy: 'no', saveTotalLimit: 1, loggingSteps: 1, seed: 0,
 });
