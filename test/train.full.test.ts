@@ -130,7 +130,7 @@ describe('full fine-tuning', () => {
     frozen.dispose();
   });
 
-  it('resumes a full fine-tune exactly and reloads its best checkpoint (model.safetensors in each checkpoint)', async () => {
+  it('resumes a full fine-tune exactly (model.safetensors in each checkpoint)', async () => {
     const args = { maxSteps: 4, saveStrategy: 'steps' as const, saveSteps: 2, gradientAccumulationSteps: 2, perDeviceTrainBatchSize: 2, weightDecay: 0.01 };
     const ref = tinyModel();
     const full = fullTrainer(ref, args);
@@ -155,6 +155,28 @@ describe('full fine-tuning', () => {
     assert.deepEqual(listCheckpoints(outputDir).map((c) => c.step), [2, 4]);
     second.dispose();
     m2.dispose();
+  });
+
+  it('keeps the best full checkpoint (by eval metric) and reloads it at the end', async () => {
+    const model = tinyModel();
+    // The tiny vocabulary has no Whisper special tokens: generation is stubbed, the metric is fake.
+    model.generate = async (f, o) => ({ sequences: new Array((o?.encoderHiddenStates ?? f)!.shape[0]).fill([10]), languages: [] });
+    let calls = 0;
+    let atBest: Record<string, { data: Float32Array }> = {};
+    const trainer = new Seq2SeqTrainer({
+      model, trainDataset: tinyDataset(8), evalDataset: tinyDataset(3, 'e'), computeMetrics: () => ({ wer: ++calls === 2 ? 1 : 10 + calls }),
+      args: seq2SeqTrainingArguments({ outputDir: tmpDir(), maxSteps: 4, learningRate: 1e-2, perDeviceTrainBatchSize: 4, evalStrategy: 'steps',
+        evalSteps: 1, predictWithGenerate: true, metricForBestModel: 'wer', loadBestModelAtEnd: true, saveStrategy: 'no', saveTotalLimit: 1 }),
+      callbacks: [{ onEvaluate: (_a, s) => { if (s.global_step === 2) atBest = model.stateDict(); } }],
+    });
+    await trainer.train();
+    assert.deepEqual(listCheckpoints(trainer.args.outputDir).map((c) => c.step), [2]);
+    const now = model.stateDict();
+    for (const k of ['model.decoder.embed_tokens.weight', 'model.encoder.conv1.weight', 'model.decoder.layers.0.fc1.bias']) {
+      assert.deepEqual(Array.from(now[k].data), Array.from(atBest[k].data), k);
+    }
+    trainer.dispose();
+    model.dispose();
   });
 
   it('real whisper-tiny: saved tensor names and shapes equal the shared checkpoint; loadWhisper and the CLI read a merged LoRA save', async function () {

@@ -33,6 +33,7 @@ import { sharedDir, PROJECT_ROOT } from '../dist/shared';
 import { WhisperConfig } from '../dist/model/config';
 import { WhisperForConditionalGeneration } from '../dist/model/whisper';
 import { LoraConfig, getPeftModel, PeftModel, trainableParametersLine, countParameters, readSafetensorsFile } from '../dist/lora';
+import { named } from '../dist/notebook/chain';
 import { display, tableHtml } from '../dist/viz';
 
 console.log(describeBackend(await initBackend()));
@@ -99,10 +100,11 @@ self-attention and decoder cross-attention \`encoder_attn\`). The base weights s
 only \`tf.Variable\`s are the $A$ and $B$ matrices.
 `),
   code(`
-const model = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
+// named(): re-running this cell frees the model and adapter it made last time.
+const model = await named('model', await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
 console.log('all parameters of whisper-tiny:', countParameters(model.config).toLocaleString('en-US'));
 const loraConfig = new LoraConfig({ r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
-const peft = getPeftModel(model, loraConfig);
+const peft = await named('peft', getPeftModel(model, loraConfig));
 peft.printTrainableParameters();
 const adapted = [...peft.loraLayers.keys()];
 console.log(\`\${adapted.length} adapted Linears, e.g.\\n  \${adapted.filter((_, i) => i % 8 === 0).join('\\n  ')}\`);
@@ -131,8 +133,8 @@ const saved = readSafetensorsFile(path.join(adapterDir, 'adapter_model.safetenso
 display(tableHtml([...saved.entries()].slice(0, 6).map(([key, t]) => ({ key, shape: \`[\${t.shape}]\` })), { caption: \`\${saved.size} tensors, first 6\` }));
 
 // Load into a second base model and compare every tensor.
-const model2 = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
-const reloaded = PeftModel.fromPretrained(model2, adapterDir);
+const model2 = await named('model2', await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
+const reloaded = await named('reloaded', PeftModel.fromPretrained(model2, adapterDir));
 let maxDiff = 0;
 for (const [k, v] of reloaded.namedTrainableVariables()) {
   const a = v.dataSync(), b = peft.namedTrainableVariables().get(k)!.dataSync();
@@ -167,7 +169,8 @@ Like PEFT's \`load_adapter(dir, adapter_name=...)\` and \`set_adapter(name)\`: o
 in memory, one small adapter per task or language, switched in place.
 `),
   code(`
-peft.loadAdapter(adapterDir, 'copy');
+peft.loadAdapter(adapterDir, 'copy');          // loads into 'copy' (replaced in place when it exists)
+if (peft.peftConfig['decoder-only']) peft.deleteAdapter('decoder-only');   // re-runnable: add it afresh
 peft.addAdapter('decoder-only', new LoraConfig({ r: 4, targetModules: String.raw\`.*decoder.*fc1\` }));
 for (const name of Object.keys(peft.peftConfig)) {
   peft.setAdapter(name);
@@ -178,10 +181,7 @@ peft.setAdapter('default');
 `),
   code(`
 // Free everything this notebook made (re-running the notebook starts clean).
-reloaded.dispose();
-peft.dispose();
-model.dispose();
-model2.dispose();
+for (const name of ['reloaded', 'peft', 'model', 'model2']) await named(name, undefined);
 console.log('tensors left:', tf.memory().numTensors, '(0: nothing leaked)');
 `),
 ];

@@ -3,199 +3,248 @@ import { Cell, code, md } from './notebook';
 
 export const nb05: Cell[] = [
   md(`
-# 05 · Train: LoRA fine-tuning with \`Seq2SeqTrainer\`
+# 05 · Train: LoRA and full fine-tuning with \`Seq2SeqTrainer\`
 
-We teach whisper-tiny to write spoken digits the way our references do. The base model hears
-"seven" fine but writes \`7.\` or \`Seven.\`; after the English normalizer (which maps number words to
-digits) it still scores about 65% WER on these clips, mostly because of single-word clips it
-mishears on 8 kHz telephone audio. We fine-tune a LoRA adapter on **4 speakers** and measure
-**WER on the 2 other speakers**, so the score says whether it learned the task, not the voices.
+We teach whisper-tiny to write spoken digits, on the data notebook 03 prepared: 8 kHz telephone
+clips of single digit words, where the base model scores about 65 % WER (it hears "you" or
+"Thank you." in a short "zero"). Two ways to fine-tune, with the same trainer, arguments,
+checkpoints and collator:
 
-The loop is the Hugging Face one (\`Seq2SeqTrainer\` + \`Seq2SeqTrainingArguments\`, same field names
-in camelCase): AdamW, a warmup + linear decay schedule, gradient clipping, evaluation with
-generation, checkpoints, the best model reloaded at the end.
+- **LoRA** (notebook 04): the base weights stay frozen, a small adapter learns (0.8 % of the parameters);
+- **full fine-tuning**: every weight of the decoder is trained (the medical-transcription article and
+  the complete guide do this); the encoder is frozen with \`freezeEncoder()\`, as they do on small data.
 
-**The CPU trick.** The adapter sits in the decoder only, so the encoder (the expensive 30 s
-transformer) is frozen: \`Seq2SeqTrainer\` runs it **once per clip** and reuses its output every
-epoch and at every evaluation (\`cacheEncoderOutputs\`, on by default; here also kept on disk).
+| notebook | reads | writes |
+| --- | --- | --- |
+| 03_preprocess | \`../shared/datasets/fsdd-digits\` | \`out/run/data/train\`, \`out/run/data/test\` |
+| **05_train** (this one) | \`out/run/data/*\` | \`out/run/adapter\`, \`out/run/full-model\` |
+| 06_evaluate | \`out/run/data/test\`, \`adapter\`, \`full-model\` | reports in \`out/06_evaluate\` |
+| 07_demo | \`out/run/data/test\`, \`adapter\` | nothing (a demo server while it runs) |
 
-Set \`SMOKE=1\` to run the whole notebook in a minute with a handful of clips.
+The loop is the Hugging Face one (\`Seq2SeqTrainer({ model, args, trainDataset, evalDataset,
+dataCollator, computeMetrics, callbacks })\`): AdamW, warmup + cosine schedule, gradient clipping,
+evaluation with generation, checkpoints, early stopping, the best model reloaded at the end.
+
+**The CPU trick.** Nothing in the encoder is trained, so the encoder (the expensive 30 s transformer)
+runs **once per clip**; \`Seq2SeqTrainer\` reuses its output every epoch and at every evaluation, and
+keeps it on disk (\`out/run/encoder-cache\`, keyed by the encoder's weights and the clip's features).
+
+Set \`SMOKE=1\` to run the whole notebook in a minute or two with a handful of clips.
 `),
   code(`
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../dist/backend';
 import { sharedDir, PROJECT_ROOT } from '../dist/shared';
+import { requireArtifact, artifactPath, runDir, named } from '../dist/notebook/chain';
 import { WhisperForConditionalGeneration } from '../dist/model/whisper';
 import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { loadAudio } from '../dist/audio/decode';
-import { loadCsvDataset, Row } from '../dist/data';
+import { DataCollatorSpeechSeq2SeqWithPadding, loadFromDisk, PreparedRow, Row } from '../dist/data';
 import { getNormalizer } from '../dist/text';
 import { wer } from '../dist/eval/metrics';
 import { LoraConfig, getPeftModel } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor } from '../dist/train';
-import { display, tableHtml } from '../dist/viz';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor, EarlyStoppingCallback, TrainerCallback } from '../dist/train';
+import { display, tableHtml, plotlyHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
 console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
 const modelDir = sharedDir('models', 'whisper-tiny');
 const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
-const featureExtractor = WhisperFeatureExtractor.fromPretrained(modelDir);
+const rel = (p: string) => path.relative(PROJECT_ROOT, p);
 `),
   md(`
-## 1. Data: train on 4 speakers, evaluate on 2 others
+## 1. The data notebook 03 prepared
 
-Free Spoken Digit Dataset files are named \`<digit>_<speaker>_<take>.wav\`. Each example becomes
-\`inputFeatures\` (80x3000 log-Mel, 30 s padded) and \`labels\`: the prompt tokens
-\`<|startoftranscript|><|en|><|transcribe|><|notimestamps|>\`, the text (with the leading space
-Whisper writes before a segment) and \`<|endoftext|>\`.
+\`loadFromDisk\` reads the rows 03 saved: \`inputFeatures\` (80 × 3000 log-Mel) and \`labels\` (prompt
+tokens, the text after 03's **training normalizer**, \`<|endoftext|>\`), plus the audio and text.
+Without them this cell stops and names the notebook to run first.
 `),
   code(`
-const TRAIN_SPEAKERS = SMOKE ? ['george', 'jackson'] : ['george', 'jackson', 'lucas', 'nicolas'];
-const EVAL_SPEAKERS = SMOKE ? ['theo'] : ['theo', 'yweweler'];
-const PER_DIGIT = SMOKE ? 1 : 2;               // takes per digit per speaker
-const DIGITS = SMOKE ? [0, 1] : [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const trainDataset = loadFromDisk<PreparedRow & Row>(requireArtifact('trainData'));
+const evalDataset = loadFromDisk<PreparedRow & Row>(requireArtifact('testData'));
+console.log(\`\${trainDataset.numRows} training clips (\${(trainDataset.info.trainSpeakers as string[]).join(', ')}), \` +
+  \`\${evalDataset.numRows} test clips (\${(evalDataset.info.testSpeakers as string[]).join(', ')}), training normalizer '\${trainDataset.info.normalizer}'\`);
+display(tableHtml(trainDataset.rows.slice(0, 3).map((r) => ({ text: r.text, labels: r.labels.join(' '), decoded: tokenizer.decode(r.labels) })),
+  { caption: 'training examples' }));
+// The collator of notebook 03: -100 padding, the start token dropped as HF does.
+const dataCollator = new DataCollatorSpeechSeq2SeqWithPadding({ decoderStartTokenId: tokenizer.sot, padTokenId: tokenizer.eot, nMels: 80 });
+`),
+  md(`
+## 2. The metric: WER after the scoring normalizer
 
-const fsdd = await loadCsvDataset(sharedDir('datasets', 'fsdd-digits', 'dataset.csv'));
-const clipInfo = (r: Row) => {
-  const [digit, speaker, take] = path.basename(String(r.audio), '.wav').split('_');
-  return { digit: Number(digit), speaker: speaker, take: Number(take) };
-};
-const pick = (speakers: string[]) => fsdd.rows.filter((r) => {
-  const c = clipInfo(r);
-  return speakers.includes(c.speaker) && c.take < PER_DIGIT && DIGITS.includes(c.digit);
-});
-const prefix = tokenizer.prefixTokens({ language: 'en', task: 'transcribe' });
-async function toExample(r: Row) {
-  return {
-    id: path.basename(String(r.audio)), text: r.text,
-    inputFeatures: featureExtractor.extract(await loadAudio(String(r.audio))),
-    labels: [...prefix, ...tokenizer.encode(' ' + r.text), tokenizer.eot],
-  };
+\`computeMetrics\` gets the generated ids and the label ids (HF's \`EvalPrediction\`); we decode both and
+apply Whisper's English normalizer to both sides before computing corpus WER in percent: the
+*scoring* normalizer, not the training one (\`Seven.\` and \`7\` both become \`7\`).
+`),
+  code(`
+const scoring = getNormalizer('english');
+let lastHypotheses: string[] = [];
+function computeMetrics(p: { predictions: number[][]; labelIds: number[][] }) {
+  lastHypotheses = p.predictions.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }));
+  const refs = p.labelIds.map((ids) => scoring(tokenizer.decode(ids, { skipSpecialTokens: true })));
+  return { wer: 100 * wer(refs, lastHypotheses.map(scoring)) };
 }
-const trainDataset = await Promise.all(pick(TRAIN_SPEAKERS).map(toExample));
-const evalDataset = await Promise.all(pick(EVAL_SPEAKERS).map(toExample));
-console.log(\`\${trainDataset.length} training clips, \${evalDataset.length} evaluation clips\`);
-display(tableHtml(trainDataset.slice(0, 4).map((e) => ({ id: e.id, text: e.text, labels: e.labels.join(' '),
-  decoded: tokenizer.decode(e.labels) })), { caption: 'training examples' }));
 `),
   md(`
-## 2. Model and adapter
+## 3. LoRA: the arguments
 
-LoRA $r=8$, $\\alpha=16$ on every projection of the decoder: self-attention, cross-attention
-(\`encoder_attn\`) and the MLP (\`fc1\`, \`fc2\`), chosen with a regular expression. Nothing in the encoder
-is adapted, which is what lets the trainer cache the encoder's output.
+| field | value here | meaning |
+| --- | --- | --- |
+| \`learningRate\` | 3e-3 | peak LR; LoRA tolerates ~10-100x the full fine-tuning LR (its update starts at 0) |
+| \`lrSchedulerType\`, \`warmupRatio\` | \`cosine\`, 0.1 | LR rises linearly for the first 10 % of the steps, then follows half a cosine down to 0 |
+| \`perDeviceTrainBatchSize\` | 8 | clips per forward/backward pass |
+| \`gradientAccumulationSteps\` | 1 | micro-batches summed before one optimizer step (effective batch = 8 x this) |
+| \`maxGradNorm\`, \`weightDecay\` | 1, 0.01 | \`clip_grad_norm_\`; AdamW's decoupled decay (\`p -= lr * wd * p\`) |
+| \`numTrainEpochs\` / \`maxSteps\` | 3 / - | passes over the data; \`maxSteps\` > 0 overrides |
+| \`evalStrategy\`, \`evalSteps\` | \`steps\`, 3 | evaluate every 3 steps: eval loss + WER of \`generate()\` output (\`predictWithGenerate\`) |
+| \`metricForBestModel\`, \`loadBestModelAtEnd\` | \`wer\`, true | a checkpoint whenever WER improves; the best one reloaded at the end |
+| \`saveStrategy\`, \`saveTotalLimit\` | \`no\`, 1 | no other checkpoints; at most one kept (\`checkpoint-<step>/\`: adapter, optimizer, \`trainer_state.json\`) |
+| \`loggingSteps\`, \`seed\` | 1, 0 | a line in \`log.jsonl\` per step; the same seed gives the same run, and a resumed run continues it exactly |
+
+**Callbacks** are Hugging Face's \`TrainerCallback\`: objects whose hooks the loop calls with
+\`(args, state, control, info)\`: \`onTrainBegin\`, \`onEpochBegin\`, \`onStepBegin\`, \`onStepEnd\` (the
+step's loss, learning rate, gradient norm), \`onLog\`, \`onEvaluate\` (the metrics), \`onSave\` (the
+checkpoint folder), \`onEpochEnd\`, \`onTrainEnd\`. A hook may set \`control.shouldTrainingStop\` (or
+\`shouldSave\`, \`shouldEvaluate\`). Three are used here: \`TrainingMonitor\` (the live chart),
+\`EarlyStoppingCallback\` (stop when WER has not improved for 3 evaluations), and our own
+\`lrTrace\`, which records the learning rate of each step (the Lightning-style hook of the Breton
+article).
 `),
   code(`
-const model = await WhisperForConditionalGeneration.fromPretrained(modelDir);
+const model = await named('model', await WhisperForConditionalGeneration.fromPretrained(modelDir));
 const loraConfig = new LoraConfig({
   r: 8, loraAlpha: 16, loraDropout: 0.05, baseModelNameOrPath: 'openai/whisper-tiny',
   targetModules: String.raw\`model\\.decoder\\.layers\\.\\d+\\.(self_attn|encoder_attn)\\.(q_proj|k_proj|v_proj|out_proj)|model\\.decoder\\.layers\\.\\d+\\.(fc1|fc2)\`,
 });
-const peft = getPeftModel(model, loraConfig, { seed: 0 });
-peft.printTrainableParameters();
-`),
-  md(`
-## 3. Training arguments
-
-| field | value here | meaning |
-| --- | --- | --- |
-| \`learningRate\` | 1e-3 | peak LR; LoRA tolerates ~10x the full fine-tuning LR (its update starts at 0) |
-| \`warmupSteps\` / \`warmupRatio\` | 10 | LR rises linearly from 0 for the first steps, avoiding early large updates of Adam |
-| \`lrSchedulerType\` | \`linear\` | then decays linearly to 0 at the last step (\`constant\`, \`cosine\` also available) |
-| \`perDeviceTrainBatchSize\` | 8 | clips per forward/backward pass |
-| \`gradientAccumulationSteps\` | 1 | micro-batches summed before one optimizer step (effective batch = 8 x this) |
-| \`maxGradNorm\` | 1 | clip the global gradient norm, as \`clip_grad_norm_\` |
-| \`weightDecay\` | 0.01 | AdamW's decoupled decay (\`p -= lr * wd * p\`) |
-| \`numTrainEpochs\` / \`maxSteps\` | 3 / - | passes over the data; \`maxSteps\` > 0 overrides |
-| \`evalStrategy\`, \`evalSteps\` | \`epoch\` | when to evaluate: eval loss + WER from generated text |
-| \`predictWithGenerate\`, \`generationMaxLength\` | true, 16 | evaluate on \`generate()\` output (greedy), at most 16 new tokens |
-| \`saveStrategy\`, \`saveTotalLimit\` | \`epoch\`, 1 | \`checkpoint-<step>/\` with adapter, optimizer state, \`trainer_state.json\` |
-| \`loadBestModelAtEnd\`, \`metricForBestModel\`, \`greaterIsBetter\` | true, \`wer\`, false | reload the checkpoint with the lowest WER |
-| \`loggingSteps\` | 5 | a line in \`outputDir/log.jsonl\` every 5 steps |
-| \`seed\` | 0 | shuffling and dropout; the same seed gives the same run, and a resumed run continues it exactly |
-`),
-  code(`
-const outputDir = path.join(PROJECT_ROOT, 'out', 'notebooks', SMOKE ? '05-train-smoke' : '05-train');
-fs.rmSync(outputDir, { recursive: true, force: true });
-const trainingArgs = seq2SeqTrainingArguments({
-  outputDir: outputDir, learningRate: 1e-3, warmupSteps: SMOKE ? 0 : 10, lrSchedulerType: 'linear', weightDecay: 0.01, maxGradNorm: 1,
+const loraDir = runDir('lora-train');
+const loraArgs = seq2SeqTrainingArguments({
+  outputDir: loraDir, learningRate: 3e-3, lrSchedulerType: 'cosine', warmupRatio: 0.1, weightDecay: 0.01, maxGradNorm: 1,
   perDeviceTrainBatchSize: SMOKE ? 2 : 8, perDeviceEvalBatchSize: 16, gradientAccumulationSteps: 1,
-  // SMOKE: 2 steps, no evaluation inside the loop (the cell below evaluates before and after).
-  numTrainEpochs: 3, maxSteps: SMOKE ? 2 : -1, evalStrategy: SMOKE ? 'no' : 'epoch',
-  saveStrategy: SMOKE ? 'steps' : 'epoch', saveSteps: SMOKE ? 2 : 500, saveTotalLimit: 1,
-  loadBestModelAtEnd: !SMOKE, metricForBestModel: 'wer', greaterIsBetter: false,
-  predictWithGenerate: true, generationMaxLength: 16, loggingSteps: SMOKE ? 1 : 5, seed: 0,
+  numTrainEpochs: 3, maxSteps: SMOKE ? 4 : -1, evalStrategy: 'steps', evalSteps: SMOKE ? 2 : 3,
+  predictWithGenerate: true, generationMaxLength: 16, metricForBestModel: 'wer', loadBestModelAtEnd: true,
+  saveStrategy: 'no', saveTotalLimit: 1, loggingSteps: 1, seed: 0,
 });
 `),
   md(`
-## 4. The metric: normalized WER
+The datasets here are in memory. \`trainDataset\` may also be a **stream** (the Breton article trains
+from one): \`prepareDataset(streamDataset(csv).shuffle({ seed: 0, bufferSize: 500 }), opts)\` prepares rows
+lazily while the trainer reads them, with bounded memory; a stream has no length, so set \`maxSteps\`,
+and the trainer reshuffles it each epoch (\`setEpoch\`, as Hugging Face's \`IterableDataset\`).
 
-\`computeMetrics\` gets the generated ids; we decode them, apply Whisper's English normalizer to both
-sides (\`Seven.\` and \`7\` both become \`7\`) and compute corpus WER in percent.
-`),
-  code(`
-const normalize = getNormalizer('english');
-let lastHypotheses: string[] = [];
-function computeMetrics(p: { predictions: number[][] }) {
-  lastHypotheses = p.predictions.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }));
-  return { wer: 100 * wer(evalDataset.map((e) => normalize(e.text)), lastHypotheses.map(normalize)) };
-}
-`),
-  md(`
-## 5. Train, watching it live
+## 4. Train, watching it live
 
 \`TrainingMonitor\` draws a progress bar and a chart of training loss, eval loss and WER into **one**
-output (\`tslab.newDisplay()\`), redrawn in place as the trainer calls its \`onStepEnd\`, \`onLog\` and
-\`onEvaluate\`. First the frozen encoder runs once over every clip (kept in \`out/fsdd-encoder-cache\`,
-so a re-run skips it); then we evaluate the untouched model (B = 0, so it *is* the base model) and
-train.
+output (\`tslab.newDisplay()\`), redrawn in place. The cell builds the adapter and the trainer and
+trains, so running it again starts again from the untrained adapter: the "before" row is always the
+base model (LoRA's B starts at 0, so the fresh adapter *is* the base model).
 `),
   code(`
-const monitor = new TrainingMonitor({ metric: 'wer' });
-const trainer = new Seq2SeqTrainer({
+const peft = await named('peft', getPeftModel(model, loraConfig, { seed: 0 }));
+peft.printTrainableParameters();
+const learningRates: { step: number; lr: number }[] = [];
+const lrTrace: TrainerCallback = {
+  onStepEnd: (_args, state, _control, step) => void learningRates.push({ step: state.global_step, lr: step.learningRate }),
+};
+fs.rmSync(loraDir, { recursive: true, force: true });
+const trainer = await named('trainer', new Seq2SeqTrainer({
   // Explicit \`key: value\`: tslab does not resolve shorthand properties that name variables of other cells.
-  model: peft, args: trainingArgs, trainDataset: trainDataset, evalDataset: evalDataset, computeMetrics: computeMetrics,
-  generateOptions: { language: 'en', task: 'transcribe' },
-  callbacks: [monitor],
-});
-const t0 = Date.now();
-await trainer.precomputeEncoderOutputs([...trainDataset, ...evalDataset], { cacheDir: path.join(PROJECT_ROOT, 'out', 'fsdd-encoder-cache') });
-console.log(\`encoder pass: \${((Date.now() - t0) / 1000).toFixed(0)} s\`);
+  model: peft, args: loraArgs, trainDataset: trainDataset, evalDataset: evalDataset, dataCollator: dataCollator,
+  computeMetrics: computeMetrics, generateOptions: { language: 'en', task: 'transcribe' },
+  callbacks: [new TrainingMonitor({ metric: 'wer' }), new EarlyStoppingCallback({ earlyStoppingPatience: 3 }), lrTrace],
+}));
+await trainer.precomputeEncoderOutputs(trainDataset, { cacheDir: runDir('encoder-cache') });
+await trainer.precomputeEncoderOutputs(evalDataset);
 const before = await trainer.evaluate();
 const baseHypotheses = lastHypotheses;
-const t1 = Date.now();
 const result = await trainer.train();
-console.log(\`trained \${result.globalStep} steps in \${((Date.now() - t1) / 1000).toFixed(0)} s\`);
+const after = await trainer.evaluate();
+console.log(\`trained \${result.globalStep} steps\${result.stoppedEarly ? ' (stopped early: WER did not improve for 3 evaluations)' : ''}; \` +
+  \`best WER \${trainer.state.best_metric?.toFixed(2)} % at \${path.basename(trainer.state.best_model_checkpoint ?? '-')}, reloaded\`);
 `),
   code(`
-const after = await trainer.evaluate();
 display(tableHtml([
   { model: 'whisper-tiny (base)', 'eval loss': before.eval_loss, 'WER %': before.eval_wer },
   { model: 'whisper-tiny + LoRA', 'eval loss': after.eval_loss, 'WER %': after.eval_wer },
-], { caption: \`held-out speakers \${EVAL_SPEAKERS.join(', ')}: \${evalDataset.length} clips\` }));
-display(tableHtml(evalDataset.slice(0, 10).map((e, i) => ({ id: e.id, reference: e.text, base: baseHypotheses[i], 'with LoRA': lastHypotheses[i] })),
-  { caption: 'first clips' }));
+], { caption: \`held-out speakers: \${evalDataset.numRows} clips\` }));
+display(tableHtml(evalDataset.rows.slice(0, 8).map((r, i) => ({ reference: r.text, base: baseHypotheses[i], 'with LoRA': lastHypotheses[i] })),
+  { caption: 'first test clips' }));
+console.log(\`LoRA: WER \${before.eval_wer.toFixed(2)} % -> \${after.eval_wer.toFixed(2)} %\`);
 `),
   md(`
-## 6. Save the adapter
+The learning rate of every step, as our \`lrTrace\` callback recorded it: the linear warmup, then
+the cosine decay (the schedule runs to the planned last step, even when early stopping ends the run
+before it).
+`),
+  code(`
+display(plotlyHtml([{ x: learningRates.map((p) => p.step), y: learningRates.map((p) => p.lr), mode: 'lines+markers', name: 'learning rate' }],
+  { title: { text: 'learning rate per step (cosine, warmupRatio 0.1)' }, height: 300, xaxis: { title: { text: 'step' } }, yaxis: { title: { text: 'lr' } } }));
+`),
+  md(`
+## 5. Save the adapter
 
-\`saveModel()\` writes the adapter in PEFT's layout (a few hundred KB, against 150 MB for the model).
-The checkpoints beside it hold the optimizer state too: \`trainer.train({ resumeFromCheckpoint: true })\`
-continues an interrupted run from the latest one, at the same step, with the same data order.
+\`saveModel()\` writes the adapter in PEFT's layout (about 1 MB, against 150 MB for the model) to
+\`out/run/adapter\`, where notebooks 06 and 07 read it. \`out/run/lora-train\` keeps \`log.jsonl\` and the
+best checkpoint: \`trainer.train({ resumeFromCheckpoint: true })\` continues an interrupted run from
+the latest intact checkpoint, at the same step, with the same data order.
 `),
   code(`
-const adapterDir = path.join(outputDir, 'adapter');
+const adapterDir = artifactPath('adapter');
 trainer.saveModel(adapterDir);
-for (const f of fs.readdirSync(adapterDir)) console.log(\`\${f}: \${fs.statSync(path.join(adapterDir, f)).size.toLocaleString('en-US')} bytes\`);
-console.log('checkpoints:', fs.readdirSync(outputDir).filter((f) => f.startsWith('checkpoint-')).join(', '));
-console.log('log.jsonl, last line:', fs.readFileSync(path.join(outputDir, 'log.jsonl'), 'utf8').trim().split('\\n').pop());
+for (const f of fs.readdirSync(adapterDir)) console.log(\`\${rel(path.join(adapterDir, f))}: \${fs.statSync(path.join(adapterDir, f)).size.toLocaleString('en-US')} bytes\`);
+console.log('checkpoints:', fs.readdirSync(loraDir).filter((f) => f.startsWith('checkpoint-')).join(', '));
+console.log('log.jsonl, last line:', fs.readFileSync(path.join(loraDir, 'log.jsonl'), 'utf8').trim().split('\\n').pop());
+`),
+  md(`
+## 6. Full fine-tuning
+
+The same trainer on a plain \`WhisperForConditionalGeneration\`: every weight becomes a \`tf.Variable\`
+with its own gradient and Adam moments. \`freezeEncoder()\` (transformers' \`model.freeze_encoder()\`)
+leaves the encoder as it is, which is what the articles do on small data and what keeps this fast on
+a CPU: the encoder's outputs come from the cache above, and 29.5M decoder weights (the 20M of the
+token embedding included, tied to the output projection) are trained. Full fine-tuning wants a much
+smaller learning rate than LoRA. Without \`freezeEncoder()\` every weight is trained, through the
+encoder: on the wasm backend that means micro-batches of one clip (\`perDeviceTrainBatchSize: 1\`,
+\`gradientAccumulationSteps: 8\`; BENCHMARKS.md has the memory and time).
+
+\`saveModel()\` then writes a complete Hugging Face checkpoint (\`config.json\`,
+\`generation_config.json\`, \`model.safetensors\` with HF's tensor names, tokenizer and feature-extractor
+files) that \`from_pretrained\` in Python, \`loadWhisper(dir)\` here and \`npm run transcribe -- --model
+out/run/full-model\` all read.
 `),
   code(`
-trainer.dispose();
-peft.dispose();
-model.dispose();
+const fullModel = await named('fullModel', await WhisperForConditionalGeneration.fromPretrained(modelDir));
+fullModel.freezeEncoder();
+const fullTrainer = await named('fullTrainer', new Seq2SeqTrainer({
+  model: fullModel, trainDataset: trainDataset, evalDataset: evalDataset, dataCollator: dataCollator, computeMetrics: computeMetrics,
+  generateOptions: { language: 'en', task: 'transcribe' },
+  args: seq2SeqTrainingArguments({
+    outputDir: runDir('full-train'), learningRate: 1e-4, lrSchedulerType: 'cosine', warmupRatio: 0.1, weightDecay: 0.01,
+    perDeviceTrainBatchSize: SMOKE ? 2 : 8, perDeviceEvalBatchSize: 16, numTrainEpochs: 2, maxSteps: SMOKE ? 2 : -1,
+    predictWithGenerate: true, generationMaxLength: 16, saveStrategy: 'no', loggingSteps: 1, seed: 0,
+  }),
+}));
+await fullTrainer.precomputeEncoderOutputs(trainDataset, { cacheDir: runDir('encoder-cache') });   // read back from disk
+await fullTrainer.precomputeEncoderOutputs(evalDataset);
+const t0 = Date.now();
+const fullResult = await fullTrainer.train();
+const fullAfter = await fullTrainer.evaluate();
+console.log(\`full fine-tuning: \${fullResult.globalStep} steps in \${((Date.now() - t0) / 1000).toFixed(0)} s; \` +
+  \`WER \${before.eval_wer.toFixed(2)} % (the base model, evaluated above) -> \${fullAfter.eval_wer.toFixed(2)} %\`);
+console.log(\`peak memory of this kernel so far: \${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\`);
+const fullDir = artifactPath('fullModel');
+fullTrainer.saveModel(fullDir);
+console.log(fs.readdirSync(fullDir).map((f) => \`\${f}: \${fs.statSync(path.join(fullDir, f)).size.toLocaleString('en-US')} bytes\`).join('\\n'));
+`),
+  code(`
+display(tableHtml([
+  { model: 'whisper-tiny (base)', 'trained parameters': 0, 'WER %': before.eval_wer },
+  { model: '+ LoRA adapter', 'trained parameters': peft.getNbTrainableParameters()[0], 'WER %': after.eval_wer },
+  { model: 'full fine-tune (decoder)', 'trained parameters': [...fullModel.trainableParameters().values()].reduce((n, v) => n + v.size, 0), 'WER %': fullAfter.eval_wer },
+], { caption: \`held-out speakers, \${evalDataset.numRows} clips (notebook 06 evaluates both again, clip by clip)\` }));
+`),
+  code(`
+// Free what this notebook made; the files in out/run stay for notebooks 06 and 07.
+for (const name of ['fullTrainer', 'fullModel', 'trainer', 'peft', 'model']) await named(name, undefined);
 console.log('tensors left:', tf.memory().numTensors);
 `),
 ];

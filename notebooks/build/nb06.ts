@@ -19,29 +19,37 @@ next to theirs. In this notebook:
 2. corpus WER vs the mean of per-clip WERs (they differ, and only one is "the" WER);
 3. the normalization lesson: the same transcripts score **98 %** or **6 %** depending on casing and punctuation;
 4. our whisper-tiny on the LibriSpeech test clips, checked against OpenAI's reference implementation;
-5. base vs fine-tuned (LoRA) on the same clips, and error analysis (confused words, WER by speaker and duration).
+5. error analysis (confused words, WER by speaker and duration);
+6. the models notebook 05 trained (LoRA adapter and full fine-tune) against the base model, on the
+   held-out speakers notebook 03 set aside.
 
-With \`SMOKE=1\` every step runs on a few clips.
+| notebook | reads | writes |
+| --- | --- | --- |
+| 03_preprocess | \`../shared/datasets/fsdd-digits\` | \`out/run/data/train\`, \`out/run/data/test\` |
+| 05_train | \`out/run/data/*\` | \`out/run/adapter\`, \`out/run/full-model\` |
+| **06_evaluate** (this one) | \`out/run/data/test\`, \`adapter\`, \`full-model\` (and \`../shared\` for sections 1-5) | reports in \`out/06_evaluate\` |
+| 07_demo | \`out/run/data/test\`, \`adapter\` | nothing (a demo server while it runs) |
+
+With \`SMOKE=1\` every step runs on a few clips (and reads \`out/run-smoke\`).
 `),
   code(`
-import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend } from '../dist/backend';
 import { loadReferenceTranscripts, sharedDir, PROJECT_ROOT } from '../dist/shared';
-import { loadAudioFolder, loadCsvDataset } from '../dist/data';
+import { loadAudioFolder } from '../dist/data';
 import { getNormalizer } from '../dist/text';
 import { processWords, perUtterance, visualizeAlignment, scoreTranscripts, evaluate, whisperTranscriber,
   withAdapterDisabled, saveReport, frequentErrors, werBySpeaker, werByDuration, compareReports, toDataFrame,
   comparisonChartHtml, groupWerChartHtml, comparisonTablesHtml, EvalReport, TranscriptItem } from '../dist/eval';
 import { WhisperForConditionalGeneration } from '../dist/model/whisper';
 import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { PeftModel, getPeftModel, LoraConfig } from '../dist/lora';
+import { PeftModel } from '../dist/lora';
+import { loadFromDisk, PreparedRow, Row } from '../dist/data';
+import { requireArtifact, named } from '../dist/notebook/chain';
 import { display, tableHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
-const LIBRI_CLIPS = SMOKE ? 8 : 100;       // librispeech-mini test has 100
-const FSDD_PER_DIGIT = SMOKE ? 1 : 2;      // clips per digit per held-out speaker
-const FSDD_MAX = SMOKE ? 4 : Infinity;
+const LIBRI_CLIPS = SMOKE ? 2 : 100;       // librispeech-mini test has 100
 const OUT = path.join(PROJECT_ROOT, 'out', '06_evaluate');
 console.log(describeBackend(await initBackend()));
 console.log(\`SMOKE=\${SMOKE}: \${LIBRI_CLIPS} LibriSpeech clips\`);
@@ -118,7 +126,7 @@ keeps raw and normalized scores for every clip.
 `),
   code(`
 const modelDir = sharedDir('models', 'whisper-tiny');
-const model = await WhisperForConditionalGeneration.fromPretrained(modelDir);
+const model = await named('model', await WhisperForConditionalGeneration.fromPretrained(modelDir));
 const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
 const transcribe = whisperTranscriber(model, tokenizer);
 const libri = (await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test')));
@@ -170,47 +178,42 @@ void display(groupWerChartHtml(werByDuration(ours.rows, [0, 5, 10, 15, 20]), 'Li
   md(`
 ## 6. Base vs fine-tuned, on the same clips
 
-The LoRA experiment (\`bench/finetune.ts fsdd\`) fine-tunes whisper-tiny on spoken digits from four
-FSDD speakers and saves the adapter to \`out/fsdd-lora/adapter\`. We evaluate base and base+adapter on
-the two **held-out** speakers (theo, yweweler). One set of weights serves both: the base run simply
-switches the adapter off (PEFT's \`disable_adapter()\`). If no trained adapter is found (e.g. a fresh
-checkout), a freshly initialised one is used; LoRA starts with $B = 0$, so it then transcribes exactly
-like the base model, which is a useful sanity check in itself.
+Notebook 05 trained two models on the training speakers of notebook 03's split: a LoRA adapter
+(\`out/run/adapter\`) and a full fine-tune of the decoder (\`out/run/full-model\`, a complete Hugging
+Face checkpoint). We evaluate both and the base model on the **held-out** speakers (\`out/run/data/test\`,
+never seen in training), clip by clip, with the same scoring normalizer. One set of base weights
+serves two systems: the base run switches the adapter off (PEFT's \`disable_adapter()\`). If 05 has
+not run, the next cell stops and says so: an untrained adapter would just reproduce the base model.
 `),
   code(`
-const adapterDir = process.env.ADAPTER_DIR ?? path.join(PROJECT_ROOT, 'out', 'fsdd-lora', 'adapter');
-const trained = fs.existsSync(path.join(adapterDir, 'adapter_config.json'));
-const peft = trained ? PeftModel.fromPretrained(model, adapterDir)
-  : getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] }));
-console.log(trained ? \`adapter: \${path.relative(PROJECT_ROOT, adapterDir)}\` : 'no trained adapter found: using an untrained one (B = 0)');
-
-const fsddAll = await loadCsvDataset(sharedDir('datasets', 'fsdd-digits', 'dataset.csv'));
-const stem = (i: number) => path.basename(String(fsddAll.get(i).audio), '.wav').split('_'); // digit_speaker_take
-const held = [...Array(fsddAll.length).keys()].filter((i) => ['theo', 'yweweler'].includes(stem(i)[1]) && Number(stem(i)[2]) < FSDD_PER_DIGIT)
-  .slice(0, FSDD_MAX);
-const fsdd = fsddAll.select(held).addColumn('speaker', held.map((i) => stem(i)[1]));
+const testData = loadFromDisk<PreparedRow & Row>(requireArtifact('testData'));
+const peft = await named('peft', PeftModel.fromPretrained(model, requireArtifact('adapter')));
+const fullModel = await named('fullModel', await WhisperForConditionalGeneration.fromPretrained(requireArtifact('fullModel')));
 const adapted = whisperTranscriber(peft, tokenizer);
-const models = { base: withAdapterDisabled(peft, adapted), [trained ? 'base + LoRA' : 'base + untrained LoRA']: adapted };
+const systems = {
+  base: withAdapterDisabled(peft, adapted),
+  'base + LoRA (05)': adapted,
+  'full fine-tune (05)': whisperTranscriber(fullModel, tokenizer),
+};
 const reports: EvalReport[] = [];
-for (const [name, t] of Object.entries(models)) {
-  reports.push(await evaluate(fsdd, { name, transcribe: t, language: 'en', normalizer: 'english', batchSize: 4 }));
-  saveReport(reports[reports.length - 1], path.join(OUT, \`fsdd-\${name.replace(/[^a-z]+/gi, '-')}\`));
+for (const [name, t] of Object.entries(systems)) {
+  reports.push(await evaluate(testData, { name, transcribe: t, language: 'en', normalizer: 'english', batchSize: 4 }));
+  saveReport(reports[reports.length - 1], path.join(OUT, \`fsdd-\${name.replace(/[^a-z0-9]+/gi, '-')}\`));
 }
 const cmp = compareReports(reports);
 display(comparisonTablesHtml(cmp, 10));
-void display(comparisonChartHtml(cmp, \`FSDD held-out speakers (\${fsdd.length} clips)\`));
+void display(comparisonChartHtml(cmp, \`FSDD held-out speakers (\${testData.numRows} clips)\`));
+console.log(reports.map((r) => \`\${r.name}: WER \${(100 * r.normalized.wer).toFixed(2)} %\`).join('; '));
 `),
   md(`
 Spoken digits are a narrow domain where fine-tuning pays: one word, no sentence context, 8 kHz
-telephone sound. The base model sometimes hears a phrase instead of the digit (look for
-insertions in the per-clip table); the English normalizer already forgives "Six." vs "6", so what
-remains are real recognition errors. An adapter trained on the other four speakers should fix most
-of them. Compare models only on the same clips with the same normalizer, as here.
+telephone sound. The base model often hears a phrase instead of the digit (look for insertions in
+the per-clip table); the English normalizer already forgives "Six." vs "6", so what remains are real
+recognition errors, and both fine-tuned models fix most of them. Compare models only on the same
+clips with the same normalizer, as here.
 `),
   code(`
-peft.deleteAdapter(peft.activeAdapter);
-model.dispose();
+for (const name of ['fullModel', 'peft', 'model']) await named(name, undefined);
 console.log('done');
 `),
 ];
-

@@ -12,10 +12,18 @@ notebook does the same in TypeScript, in four steps:
 2. greedy vs **beam search** decoding;
 3. **long-form** audio: a recording longer than Whisper's 30 s window, cut at the timestamps the
    model predicts, with silent windows skipped (Whisper invents text on silence);
-4. the **web demo**: a small server with a page that records from your microphone, started and
-   stopped from here.
+4. the **adapter notebook 05 trained**, on the held-out speakers notebook 03 set aside: base vs adapter;
+5. the **web demo**: a small server with a page that records from your microphone (base, or base +
+   the adapter), started and stopped from here.
 
-With \`SMOKE=1\` every step runs on less audio.
+| notebook | reads | writes |
+| --- | --- | --- |
+| 03_preprocess | \`../shared/datasets/fsdd-digits\` | \`out/run/data/train\`, \`out/run/data/test\` |
+| 05_train | \`out/run/data/*\` | \`out/run/adapter\`, \`out/run/full-model\` |
+| 06_evaluate | \`out/run/data/test\`, \`adapter\`, \`full-model\` | reports in \`out/06_evaluate\` |
+| **07_demo** (this one) | \`out/run/data/test\`, \`adapter\` (and \`../shared\` samples) | nothing (a demo server while it runs) |
+
+With \`SMOKE=1\` every step runs on less audio (and reads \`out/run-smoke\`).
 `),
   code(`
 import * as fs from 'fs';
@@ -23,6 +31,7 @@ import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../dist/backend';
 import { loadReferenceTranscripts, sharedDir } from '../dist/shared';
 import { loadAudio } from '../dist/audio/decode';
+import { encodeWav } from '../dist/audio/wav';
 import { isSilent } from '../dist/audio/vad';
 import { logMelSpectrogram } from '../dist/features/logmel';
 import { loadWhisper, transcribe } from '../dist/model/pipeline';
@@ -31,6 +40,10 @@ import { transcribeAny, createTranscriber } from '../dist/demo/transcriber';
 import { startDemo } from '../dist/demo/server';
 import { getNormalizer } from '../dist/text';
 import { wer } from '../dist/eval/metrics';
+import { PeftModel } from '../dist/lora';
+import { WhisperForConditionalGeneration } from '../dist/model/whisper';
+import { loadFromDisk, PreparedRow, Row, DecodedAudio } from '../dist/data';
+import { requireArtifact, named } from '../dist/notebook/chain';
 import { display, tableHtml, audioPlayerHtml, escapeHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
@@ -55,7 +68,7 @@ const libri = sharedDir('datasets', 'librispeech-mini', 'test');
 const meta = fs.readFileSync(path.join(libri, 'metadata.csv'), 'utf8').trim().split('\\n').slice(1).map((l) => l.split(','));
 const samples = [
   { file: sharedDir('datasets', 'samples', 'jfk.flac'), reference: 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.' },
-  ...meta.slice(1, SMOKE ? 2 : 4).map((c) => ({ file: path.join(libri, c[0]), reference: c[1] })),
+  ...meta.slice(1, SMOKE ? 1 : 4).map((c) => ({ file: path.join(libri, c[0]), reference: c[1] })),
 ];
 const rows = [];
 for (const s of samples) {
@@ -172,47 +185,79 @@ display(tableHtml(result.segments.slice(0, 8).map((s) => ({ start: s.start.toFix
 console.log(\`\${result.segments.length} segments in total\`);
 `),
   md(`
-## 4. The live demo
+## 4. The adapter notebook 05 trained
+
+\`PeftModel.fromPretrained(model, 'out/run/adapter')\` loads the LoRA adapter (PEFT's files) onto a
+second copy of whisper-tiny, so \`model\` above stays the base model whatever cell runs next. The
+clips are notebook 03's held-out speakers (\`out/run/data/test\`), trimmed and normalized as in
+training; the adapter is switched off for the base column (\`withAdapterDisabled\`, PEFT's
+\`disable_adapter()\`), so both columns come from one set of weights.
+`),
+  code(`
+const adapterDir = requireArtifact('adapter');
+const testClips = loadFromDisk<PreparedRow & Row>(requireArtifact('testData'));
+const adaptedModel = await named('adaptedModel', await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
+const peft = await named('peft', PeftModel.fromPretrained(adaptedModel, adapterDir));
+const withAdapter = [];
+for (const r of testClips.rows.slice(0, SMOKE ? 2 : 8)) {
+  const audio = (r.audio as DecodedAudio).array;
+  const base = await peft.withAdapterDisabled(() => transcribeAny(adaptedModel, tokenizer, audio, { language: 'en' }));
+  const tuned = await transcribeAny(adaptedModel, tokenizer, audio, { language: 'en' });
+  withAdapter.push({ reference: r.text, player: audioPlayerHtml(audio, 16000), base: base.text, 'base + adapter': tuned.text,
+    right: norm(tuned.text) === norm(r.text) ? 'yes' : 'no' });
+}
+display(tableHtml(withAdapter, { htmlColumns: ['player'], caption: \`held-out speakers, adapter from \${path.relative(process.cwd(), adapterDir)}\` }));
+console.log(\`with the adapter \${withAdapter.filter((r) => r.right === 'yes').length}/\${withAdapter.length} clips right; \` +
+  \`base \${withAdapter.filter((r) => norm(r.base) === norm(r.reference)).length}/\${withAdapter.length}\`);
+`),
+  md(`
+## 5. The live demo
 
 \`startDemo\` starts a web server on 127.0.0.1 (this machine only) that serves one page: press
 **Record**, speak, press **Stop**, and the transcript appears with the time it took; or upload a
-file (25 MB at most; a file that is not audio gets a clear error). Start it with an adapter
-(\`--adapter out/lora-adapter\` from the command line, \`adapter\` here) and the page offers
-"base" vs "base + adapter". From a terminal: \`npm run demo -- --port 7860\`.
+file (25 MB at most; a file that is not audio gets a clear error). Started with an adapter, the page
+offers "base" vs "base + adapter". From a terminal: \`npm run demo -- --adapter out/run/adapter --port 7860\`.
 
-Here it shares the model already loaded above. Open the printed URL in a browser on this machine.
+Here it shares the adapted model loaded above. Open the printed URL in a browser on this machine.
 `),
   code(`
 // (tslab: write { model: model }, not { model }: a shorthand property loses a variable of another cell.)
-const transcriber = await createTranscriber({ loaded: { model: model, tokenizer: tokenizer }, model: 'whisper-tiny' });
-const demo = await startDemo({ transcriber: transcriber, port: 0 });
+const transcriber = await createTranscriber({ loaded: { model: adaptedModel, tokenizer: tokenizer }, peft: peft, model: 'whisper-tiny' });
+// named(): re-running this cell stops the previous server first.
+const demo = await named('demo', await startDemo({ transcriber: transcriber, port: 0 }));
 console.log(\`demo running at \${demo.url}\`);
 display(\`<p>Demo: <a href="\${escapeHtml(demo.url)}" target="_blank">\${escapeHtml(demo.url)}</a></p>\`);
 console.log('open it in a browser on this machine');
 `),
   md(`
-The page posts the recording (a WAV made in the browser) to \`/api/transcribe\`. We can do the same
-from here, with a file and with something that is not audio:
+The page posts the recording (a WAV made in the browser) to \`/api/transcribe?variant=base|adapter\`.
+We can do the same from here: a held-out digit clip to both variants, and something that is not audio:
 `),
   code(`
-const post = async (bytes: Uint8Array, name: string) => {
-  const r = await fetch(new URL('api/transcribe', demo.url), { method: 'POST', body: bytes, headers: { 'X-File-Name': name } });
+const post = async (bytes: Uint8Array, name: string, variant = 'base') => {
+  const r = await fetch(new URL(\`api/transcribe?variant=\${variant}\`, demo.url), { method: 'POST', body: bytes, headers: { 'X-File-Name': name } });
   const body = (await r.json()) as { text?: string; error?: string; seconds?: number };
   return { status: r.status, ...body };
 };
-const ok = await post(fs.readFileSync(sharedDir('datasets', 'samples', 'jfk.flac')), 'jfk.flac');
+const digit = encodeWav((testClips.get(0).audio as DecodedAudio).array, 16000);
+const digitBase = await post(digit, 'digit.wav', 'base');
+const digitTuned = await post(digit, 'digit.wav', 'adapter');
 const bad = await post(Buffer.from('hello, I am a text file'), 'notes.txt');
 display(tableHtml([
-  { upload: 'jfk.flac', status: ok.status, answer: ok.text, seconds: ok.seconds?.toFixed(2) },
-  { upload: 'notes.txt', status: bad.status, answer: bad.error, seconds: null },
+  { upload: \`digit.wav ("\${testClips.get(0).text}")\`, variant: 'base', status: digitBase.status, answer: digitBase.text, seconds: digitBase.seconds?.toFixed(2) },
+  { upload: \`digit.wav ("\${testClips.get(0).text}")\`, variant: 'adapter', status: digitTuned.status, answer: digitTuned.text, seconds: digitTuned.seconds?.toFixed(2) },
+  { upload: 'notes.txt', variant: 'base', status: bad.status, answer: bad.error, seconds: null },
 ]));
+console.log(\`demo, base + adapter: "\${digitTuned.text}" for "\${testClips.get(0).text}"\`);
 console.log(\`notes.txt -> HTTP \${bad.status}: \${bad.error}\`);
 `),
   md(`
-Stop the server when you are done (re-running the cell above starts a new one):
+Stop the server when you are done (re-running the cell above starts a new one), and free the
+adapted model:
 `),
   code(`
-await demo.close();
+await named('demo', undefined);     // closes the server registered as 'demo', if it still runs
+for (const name of ['peft', 'adaptedModel']) await named(name, undefined);
 console.log('demo stopped');
 `),
 ];

@@ -16,3 +16,4 @@ export { splitDurations, durationsBy, summaryHtml, durationHistogramsHtml } from
 export { checkData, CheckOptions } from './check';
 export { preprocessAudio, processClip, mapAudio, AudioPipelineOptions } from './audioPipeline';
 export { writeTxtPairs, WriteTxtPairsOptions, WriteTxtPairsResult } from './folder';
+export { saveToDisk, loadFromDisk } from './disk';

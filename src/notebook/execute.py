@@ -2,12 +2,13 @@
 
 Called by src/notebook/runner.ts (keep the logic there; this file only drives nbclient, because
 Jupyter's execution machinery is Python). Prints one JSON line on stdout:
-  {"ok": true, "cells": [[texts of run 1 per cell], [run 2]]}
+  {"ok": true, "cells": [[texts of run 1 per cell], [run 2]], "seconds": [[seconds per cell, run 1], [run 2]]}
   {"ok": false, "cell": index, "source": "...", "error": "ename: evalue", "traceback": "..."}
 """
 import json
 import os
 import sys
+import time
 
 import nbformat
 from nbclient import NotebookClient
@@ -15,23 +16,18 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
 
-def cell_texts(nb):
-    """The visible text of each code cell's outputs, to compare runs."""
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        parts = []
-        for o in cell.get("outputs", []):
-            if o.output_type == "stream":
-                parts.append(o.text)
-            elif o.output_type in ("execute_result", "display_data"):
-                data = o.get("data", {})
-                parts.append(data.get("text/plain") or data.get("text/html", "")[:2000])
-            elif o.output_type == "error":
-                parts.append(o.ename + ": " + o.evalue)
-        out.append("".join(parts))
-    return out
+def cell_text(cell):
+    """The visible text of a code cell's outputs, to compare runs."""
+    parts = []
+    for o in cell.get("outputs", []):
+        if o.output_type == "stream":
+            parts.append(o.text)
+        elif o.output_type in ("execute_result", "display_data"):
+            data = o.get("data", {})
+            parts.append(data.get("text/plain") or data.get("text/html", "")[:2000])
+        elif o.output_type == "error":
+            parts.append(o.ename + ": " + o.evalue)
+    return "".join(parts)
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -68,24 +64,30 @@ def main():
     name = os.path.splitext(os.path.basename(src))[0]
     client = NotebookClient(nb, kernel_name=kernel, timeout=timeout, allow_errors=False,
                             resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}})
-    runs_text = []
+    # runs == 2: every cell is executed twice in a row before the next one starts, as a learner
+    # re-running a cell would: the check that any cell can be re-run (no duplicate named things,
+    # no leaks, the same results). runs_text[r] holds each cell's output of its (r+1)-th execution.
+    runs_text = [[] for _ in range(runs)]
+    seconds = [[] for _ in range(runs)]
     with client.setup_kernel():
-        for run in range(runs):
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            for run in range(runs):
+                started = time.monotonic()
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as e:
                     report_failure(nb, cell, index, run, e, os.path.join(out_dir, name + ".failed.ipynb"))
                     return 1
-            runs_text.append(cell_texts(nb))
+                seconds[run].append(round(time.monotonic() - started, 2))
+                runs_text[run].append(cell_text(cell))
     nbformat.write(nb, os.path.join(out_dir, name + ".ipynb"))
     html, _ = HTMLExporter().from_notebook_node(nb)
     html = with_plotly(html)
     with open(os.path.join(out_dir, name + ".html"), "w", encoding="utf-8") as f:
         f.write(html)
-    print(json.dumps({"ok": True, "cells": runs_text}))
+    print(json.dumps({"ok": True, "cells": runs_text, "seconds": seconds}))
     return 0
 
 

@@ -29,7 +29,10 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Where the executed .ipynb and .html go (default out/). */
   outDir?: string;
-  /** Execute every cell twice in the same kernel, to prove cells can be re-run. */
+  /**
+   * Execute every cell twice in a row in the same kernel (cell 1, cell 1, cell 2, cell 2, ...), as
+   * a learner re-running a cell would: proves each cell can be re-run on its own.
+   */
   twice?: boolean;
   /** Seconds one cell may take. */
   cellTimeout?: number;
@@ -40,8 +43,10 @@ export interface RunResult {
   ipynb: string;
   html: string;
   seconds: number;
-  /** Text output of each code cell, per run (one or two runs). */
+  /** Text output of each code cell, per execution: runs[0] the first, runs[1] the re-run (with twice). */
   runs: string[][];
+  /** Wall seconds of each code cell, per execution (like `runs`). */
+  cellSeconds: number[][];
 }
 
 export class NotebookError extends Error {
@@ -124,7 +129,7 @@ export async function runNotebook(notebook: string, opts: RunOptions = {}): Prom
   }
   if (!result.ok) throw new NotebookError(notebook, result.cell, result.source, result.error, result.traceback);
   return {
-    notebook, seconds: (Date.now() - started) / 1000, runs: result.cells,
+    notebook, seconds: (Date.now() - started) / 1000, runs: result.cells, cellSeconds: result.seconds,
     ipynb: path.join(outDir, `${name}.ipynb`), html: path.join(outDir, `${name}.html`),
   };
 }

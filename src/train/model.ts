@@ -34,20 +34,27 @@ export interface TrainableModel {
   encoderWeights(): WeightSlot[];
 }
 
-class LoraTrainable implements TrainableModel {
-  readonly kind = 'lora';
-  constructor(readonly peft: PeftModel) {}
+/** What both kinds share: the model's own config, encoder, forward pass and generation. */
+abstract class Trainable {
+  constructor(protected readonly inner: PeftModel | WhisperForConditionalGeneration) {}
   get config(): WhisperConfig {
-    return this.peft.config;
+    return this.inner.config;
   }
-  encode(f: tf.Tensor3D, training?: boolean) {
-    return this.peft.encode(f, training);
+  encode(f: tf.Tensor3D, training?: boolean): tf.Tensor3D {
+    return this.inner.encode(f, training);
   }
-  forward(f: tf.Tensor3D | null, ids: tf.Tensor2D, opts?: ForwardOptions) {
-    return this.peft.forward(f, ids, opts);
+  forward(f: tf.Tensor3D | null, ids: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D {
+    return this.inner.forward(f, ids, opts);
   }
-  generate(f: tf.Tensor3D, opts?: GenerateOptions) {
-    return this.peft.generate(f, opts);
+  generate(f: tf.Tensor3D, opts?: GenerateOptions): Promise<GenerateOutput> {
+    return this.inner.generate(f, opts);
+  }
+}
+
+class LoraTrainable extends Trainable implements TrainableModel {
+  readonly kind = 'lora';
+  constructor(readonly peft: PeftModel) {
+    super(peft);
   }
   trainsEncoder() {
     return this.peft.adaptsEncoder();
@@ -74,23 +81,12 @@ class LoraTrainable implements TrainableModel {
   }
 }
 
-class FullTrainable implements TrainableModel {
+class FullTrainable extends Trainable implements TrainableModel {
   readonly kind = 'full';
   private vars: Map<string, tf.Variable>;
   constructor(readonly model: WhisperForConditionalGeneration) {
+    super(model);
     this.vars = model.trainableParameters();
-  }
-  get config(): WhisperConfig {
-    return this.model.config;
-  }
-  encode(f: tf.Tensor3D, training?: boolean) {
-    return this.model.encode(f, training);
-  }
-  forward(f: tf.Tensor3D | null, ids: tf.Tensor2D, opts?: ForwardOptions) {
-    return this.model.forward(f, ids, opts);
-  }
-  generate(f: tf.Tensor3D, opts?: GenerateOptions) {
-    return this.model.generate(f, opts);
   }
   trainsEncoder() {
     return [...this.vars.keys()].some((k) => k.startsWith('model.encoder.'));
