@@ -112,7 +112,7 @@ describe('demo server: malformed requests, bombs (child process, stub model)', f
       ['HTTP/1.0 without Host', 'GET / HTTP/1.0\r\n\r\n', 403],
       // (the first KB of it: the answer comes from the Content-Length, before the body is read)
       ['a body over 25 MB', `POST /api/transcribe HTTP/1.1\r\nHost: HOST\r\nContent-Length: ${26 << 20}\r\n\r\n${'x'.repeat(1024)}`, 413],
-      ['channel bomb (65535 channels)', post('X-File-Name: channels.wav\r\n', wavDeclaring(65535, 16000, 32768)), 413],
+      ['channel bomb (65535 channels)', post('X-File-Name: channels.wav\r\n', wavDeclaring(65535, 16000, 32768, 2)), 413],
       ['silence bomb (3 h in 37 KB, length in the header)', post('X-File-Name: s.flac\r\n', silentFlac(3 * 3600)), 413],
       ['silence bomb (3 h in 37 KB, no length)', post('X-File-Name: s.flac\r\n', silentFlac(3 * 3600, 16000, false)), 413],
       ['WAV at 1 Hz', post('X-File-Name: rate1.wav\r\n', wavDeclaring(1, 1, 2000)), 400],
@@ -147,7 +147,7 @@ describe('demo server: malformed requests, bombs (child process, stub model)', f
         { status: 413, error: 's.flac: more than 10 min of audio, the limit' });
       assert.deepEqual(await send('s.flac', silentFlac(3 * 3600)),
         { status: 413, error: 's.flac: its header declares 3 h of audio, more than the limit of 10 min' });
-      assert.match((await send('c.wav', wavDeclaring(65535, 16000, 32768))).error, /c\.wav: cannot decode audio: its header declares 65535 channels/);
+      assert.match((await send('c.wav', wavDeclaring(65535, 16000, 32768, 2))).error, /c\.wav: cannot decode audio: its header declares 65535 channels/);
       assert.match((await send('hires.wav', wavDeclaring(1, 384000, 7680))).error, /hires\.wav: cannot decode audio: its header declares a sample rate of 384000 Hz/);
     } finally {
       await demo.close();

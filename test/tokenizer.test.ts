@@ -5,6 +5,7 @@ import * as path from 'path';
 import { sharedDir, loadReferenceTranscripts } from '../src/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { LANGUAGES } from '../src/tokenizer/languages';
+import { labelsFor } from '../src/data/prepare';
 
 interface Transcript { id: string; lang: string; hypothesis: string; prompt: number[]; tokens: number[] }
 
@@ -97,6 +98,28 @@ describe('tokenizer: WhisperTokenizer (whisper-tiny, multilingual)', () => {
     assert.deepEqual(tok.encode(tok.decode(jfk.tokens)), jfk.tokens);
     assert.deepEqual(tok.encode(' The the'), [440, 264]);
     assert.deepEqual(tok.encode(''), []);
+  });
+
+  it('text that looks like a control token is encoded as plain text, in labels too', () => {
+    // Every added token (specials, 99 languages, 1501 timestamps) written in a transcript.
+    const added = (JSON.parse(fs.readFileSync(path.join(MODEL(), 'tokenizer.json'), 'utf8')).added_tokens as { content: string }[])
+      .map((t) => t.content);
+    assert.equal(added.length, 1608);
+    for (const text of added) {
+      const ids = tok.encode(text);
+      assert.ok(ids.length > 1 && ids.every((id) => id < tok.eot), `${text} -> ${ids}`);
+      assert.equal(tok.decode(ids), text);
+    }
+    // The BPE pieces of "<|endoftext|>" are those of its parts (the pre-tokenizer splits there).
+    assert.deepEqual(tok.encode('<|endoftext|>'), [...tok.encode('<|'), ...tok.encode('endoftext'), ...tok.encode('|>')]);
+    // A label keeps exactly one <|endoftext|> (its end) and the prompt's own language.
+    const text = ' I typed <|endoftext|> and <|fr|><|translate|> then <|0.00|> here.';
+    const labels = labelsFor(text, tok, { language: 'en' });
+    const prefix = tok.prefixTokens({ language: 'en' });
+    assert.deepEqual(labels.slice(0, prefix.length), prefix);
+    assert.deepEqual(labels.filter((id) => id >= tok.eot), [...prefix, tok.eot]);
+    assert.equal(labels[labels.length - 1], tok.eot);
+    assert.equal(tok.decode(labels.slice(prefix.length, -1)), text);
   });
 
   it('skipSpecialTokens keeps only the text; timestamps render as <|1.00|>', () => {

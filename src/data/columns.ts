@@ -36,6 +36,17 @@ export function pickColumn(file: string, columns: string[], requested: string | 
   return found;
 }
 
+/**
+ * Why a transcript must not be trained on, or undefined: U+FFFD means its text was already lost by
+ * a lossy decoding somewhere upstream (a Latin-1 file read as UTF-8).
+ */
+export function textProblem(text: string): string | undefined {
+  const at = text.indexOf('\uFFFD');
+  if (at < 0) return undefined;
+  return `transcript contains U+FFFD, the replacement character (at character ${at + 1}: "${text.slice(Math.max(0, at - 20), at + 20)}"): ` +
+    'its text was lost by decoding it with the wrong encoding before; fix the source';
+}
+
 /** Checks an audio file cheaply (exists, not empty); returns the reason it is bad or undefined. */
 export function checkAudioFile(file: string): string | undefined {
   let stat: fs.Stats;
@@ -72,8 +83,9 @@ export function toRow(fields: Record<string, unknown>, origin: RowOrigin, spec: 
     ok = false;
   }
   const text = typeof textField === 'string' ? textField.trim() : textField == null ? '' : String(textField);
-  if (!text) {
-    report.add(origin, 'text', `transcript '${spec.textColumn}' is empty`, typeof audio === 'string' ? audio : undefined);
+  const bad = text ? textProblem(text) : `transcript '${spec.textColumn}' is empty`;
+  if (bad) {
+    report.add(origin, 'text', bad, typeof audio === 'string' ? audio : undefined);
     ok = false;
   }
   if (!ok) return undefined;

@@ -14,9 +14,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AUDIO_COLUMNS, TEXT_COLUMNS, checkAudioFile, inferNumberColumns, pickColumn, toRow } from './columns';
+import { AUDIO_COLUMNS, TEXT_COLUMNS, checkAudioFile, inferNumberColumns, pickColumn, textProblem, toRow } from './columns';
 import { AudioDataset } from './dataset';
-import { DelimitedOptions, ManifestItem, readDelimited, readHeader, readJsonl } from './manifest';
+import { DelimitedOptions, ManifestItem, decodeText, readDelimited, readHeader, readJsonl } from './manifest';
 import { DataReport } from './report';
 import { Row, RowOrigin } from './types';
 
@@ -31,13 +31,18 @@ export interface ManifestOptions extends DelimitedOptions {
   samplingRate?: number;
 }
 
-/** Collects manifest items into a dataset: good rows kept, every problem in the report. */
+/**
+ * Collects manifest items into a dataset: good rows kept, every problem in the report. A row whose
+ * audio file an earlier row already uses is a duplicate (it would train twice, or on two different
+ * transcripts): reported, naming the earlier row, and left out.
+ */
 async function collect(items: AsyncIterable<ManifestItem>, spec: (first: Record<string, unknown>) => {
   audioColumn: string; textColumn: string; baseDir: string;
 }, samplingRate = 16000): Promise<AudioDataset> {
   const report = new DataReport();
   const rows: Row[] = [];
   const origins: RowOrigin[] = [];
+  const byAudio = new Map<string, { row: number; text: string }>();
   let columns: ReturnType<typeof spec> | undefined;
   for await (const item of items) {
     if (item.kind === 'problem') {
@@ -46,10 +51,17 @@ async function collect(items: AsyncIterable<ManifestItem>, spec: (first: Record<
     }
     columns ??= spec(item.fields);
     const row = toRow(item.fields, item.origin, columns, report);
-    if (row) {
-      rows.push(row);
-      origins.push(item.origin);
+    if (!row) continue;
+    const first = typeof row.audio === 'string' ? byAudio.get(row.audio) : undefined;
+    if (first) {
+      report.kept -= 1;
+      report.add(item.origin, 'audio', first.text === row.text ? `duplicate of row ${first.row} (same audio file and transcript)`
+        : `same audio file as row ${first.row}, with another transcript`, row.audio as string);
+      continue;
     }
+    if (typeof row.audio === 'string') byAudio.set(row.audio, { row: item.origin.row, text: row.text });
+    rows.push(row);
+    origins.push(item.origin);
   }
   inferNumberColumns(rows);
   return new AudioDataset(rows, { origins, report, samplingRate });
@@ -69,7 +81,7 @@ export async function loadCsvDataset(csv: string, options: ManifestOptions = {})
 export async function loadJsonl(manifest: string, options: ManifestOptions = {}): Promise<AudioDataset> {
   const file = path.resolve(manifest);
   const baseDir = options.baseDir ?? path.dirname(file);
-  return collect(readJsonl(file), (first) => {
+  return collect(readJsonl(file, options), (first) => {
     const keys = Object.keys(first);
     return {
       audioColumn: pickColumn(file, keys, options.audioColumn, AUDIO_COLUMNS, 'audio'),
@@ -100,17 +112,21 @@ export async function loadCommonVoice(dir: string, options: ManifestOptions & { 
 
 export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.opus', '.m4a', '.webm'];
 
-/** A folder of `NAME.wav` + `NAME.txt` pairs (pocketsphinx test data): one row per audio file. */
-export async function loadTxtPairs(dir: string, options: { samplingRate?: number } = {}): Promise<AudioDataset> {
+/**
+ * A folder of `NAME.wav` + `NAME.txt` pairs (pocketsphinx test data): one row per audio file.
+ * Two audio files of one name (`x.wav` + `x.flac`) share one transcript: the first in
+ * AUDIO_EXTENSIONS order is kept, the other reported. Transcripts are UTF-8 unless `encoding` says.
+ */
+export async function loadTxtPairs(dir: string, options: { samplingRate?: number; encoding?: string } = {}): Promise<AudioDataset> {
   const root = path.resolve(dir);
   const names = fs.readdirSync(root).sort();
-  const stems = new Map<string, { audio?: string; txt?: string }>();
+  const stems = new Map<string, { audio: string[]; txt?: string }>();
   for (const name of names) {
     const ext = path.extname(name).toLowerCase();
     const stem = name.slice(0, name.length - ext.length);
-    const entry = stems.get(stem) ?? {};
+    const entry = stems.get(stem) ?? { audio: [] };
     if (ext === '.txt') entry.txt = name;
-    else if (AUDIO_EXTENSIONS.includes(ext)) entry.audio = name;
+    else if (AUDIO_EXTENSIONS.includes(ext)) entry.audio.push(name);
     else continue;
     stems.set(stem, entry);
   }
@@ -118,13 +134,20 @@ export async function loadTxtPairs(dir: string, options: { samplingRate?: number
   const rows: Row[] = [];
   const origins: RowOrigin[] = [];
   let row = 0;
+  const extRank = (n: string) => AUDIO_EXTENSIONS.indexOf(path.extname(n).toLowerCase());
   for (const [stem, entry] of stems) {
     row += 1;
+    const [first, ...others] = entry.audio.sort((a, b) => extRank(a) - extRank(b));
     const txt = path.join(root, entry.txt ?? `${stem}.txt`);
-    const audio = path.join(root, entry.audio ?? `${stem}.wav`);
+    const audio = path.join(root, first ?? `${stem}.wav`);
     const origin: RowOrigin = { source: entry.txt ? txt : audio, row, line: 1 };
+    for (const other of others) {
+      row += 1;
+      report.add({ source: path.join(root, other), row, line: 1 }, 'audio',
+        `${other} and ${first} share the transcript ${path.basename(txt)}: ${first} is kept, ${other} left out`, path.join(root, other));
+    }
     let ok = true;
-    if (!entry.audio) {
+    if (!first) {
       report.add(origin, 'audio', `no audio file for ${path.basename(txt)} (looked for ${AUDIO_EXTENSIONS.join(', ')})`);
       ok = false;
     } else {
@@ -134,13 +157,18 @@ export async function loadTxtPairs(dir: string, options: { samplingRate?: number
         ok = false;
       }
     }
-    const text = entry.txt ? fs.readFileSync(txt, 'utf8').trim() : '';
+    let text = '';
     if (!entry.txt) {
       report.add(origin, 'text', `no transcript file ${path.basename(txt)}`, audio);
       ok = false;
-    } else if (!text) {
-      report.add(origin, 'text', 'transcript file is empty', entry.audio ? audio : undefined);
-      ok = false;
+    } else {
+      const decoded = decodeText(fs.readFileSync(txt), options.encoding);
+      text = 'text' in decoded ? decoded.text.trim() : '';
+      const bad = 'error' in decoded ? `transcript file is ${decoded.error}` : !text ? 'transcript file is empty' : textProblem(text);
+      if (bad) {
+        report.add(origin, 'text', bad, first ? audio : undefined);
+        ok = false;
+      }
     }
     if (!ok) continue;
     report.kept += 1;

@@ -28,10 +28,13 @@ export class TranscriptionWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>();
   private closed = false;
+  /** The thread taking jobs; a new one (loading the model again) after the last one died. */
+  private current: Promise<Worker>;
 
-  private constructor(private worker: Worker, readonly modelName: string, readonly adapterName: string | undefined,
+  private constructor(worker: Worker, readonly modelName: string, readonly adapterName: string | undefined,
     private readonly init: WorkerInit) {
     this.watch(worker);
+    this.current = Promise.resolve(worker);
   }
 
   /** Starts the thread and resolves once its model is loaded (rejects with the loading error). */
@@ -43,16 +46,32 @@ export class TranscriptionWorker {
   /** Decodes and transcribes `job` in the worker; rejects with a JobError (status 400/413/500). */
   async run(job: FileJob): Promise<JobResult> {
     if (this.closed) throw new JobError(503, 'the demo is shutting down');
+    let worker: Worker;
+    try {
+      worker = await this.current;
+    } catch (e) {
+      this.current = this.respawn(); // try again for the next job
+      throw new JobError(500, `the transcription worker cannot start: ${(e as Error).message}`);
+    }
     const id = this.nextId++;
     return new Promise<JobResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, job } satisfies WorkerRequest);
+      worker.postMessage({ id, job } satisfies WorkerRequest);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.worker.terminate();
+    await (await this.current.catch(() => undefined))?.terminate();
+  }
+
+  private respawn(): Promise<Worker> {
+    const next = spawn(this.init).then(({ worker }) => {
+      this.watch(worker);
+      return worker;
+    });
+    next.catch((e) => console.error(`demo: cannot restart the transcription worker: ${(e as Error).message}`));
+    return next;
   }
 
   /** Routes replies; if the thread dies (a crash, out of memory), fails its jobs and starts a new one. */
@@ -70,12 +89,7 @@ export class TranscriptionWorker {
       gone = true;
       for (const p of this.pending.values()) p.reject(new JobError(500, `the transcription worker stopped: ${why}`));
       this.pending.clear();
-      if (this.closed) return;
-      spawn(this.init).then(({ worker: w }) => {
-        if (this.closed) return void w.terminate();
-        this.worker = w;
-        this.watch(w);
-      }, (e) => console.error(`demo: cannot restart the transcription worker: ${(e as Error).message}`));
+      if (!this.closed) this.current = this.respawn();
     };
     worker.once('error', (e) => died(e.message));
     worker.once('exit', (code) => died(`exit code ${code}`));

@@ -68,6 +68,8 @@ export class WhisperTokenizer {
   readonly special: SpecialTokens;
 
   private readonly tokenizer: Tokenizer;
+  /** The same BPE without the added tokens: text -> ids never yields a control token (see `encode`). */
+  private readonly plainText: Tokenizer;
   private readonly specialIds: Set<number>;
   private readonly langById = new Map<number, string>();
   private readonly idByLang = new Map<string, number>();
@@ -88,6 +90,7 @@ export class WhisperTokenizer {
     }
     // Whisper decodes exactly, like tiktoken: no " ." -> "." clean-up whatever the config says.
     this.tokenizer = new Tokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: false });
+    this.plainText = new Tokenizer({ ...tokenizerJson, added_tokens: [] }, { ...tokenizerConfig, clean_up_tokenization_spaces: false });
     const byContent = new Map(added.map((t) => [t.content, t.id]));
     const maxId = Math.max(...added.map((t) => t.id), ...(Object.values(tokenizerJson.model.vocab) as number[]));
     this.vocabSize = maxId + 1;
@@ -117,9 +120,16 @@ export class WhisperTokenizer {
     return new WhisperTokenizer(tokenizerJson, config, multi, file);
   }
 
-  /** Text -> BPE ids, no special tokens (Whisper puts a leading space before each segment's text). */
+  /**
+   * Text -> BPE ids, no special tokens (Whisper puts a leading space before each segment's text).
+   * Text that looks like a control token ("<|endoftext|>", "<|fr|>", "<|0.00|>") is encoded as the
+   * characters it is made of, never as that token: a transcript cannot end its own label or switch
+   * the language. This is tiktoken's `encode(text, disallowed_special=())` and transformers'
+   * WhisperTokenizer with `split_special_tokens=True` (by default transformers maps such text to the
+   * control token, and openai-whisper's encode refuses it).
+   */
   encode(text: string): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.plainText.encode(text, { add_special_tokens: false }).ids;
   }
 
   /**

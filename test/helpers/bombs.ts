@@ -3,8 +3,13 @@
  * silence packed as densely as the format allows.
  */
 
-/** A 16-bit PCM WAV whose header declares `channels`, `rate` and `dataBytes` of samples (all zeros). */
-export function wavDeclaring(channels: number, rate: number, dataBytes: number): Buffer {
+/**
+ * A 16-bit PCM WAV whose header declares `channels`, `rate` and `dataBytes` of samples (all zeros).
+ * A block align below channels * 2 makes a decoder that trusts both fields allocate
+ * channels x (dataBytes / blockAlign) samples: 65535 channels with block align 2 in 32 KB asked the
+ * old decoder for a billion samples (64 s and 3 GB before it failed).
+ */
+export function wavDeclaring(channels: number, rate: number, dataBytes: number, blockAlign = (channels * 2) & 0xffff): Buffer {
   const buf = Buffer.alloc(44 + dataBytes);
   buf.write('RIFF', 0, 'ascii');
   buf.writeUInt32LE(36 + dataBytes, 4);
@@ -14,7 +19,7 @@ export function wavDeclaring(channels: number, rate: number, dataBytes: number):
   buf.writeUInt16LE(channels, 22);
   buf.writeUInt32LE(rate, 24);
   buf.writeUInt32LE((rate * channels * 2) >>> 0, 28);
-  buf.writeUInt16LE((channels * 2) & 0xffff, 32); // block align (wraps for absurd channel counts)
+  buf.writeUInt16LE(blockAlign, 32);
   buf.writeUInt16LE(16, 34);
   buf.write('data', 36, 'ascii');
   buf.writeUInt32LE(dataBytes, 40);
