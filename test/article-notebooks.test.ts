@@ -23,6 +23,11 @@ function outputText(r: RunResult): string {
     .replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
+/** Cell outputs of one run that match `pattern`, with the random ids of plotly figures blanked. */
+function outputs(cells: string[], pattern: RegExp): string[] {
+  return cells.filter((c) => pattern.test(c)).map((c) => c.replace(/plotly-[\w-]+/g, 'plotly'));
+}
+
 /** A table row's cells by its first cell, e.g. row(text, 'whisper-tiny (base)'). */
 function row(text: string, first: string): string[] {
   const line = text.split('\n').find((l) => l.trim().startsWith(`${first} |`));
@@ -49,9 +54,62 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     for (const name of ['adapter-raw', 'adapter-normalized']) {
       assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '10_vietnamese-smoke', name, 'adapter_model.safetensors')), name);
     }
-    const [first, second] = r.runs;
-    const scores = (cells: string[]) => cells.filter((c) => /corpus WER on the test clips/.test(c));
-    assert.deepEqual(scores(second), scores(first), 'the comparison table is the same when every cell runs again');
+    const scores = /corpus WER on the test clips/;
+    assert.deepEqual(outputs(r.runs[1], scores), outputs(r.runs[0], scores), 'the comparison table is the same when every cell runs again');
+    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+  });
+
+  it('11_medical: full fine-tuning of the decoder, S/D/I on real rows, HF checkpoint served by the demo', async () => {
+    const r = await run('11_medical');
+    const text = outputText(r);
+    assert.match(text, /article 001 vs this notebook/);
+    assert.match(text, /loadCsvDataset\('overview-of-recordings\.csv'/);
+    assert.match(text, /trainable params: 29,552,256 \|\| all params: 37,760,640 \|\| trainable%: 78\.2621/);
+    for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) {
+      assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '11_medical-smoke', 'model', f)), f);
+    }
+    const base = row(text, 'base');
+    const tuned = row(text, 'fine-tuned');
+    assert.equal(base.length, tuned.length);
+    assert.ok(Number(base[1]) > 0 && base[1] === tuned[1], 'N is the same for both models');
+    assert.match(text, /REF: .*\nHYP: /);
+    assert.match(text, /\| 200 \| /);
+    const sdi = /English normalizer on both sides/;
+    assert.deepEqual(outputs(r.runs[1], sdi), outputs(r.runs[0], sdi), 'the same scores when every cell runs again');
+    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+  });
+
+  it('12_complete_guide: CSV, is_valid numbers, augmentation, collator, cosine + early stopping, best model saved and reloaded', async () => {
+    const r = await run('12_complete_guide');
+    const text = outputText(r);
+    assert.match(text, /article 002 vs this notebook/);
+    assert.match(text, /32\.5 → 12\.7/);
+    assert.match(text, /1200 rows in dataset\.csv \(columns audios,transcription -> audio, text\)/);
+    assert.match(text, /the guide: text > 5 chars, 1 s < duration < 30 s \| 0 \| \d+ \| \d+ \|/);
+    assert.match(text, /inputFeatures \[4,80,3000\]/);
+    assert.match(text, /trainable params: 29,552,256 \|\| all params: 37,760,640/);
+    assert.match(text, /best model \(reloaded\) \| /);
+    assert.match(text, /model\.safetensors: [\d,]+ bytes/);
+    assert.match(text, /learning rate per step: 5 % warmup, then cosine/);
+    const evals = /WER after the guide's normalization/;
+    assert.deepEqual(outputs(r.runs[1], evals), outputs(r.runs[0], evals), 'the same evaluations when every cell runs again');
+    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+  });
+
+  it('13_breton: wav+txt folder, clean_text, a streamed dataset, Lightning-style hooks, early stopping', async () => {
+    const r = await run('13_breton');
+    const text = outputText(r);
+    assert.match(text, /article 003 vs this notebook/);
+    assert.match(text, /121\.96 %/);
+    assert.match(r.runs[0].join('\n'), /recordings: 4 pairs \(8 files written, 0 unchanged\)|recordings: 4 pairs \(0 files written, 8 unchanged\)/);
+    assert.match(r.runs[1].join('\n'), /recordings: 4 pairs \(0 files written, 8 unchanged\)/);
+    assert.match(text, /loadTxtPairs: 4 rows, columns audio, text, id; 0 problems/);
+    assert.match(text, /dec'h e pesketes\. \| dec'h e pesketes \| dec h e pesketes/);
+    assert.match(text, /<\|startoftranscript\|><\|br\|><\|transcribe\|><\|notimestamps\|>/);
+    for (const hook of ['on_train_start', 'training_step 1:', 'on_validation_epoch_end @ step 2', 'ModelCheckpoint: checkpoint-2', 'on_train_end after 2 steps']) {
+      assert.ok(text.includes(hook), hook);
+    }
+    assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '13_breton-smoke', 'adapter', 'adapter_model.safetensors')));
     for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
   });
 
@@ -66,12 +124,13 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     assert.match(text, /"r":8,"lora_alpha":32,"lora_dropout":0\.1,"target_modules":\["q_proj","v_proj"\],"peft_type":"LORA"/);
     assert.match(text, /1 s windows \(S = speech, · = silent\): ·+S+·+/);
     assert.match(text, /5 s of line noise \| .* \| \(skipped: silent, nothing transcribed\)/);
+    assert.match(text, /\| true \| \d+\/\d+ \| /, 'speculative decoding gives the greedy tokens');
     assert.match(text, /base \| 200 \| /);
     assert.match(text, /adapter \| 200 \| /);
     assert.ok(row(text, 'whisper-tiny 8-bit + LoRA, telephone audio').length >= 4);
     assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '14_french_telephone-smoke', 'adapter', 'adapter_model.safetensors')));
-    const table = (cells: string[]) => cells.filter((c) => /prompt forced, BasicTextNormalizer on both sides/.test(c));
-    assert.deepEqual(table(r.runs[1]), table(r.runs[0]), 'the same WERs when every cell runs again');
+    const table = /prompt forced, BasicTextNormalizer on both sides/;
+    assert.deepEqual(outputs(r.runs[1], table), outputs(r.runs[0], table), 'the same WERs when every cell runs again');
     for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
   });
 });

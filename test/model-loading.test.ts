@@ -75,6 +75,43 @@ describe('model loading', function () {
     assert.equal(sp.transcribe, 50360);
   });
 
+  it('hostile sizes in config.json fail at once with the field named (encoder_layers: 1e9)', async () => {
+    const base = JSON.parse(fs.readFileSync(path.join(TINY(), 'config.json'), 'utf8'));
+    assert.throws(() => WhisperConfig.fromJSON({ ...base, encoder_layers: 1e9 }, 'c.json'),
+      /c\.json: field 'encoder_layers' must be a whole number in 1\.\.128, got 1000000000/);
+    assert.throws(() => WhisperConfig.fromJSON({ ...base, vocab_size: 2 ** 40 }, 'c.json'), /field 'vocab_size' must be a whole number in 1\.\.1000000/);
+    assert.throws(() => WhisperConfig.fromJSON({ ...base, d_model: 8192, encoder_attention_heads: 64, decoder_attention_heads: 64,
+      encoder_layers: 128, decoder_layers: 128, encoder_ffn_dim: 65536, decoder_ffn_dim: 65536 }, 'c.json'),
+    /c\.json: fields 'd_model', '\*_layers' and '\*_ffn_dim' describe a model of \d+\.\d billion parameters, more than the 10 billion/);
+    const dir = folderWith(null);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...base, encoder_layers: 1e9 }));
+    fs.copyFileSync(path.join(TINY(), 'model.safetensors'), path.join(dir, 'model.safetensors'));
+    const t0 = performance.now();
+    await rejectsWithoutTensors(dir, /config\.json: field 'encoder_layers'/);
+    assert.ok(performance.now() - t0 < 5000, `took ${performance.now() - t0} ms`);
+  });
+
+  it('broken generation_config.json, dtype "constructor", oversized headers name the file and field', async () => {
+    const dir = folderWith(null);
+    fs.copyFileSync(path.join(TINY(), 'model.safetensors'), path.join(dir, 'model.safetensors'));
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), '{"suppress_tokens": [1, 2,');
+    assert.throws(() => WhisperConfig.fromFile(path.join(dir, 'config.json')), /generation_config\.json: not valid JSON/);
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ lang_to_id: { '<|en|>': 'x' } }));
+    assert.throws(() => WhisperConfig.fromFile(path.join(dir, 'config.json')),
+      /generation_config\.json: field 'lang_to_id' must map token texts to token ids below 51865/);
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ suppress_tokens: [1, 1e12] }));
+    assert.throws(() => WhisperConfig.fromFile(path.join(dir, 'config.json')), /generation_config\.json: field 'suppress_tokens' must be a list of token ids below 51865/);
+    for (const dtype of ['constructor', 'toString', '__proto__']) {
+      await rejectsWithoutTensors(folderWith(safetensorsBytes({ a: { dtype, shape: [2], data_offsets: [0, 8] } }, 8)),
+        new RegExp(`model\\.safetensors: tensor 'a': unsupported dtype "${dtype}" \\(supported: F32, F16, BF16\\)`));
+    }
+    await rejectsWithoutTensors(folderWith(safetensorsBytes({ __metadata__: 7 }, 0)), /model\.safetensors: '__metadata__' must be an object of strings/);
+    // A 160 MB file (sparse: nothing is written) whose first 8 bytes declare a 150 MB header.
+    const sparse = folderWith(Buffer.from(new BigUint64Array([150_000_000n]).buffer));
+    fs.truncateSync(path.join(sparse, 'model.safetensors'), 160_000_000);
+    await rejectsWithoutTensors(sparse, /model\.safetensors: header length 150000000 is over the format's limit/);
+  });
+
   it('F16 / BF16 / F32 decoding', () => {
     const f16 = new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x0001, 0x7bff]).buffer);
     assert.deepEqual(Array.from(decodeTensorBytes(f16, 'F16')), [1, -2, 2 ** -24, 65504]);

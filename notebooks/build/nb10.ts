@@ -165,7 +165,7 @@ const args = (name: string) => seq2SeqTrainingArguments({
 });
 const trainerFor = (name: string, data: typeof trainRaw, monitor?: TrainingMonitor) => new Seq2SeqTrainer({
   model: peft, args: args(name), trainDataset: data, evalDataset: testSet,
-  generateOptions: { language: 'vi', task: 'transcribe' }, callbacks: monitor?.callbacks,
+  generateOptions: { language: 'vi', task: 'transcribe' }, callbacks: monitor ? [monitor] : [],
 });
 const scorer = await fresh('scorer', () => trainerFor('base', trainRaw));
 t0 = Date.now();

@@ -1,63 +1,49 @@
 /**
  * Any audio file (wav, flac, mp3, ogg, ...) -> mono Float32Array at 16 kHz, what Whisper's
  * `load_audio` gets from `ffmpeg -ac 1 -ar 16000`, without ffmpeg: audio-decode's pure JS/WASM
- * codecs, channel mean, then libsamplerate.
+ * codecs, channel mean, then libsamplerate, chunk by chunk (src/audio/stream.ts) within the
+ * limits of src/audio/limits.ts (by default at most 1 hour: longer files go through
+ * `openAudioStream`, which never holds the whole file).
  */
 import * as fs from 'fs';
-import decode from 'audio-decode';
-import { resample, ResampleQuality } from './resample';
-import { parseAudioHeader } from './header';
+import { DEFAULT_MAX_SECONDS } from './limits';
+import type { ResampleQuality } from './resample';
+import { decodeStream, DecodeOptions } from './stream';
 
-/** Mean of the channels, as the reference pipeline mixes stereo to mono ((L + R) / 2). */
-export function mixToMono(channels: Float32Array[]): Float32Array {
-  if (channels.length === 1) return channels[0];
-  const n = Math.min(...channels.map((c) => c.length));
-  const out = new Float32Array(n);
-  for (const c of channels) for (let i = 0; i < n; i++) out[i] += c[i];
-  const k = 1 / channels.length;
-  for (let i = 0; i < n; i++) out[i] *= k;
-  return out;
+export { mixToMono } from './stream';
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 /**
  * Decodes an encoded audio file held in memory. `name` (a file name or URL) is only used in
  * error messages: `"<name>: cannot decode audio: <reason>"`. `quality` is the resampler's
  * ('best' is closest to ffmpeg; 'medium' is about 5x faster and still ~3e-4 RMS from it).
+ * `limits.maxSeconds` defaults to 1 hour (230 MB of 16 kHz samples); pass Infinity to lift it.
  */
 export async function decodeAudio(bytes: Uint8Array, name = '<bytes>', sampleRate = 16000,
-  quality: ResampleQuality = 'best'): Promise<Float32Array> {
-  const fail = (why: string): never => {
-    throw new Error(`${name}: cannot decode audio: ${why}`);
-  };
-  if (!bytes || bytes.length === 0) fail('empty data');
-  let decoded: { channelData: Float32Array[]; sampleRate: number };
-  try {
-    decoded = await decode(bytes);
-  } catch (e) {
-    const why = (e as Error)?.message ?? String(e);
-    if (/unknown audio format/i.test(why)) {
-      const head = Buffer.from(bytes.subarray(0, 16)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
-      return fail(`unknown format, not WAV/FLAC/MP3/OGG/Opus/AAC/... (starts with "${head}")`);
-    }
-    return fail(why);
+  quality: ResampleQuality = 'best', limits: Omit<DecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
+  const pieces: Float32Array[] = [];
+  let n = 0;
+  const opts = { maxSeconds: DEFAULT_MAX_SECONDS, ...limits, sampleRate, quality };
+  for await (const p of decodeStream(bytes ?? new Uint8Array(0), once(bytes ?? new Uint8Array(0)), name, opts)) {
+    pieces.push(p);
+    n += p.length;
   }
-  const { channelData, sampleRate: rate } = decoded;
-  if (!channelData?.length || !rate) fail('no audio samples in the data (truncated or corrupt file?)');
-  const mono = mixToMono(channelData);
-  if (mono.length === 0) fail('no audio samples in the data (truncated or corrupt file?)');
-  const declared = parseAudioHeader(bytes)?.frames;
-  if (declared !== undefined && mono.length < declared) {
-    fail(`truncated or corrupt: decoded ${mono.length} of the ${declared} samples its header declares`);
+  if (pieces.length === 1) return pieces[0];
+  const out = new Float32Array(n);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
   }
-  for (let i = 0; i < mono.length; i++) {
-    if (!Number.isFinite(mono[i])) fail(`sample ${i} is not a finite number (corrupt data?)`);
-  }
-  return resample(mono, rate, sampleRate, quality);
+  return out;
 }
 
 /** Reads and decodes an audio file: `loadAudio('clip.mp3')` -> 16 kHz mono samples in [-1, 1]. */
-export async function loadAudio(file: string, sampleRate = 16000,
-  quality: ResampleQuality = 'best'): Promise<Float32Array> {
+export async function loadAudio(file: string, sampleRate = 16000, quality: ResampleQuality = 'best',
+  limits: Omit<DecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(file);
@@ -67,7 +53,7 @@ export async function loadAudio(file: string, sampleRate = 16000,
     if (code === 'EISDIR') throw new Error(`${file}: is a directory, not an audio file`);
     throw new Error(`${file}: cannot read: ${(e as Error).message}`);
   }
-  return decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, sampleRate, quality);
+  return decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, sampleRate, quality, limits);
 }
 
 /**

@@ -9,7 +9,7 @@ export { tf };
 export { initBackend, describeBackend } from './select';
 export type { BackendName, BackendReport } from './select';
 export {
-  linear, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
+  linear, affine, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
   keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, heapLimitBytes, prefetch, DerivedTensors, isTrainable,
 } from './ops';
 export type { FrozenWeight, KeyValue } from './ops';

@@ -52,7 +52,13 @@ export class DerivedTensors {
  * [B, H, S, dh] tensor each; wasm's 'rows': one per batch row). The model only passes them on:
  * made by `keyValue`, extended by `concatKeyValue`, reordered by `gatherKeyValue`, cut by `sliceKeyValue`.
  */
-export type KeyValue = { layout: string; k: tf.Tensor[]; v: tf.Tensor[] };
+export type KeyValue = {
+  layout: string;
+  k: tf.Tensor[];
+  v: tf.Tensor[];
+  /** Positions in use, when the tensors have room for more (a decoder cache grown in place). */
+  length?: number;
+};
 
 /** What a backend may do its own way; `registerOps` fills in the rest from the plain formulas. */
 export interface BackendOps {
@@ -62,6 +68,9 @@ export interface BackendOps {
   prepareLinear(w: FrozenWeight): void;
   /** x [N, in] -> x W^T [N, out]; differentiable w.r.t. x (and W when it is a trainable variable). */
   linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D;
+  /** (x W^T + bias) * scale + residual in one go where the backend can (else undefined: `affine` composes it). */
+  affine(x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number, residual: tf.Tensor2D | undefined,
+    training: boolean): tf.Tensor2D | undefined;
   /** tf.matMul(a, b, transposeA, transposeB), the transposes done the backend's fastest way. */
   matMulT(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor;
   /** [LayerNorm(x), n, r] over the last axis, with n normalized x and r = 1 / sigma ([..., 1]). */
@@ -88,6 +97,15 @@ export interface BackendOps {
 
 export const isTrainable = (t: tf.Tensor) => t instanceof tf.Variable && t.trainable;
 
+/**
+ * Whether a gradient tape is recording. When not (generation, evaluation), ops skip the custom
+ * gradients they would set up (customGrad costs a scope and closures per call, most of a
+ * generation step's bookkeeping) and compute the same values directly.
+ */
+export function recording(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
 /** [B, S, d] -> [B, H, S, dh] */
 function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
   const [b, s, d] = x.shape;
@@ -108,7 +126,7 @@ function normalize(x: tf.Tensor, eps: number): { n: tf.Tensor; r: tf.Tensor } {
   return { n: tf.mul(centered, r), r };
 }
 
-const affine = (n: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.mul(n, w), b);
+const scaleShift = (n: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.mul(n, w), b);
 
 /** The plain TensorFlow.js formulas: what every backend runs unless it registered its own. */
 export const plainOps: BackendOps = {
@@ -117,10 +135,11 @@ export const plainOps: BackendOps = {
     const weight = w.quantized ? tf.tensor2d(dequantize(w.quantized), w.quantized.shape) : w.weight;
     return tf.matMul(x, weight, false, true);
   },
+  affine: () => undefined,
   matMulT: (a, b, transposeA, transposeB) => tf.matMul(a, b, transposeA, transposeB),
   layerNormForward: (x, w, b, eps) => {
     const { n, r } = normalize(x, eps);
-    return [affine(n, w, b), n, r];
+    return [scaleShift(n, w, b), n, r];
   },
   /** dx = r (g - mean(g) - n mean(g n)) with g = dy w. */
   layerNormBackward: (dy, w, n, r) => {
@@ -171,6 +190,22 @@ export function heapLimitBytes(): number | undefined {
 
 export const prepareLinear = (w: FrozenWeight) => ops().prepareLinear(w);
 export const linear = (x: tf.Tensor2D, w: FrozenWeight, training = false) => ops().linear(x, w, training);
+
+/**
+ * (x W^T + bias) * scale + residual: a Linear with its bias, the query scaling of attention and the
+ * residual connection after it, in one call where the backend has a way (wasm: one SIMD pass for
+ * the few rows of a generation step); otherwise these operations in this order.
+ */
+export function affine(x: tf.Tensor2D, w: FrozenWeight, bias?: tf.Tensor, opts: { scale?: number; residual?: tf.Tensor2D; training?: boolean } = {}): tf.Tensor2D {
+  const scale = opts.scale ?? 1;
+  const training = opts.training ?? false;
+  return ops().affine(x, w, bias, scale, opts.residual, training) ?? tf.tidy(() => {
+    let y: tf.Tensor = ops().linear(x, w, training);
+    if (bias) y = tf.add(y, bias);
+    if (scale !== 1) y = tf.mul(y, scale);
+    return (opts.residual ? tf.add(opts.residual, y) : y) as tf.Tensor2D;
+  });
+}
 export const matMulT = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) => ops().matMulT(a, b, transposeA, transposeB);
 export const softmaxBackward = (p: tf.Tensor, dp: tf.Tensor, r: tf.Tensor) => ops().softmaxBackward(p, dp, r);
 export const keyValue = (k: tf.Tensor3D, v: tf.Tensor3D, numHeads: number) => ops().keyValue(k, v, numHeads);
@@ -185,7 +220,8 @@ export const attention = (q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?:
  * mean, square and rsqrt); trainable ones take autodiff instead.
  */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
-  if (isTrainable(weight) || isTrainable(bias)) return tf.tidy(() => affine(normalize(x, eps).n, weight, bias));
+  if (isTrainable(weight) || isTrainable(bias)) return tf.tidy(() => scaleShift(normalize(x, eps).n, weight, bias));
+  if (!recording()) return tf.tidy(() => ops().layerNormForward(x, weight, bias, eps)[0]); // nothing to differentiate
   const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const [value, n, r] = ops().layerNormForward(input, weight, bias, eps);
     save([n, r]);
@@ -211,6 +247,7 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
  * x and 2 Phi(x) are kept for `geluBackward`.
  */
 export function gelu(x: tf.Tensor, training = false): tf.Tensor {
+  if (!recording()) return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))); // the same operations
   const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const e = tf.erf(tf.mul(input, Math.SQRT1_2));
     const [value, derivative] = (training && ops().geluWithDerivative(input, e)) || [];

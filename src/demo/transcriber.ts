@@ -8,6 +8,8 @@
  */
 import * as path from 'path';
 import { initBackend } from '../backend';
+import { decodeAudio } from '../audio/decode';
+import { AudioLimitError } from '../audio/limits';
 import { isSilent } from '../audio/vad';
 import { WhisperFeatureExtractor } from '../features/logmel';
 import { PeftModel } from '../lora';
@@ -23,6 +25,47 @@ export interface DemoTranscriber {
   /** Name of the adapter folder when one was loaded. */
   adapterName?: string;
   transcribe(audio: Float32Array, variant: Variant): Promise<{ text: string; segments: Segment[] }>;
+}
+
+/** One upload: the file's bytes, its name (for messages) and the model variant asked for. */
+export interface FileJob {
+  bytes: Uint8Array;
+  name: string;
+  variant: Variant;
+}
+
+export interface JobResult {
+  text: string;
+  segments: Segment[];
+  variant: Variant;
+  /** Transcription time (decoding the file included). */
+  seconds: number;
+  audioSeconds: number;
+}
+
+/** A failed job with the HTTP status it deserves: 400 bad input, 413 over a limit, 500 our fault. */
+export class JobError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * What one demo request does, wherever it runs (the server's worker thread, or in-process with a
+ * ready transcriber): decode the upload within the limits, then transcribe it.
+ */
+export async function transcribeFile(transcriber: DemoTranscriber, job: FileJob, maxSeconds: number): Promise<JobResult> {
+  if (job.variant === 'adapter' && !transcriber.adapterName) throw new JobError(400, 'This demo was started without --adapter.');
+  const t0 = performance.now();
+  let audio: Float32Array;
+  try {
+    audio = await decodeAudio(job.bytes, job.name, 16000, 'best', { maxSeconds });
+  } catch (e) {
+    throw new JobError(e instanceof AudioLimitError ? 413 : 400, (e as Error).message);
+  }
+  if (audio.length === 0) throw new JobError(400, `${job.name}: the file holds no audio samples`);
+  const out = await transcriber.transcribe(audio, job.variant);
+  return { ...out, variant: job.variant, seconds: (performance.now() - t0) / 1000, audioSeconds: audio.length / 16000 };
 }
 
 export interface TranscriberOptions {

@@ -22,6 +22,8 @@ export interface AttentionOptions {
   onScores?: (scores: tf.Tensor4D) => void;
   /** The states `kv` was made from (what onScores needs; default the hidden states). */
   keyStates?: tf.Tensor3D;
+  /** Added to the output (the residual connection around the attention block). */
+  residual?: tf.Tensor3D;
 }
 
 export class WhisperAttention {
@@ -52,15 +54,15 @@ export class WhisperAttention {
 
   /**
    * hidden [B, T, d] attends to `kv` (precomputed) or to itself; `mask` [T, S] is added to the
-   * scores (0 or a large negative number).
+   * scores (0 or a large negative number); `residual` is added to the output.
    */
   apply(hidden: tf.Tensor3D, opts: AttentionOptions = {}): tf.Tensor3D {
     const training = opts.training ?? false;
     return tf.tidy(() => {
-      const q = tf.mul(this.qProj.apply(hidden, training), this.scaling) as tf.Tensor3D;
+      const q = this.qProj.apply(hidden, training, { scale: this.scaling }) as tf.Tensor3D;
       const kv = opts.kv ?? this.keyValue(hidden, training);
       if (opts.onScores) opts.onScores(tf.keep(this.scores(q, opts.keyStates ?? hidden)));
-      return this.outProj.apply(attention(q, kv, this.numHeads, opts.mask), training) as tf.Tensor3D;
+      return this.outProj.apply(attention(q, kv, this.numHeads, opts.mask), training, { residual: opts.residual }) as tf.Tensor3D;
     });
   }
 

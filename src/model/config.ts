@@ -84,7 +84,15 @@ export class WhisperConfig {
     const c = WhisperConfig.fromJSON(obj, file);
     // generation_config.json beside it holds the decoding settings transformers actually uses.
     const gen = path.join(path.dirname(file), 'generation_config.json');
-    if (fs.existsSync(gen)) c.applyGenerationConfig(JSON.parse(fs.readFileSync(gen, 'utf8')), gen);
+    if (fs.existsSync(gen)) {
+      let genObj: WhisperConfigJSON;
+      try {
+        genObj = JSON.parse(fs.readFileSync(gen, 'utf8'));
+      } catch (e) {
+        throw new Error(`${gen}: not valid JSON (${(e as Error).message})`);
+      }
+      c.applyGenerationConfig(genObj, gen);
+    }
     return c;
   }
 
@@ -96,19 +104,30 @@ export class WhisperConfig {
   }
 
   applyGenerationConfig(obj: WhisperConfigJSON, source: string): void {
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${source}: must be a JSON object`);
     const pick = (k: string) => obj[k];
+    /** {"<|en|>": 50259, ...}: token texts to token ids below vocab_size. */
+    const idMap = (k: string) => {
+      const v = pick(k);
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'object' || Array.isArray(v) ||
+        !Object.values(v).every((id) => Number.isInteger(id) && (id as number) >= 0 && (id as number) < this.vocabSize)) {
+        throw new Error(`${source}: field '${k}' must map token texts to token ids below ${this.vocabSize}`);
+      }
+      return v as Record<string, number>;
+    };
     const arr = (k: string) => {
       const v = pick(k);
       if (v === undefined || v === null) return undefined;
-      if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) {
-        throw new Error(`${source}: field '${k}' must be a list of token ids`);
+      if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0 && x < this.vocabSize)) {
+        throw new Error(`${source}: field '${k}' must be a list of token ids below ${this.vocabSize}`);
       }
       return v as number[];
     };
     this.suppressTokens = arr('suppress_tokens') ?? this.suppressTokens;
     this.beginSuppressTokens = arr('begin_suppress_tokens') ?? this.beginSuppressTokens;
-    if (pick('lang_to_id')) this.langToId = pick('lang_to_id') as Record<string, number>;
-    if (pick('task_to_id')) this.taskToId = pick('task_to_id') as Record<string, number>;
+    this.langToId = idMap('lang_to_id') ?? this.langToId;
+    this.taskToId = idMap('task_to_id') ?? this.taskToId;
     if (Number.isInteger(pick('no_timestamps_token_id'))) this.noTimestampsTokenId = pick('no_timestamps_token_id') as number;
     if (typeof pick('is_multilingual') === 'boolean') this.isMultilingual = pick('is_multilingual') as boolean;
     const heads = pick('alignment_heads');
@@ -131,9 +150,15 @@ export class WhisperConfig {
       'maxTargetPositions'];
     for (const k of posInt) {
       const v = this[k];
-      if (!Number.isInteger(v) || (v as number) <= 0) {
-        throw new Error(`${src}: field '${toSnake(k)}' must be a positive integer, got ${JSON.stringify(v)}`);
+      const max = BOUNDS[k as string];
+      if (!Number.isInteger(v) || (v as number) <= 0 || (v as number) > max) {
+        throw new Error(`${src}: field '${toSnake(k)}' must be a whole number in 1..${max}, got ${JSON.stringify(v)}`);
       }
+    }
+    const params = this.parameterCount();
+    if (params > MAX_PARAMETERS) {
+      throw new Error(`${src}: fields 'd_model', '*_layers' and '*_ffn_dim' describe a model of ${(params / 1e9).toFixed(1)} ` +
+        `billion parameters, more than the ${MAX_PARAMETERS / 1e9} billion this implementation can hold`);
     }
     for (const k of ['decoderStartTokenId', 'eosTokenId', 'padTokenId'] as const) {
       const v = this[k];
@@ -158,11 +183,32 @@ export class WhisperConfig {
     if (this.maxSourcePositions * 2 <= 0) throw new Error(`${src}: field 'max_source_positions' is invalid`);
   }
 
+  /** Weights the config describes (embeddings, conv stem, attention and MLP blocks), before loading any. */
+  parameterCount(): number {
+    const d = this.dModel;
+    const enc = this.encoderLayers * (4 * d * d + 2 * d * this.encoderFfnDim);
+    const dec = this.decoderLayers * (8 * d * d + 2 * d * this.decoderFfnDim);
+    return enc + dec + (this.vocabSize + this.maxTargetPositions + this.maxSourcePositions) * d + 3 * d * (this.numMelBins + d);
+  }
+
   /** Input frames the encoder expects (two conv strides: 1 and 2). */
   get nFrames(): number {
     return this.maxSourcePositions * 2;
   }
 }
+
+/**
+ * Upper bounds of the size fields: far above any Whisper (large-v3: d_model 1280, 32 layers, 20
+ * heads, ffn 5120, 128 mel bins, vocab 51866, 1500/448 positions), low enough that a hostile
+ * config.json fails here instead of after minutes and gigabytes of building layers.
+ */
+const BOUNDS: Record<string, number> = {
+  dModel: 8192, encoderLayers: 128, decoderLayers: 128, encoderAttentionHeads: 256, decoderAttentionHeads: 256,
+  encoderFfnDim: 65536, decoderFfnDim: 65536, numMelBins: 512, vocabSize: 1_000_000, maxSourcePositions: 16384,
+  maxTargetPositions: 16384,
+};
+/** Float32 weights of 10 billion parameters are 40 GB: beyond any backend here. */
+const MAX_PARAMETERS = 10e9;
 
 function toSnake(k: string): string {
   return k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());

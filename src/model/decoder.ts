@@ -89,12 +89,12 @@ export class WhisperDecoder {
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
       this.layers.forEach((l, i) => {
-        h = tf.add(h, l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training })) as tf.Tensor3D;
-        h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
-          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training,
+        h = l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training, residual: h });
+        h = l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
+          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training, residual: h,
           onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
-        })) as tf.Tensor3D;
-        h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training)) as tf.Tensor3D;
+        });
+        h = l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training, { residual: h }) as tf.Tensor3D;
       });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
@@ -122,13 +122,13 @@ export class WhisperDecoder {
         const kv = prev ? concatKeyValue(prev, fresh) : fresh;
         [...kv.k, ...kv.v].forEach((x) => tf.keep(x));
         next.push(kv);
-        h = tf.add(h, l.selfAttn.apply(x, { kv, mask })) as tf.Tensor3D;
-        h = tf.add(h, l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, { kv: cache.cross[i] })) as tf.Tensor3D;
-        h = tf.add(h, l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h))))) as tf.Tensor3D;
+        h = l.selfAttn.apply(x, { kv, mask, residual: h });
+        h = l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, { kv: cache.cross[i], residual: h });
+        h = l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h))), false, { residual: h }) as tf.Tensor3D;
       });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
-    cache.self.forEach(disposeKeyValue);
+    cache.self.forEach((kv, i) => disposeUnshared(kv, next[i])); // a backend may grow the cache in place
     cache.self = next;
     cache.offset += t;
     return out;

@@ -108,7 +108,8 @@ export class DecoderSession {
     const data = (await logits.data()) as Float32Array;
     logits.dispose();
     const v = data.length / (rows.length * positions.length);
-    return rows.map((_, i) => positions.map((_, j) => data.slice((i * positions.length + j) * v, (i * positions.length + j + 1) * v)));
+    // Views, not copies: the array is this call's own (filters may write into it).
+    return rows.map((_, i) => positions.map((_, j) => data.subarray((i * positions.length + j) * v, (i * positions.length + j + 1) * v)));
   }
 
   /** Keeps only the first `length` tokens of every row. */

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  DerivedTensors, FrozenWeight, gelu, isTrainable, layerNorm, linear, prepareLinear, quantize, QuantizedWeight,
+  affine, DerivedTensors, FrozenWeight, gelu, isTrainable, layerNorm, prepareLinear, quantize, QuantizedWeight,
 } from '../backend';
 import type { Int8Weight } from '../backend';
 
@@ -83,14 +83,25 @@ export class Linear implements FrozenWeight {
     this.quantize('int8');
   }
 
-  /** x [..., in] -> [..., out]. Differentiable w.r.t. variables used by the adapters. */
-  apply(x: tf.Tensor, training = false): tf.Tensor {
+  /**
+   * x [..., in] -> [..., out]. Differentiable w.r.t. variables used by the adapters. `scale`
+   * multiplies the output (attention's query scaling) and `residual` [..., out] is added to it
+   * afterwards: given here, the backend may do all of it in one pass (ops.ts affine).
+   */
+  apply(x: tf.Tensor, training = false, opts: { scale?: number; residual?: tf.Tensor } = {}): tf.Tensor {
     return tf.tidy(() => {
+      const shape = [...x.shape.slice(0, -1), this.outFeatures];
       const x2 = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
-      let y: tf.Tensor = linear(x2, this, training);
-      if (this.bias) y = tf.add(y, this.bias);
-      if (x.rank !== 2) y = y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
-      for (const a of this.adapters) y = tf.add(y, a.forward(x, training));
+      const flat = (t: tf.Tensor) => (t.rank === 2 ? t : t.reshape([-1, this.outFeatures])) as tf.Tensor2D;
+      // Adapters add to x W^T + b before the scaling and the residual.
+      const direct = this.adapters.length === 0;
+      let y: tf.Tensor = affine(x2, this, this.bias, direct ? { scale: opts.scale, residual: opts.residual && flat(opts.residual), training } : { training });
+      if (x.rank !== 2) y = y.reshape(shape);
+      if (!direct) {
+        for (const a of this.adapters) y = tf.add(y, a.forward(x, training));
+        if (opts.scale !== undefined && opts.scale !== 1) y = tf.mul(y, opts.scale);
+        if (opts.residual) y = tf.add(opts.residual, y);
+      }
       return y;
     });
   }

@@ -13,6 +13,7 @@ import { joinInside } from './paths';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+const MAX_HEADER_BYTES = 100_000_000;
 
 export interface TensorInfo {
   name: string;
@@ -50,6 +51,8 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     if (headerLen > size - 8) {
       throw new Error(`${file}: header length ${headerLen} goes beyond the end of the file (${size} bytes): truncated or not safetensors`);
     }
+    // The safetensors format's own limit: a larger header is not a checkpoint (nor worth reading).
+    if (headerLen > MAX_HEADER_BYTES) throw new Error(`${file}: header length ${headerLen} is over the format's limit of ${MAX_HEADER_BYTES} bytes`);
     const hb = Buffer.alloc(headerLen);
     fs.readSync(fd, hb, 0, headerLen, 8);
     let json: Record<string, unknown>;
@@ -65,7 +68,10 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     let metadata: Record<string, string> = {};
     for (const [name, v] of Object.entries(json)) {
       if (name === '__metadata__') {
-        metadata = (v ?? {}) as Record<string, string>;
+        if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+          throw new Error(`${file}: '__metadata__' must be an object of strings`);
+        }
+        metadata = v as Record<string, string>;
         continue;
       }
       const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };

@@ -6,8 +6,10 @@
  *   lowercase -> drop [brackets]/(parentheses) -> drop hesitations (hmm, uh, um...) ->
  *   contractions/titles ("won't" -> "will not", "mr" -> "mister") -> "1,000" -> "1000" ->
  *   periods not before digits -> symbols/diacritics to spaces (keeping . % $ ¢ € £) ->
- *   spelled numbers to digits -> British -> American spelling -> glue currency/percent to numbers.
- * Like the Python it does not trim; split on whitespace to get words.
+ *   spelled numbers to digits -> British -> American spelling -> drop . $ ¢ € £ % not next to a digit.
+ * Like the Python it does not trim; split on whitespace to get words. It is an exact port of
+ * openai/whisper (and of transformers' copy): no extra step, so WER compares with the Python tools
+ * ("10 %" loses its "%", "half a million" keeps its "half", as there).
  */
 import * as fs from 'fs';
 import { BRACKETS, PARENTHESES } from './basic';
@@ -100,8 +102,6 @@ const REPLACERS: Array<[RegExp, string]> = ([
 const SPACE_BEFORE_APOSTROPHE = pyRegex("\\s+'");
 const DIGIT_COMMA_DIGIT = pyRegex('(\\d),(\\d)');
 const PERIOD_NOT_BEFORE_DIGIT = pyRegex('\\.([^0-9]|$)');
-const CURRENCY_SPACE_DIGIT = pyRegex('([$¢€£])\\s+([0-9])');
-const DIGIT_SPACE_PERCENT = pyRegex('([0-9])\\s+%');
 const LONE_PREFIX_SYMBOL = pyRegex('[.$¢€£]([^0-9])');
 const LONE_PERCENT = pyRegex('([^0-9])%');
 const WHITESPACE = pyRegex('\\s+');
@@ -134,9 +134,6 @@ export class EnglishTextNormalizer {
     s = this.standardizeNumbers.normalize(s);
     s = this.standardizeSpellings.normalize(s);
 
-    // attach currency symbols and percent to adjacent numbers
-    s = s.replace(CURRENCY_SPACE_DIGIT, '$1$2');
-    s = s.replace(DIGIT_SPACE_PERCENT, '$1%');
     // now remove prefix/suffix symbols that are not preceded/followed by numbers
     s = s.replace(LONE_PREFIX_SYMBOL, ' $1');
     s = s.replace(LONE_PERCENT, '$1 ');

@@ -3,7 +3,8 @@
  *
  * Spelled-out numbers become digits: "two hundred and fifty" -> "250", "twenty first" -> "21st",
  * "one oh one" -> "101", "double o seven" -> "007", "$20 million" / "twenty million dollars" ->
- * "$20000000", "five percent" -> "5%", "one and a half" -> "1.5"; "one"/"ones" stay words.
+ * "$20000000", "five percent" -> "5%", "one and a half" -> "1.5"; "one"/"ones" stay words. Like the
+ * Python, "half a million" stays "half a 1000000" (no step turns "half" into 0.5).
  *
  * The Python keeps the running number either as an int (arithmetic: "hundred" multiplies) or as a
  * str (digits concatenated: "one two" -> "12"). We keep the same two states: `bigint` (Python ints
@@ -299,9 +300,6 @@ export class EnglishNumberNormalizer {
     });
     s = results.join(' ');
 
-    // replace "half a million" (and similar) with "0.5 million"
-    s = s.replace(HALF_A_MULTIPLIER, (_m, mult: string) => `0.5 ${mult}`);
-
     // put a space at number/letter boundary
     s = s.replace(/([a-z])([0-9])/gu, '$1 $2');
     s = s.replace(/([0-9])([a-z])/gu, '$1 $2');
@@ -329,8 +327,6 @@ export class EnglishNumberNormalizer {
 }
 
 const AND_A_HALF = pyRegex('\\band\\s+a\\s+half\\b');
-const MULTIPLIER_ALTERNATION = [...MULTIPLIERS.keys()].sort((a, b) => b.length - a.length).join('|');
-const HALF_A_MULTIPLIER = pyRegex(`\\b(?:a\\s+half\\s+|half\\s+(?:a\\s+)?)(${MULTIPLIER_ALTERNATION})\\b`);
 const SUFFIX_SPACE = pyRegex('([0-9])\\s+(st|nd|rd|th|s)\\b');
 const COMBINE_CENTS = pyRegex('([€£$])([0-9]+) (?:and )?¢([0-9]{1,2})\\b');
 // Python's "." matches anything but "\n" (JavaScript's also refuses "\r", U+2028, U+2029).

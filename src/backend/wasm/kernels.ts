@@ -93,6 +93,24 @@ function copySlice(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size
   }
 }
 
+/**
+ * Copies `rows` runs of `n` float32 values from src (row stride srcStride, starting at srcOffset)
+ * into dst (row stride dstStride, starting at dstOffset), IN PLACE in dst's memory: only for
+ * tensors a caller owns and mutates on purpose (a decoder cache that grows by a few positions per
+ * step), never for tensors tfjs may have cached derived data of.
+ */
+export function copyInto(dst: tf.Tensor, dstStride: number, dstOffset: number,
+  src: tf.Tensor, srcStride: number, srcOffset: number, rows: number, n: number): void {
+  const backend = tf.backend() as unknown as WasmBackend;
+  const heap = backend.wasm.HEAPU8;
+  const d = heapOffset(backend, dst);
+  const s = heapOffset(backend, src);
+  for (let i = 0; i < rows; i++) {
+    const from = s + (i * srcStride + srcOffset) * 4;
+    heap.copyWithin(d + (i * dstStride + dstOffset) * 4, from, from + n * 4);
+  }
+}
+
 /** Replaces wasm's kernel `name`; the new one gets tfjs's own to fall back on. */
 function replaceKernel(name: string, kernelFunc: (args: KernelArgs, tfjs: tf.KernelFunc) => ReturnType<tf.KernelFunc>): void {
   const tfjs = tf.getKernel(name, 'wasm')!.kernelFunc;
@@ -121,7 +139,8 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
 }
 
 /** The fused passes of simd.ts (registered for wasm only). */
-export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad';
+export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad' | 'WhisperAttend'
+  | 'WhisperLinear';
 
 /** The fused kernels that step along each row of their last axis (the others along all values). */
 const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm', 'WhisperLayerNormGrad']);
@@ -135,7 +154,12 @@ const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm',
  * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2);
  * - WhisperLayerNorm {x, w, b} {eps}: [LayerNorm(x), n, r] over the last axis (n normalized, r
  *   [..., 1] = 1 / sigma);
- * - WhisperLayerNormGrad {dy, w, n, r}: LayerNorm's input gradient.
+ * - WhisperLayerNormGrad {dy, w, n, r}: LayerNorm's input gradient;
+ * - WhisperAttend {q, kT, v} {heads, length, causal}: [out, scratch], one batch row's attention of
+ *   q [T, d] to the first `length` positions of kT [d, cap] and v [cap, d] (simd.ts attend);
+ *   no gradient, for generation;
+ * - WhisperLinear {x, w, b?, res?} {scale}: (x w^T + b) * scale + res for x [rows, n], w [m, n]
+ *   (simd.ts linearRows); no gradient, for generation.
  */
 export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] | undefined {
   const first = Object.values(inputs)[0];
@@ -177,6 +201,26 @@ export async function registerWasmKernelFixes(): Promise<void> {
     simd.layerNorm(at(x), at(w), at(b), eps, at(out), at(n), at(r), rowsOf(x), x.shape[x.shape.length - 1]));
   registerFused('WhisperLayerNormGrad', ['dy', 'w', 'n', 'r'], one, (at, [dy, w, n, r], [out]) =>
     simd.layerNormGrad(at(dy), at(w), at(n), at(r), at(out), rowsOf(dy), dy.shape[dy.shape.length - 1]));
+  tf.registerKernel({ kernelName: 'WhisperLinear', backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
+    const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => inputs[k] as tf.TensorInfo | undefined);
+    const wasm = backend as unknown as WasmBackend;
+    const [rows, n] = x!.shape;
+    const m = w!.shape[0];
+    const out = wasm.makeOutput([rows, m], 'float32');
+    const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(wasm, t) : 0);
+    simd.linearRows(at(x), at(w), at(b), at(res), at(out), rows, n, m, (attrs as unknown as { scale: number }).scale);
+    return out;
+  } });
+  tf.registerKernel({ kernelName: 'WhisperAttend', backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
+    const [q, kT, v] = ['q', 'kT', 'v'].map((k) => inputs[k] as tf.TensorInfo);
+    const { heads, length, causal } = attrs as unknown as { heads: number; length: number; causal: number };
+    const wasm = backend as unknown as WasmBackend;
+    const out = wasm.makeOutput(q.shape, 'float32');
+    const scratch = wasm.makeOutput([length], 'float32');
+    const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
+    simd.attend(at(q), at(kT), at(v), at(out), at(scratch), q.shape[0], q.shape[1], heads, kT.shape[1], length, causal);
+    return [out, scratch];
+  } });
 
   replaceKernel('Identity', ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;

@@ -12,9 +12,9 @@
  *   with the same bits as the plain formulas (or within float32 rounding, GELU's derivative).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FrozenWeight, isTrainable, KeyValue, plainOps, registerOps, softmaxTimes } from '../ops';
+import { FrozenWeight, isTrainable, KeyValue, plainOps, recording, registerOps, softmaxTimes } from '../ops';
 import { dequantize } from '../quantized';
-import { fused, registerWasmKernelFixes } from './kernels';
+import { copyInto, fused, registerWasmKernelFixes } from './kernels';
 
 /**
  * Weights above this many values are never copied transposed (memory; wasm has a 4 GB heap).
@@ -55,6 +55,7 @@ const swappedProduct = (x: tf.Tensor2D, weight: tf.Tensor2D) => tf.transpose(tf.
 function frozenProduct(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
   const weight = w.weight;
   const wT = transposedWeight(w);
+  if (!recording()) return tf.matMul(x, wT); // the same product, without setting up its gradient
   const swap = training && weight.size > WIDE_WEIGHT;
   const product = (input: tf.Tensor2D) => ({
     value: swap ? tf.transpose(tf.matMul(weight, tf.transpose(input))) : tf.matMul(input, wT),
@@ -166,10 +167,97 @@ function headBlocks(numHeads: number, rows: number, d: number): tf.Tensor3D {
 
 const rowsLayout = (k: tf.Tensor[], v: tf.Tensor[]): KeyValue => ({ layout: 'rows', k, v });
 
+/**
+ * Queries per row up to which attention runs in one SIMD call (a generation step, a prompt, a
+ * speculative draft being checked); more (the encoder, a long prompt) is work for XNNPACK's
+ * threaded products.
+ */
+const FEW_QUERIES = 16;
+
+/** Positions of kv in use (a growable cache may have room for more). */
+const lengthOf = (kv: KeyValue): number => kv.length ?? (kv.k[0].shape[1] as number);
+
+/**
+ * Attention per batch row. Outside training (no gradient tape), for up to FEW_QUERIES queries, one
+ * SIMD call per row does every head (simd.ts attend), reading only the positions in use; `mask` is then the decoder's causal
+ * mask [T, length] (query i sees positions < length - T + 1 + i), the only mask the model makes.
+ * Training runs the tfjs operations of attendRow.
+ */
 function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
   if (kv.layout !== 'rows') return plainOps.attention(q, kv, numHeads, mask); // names the layout mismatch
-  const rows = batchRows(q).map((qb, b) => attendRow(qb, kv.k[b] as tf.Tensor2D, kv.v[b] as tf.Tensor2D, numHeads, mask));
+  const length = lengthOf(kv);
+  const [, t, d] = q.shape;
+  const causal = mask !== undefined;
+  if (causal && (mask.shape[0] !== t || mask.shape[1] !== length)) throw new Error(`attention: mask [${mask.shape}] for ${t} queries and ${length} keys`);
+  const qRows = batchRows(q);
+  if (!recording() && t <= FEW_QUERIES && (d / numHeads) % 4 === 0) {
+    const outs = qRows.map((qb, b) => {
+      const [out, scratch] = fused('WhisperAttend', { q: qb, kT: kv.k[b], v: kv.v[b] }, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
+      scratch.dispose();
+      return out;
+    });
+    return (outs.length === 1 ? tf.expandDims(outs[0], 0) : tf.stack(outs)) as tf.Tensor3D;
+  }
+  // A cache grown in place is read through fresh slices: XNNPACK keeps packed copies of a product's
+  // right operand per tensor, which must never see a tensor that changes.
+  const view = (x: tf.Tensor, axis: number) => kv.length === undefined ? x : tf.slice(x, [0, 0], axis === 1 ? [-1, length] : [length, -1]);
+  const rows = qRows.map((qb, b) => attendRow(qb, view(kv.k[b], 1) as tf.Tensor2D, view(kv.v[b], 0) as tf.Tensor2D, numHeads, mask));
   return tf.stack(rows) as tf.Tensor3D;
+}
+
+/**
+ * a's positions followed by b's. Outside training the keys/values are a cache with room to grow:
+ * b is written in place after a's positions (doubling the room when it is full, and copying a row
+ * that beam search left shared between rows), so a step copies its own new keys only, not the
+ * whole cache. Callers keep the tensors a and the result share (decoder.ts disposeUnshared).
+ */
+function concatKeyValue(a: KeyValue, b: KeyValue): KeyValue {
+  if (recording()) {
+    return rowsLayout(a.k.map((k, i) => tf.concat([a.length === undefined ? k : tf.slice(k, [0, 0], [-1, a.length]), b.k[i]], 1)),
+      a.v.map((v, i) => tf.concat([a.length === undefined ? v : tf.slice(v, [0, 0], [a.length, -1]), b.v[i]], 0)));
+  }
+  const length = lengthOf(a);
+  const [d, t] = b.k[0].shape as [number, number];
+  const claimed = new Set<tf.Tensor>();
+  const k: tf.Tensor[] = [];
+  const v: tf.Tensor[] = [];
+  a.k.forEach((kOld, i) => {
+    let kr = kOld;
+    let vr = a.v[i];
+    const cap = kr.shape[1] as number;
+    if (length + t > cap || claimed.has(kr) || a.length === undefined) {
+      const room = Math.max(length + t, 2 * cap, 16);
+      kr = tf.zeros([d, room]);
+      vr = tf.zeros([room, d]);
+      copyInto(kr, room, 0, kOld, cap, 0, d, length);
+      copyInto(vr, d, 0, a.v[i], d, 0, 1, length * d);
+    }
+    claimed.add(kr);
+    copyInto(kr, kr.shape[1] as number, length, b.k[i], t, 0, d, t);
+    copyInto(vr, d, length * d, b.v[i], t * d, 0, 1, t * d);
+    k.push(kr);
+    v.push(vr);
+  });
+  return { layout: 'rows', k, v, length: length + t };
+}
+
+/**
+ * Rows up to which a Linear runs as one SIMD pass in one thread (simd.ts linearRows): a generation
+ * step's. For a few rows XNNPACK spends more on waking its threads than on the product (384 x 384
+ * for one row, measured here: 31-47 us of CPU in linearRows, 84 us in XNNPACK with 1 thread, 585 us
+ * with 2 on a busy machine).
+ */
+const FEW_ROWS = 16;
+
+function affine(x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
+  residual: tf.Tensor2D | undefined, training: boolean): tf.Tensor2D | undefined {
+  if (training || recording() || w.quantized || isTrainable(w.weight) || x.shape[0] > FEW_ROWS || x.shape[1] % 4 !== 0) return undefined;
+  // The vocabulary projection stays with XNNPACK: its threads and kernels pay off on 20M+ values.
+  if (w.weight.size > WIDE_WEIGHT) return undefined;
+  const inputs: Record<string, tf.Tensor> = { x, w: w.weight };
+  if (bias) inputs.b = bias;
+  if (residual) inputs.res = residual;
+  return fused('WhisperLinear', inputs, { scale })?.[0] as tf.Tensor2D | undefined;
 }
 
 /** Starts the kernels of kernels.ts and registers the wasm ops; called once the wasm backend is active. */
@@ -181,6 +269,7 @@ export async function registerWasmOps(): Promise<void> {
       if (!w.quantized && !isTrainable(w.weight) && w.weight.size <= MAX_TRANSPOSED_COPY) transposedWeight(w);
     },
     linear,
+    affine,
     matMulT: (a, b, transposeA, transposeB) => tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b),
     layerNormForward: (x, w, b, eps) => fused('WhisperLayerNorm', { x, w, b }, { eps }) ?? plainOps.layerNormForward(x, w, b, eps),
     layerNormBackward: (dy, w, n, r) => fused('WhisperLayerNormGrad', { dy, w, n, r })?.[0] ?? plainOps.layerNormBackward(dy, w, n, r),
@@ -189,11 +278,13 @@ export async function registerWasmOps(): Promise<void> {
     softmaxBackward: (p, dp, r) => fused('WhisperSoftmaxGrad', { p, dp, r })?.[0] ?? plainOps.softmaxBackward(p, dp, r),
     // Keys transposed ([d, S]) so that q k is a plain product; one tensor per batch row, so that
     // cross-attention keys made once per clip are packed by XNNPACK once, not at every token.
-    keyValue: (k, v) => rowsLayout(batchRows(t(k) as tf.Tensor3D), batchRows(v)),
-    concatKeyValue: (a, b) => rowsLayout(a.k.map((k, i) => tf.concat([k, b.k[i]], 1)), a.v.map((v, i) => tf.concat([v, b.v[i]], 0))),
+    // (A single position's keys need no transpose: [B, 1, d] -> [B, d, 1] keeps the values in place.)
+    keyValue: (k, v) => rowsLayout(batchRows((k.shape[1] === 1 ? tf.reshape(k, [k.shape[0], k.shape[2], 1]) : t(k)) as tf.Tensor3D), batchRows(v)),
+    concatKeyValue,
     // Rows are lists of tensors: reordering them only rearranges references.
-    gatherKeyValue: (kv, rows) => rowsLayout(rows.map((r) => kv.k[r]), rows.map((r) => kv.v[r])),
-    sliceKeyValue: (kv, length) => rowsLayout(kv.k.map((k) => tf.slice(k, [0, 0], [-1, length])), kv.v.map((v) => tf.slice(v, [0, 0], [length, -1]))),
+    gatherKeyValue: (kv, rows) => ({ ...rowsLayout(rows.map((r) => kv.k[r]), rows.map((r) => kv.v[r])), length: kv.length }),
+    // A cache forgets positions by its length (the next step writes over them).
+    sliceKeyValue: (kv, length) => ({ ...rowsLayout(kv.k, kv.v), length: Math.min(length, lengthOf(kv)) }),
     attention,
   });
 }

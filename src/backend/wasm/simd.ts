@@ -18,6 +18,13 @@
  * - layerNorm and layerNormGrad: LayerNorm and its input gradient in one pass over each row
  *   instead of 9 and 8 tfjs operations, with the sums in the order of tfjs-wasm's Mean kernel: the
  *   same bits as the tfjs operations, in inference and training.
+ * - attend: a generation step's attention (a few queries per batch row) for every head in one
+ *   call, on keys/values that may have room for more positions (a decoder cache grown in place):
+ *   q k, softmax and times v, instead of the eight tfjs operations of a block-diagonal product.
+ *   Sums run in order over each head's dimensions; exp is Cephes' polynomial (about 1 ulp), so
+ *   results differ from tfjs's in the last bits only.
+ * - linearRows: x W^T + b for the few rows of a generation step, straight from the stored [out,
+ *   in] weight, optionally scaled and added to a residual, in one thread (see the function).
  *
  * The module is written in WebAssembly text and assembled at startup by wabt (a few ms); it
  * imports tfjs's memory, so it reads and writes tensors in place. Addresses are byte offsets.
@@ -242,6 +249,190 @@ const wat = (memoryType: string) => String.raw`
       (v128.store (i32.add (local.get $deriv) (local.get $o))
         (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))`)})
 
+  ;; out[r][o] = ((x[r] . w[o]) + b[o]) * scale + res[r][o] for rows x rows of n values and w
+  ;; [m, n] (a Linear's weight as stored, out x in), n a multiple of 4; b and res optional (0 =
+  ;; absent). Each dot product runs in four lanes over 16 values at a time (then 4 at a time),
+  ;; the lanes added pairwise at the end. One thread, no thread pool: for the few rows of a
+  ;; generation step, where XNNPACK's threads cost more than they save.
+  (func (export "linearRows") (param $x i32) (param $w i32) (param $b i32) (param $res i32) (param $out i32)
+                              (param $rows i32) (param $n i32) (param $m i32) (param $scale f32)
+    (local $o i32) (local $r i32) (local $k i32) (local $n16 i32) (local $wrow i32) (local $xrow i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $y f32) (local $at i32)
+    (local.set $n16 (i32.and (local.get $n) (i32.const -16)))
+    (local.set $o (i32.const 0))
+    (block $o_done (loop $o_loop
+      (br_if $o_done (i32.ge_u (local.get $o) (local.get $m)))
+      (local.set $wrow (i32.add (local.get $w) (i32.shl (i32.mul (local.get $o) (local.get $n)) (i32.const 2))))
+      (local.set $r (i32.const 0))
+      (block $r_done (loop $r_loop
+        (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $xrow (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $a3 (v128.const f32x4 0 0 0 0))
+        (local.set $k (i32.const 0))
+        (block $k_done (loop $k_loop
+          (br_if $k_done (i32.ge_u (local.get $k) (local.get $n16)))
+          (local.set $at (i32.shl (local.get $k) (i32.const 2)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $xrow) (local.get $at))) (v128.load (i32.add (local.get $wrow) (local.get $at))))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $xrow) (local.get $at))) (v128.load offset=16 (i32.add (local.get $wrow) (local.get $at))))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (i32.add (local.get $xrow) (local.get $at))) (v128.load offset=32 (i32.add (local.get $wrow) (local.get $at))))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (i32.add (local.get $xrow) (local.get $at))) (v128.load offset=48 (i32.add (local.get $wrow) (local.get $at))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br $k_loop)))
+        (block $k4_done (loop $k4_loop
+          (br_if $k4_done (i32.ge_u (local.get $k) (local.get $n)))
+          (local.set $at (i32.shl (local.get $k) (i32.const 2)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $xrow) (local.get $at))) (v128.load (i32.add (local.get $wrow) (local.get $at))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 4)))
+          (br $k4_loop)))
+        (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
+        (local.set $y (f32.add (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0)))
+                               (f32.add (f32x4.extract_lane 2 (local.get $a0)) (f32x4.extract_lane 3 (local.get $a0)))))
+        (if (local.get $b) (then
+          (local.set $y (f32.add (local.get $y) (f32.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 2))))))))
+        (local.set $y (f32.mul (local.get $y) (local.get $scale)))
+        (local.set $at (i32.shl (i32.add (i32.mul (local.get $r) (local.get $m)) (local.get $o)) (i32.const 2)))
+        (if (local.get $res) (then
+          (local.set $y (f32.add (local.get $y) (f32.load (i32.add (local.get $res) (local.get $at)))))))
+        (f32.store (i32.add (local.get $out) (local.get $at)) (local.get $y))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $r_loop)))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br $o_loop))))
+
+  ;; exp(z) for z <= 0 (z below -87 gives 2^-126, as good as 0 here): z = n ln2 + r with
+  ;; |r| <= ln2 / 2, Cephes' expf polynomial (about 1 ulp), 2^n written into the exponent bits.
+  (func $exp4 (param $z v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $z (f32x4.max (local.get $z) (v128.const f32x4 -87 -87 -87 -87)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $z) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+                             (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r)) (v128.const f32x4 1 1 1 1)))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+
+  ;; Attention of one batch row's T queries to its keys, every head: q [T, d] (already scaled),
+  ;; kT [d, cap] (keys transposed) and v [cap, d], of which the first len positions are in use;
+  ;; query i sees positions [0, len - T + 1 + i) when causal, else [0, len). out [T, d]; scores
+  ;; is scratch for len values. Per head: scores = q k (sums over the head's dims in order),
+  ;; softmax (max subtracted, exp, times 1 / sum), then the probabilities times v.
+  (func (export "attend") (param $q i32) (param $kT i32) (param $v i32) (param $out i32) (param $scores i32)
+                          (param $T i32) (param $d i32) (param $H i32) (param $cap i32) (param $len i32) (param $causal i32)
+    (local $i i32) (local $h i32) (local $dh i32) (local $n i32) (local $n4 i32) (local $j i32) (local $jEnd i32) (local $s i32)
+    (local $qj v128) (local $row i32) (local $m f32) (local $sum v128) (local $e v128) (local $inv f32) (local $p v128)
+    (local $o i32) (local $vrow i32) (local $tail f32)
+    (local.set $dh (i32.div_u (local.get $d) (local.get $H)))
+    (local.set $i (i32.const 0))
+    (block $i_done (loop $i_loop
+      (br_if $i_done (i32.ge_u (local.get $i) (local.get $T)))
+      (local.set $n (if (result i32) (local.get $causal)
+        (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
+        (else (local.get $len))))
+      (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+      (local.set $h (i32.const 0))
+      (block $h_done (loop $h_loop
+        (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+        ;; scores = 0
+        (local.set $s (i32.const 0))
+        (block $z_done (loop $z_loop
+          (br_if $z_done (i32.ge_u (local.get $s) (local.get $n)))
+          (f32.store (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))) (f32.const 0))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $z_loop)))
+        ;; scores += q[i, j] kT[j, :] for the head's dims j
+        (local.set $j (i32.mul (local.get $h) (local.get $dh)))
+        (local.set $jEnd (i32.add (local.get $j) (local.get $dh)))
+        (block $j_done (loop $j_loop
+          (br_if $j_done (i32.ge_u (local.get $j) (local.get $jEnd)))
+          (local.set $qj (v128.load32_splat (i32.add (local.get $q) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))))
+          (local.set $row (i32.add (local.get $kT) (i32.shl (i32.mul (local.get $j) (local.get $cap)) (i32.const 2))))
+          (local.set $s (i32.const 0))
+          (block $s_done (loop $s_loop
+            (br_if $s_done (i32.ge_u (local.get $s) (local.get $n4)))
+            (local.set $o (i32.shl (local.get $s) (i32.const 2)))
+            (v128.store (i32.add (local.get $scores) (local.get $o))
+              (f32x4.add (v128.load (i32.add (local.get $scores) (local.get $o)))
+                         (f32x4.mul (local.get $qj) (v128.load (i32.add (local.get $row) (local.get $o))))))
+            (local.set $s (i32.add (local.get $s) (i32.const 4)))
+            (br $s_loop)))
+          (block $t_done (loop $t_loop
+            (br_if $t_done (i32.ge_u (local.get $s) (local.get $n)))
+            (local.set $o (i32.shl (local.get $s) (i32.const 2)))
+            (f32.store (i32.add (local.get $scores) (local.get $o))
+              (f32.add (f32.load (i32.add (local.get $scores) (local.get $o)))
+                       (f32.mul (f32x4.extract_lane 0 (local.get $qj)) (f32.load (i32.add (local.get $row) (local.get $o))))))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br $t_loop)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $j_loop)))
+        ;; softmax over the n scores
+        (local.set $m (f32.const -inf))
+        (local.set $s (i32.const 0))
+        (block $m_done (loop $m_loop
+          (br_if $m_done (i32.ge_u (local.get $s) (local.get $n)))
+          (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))))))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $m_loop)))
+        (local.set $sum (v128.const f32x4 0 0 0 0))
+        (local.set $s (i32.const 0))
+        (block $e_done (loop $e_loop
+          (br_if $e_done (i32.ge_u (local.get $s) (local.get $n4)))
+          (local.set $o (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $o)) (f32x4.splat (local.get $m)))))
+          (v128.store (local.get $o) (local.get $e))
+          (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
+          (local.set $s (i32.add (local.get $s) (i32.const 4)))
+          (br $e_loop)))
+        (local.set $tail (f32.const 0))
+        (block $et_done (loop $et_loop
+          (br_if $et_done (i32.ge_u (local.get $s) (local.get $n)))
+          (local.set $o (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $e (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $o)) (local.get $m)))))
+          (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $e)))
+          (local.set $tail (f32.add (local.get $tail) (f32x4.extract_lane 0 (local.get $e))))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $et_loop)))
+        (local.set $inv (f32.div (f32.const 1)
+          (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+                            (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum))))
+                   (local.get $tail))))
+        ;; out[i, head] = sum over s of p[s] v[s, head]
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
+        (local.set $j (i32.const 0))
+        (block $oz_done (loop $oz_loop
+          (br_if $oz_done (i32.ge_u (local.get $j) (local.get $dh)))
+          (v128.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))) (v128.const f32x4 0 0 0 0))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $oz_loop)))
+        (local.set $s (i32.const 0))
+        (block $v_done (loop $v_loop
+          (br_if $v_done (i32.ge_u (local.get $s) (local.get $n)))
+          (local.set $p (f32x4.splat (f32.mul (f32.load (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2)))) (local.get $inv))))
+          (local.set $vrow (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $s) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
+          (local.set $j (i32.const 0))
+          (block $vj_done (loop $vj_loop
+            (br_if $vj_done (i32.ge_u (local.get $j) (local.get $dh)))
+            (v128.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2)))
+              (f32x4.add (v128.load (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))))
+                         (f32x4.mul (local.get $p) (v128.load (i32.add (local.get $vrow) (i32.shl (local.get $j) (i32.const 2)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vj_loop)))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $v_loop)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $h_loop)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $i_loop))))
+
   ;; dst[j][i] = src[i][j] for i in [i0, i1), j in [j0, j1).
   (func $copy (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
               (param $i0 i32) (param $i1 i32) (param $j0 i32) (param $j1 i32)
@@ -268,6 +459,9 @@ export interface SimdKernels {
   geluForward(x: number, e: number, value: number, deriv: number, n: number): void;
   layerNorm(x: number, w: number, b: number, eps: number, out: number, n: number, r: number, rows: number, d: number): void;
   layerNormGrad(dy: number, w: number, n: number, r: number, out: number, rows: number, d: number): void;
+  attend(q: number, kT: number, v: number, out: number, scores: number, T: number, d: number, H: number,
+    cap: number, len: number, causal: number): void;
+  linearRows(x: number, w: number, b: number, res: number, out: number, rows: number, n: number, m: number, scale: number): void;
 }
 
 /**
