@@ -1,5 +1,7 @@
 import { strict as assert } from 'assert';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { fused } from '../src/backend/wasm/kernels';
 import { initBackend, describeBackend, tf } from '../src/backend';
@@ -66,6 +68,31 @@ describe('backend selection', () => {
     assert.ok(forced.ok, forced.out);
     assert.match(forced.out, /"active":"webgpu","forced":true/);
     assert.match(forced.out, /backend: webgpu on .*fallback adapter/);
+  });
+});
+
+describe('native TensorFlow install path (package.json)', () => {
+  it('a user can add @tensorflow/tfjs-node: danfojs-node\'s override no longer claims the name (npm resolves the real package)', function () {
+    this.timeout(120_000);
+    const root = path.join(__dirname, '..');
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.equal(pkg.overrides['@tensorflow/tfjs-node'], undefined, 'no project-wide override of @tensorflow/tfjs-node');
+    assert.equal(pkg.overrides['danfojs-node']['@tensorflow/tfjs-node'], 'npm:@tensorflow/tfjs@4.22.0', 'danfojs-node keeps plain tfjs (installs offline)');
+    // What `npm install @tensorflow/tfjs-node@4.22.0` resolves to, without downloading anything
+    // (a project-wide override made npm refuse it: EOVERRIDE).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'native-tf-'));
+    try {
+      for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(root, f), path.join(dir, f));
+      execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '@tensorflow/tfjs-node@4.22.0'],
+        { cwd: dir, stdio: 'pipe', encoding: 'utf8' });
+      const lock = JSON.parse(fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8'));
+      const top = lock.packages['node_modules/@tensorflow/tfjs-node'];
+      assert.equal(top.name, undefined, 'not an alias');
+      assert.equal(top.version, '4.22.0');
+      assert.equal(top.hasInstallScript, true, 'the native package (it downloads libtensorflow when installed)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

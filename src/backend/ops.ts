@@ -25,14 +25,19 @@ export interface FrozenWeight {
 export class DerivedTensors {
   private entries = new Map<string, { of: object; value: tf.Tensor }>();
 
+  /** The tensor kept under `key` for `of`'s data, if there is one. */
+  peek<T extends tf.Tensor>(key: string, of: tf.Tensor): T | undefined {
+    const e = this.entries.get(key);
+    return e && e.of === of.dataId && !e.value.isDisposed ? e.value as T : undefined;
+  }
+
   /** The tensor `make()` gives for `of`'s data, made once per data (not tracked by tidy scopes). */
   get<T extends tf.Tensor>(key: string, of: tf.Tensor, make: () => T): T {
-    const data = of.dataId;
-    const e = this.entries.get(key);
-    if (e && e.of === data && !e.value.isDisposed) return e.value as T;
-    e?.value.dispose();
+    const kept = this.peek<T>(key, of);
+    if (kept) return kept;
+    this.entries.get(key)?.value.dispose();
     const value = tf.keep(tf.tidy(make));
-    this.entries.set(key, { of: data, value });
+    this.entries.set(key, { of: of.dataId, value });
     return value;
   }
 

@@ -90,7 +90,25 @@ export async function startWebGpu(allowFallback: boolean): Promise<WebGpuStart> 
   const device = (tf.backend() as unknown as { device: GpuDevice }).device;
   addNInChunks(device.limits.maxStorageBuffersPerShaderStage - 1);
   failOnDeviceErrors(device);
+  explainSyncReads(tf.backend() as unknown as { readSync(dataId: object): unknown });
   return { ok: true, adapter: text };
+}
+
+/**
+ * tfjs-webgpu reads a tensor synchronously (dataSync, arraySync) through a browser's
+ * OffscreenCanvas, which Node lacks; its error would say only "OffscreenCanvas is not defined".
+ */
+function explainSyncReads(backend: { readSync(dataId: object): unknown }): void {
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId) => {
+    try {
+      return readSync(dataId);
+    } catch (e) {
+      if (!(e instanceof ReferenceError)) throw e;
+      throw new Error('webgpu in Node reads tensors only asynchronously: use await tensor.data(), or await ' +
+        'prefetch([...tensors]) (src/backend) before code that calls dataSync()');
+    }
+  };
 }
 
 interface GpuDevice {

@@ -85,9 +85,33 @@ function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor):
   return tf.concat(tf.split(x, sizes, 0).map((b) => f(b as tf.Tensor2D)), 0) as tf.Tensor2D;
 }
 
+/** Heap kept for float copies of quantized weights (WHISPER_WEIGHT_CACHE_MB, default 1536). */
+const weightCacheBytes = () => Number((typeof process !== 'undefined' && process.env.WHISPER_WEIGHT_CACHE_MB) || 1536) * 2 ** 20;
+const expanded = new Set<tf.Tensor>();
+
+/**
+ * x W^T for a weight kept as bytes. Its float32 copy (transposed, as for float32 weights) is kept
+ * while the copies of all quantized weights fit in weightCacheBytes() of the heap, first come,
+ * first kept (generation visits the layers in a cycle, where evicting never helps): whisper-medium's
+ * decoder, used at every token, then runs at float32 speed. Beyond that the float weight exists
+ * only for one product: dequantized row by row and multiplied as (W x^T)^T, never transposed or packed.
+ */
+function quantizedProduct(x: tf.Tensor2D, w: FrozenWeight): tf.Tensor2D {
+  const q = w.quantized!;
+  const [out, inF] = q.shape;
+  let wT = w.derived.peek<tf.Tensor2D>('transposed', w.weight);
+  if (!wT) {
+    for (const t of expanded) if (t.isDisposed) expanded.delete(t);
+    const used = [...expanded].reduce((s, t) => s + 4 * t.size, 0);
+    if (used + 4 * out * inF > weightCacheBytes()) return swappedProduct(x, tf.tensor2d(dequantize(q), q.shape));
+    wT = w.derived.get('transposed', w.weight, () => tf.tensor2d(dequantize(q, true), [inF, out]));
+    expanded.add(wT);
+  }
+  return tf.matMul(x, wT);
+}
+
 function linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
-  // Bytes: the layer's float weight exists only for this product, so it is neither transposed nor packed.
-  if (w.quantized) return swappedProduct(x, tf.tensor2d(dequantize(w.quantized), w.quantized.shape));
+  if (w.quantized) return quantizedProduct(x, w);
   if (training && isTrainable(w.weight)) return trainedProduct(x, w);
   // Huge weights (a large vocabulary projection) are not copied.
   if (w.weight.size > MAX_TRANSPOSED_COPY) return swappedProduct(x, w.weight);

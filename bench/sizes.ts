@@ -1,0 +1,172 @@
+/**
+ * Which Whisper sizes run on which backend, and how the weights are kept (FromPretrainedOptions
+ * .weightsDtype): random-weight checkpoints of the real shapes (small, medium, large-v3 with its 128
+ * mel bins and 51866-token vocabulary), generated into out/sizes/ (never committed), each case
+ * loaded in its own process: load time, memory (wasm heap, tensors, bytes outside the backend),
+ * encoder time for one window, decoder tokens/s.
+ *
+ *   npx tsx bench/sizes.ts                                  every size x float32/float16/int8 on wasm
+ *   npx tsx bench/sizes.ts --sizes small --dtypes int8 --backends wasm,webgpu --frames 1000 --tokens 8
+ *   npx tsx bench/sizes.ts --run DIR DTYPE                  one case in this process (what the above spawns)
+ *
+ * Results: out/sizes/results.json and a Markdown table on stdout (for BENCHMARKS.md).
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { describeBackend, initBackend, tf, toFloat16, WeightDtype } from '../src/backend';
+import { AudioFeatures, DecoderSession } from '../src/model/inference';
+import { WhisperForConditionalGeneration, expectedWeightShapes } from '../src/model/whisper';
+import { WhisperConfig } from '../src/model/config';
+import { PROJECT_ROOT, sharedDir } from '../src/shared';
+
+/** The fields in which the released checkpoints differ from whisper-tiny's config.json. */
+const SIZES: Record<string, Record<string, number>> = {
+  small: { d_model: 768, encoder_layers: 12, decoder_layers: 12, encoder_attention_heads: 12, decoder_attention_heads: 12, encoder_ffn_dim: 3072, decoder_ffn_dim: 3072 },
+  medium: { d_model: 1024, encoder_layers: 24, decoder_layers: 24, encoder_attention_heads: 16, decoder_attention_heads: 16, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096 },
+  'large-v3': { d_model: 1280, encoder_layers: 32, decoder_layers: 32, encoder_attention_heads: 20, decoder_attention_heads: 20, encoder_ffn_dim: 5120, decoder_ffn_dim: 5120, num_mel_bins: 128, vocab_size: 51866 },
+};
+const OUT = path.join(PROJECT_ROOT, 'out', 'sizes');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+/** out/sizes/<size>/: config.json and a float16 model.safetensors of uniform random weights (layer norms 1). */
+function ensureCheckpoint(size: string): string {
+  const dir = path.join(OUT, size);
+  const file = path.join(dir, 'model.safetensors');
+  const json = { ...JSON.parse(fs.readFileSync(sharedDir('models', 'whisper-tiny', 'config.json'), 'utf8')), ...SIZES[size],
+    _name_or_path: `random-${size}`, num_hidden_layers: SIZES[size].encoder_layers };
+  const config = WhisperConfig.fromJSON(json, size);
+  const shapes = [...expectedWeightShapes(config)].filter(([name]) => name !== 'proj_out.weight');
+  if (fs.existsSync(file)) return dir;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json, null, 2));
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const [name, shape] of shapes) {
+    const bytes = 2 * shape.reduce((a, b) => a * b, 1);
+    header[name] = { dtype: 'F16', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let hs = JSON.stringify(header);
+  hs += ' '.repeat((8 - (hs.length % 8)) % 8);
+  const fd = fs.openSync(`${file}.tmp`, 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(hs.length));
+  fs.writeSync(fd, len);
+  fs.writeSync(fd, hs);
+  let seed = 12345;
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(n);
+    if (/layer_norm\.weight$/.test(name)) values.fill(1);
+    else for (let i = 0; i < n; i++) values[i] = ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.1;
+    const half = toFloat16(values, [1, n]).data;
+    fs.writeSync(fd, new Uint8Array(half.buffer, half.byteOffset, half.byteLength));
+  }
+  fs.closeSync(fd);
+  fs.renameSync(`${file}.tmp`, file);
+  return dir;
+}
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** One case, in this process: prints one JSON line. */
+async function runCase(dir: string, dtype: WeightDtype): Promise<void> {
+  const report = await initBackend();
+  const frames = Number(arg('frames', '3000'));
+  const tokens = Number(arg('tokens', '8'));
+  let t = Date.now();
+  const model = await WhisperForConditionalGeneration.fromPretrained(dir, { weightsDtype: dtype });
+  const loadS = (Date.now() - t) / 1000;
+  const heap = () => {
+    const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+    return wasm ? wasm.HEAPU8.buffer.byteLength : undefined;
+  };
+  const bytesOutside = model.linears().reduce((s, l) => s + (l.quantized ? l.quantized.data.byteLength + (l.quantized.dtype === 'int8' ? l.quantized.scales.byteLength : 0) : 0), 0);
+  const afterLoad = { tensorMiB: mib(tf.memory().numBytes), heapMiB: heap() && mib(heap()!), bytesOutsideMiB: mib(bytesOutside) };
+  const c = model.config;
+  const feats = tf.randomNormal([1, c.numMelBins, frames], 0, 1, 'float32', 1) as tf.Tensor3D;
+  t = Date.now();
+  const enc = model.encode(feats);
+  await enc.data();
+  const encodeS = (Date.now() - t) / 1000;
+  const audio = new AudioFeatures(model, enc);
+  const session = new DecoderSession(audio, [0]);
+  let row = [c.decoderStartTokenId];
+  let firstS = 0;
+  t = Date.now();
+  for (let i = 0; i < tokens; i++) {
+    const [[logits]] = await session.logits([row]);
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+    row = [...row, best];
+    if (i === 0) {
+      firstS = (Date.now() - t) / 1000;
+      t = Date.now();
+    }
+  }
+  const tokensPerS = (tokens - 1) / ((Date.now() - t) / 1000);
+  const peakHeap = heap();
+  session.dispose();
+  audio.dispose();
+  tf.dispose([feats, enc]);
+  model.dispose();
+  console.log(JSON.stringify({
+    backend: describeBackend(report).split('\n')[0], dtype, frames, loadS, ...afterLoad, encodeS, firstTokenS: firstS, tokensPerS,
+    peakHeapMiB: peakHeap && mib(peakHeap), rssMiB: mib(process.memoryUsage().rss),
+  }));
+}
+
+/** Runs one case in a child process (its own heap); the result, or why it failed. */
+function spawnCase(dir: string, dtype: string, backend: string, timeoutS: number): Promise<Record<string, unknown>> {
+  const args = [path.join(PROJECT_ROOT, 'bench', 'sizes.ts'), '--run', dir, dtype, '--frames', arg('frames', '3000'), '--tokens', arg('tokens', '8')];
+  const env = { ...process.env, WHISPER_BACKEND: backend };
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    execFile(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), args, { env, timeout: timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+        if (line) return resolve(JSON.parse(line));
+        const why = err?.killed ? `no result after ${timeoutS} s (killed)` : (stderr.trim().split('\n').filter((l) => /error|abort|memory|OOM/i.test(l))[0] ?? stderr.trim().split('\n').pop() ?? String(err));
+        resolve({ error: why.slice(0, 200), seconds: (Date.now() - t0) / 1000 });
+      });
+  });
+}
+
+async function main(): Promise<void> {
+  const run = process.argv.indexOf('--run');
+  if (run >= 0) return runCase(process.argv[run + 1], process.argv[run + 2] as WeightDtype);
+  const sizes = arg('sizes', 'small,medium,large-v3').split(',');
+  const dtypes = arg('dtypes', 'float32,float16,int8').split(',');
+  const backends = arg('backends', 'wasm').split(',');
+  const timeoutS = Number(arg('timeout', '1800'));
+  const resultsFile = path.join(OUT, 'results.json');
+  const results: Record<string, unknown>[] = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, 'utf8')) : [];
+  for (const size of sizes) {
+    const dir = ensureCheckpoint(size);
+    for (const backend of backends) {
+      for (const dtype of dtypes) {
+        process.stderr.write(`${size} ${dtype} on ${backend} ...\n`);
+        const r = { size, requested: backend, dtype, frames: Number(arg('frames', '3000')), date: new Date().toISOString(), ...(await spawnCase(dir, dtype, backend, timeoutS)) };
+        process.stderr.write(`  ${JSON.stringify(r)}\n`);
+        results.push(r);
+        fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2));
+      }
+    }
+  }
+  console.log('| size | backend | weights | runs? | load s | wasm heap after load / peak MiB | bytes outside MiB | encoder s (frames) | decoder tok/s |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results as Record<string, any>[]) {
+    if (r.error) console.log(`| ${r.size} | ${r.requested} | ${r.dtype} | no: ${r.error} | | | | | |`);
+    else console.log(`| ${r.size} | ${r.requested} | ${r.dtype} | yes | ${r.loadS.toFixed(1)} | ${r.heapMiB ?? '-'} / ${r.peakHeapMiB ?? '-'} | ${r.bytesOutsideMiB} | ${r.encodeS.toFixed(1)} (${r.frames}) | ${r.tokensPerS.toFixed(2)} |`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
