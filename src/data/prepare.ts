@@ -99,7 +99,7 @@ async function prepareInMemory<R extends Row>(ds: AudioDataset<R>, options: Prep
     step: 'prepareDataset/v1', language, task, timestamps,
     normalizer: typeof options.normalizer === 'function' ? options.normalizer.toString() : options.normalizer ?? 'none',
     features: [fe.featureSize, fe.nFrames, fe.samplingRate, fe.constructor.name],
-    tokenizer: [tokenizer.prefixTokens(prefix), tokenizer.eot, tokenizer.encode('Hello world, 123!')],
+    tokenizer: [tokenizer.prefixTokens(prefix), tokenizer.eot, tokenizer.encode('Hello world, 123! <|endoftext|>')], // the last: how text that looks like a control token is encoded
   };
   const removeColumns = options.keepColumns ? [] : ds.columnNames;
   const out = await ds.mapWithAudio(prepare, { cacheDir: options.cacheDir, cacheKey, removeColumns, onProgress: options.onProgress });
