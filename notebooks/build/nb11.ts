@@ -39,7 +39,7 @@ import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor } from '../di
 import { startDemo } from '../dist/demo/server';
 import { unloadWhisper } from '../dist/model/pipeline';
 import { encodeWav } from '../dist/audio';
-import { fresh, releaseAll, peakRssBytes } from '../dist/notebook/cells';
+import { fresh, finish } from '../dist/notebook/cells';
 import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
@@ -201,10 +201,8 @@ const body = (await r.json()) as { text?: string; error?: string };
 display(tableHtml([{ reference: test.rows[0].text, 'HTTP status': r.status, 'fine-tuned model (demo)': body.text ?? body.error }]));
 `),
   code(`
-await releaseAll();     // the demo, the trainer, the model
-await unloadWhisper();  // the demo's copy of the saved model
-console.log('tensors left:', tf.memory().numTensors, '| peak RSS', (peakRssBytes() / 2 ** 30).toFixed(2), 'GiB');
-console.log(Object.entries(timings).map(([k, v]) => \`\${k}: \${v.toFixed(1)}\`).join(', '));
+await unloadWhisper();   // the demo's copy of the saved model
+await finish(timings);   // closes the demo, frees the trainer and the model; prints tensors left, peak memory, timings
 `),
   md(`
 ## 6. The article's numbers beside ours

@@ -41,7 +41,7 @@ import { getNormalizer } from '../dist/text';
 import { wer } from '../dist/eval';
 import { formatTrainableParameters, countParameters } from '../dist/lora';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor, EarlyStoppingCallback, TrainerCallback } from '../dist/train';
-import { fresh, releaseAll, peakRssBytes } from '../dist/notebook/cells';
+import { fresh, finish } from '../dist/notebook/cells';
 import { display, tableHtml, audioPlayerHtml, plotlyHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
@@ -270,9 +270,7 @@ feats.dispose();
 display(tableHtml(probe.map((r, i) => ({ reference: tokenizer.decode(r.labels, { skipSpecialTokens: true }), 'reloaded model': tokenizer.decode(out.sequences[i], { skipSpecialTokens: true }) }))));
 `),
   code(`
-await releaseAll();
-console.log('tensors left:', tf.memory().numTensors, '| peak RSS', (peakRssBytes() / 2 ** 30).toFixed(2), 'GiB');
-console.log(Object.entries(timings).map(([k, v]) => \`\${k}: \${v.toFixed(1)}\`).join(', '));
+await finish(timings);   // frees what the notebook made, prints tensors left, peak memory, timings
 `),
   md(`
 ## 11. The article's numbers beside ours

@@ -45,7 +45,7 @@ import { LoraConfig, getPeftModel, trainableParametersLine } from '../dist/lora'
 import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor } from '../dist/train';
 import { createTranscriber } from '../dist/demo/transcriber';
 import { startDemo } from '../dist/demo/server';
-import { fresh, releaseAll, peakRssBytes } from '../dist/notebook/cells';
+import { fresh, finish } from '../dist/notebook/cells';
 import { display, tableHtml, audioPlayerHtml, plotlyHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
@@ -346,9 +346,7 @@ for (const variant of ['base', 'adapter']) {
 display(tableHtml(answers, { caption: \`POST /api/transcribe with a telephone clip (reference: \${String(testTel.get(0).text)})\` }));
 `),
   code(`
-await releaseAll();   // closes the demo, frees the trainer, the adapter and the model
-console.log('tensors left:', tf.memory().numTensors, '| peak RSS', (peakRssBytes() / 2 ** 30).toFixed(2), 'GiB');
-console.log(Object.entries(timings).map(([k, v]) => \`\${k}: \${v.toFixed(1)}\`).join(', '));
+await finish(timings);   // closes the demo, frees the trainer, the adapter and the models; prints tensors left, peak memory, timings
 `),
   md(`
 ## 11. The article's numbers beside ours
