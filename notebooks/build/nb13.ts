@@ -40,7 +40,7 @@ import { getNormalizer, bretonCleanText } from '../dist/text';
 import { wer } from '../dist/eval';
 import { LoraConfig, getPeftModel } from '../dist/lora';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments, EarlyStoppingCallback, TrainerCallback } from '../dist/train';
-import { fresh, releaseAll, peakRssBytes } from '../dist/notebook/cells';
+import { fresh, finish, peakRssBytes } from '../dist/notebook/cells';
 import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
 
 const SMOKE = process.env.SMOKE === '1';
@@ -221,9 +221,7 @@ display(tableHtml([
 display(tableHtml(testTexts.slice(0, 6).map((t, i) => ({ reference: t, base: baseHyps[i], 'with LoRA': tunedHyps[i] })), { caption: 'first validation clips' }));
 `),
   code(`
-await releaseAll();
-console.log('tensors left:', tf.memory().numTensors, '| peak RSS', (peakRssBytes() / 2 ** 30).toFixed(2), 'GiB');
-console.log(Object.entries(timings).map(([k, v]) => \`\${k}: \${v.toFixed(1)}\`).join(', '));
+await finish(timings);   // frees what the notebook made, prints tensors left, peak memory, timings
 `),
   md(`
 ## 7. The article's numbers beside ours

@@ -8,6 +8,7 @@
  * run made under that name, so re-running never leaks tensors nor fails on "already exists".
  */
 import * as fs from 'fs';
+import { tf } from '../backend';
 
 type Resource = { dispose(): unknown } | { close(): unknown };
 
@@ -48,4 +49,15 @@ export function peakRssBytes(): number {
     // not Linux
   }
   return process.memoryUsage().rss;
+}
+
+/**
+ * A notebook's last cell: releases everything made with `fresh`, then prints the tensors left
+ * (0 when nothing leaked), the peak memory and the `timings` the notebook collected.
+ */
+export async function finish(timings: Record<string, number> = {}): Promise<void> {
+  await releaseAll();
+  console.log(`tensors left: ${tf.memory().numTensors} | peak RSS ${(peakRssBytes() / 2 ** 30).toFixed(2)} GiB`);
+  const parts = Object.entries(timings).map(([k, v]) => `${k}: ${v.toFixed(1)}`);
+  if (parts.length) console.log(parts.join(', '));
 }
