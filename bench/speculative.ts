@@ -6,7 +6,8 @@
  *   npx tsx bench/speculative.ts [--clips 20] [--k 4]
  *
  * Prints per-clip seconds, the acceptance rate (drafted tokens the main model kept) and the
- * speed-up of end-to-end transcription (both encoders included) and of the decoding alone.
+ * speed-up of end-to-end transcription (both encoders included) and of the decoding alone (the
+ * draft's encoder pass timed separately and left out).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -38,11 +39,20 @@ async function main() {
       const enc = base.model.encode(features);
       enc.dataSync();
       const t1 = performance.now();
+      // The draft's own encoder pass, timed alone (the decoding task runs it again inside).
+      let draftEncoder = 0;
+      if (speculative) {
+        const d0 = performance.now();
+        tiny.model.encode(features).dispose();
+        draftEncoder = (performance.now() - d0) / 1000;
+      }
+      const t2 = performance.now();
       const task = new DecodingTask(base.model, { language: 'en', ...(speculative ? { assistantModel: tiny.model, numAssistantTokens: k } : {}) });
       const [r] = await task.run({ features, encoderHiddenStates: enc });
       enc.dispose();
-      const t2 = performance.now();
-      return { r, total: (t2 - t0) / 1000, decode: (t2 - t1) / 1000 };
+      const t3 = performance.now();
+      // total: base encoder + draft encoder + decoding; decode: the decoding alone.
+      return { r, total: (t1 - t0 + t3 - t2) / 1000, decode: (t3 - t2) / 1000 - draftEncoder };
     };
     // Alternate the order so a drifting machine favours neither.
     let greedy: Awaited<ReturnType<typeof timed>>;
@@ -65,7 +75,7 @@ async function main() {
     totals.proposed += spec.r.draft!.proposed;
     totals.accepted += spec.r.draft!.accepted;
     console.log(`${path.basename(files[i])}: greedy ${greedy.total.toFixed(2)} s (decode ${greedy.decode.toFixed(2)}), speculative ` +
-      `${spec.total.toFixed(2)} s (decode ${spec.decode.toFixed(2)}, tiny encoder included), ${spec.r.draft!.accepted}/${spec.r.draft!.proposed} ` +
+      `${spec.total.toFixed(2)} s (decode ${spec.decode.toFixed(2)}), ${spec.r.draft!.accepted}/${spec.r.draft!.proposed} ` +
       `accepted, ${same ? 'identical' : 'DIFFERENT'} (${greedy.r.tokens.length} tokens)`);
   }
   const n = files.length;

@@ -4,7 +4,8 @@
  *
  *   npx tsx bench/transcribe.ts [--quick] [--clips 20] [--rounds 2] [--cpp-threads N]
  *
- * - log-Mel of a 30 s window, encoder per 30 s window, decoder tokens/s
+ * - log-Mel of a 30 s window, encoder per 30 s window, decoder tokens/s (one clip's decoding, and
+ *   the steady-state step)
  * - end-to-end s/clip on samples/jfk.flac + the first 20 librispeech-mini test clips (audio decoded
  *   beforehand, language given as in the reference): ours in exact mode (output checked against
  *   transcripts.jsonl), ours in the opt-in fast mode (trimPadding; its WER: TRIM=1
@@ -19,6 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
+import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
 import { wantedWasmThreads } from '../src/backend/wasm/threads';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../src/shared';
@@ -98,6 +100,23 @@ async function main() {
   const nTok = dec.value.sequences[0].length + 1;
   console.log(`decoder: ${(nTok / dec.wall).toFixed(1)} tokens/s (${nTok} tokens incl. eot + 4-token prompt, ` +
     `cpu ${(nTok / dec.cpu).toFixed(1)} tokens/cpu-s)`);
+  // Steady state: one token per step on a growing cache (the prompt and the cross-attention keys,
+  // made once per clip, excluded), median over 100 steps.
+  const audio = new AudioFeatures(pipe.model, hidden);
+  const session = new DecoderSession(audio, [0]);
+  const row = [...pipe.tokenizer.prefixTokens({ language: 'en' })];
+  await session.logits([row]);
+  const steps: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    row.push(dec.value.sequences[0][i % dec.value.sequences[0].length]);
+    const t0 = performance.now();
+    await session.logits([row]);
+    steps.push(performance.now() - t0);
+  }
+  steps.sort((a, b) => a - b);
+  console.log(`decoder step: ${(1000 / steps[50]).toFixed(1)} tokens/s (median ${steps[50].toFixed(2)} ms, fastest ${steps[0].toFixed(2)} ms, 100 steps)`);
+  session.dispose();
+  audio.dispose();
   tf.dispose([hidden, features]);
 
   // End to end, clip by clip, the three engines in rotating order.

@@ -272,6 +272,7 @@ export function gelu(x: tf.Tensor, training = false): tf.Tensor {
  * saves a product and a reduction over the [T, S] map per head (1500 x 1500 in the encoder).
  */
 export function softmaxTimes(scores: tf.Tensor, v: tf.Tensor): tf.Tensor {
+  if (!recording()) return tf.tidy(() => tf.matMul(tf.softmax(scores), v)); // the same value, no gradient set up
   const f = tf.customGrad(((s: tf.Tensor, values: tf.Tensor, save: tf.GradSaveFunc) => {
     const p = tf.softmax(s);
     const ctx = tf.matMul(p, values);

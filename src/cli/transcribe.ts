@@ -10,11 +10,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadAudio } from '../audio/decode';
+import { readAudioHeader } from '../audio/header';
+import { openAudioStream } from '../audio/stream';
 import { describeBackend, initBackend } from '../backend';
 import { PeftModel } from '../lora/peft';
 import { loadWhisper, transcribe, TranscribeResult, WhisperPipeline } from '../model/pipeline';
-import { arraySource, AudioSource, TranscribeOptions } from '../model/transcribe';
+import { AudioSource, streamSource, TranscribeOptions } from '../model/transcribe';
 import { sharedDir } from '../shared';
 import { languageName } from '../tokenizer/languages';
 import { formatResult, OUTPUT_FORMATS, OutputFormat } from './writers';
@@ -150,9 +151,19 @@ export interface CliIO {
   stderr: (s: string) => void;
 }
 
-/** Reads a file as samples by range (the whole file is decoded at once for now). */
-async function openAudio(file: string, sampleRate: number): Promise<AudioSource> {
-  return arraySource(await loadAudio(file, sampleRate));
+/**
+ * A file as samples by range, decoded as it is read (audio/stream.ts): a long recording never sits
+ * in memory whole. The header's declared length, when it has one, feeds the progress line.
+ */
+function openAudio(file: string, sampleRate: number): AudioSource {
+  let length: number | undefined;
+  try {
+    const h = readAudioHeader(file);
+    if (h) length = Math.round(h.duration * sampleRate);
+  } catch {
+    // unreadable here: the stream names the problem
+  }
+  return streamSource(openAudioStream(file, { sampleRate }), length);
 }
 
 /** Runs the command; returns the exit code (0 when every file was transcribed). */
@@ -214,37 +225,43 @@ async function transcribeFiles(args: Args, pipe: WhisperPipeline, opts: Transcri
     }
   };
 
-  // Clips of up to 30 s are read `batchSize` at a time and decoded together; longer files one by one.
+  // Clips of up to 30 s are read `batchSize` at a time and decoded together; longer files one by
+  // one, streamed (opened again for each adapter).
+  const rate = pipe.featureExtractor.samplingRate;
+  const limit = pipe.featureExtractor.nSamples;
   const batchSize = opts.batchSize ?? 1;
   for (let i = 0; i < args.files.length; i += batchSize) {
-    const files = args.files.slice(i, i + batchSize);
-    const loaded: { file: string; audio: AudioSource }[] = [];
-    for (const file of files) {
+    const short: { file: string; clip: Float32Array }[] = [];
+    const long: { file: string; source: AudioSource }[] = [];
+    for (const file of args.files.slice(i, i + batchSize)) {
       try {
-        loaded.push({ file, audio: await openAudio(file, pipe.featureExtractor.samplingRate) });
+        const source = openAudio(file, rate);
+        const head = await source.read(0, limit + 1);
+        if (head.length <= limit) short.push({ file, clip: head.slice() });
+        else long.push({ file, source });
       } catch (e) {
         report(file, e);
       }
     }
-    for (const variant of variants) {
+    for (const [v, variant] of variants.entries()) {
       if (variant) peft!.setAdapter(variant);
-      const short = loaded.filter((l) => l.audio.length <= pipe.featureExtractor.nSamples);
       if (short.length) {
         try {
-          const clips = await Promise.all(short.map((l) => l.audio.read(0, l.audio.length)));
-          const res = await transcribe(pipe, clips, opts);
-          short.forEach((l, k) => emit(l.file, variant, res[k]));
+          const res = await transcribe(pipe, short.map((x) => x.clip), opts);
+          short.forEach((x, k) => emit(x.file, variant, res[k]));
         } catch (e) {
-          short.forEach((l) => report(l.file, e));
+          short.forEach((x) => report(x.file, e));
         }
       }
-      for (const l of loaded.filter((x) => x.audio.length > pipe.featureExtractor.nSamples)) {
+      for (const l of long) {
         try {
-          const total = (l.audio.length / 16000).toFixed(1);
-          const [r] = await transcribe(pipe, l.audio, {
+          const source = v === 0 ? l.source : openAudio(l.file, rate);
+          const name = `${l.file}${variant ? ` (${variant})` : ''}`;
+          const [r] = await transcribe(pipe, source, {
             ...opts,
-            onProgress: (done) => io.stderr(`${l.file}${variant ? ` (${variant})` : ''}: ${done.toFixed(1)}/${total} s ` +
-              `(${Math.round((100 * done) / Number(total))}%)\n`),
+            onProgress: (done, total) => io.stderr(Number.isFinite(total)
+              ? `${name}: ${done.toFixed(1)}/${total.toFixed(1)} s (${Math.round((100 * done) / total)}%)\n`
+              : `${name}: ${done.toFixed(1)} s\n`),
           });
           emit(l.file, variant, r);
         } catch (e) {

@@ -15,7 +15,7 @@ export { DecoderSession, AudioFeatures } from './inference';
 export { sampleRows, greedySearch, beamSearch, rankScore } from './search';
 export { findAlignment, addWordTimestamps } from './timing';
 export type { WordTiming } from './timing';
-export { transcribeAudio, transcribeClips, arraySource, compressionRatio } from './transcribe';
+export { transcribeAudio, transcribeClips, arraySource, streamSource, compressionRatio } from './transcribe';
 export type { AudioSource, Segment, Word, TranscriptionResult } from './transcribe';
 export { WhisperForConditionalGeneration, expectedWeightShapes } from './whisper';
 export { generate } from './generate';

@@ -72,6 +72,7 @@ export async function transcribe(
   const all = Array.isArray(audio) ? audio : [audio];
   const out: TranscribeResult[] = new Array(all.length);
   const isShort = (a: Float32Array | AudioSource) => a instanceof Float32Array && a.length <= pipe.featureExtractor.nSamples;
+  // (A source of unknown length goes through transcribeAudio, which decodes a short one as a clip.)
   const short = all.map((a, i) => i).filter((i) => isShort(all[i]));
   const bs = opts.batchSize ?? 1;
   for (let i = 0; i < short.length; i += bs) {

@@ -33,15 +33,49 @@ const INPUT_STRIDE = 2;
 
 /** Audio samples (16 kHz mono) read by range: a file streamed from disk, or an array. */
 export interface AudioSource {
-  /** Total number of samples. */
-  readonly length: number;
-  /** Samples [start, end), end <= length. */
+  /** Total number of samples, when known before reading (a stream's is known at its end). */
+  readonly length?: number;
+  /** Samples [start, end), fewer where the audio ends; `start` never goes back by more than 30 s. */
   read(start: number, end: number): Float32Array | Promise<Float32Array>;
 }
 
 /** An AudioSource over samples already in memory. */
 export function arraySource(samples: Float32Array): AudioSource {
   return { length: samples.length, read: (start, end) => samples.subarray(start, end) };
+}
+
+/**
+ * An AudioSource over consecutive chunks (audio/stream.ts openAudioStream): it keeps the samples
+ * from the latest `start` read on, so memory holds about two windows whatever the length.
+ * `length`, when given (a header's declared frames), only feeds progress reports.
+ */
+export function streamSource(chunks: AsyncIterable<Float32Array>, length?: number): AudioSource {
+  const it = chunks[Symbol.asyncIterator]();
+  let buffer = new Float32Array(0);
+  let bufferStart = 0;
+  let ended = false;
+  return {
+    length,
+    async read(start, end) {
+      if (start < bufferStart) throw new Error(`streamSource: sample ${start} was already dropped (reads must move forward)`);
+      // Drop what no later read needs, then pull chunks until [start, end) is in the buffer.
+      if (start > bufferStart) {
+        buffer = buffer.slice(Math.min(buffer.length, start - bufferStart));
+        bufferStart = start;
+      }
+      while (!ended && bufferStart + buffer.length < end) {
+        const next = await it.next();
+        if (next.done) ended = true;
+        else {
+          const grown = new Float32Array(buffer.length + next.value.length);
+          grown.set(buffer);
+          grown.set(next.value, buffer.length);
+          buffer = grown;
+        }
+      }
+      return buffer.subarray(start - bufferStart, Math.min(buffer.length, end - bufferStart));
+    },
+  };
 }
 
 /** The options of `transcribe` (the CLI's flags are these in kebab-case). */
@@ -74,7 +108,7 @@ export interface TranscribeOptions extends Omit<DecodingOptions, 'temperature' |
   batchSize?: number;
   /** Called as soon as a segment is final. */
   onSegment?: (segment: Segment) => void;
-  /** Called after each window with the seconds done and the total. */
+  /** Called after each window with the seconds done and the total (NaN while a stream's length is unknown). */
   onProgress?: (seconds: number, total: number) => void;
 }
 
@@ -288,16 +322,15 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
   checkOptions(opts);
   const source = audio instanceof Float32Array ? arraySource(audio) : audio;
   const fe = t.featureExtractor;
-  if (source.length <= fe.nSamples) {
-    const samples = await source.read(0, source.length);
-    return (await transcribeClips(t, [samples], opts))[0];
-  }
+  const first = await source.read(0, fe.nSamples + 1);
+  if (first.length <= fe.nSamples) return (await transcribeClips(t, [first.slice()], opts))[0];
   const hop = fe.hopLength;
   const model = t.model;
   const sp = model.specialTokens;
   const temps = temperatures(opts, true);
-  const contentFrames = Math.floor(source.length / hop);
-  const total = source.length / SAMPLE_RATE;
+  // Frames of audio (openai's content_frames), known from the start or once the stream ends.
+  let contentFrames = source.length === undefined ? Infinity : Math.floor(source.length / hop);
+  const total = () => (Number.isFinite(contentFrames) ? contentFrames / FRAMES_PER_SECOND : source.length! / SAMPLE_RATE);
   const decoding: DecodingOptions = { ...decodingOptions(opts), withoutTimestamps: false };
   const initialPrompt = opts.initialPrompt ? t.tokenizer.encode(' ' + opts.initialPrompt.trim()) : [];
   const allTokens: number[] = [...initialPrompt];
@@ -310,14 +343,18 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
   let skippedNoSpeech = 0;
   const draft = { proposed: 0, accepted: 0 };
 
+  const progress = (seek: number) => opts.onProgress?.(Math.min(seek, contentFrames) / FRAMES_PER_SECOND, total());
   for (let seek = 0; seek < contentFrames;) {
     const timeOffset = seek / FRAMES_PER_SECOND;
+    const read = await source.read(seek * hop, (seek + fe.nFrames) * hop);
+    if (read.length < fe.nSamples) contentFrames = Math.min(contentFrames, seek + Math.floor(read.length / hop));
     const segmentSize = Math.min(fe.nFrames, contentFrames - seek);
-    const samples = await source.read(seek * hop, Math.min(source.length, (seek + segmentSize) * hop));
+    if (segmentSize <= 0) break;
+    const samples = read.subarray(0, segmentSize * hop);
     if (opts.vad !== false && isSilent(samples, opts.vad ?? {})) {
       skippedSilent++;
       seek += segmentSize;
-      opts.onProgress?.(Math.min(total, seek / FRAMES_PER_SECOND), total);
+      progress(seek);
       continue;
     }
     windows++;
@@ -345,7 +382,7 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
       if (nst !== null && result.noSpeechProb > nst && !(lpt !== null && result.avgLogprob > lpt)) {
         skippedNoSpeech++;
         seek += segmentSize;
-        opts.onProgress?.(Math.min(total, seek / FRAMES_PER_SECOND), total);
+        progress(seek);
         continue;
       }
       const split = splitWindow(result.tokens, sp.timestampBegin, segmentSize);
@@ -383,7 +420,7 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
       opts.onSegment?.(s);
     }
     if (opts.conditionOnPreviousText === false || result.temperature > 0.5) promptResetSince = allTokens.length;
-    opts.onProgress?.(Math.min(total, seek / FRAMES_PER_SECOND), total);
+    progress(seek);
   }
   const tokens = segments.flatMap((s) => s.tokens.filter((x) => x < sp.eot));
   return {

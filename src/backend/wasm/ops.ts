@@ -168,17 +168,17 @@ function headBlocks(numHeads: number, rows: number, d: number): tf.Tensor3D {
 const rowsLayout = (k: tf.Tensor[], v: tf.Tensor[]): KeyValue => ({ layout: 'rows', k, v });
 
 /**
- * Queries per row up to which attention runs in one SIMD call (a generation step, a prompt, a
- * speculative draft being checked); more (the encoder, a long prompt) is work for XNNPACK's
- * threaded products.
+ * Queries times heads per row up to which attention runs in one SIMD call (a generation step, a
+ * prompt, a speculative draft being checked: the old block-diagonal path's range); more (the
+ * encoder, a long prompt) is work for XNNPACK's threaded products, one per head.
  */
-const FEW_QUERIES = 16;
+const FEW_QUERIES = 32;
 
 /** Positions of kv in use (a growable cache may have room for more). */
 const lengthOf = (kv: KeyValue): number => kv.length ?? (kv.k[0].shape[1] as number);
 
 /**
- * Attention per batch row. Outside training (no gradient tape), for up to FEW_QUERIES queries, one
+ * Attention per batch row. Outside training (no gradient tape), for few queries (FEW_QUERIES), one
  * SIMD call per row does every head (simd.ts attend), reading only the positions in use; `mask` is then the decoder's causal
  * mask [T, length] (query i sees positions < length - T + 1 + i), the only mask the model makes.
  * Training runs the tfjs operations of attendRow.
@@ -190,7 +190,7 @@ function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Ten
   const causal = mask !== undefined;
   if (causal && (mask.shape[0] !== t || mask.shape[1] !== length)) throw new Error(`attention: mask [${mask.shape}] for ${t} queries and ${length} keys`);
   const qRows = batchRows(q);
-  if (!recording() && t <= FEW_QUERIES && (d / numHeads) % 4 === 0) {
+  if (!recording() && t * numHeads <= FEW_QUERIES && (d / numHeads) % 4 === 0) {
     const outs = qRows.map((qb, b) => {
       const [out, scratch] = fused('WhisperAttend', { q: qb, kT: kv.k[b], v: kv.v[b] }, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
       scratch.dispose();

@@ -215,26 +215,13 @@ const wat = (memoryType: string) => String.raw`
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
-  ;; x phi(x) = x exp(-xc^2 / 2) / sqrt(2 pi), xc = x clipped to [-9, 9].
+  ;; x phi(x) = x exp(-xc^2 / 2) / sqrt(2 pi), xc = x clipped to [-9, 9] (exp of z in [-40.5, 0]).
   (func $xPhi (param $x v128) (result v128)
-    (local $xc v128) (local $z v128) (local $n v128) (local $r v128) (local $p v128)
+    (local $xc v128)
     (local.set $xc (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -9 -9 -9 -9)) (v128.const f32x4 9 9 9 9)))
-    (local.set $z (f32x4.mul (f32x4.mul (local.get $xc) (local.get $xc)) (v128.const f32x4 -0.5 -0.5 -0.5 -0.5)))
-    ;; exp(z), z in [-40.5, 0]: z = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts), exp(r) by
-    ;; Cephes' polynomial, 2^n written into the exponent bits (n >= -59: a normal number).
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
-    (local.set $r (f32x4.sub (f32x4.sub (local.get $z) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
-                             (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
-    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
-    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r)) (v128.const f32x4 1 1 1 1)))
-    (local.set $p (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
-    (f32x4.mul (f32x4.mul (local.get $x) (local.get $p)) (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))
+    (f32x4.mul (f32x4.mul (local.get $x)
+      (call $exp4 (f32x4.mul (f32x4.mul (local.get $xc) (local.get $xc)) (v128.const f32x4 -0.5 -0.5 -0.5 -0.5))))
+      (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))
 
   ;; GELU forward from x and e = erf(x / sqrt 2), n >= 4 values: the operations of tfjs's
   ;; x * 0.5 * (e + 1) in that order (the same bits), and its derivative 0.5 (e + 1) + x phi(x).
