@@ -176,6 +176,7 @@ console.log(\`with the defaults: \${dropAll.numRows} of \${trainPrepared.numRows
 const trainReady = await filterValid(trainPrepared, validity);
 const testReady = await filterValid(testPrepared, validity);
 console.log(\`with \${JSON.stringify(validity)}: \${trainReady.numRows} of \${trainPrepared.numRows} training rows, \${testReady.numRows} of \${testPrepared.numRows} test rows kept\`);
+display(testReady.report.toHtml(10));   // every dropped row, with its file and reason
 `),
   md(`
 The collator stacks features into \`[batch, 80, 3000]\`, pads labels with **-100** (\`IGNORE_INDEX\`:

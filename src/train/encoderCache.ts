@@ -17,13 +17,13 @@ import * as path from 'path';
 import { atomicWriteFile } from '../atomic';
 import type { WeightSlot } from '../model/whisper';
 
-/** sha-256 (hex) of the encoder's weights, shapes and names. */
-export function encoderFingerprint(slots: WeightSlot[]): string {
+/** sha-256 (hex) of the encoder's weights, shapes and names (read asynchronously: webgpu reads no other way). */
+export async function encoderFingerprint(slots: WeightSlot[]): Promise<string> {
   const h = createHash('sha256');
   for (const s of slots) {
     const q = s.quantized?.();
     h.update(`${s.name}:${q ? `${q.dtype}[${q.shape}]` : `[${s.get().shape}]`}\n`);
-    const arrays = q ? (q.dtype === 'int8' ? [q.data, q.scales] : [q.data]) : [s.get().dataSync() as Float32Array];
+    const arrays = q ? (q.dtype === 'int8' ? [q.data, q.scales] : [q.data]) : [(await s.get().data()) as Float32Array];
     for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
   return h.digest('hex');
@@ -32,36 +32,33 @@ export function encoderFingerprint(slots: WeightSlot[]): string {
 export class EncoderCache {
   private memory = new WeakMap<Float32Array, Float32Array>();
   private keys = new WeakMap<Float32Array, string>();
-  private fingerprint?: string;
-  /** Where entries are also kept on disk (set by Seq2SeqTrainer.precomputeEncoderOutputs). */
-  dir?: string;
+  /** `<cacheDir>/<fingerprint>`: where this model's entries are also kept on disk, once useDir() ran. */
+  private modelDir?: string;
 
   /**
-   * @param encoderWeights  computed only when the disk is first used
+   * @param encoderWeights  fingerprinted when a cache folder is first set
    * @param valuesFor       the expected output size (positions x d_model) for a features array
    */
   constructor(private encoderWeights: () => WeightSlot[], private valuesFor: (features: Float32Array) => number) {}
 
-  /** The folder of this model's entries. */
-  modelDir(): string {
-    if (!this.dir) throw new Error('EncoderCache: no cache folder set');
-    this.fingerprint ??= encoderFingerprint(this.encoderWeights());
-    return path.join(this.dir, this.fingerprint.slice(0, 32));
+  /** Keeps entries in `cacheDir` too, under this model's encoder fingerprint. */
+  async useDir(cacheDir: string): Promise<void> {
+    this.modelDir = path.join(cacheDir, (await encoderFingerprint(this.encoderWeights())).slice(0, 32));
   }
 
-  /** The entry file of one clip (sha-256 of its features). */
+  /** The entry file of one clip (sha-256 of its features); useDir() first. */
   file(features: Float32Array): string {
     let key = this.keys.get(features);
     if (!key) {
       key = createHash('sha256').update(new Uint8Array(features.buffer, features.byteOffset, features.byteLength)).digest('hex');
       this.keys.set(features, key);
     }
-    return path.join(this.modelDir(), `${key}.f32`);
+    return path.join(this.modelDir!, `${key}.f32`);
   }
 
   get(features: Float32Array): Float32Array | undefined {
     const hit = this.memory.get(features);
-    if (hit || !this.dir) return hit;
+    if (hit || !this.modelDir) return hit;
     const file = this.file(features);
     if (!fs.existsSync(file)) return undefined;
     const bytes = fs.readFileSync(file);
@@ -79,7 +76,7 @@ export class EncoderCache {
     const want = this.valuesFor(features);
     if (hidden.length !== want) throw new Error(`encoder output has ${hidden.length} values, expected ${want} (positions x d_model)`);
     this.memory.set(features, hidden);
-    if (!this.dir) return;
+    if (!this.modelDir) return;
     const file = this.file(features);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     atomicWriteFile(file, new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength));

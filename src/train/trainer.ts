@@ -153,7 +153,7 @@ export class Seq2SeqTrainer {
    * encoder weights and the clip's features) and read back by later runs and later lookups.
    */
   async precomputeEncoderOutputs(data: Seq2SeqDataset, opts: { cacheDir?: string } = {}): Promise<void> {
-    if (opts.cacheDir) this.encoderCache.dir = opts.cacheDir;
+    if (opts.cacheDir) await this.encoderCache.useDir(opts.cacheDir);
     const todo: Seq2SeqFeature[] = [];
     for await (const f of iterateRows(data)) if (!this.encoderCache.get(f.inputFeatures)) todo.push(f);
     // Small chunks: on single-threaded wasm a bigger batch is no faster per clip, and the
