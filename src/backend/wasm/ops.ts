@@ -190,7 +190,9 @@ function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Ten
   const causal = mask !== undefined;
   if (causal && (mask.shape[0] !== t || mask.shape[1] !== length)) throw new Error(`attention: mask [${mask.shape}] for ${t} queries and ${length} keys`);
   const qRows = batchRows(q);
-  if (!recording() && t * numHeads <= FEW_QUERIES && (d / numHeads) % 4 === 0) {
+  // A cache (kv.length set: generation) always takes it, for a speculative draft's check too.
+  const few = t * numHeads <= FEW_QUERIES || (kv.length !== undefined && t <= FEW_QUERIES);
+  if (!recording() && few && (d / numHeads) % 4 === 0) {
     const outs = qRows.map((qb, b) => {
       const [out, scratch] = fused('WhisperAttend', { q: qb, kT: kv.k[b], v: kv.v[b] }, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
       scratch.dispose();
