@@ -13,7 +13,7 @@ import { registerWasmOps } from './wasm/ops';
 import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
 import { startWebGpu } from './webgpu';
 
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
 export interface BackendReport {
   active: BackendName;
