@@ -51,7 +51,7 @@ export async function initBrowserBackend(opts: { backend?: BrowserBackend; wasmP
         tf.env().set('WEBGPU_CPU_FORWARD', false);
         fixWebGpuBackend();
       }
-      return { active: name, forced: Boolean(opts.backend), skipped, ...(adapter ? { adapter } : {}) };
+      return { active: name, forced: Boolean(opts.backend), forcedBy: 'the page', skipped, ...(adapter ? { adapter } : {}) };
     }
     skipped[name] = why ?? `tf.setBackend('${name}') failed`;
   }

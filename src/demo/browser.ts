@@ -6,6 +6,8 @@
  */
 import { describeBackend, tf } from '../backend';
 import { BrowserBackend, initBrowserBackend } from '../backend/browser';
+
+export { initBrowserBackend };
 import { Files, httpFiles, memoryFiles } from '../io/files';
 import { PeftModel } from '../lora/peft';
 import { WhisperForConditionalGeneration } from '../model/whisper';
