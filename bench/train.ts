@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/train.ts            # STEPS=2 timed steps after 1 warm-up step
  *   SKIP_CACHED=1 / SKIP_FULL=1      # only A / only B; WORKERS_A=1 / WORKERS_B=1: without worker threads
+ *   FRAMES=200                       # shorter inputs (fast mode) than 30 s: quick runs on slow adapters (bench/gpu.sh QUICK=1)
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -88,18 +89,29 @@ async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeat
  * This VM's speed drifts by 10-40 % over a day; a fixed product (1500 x 384 x 1536, the FFN's)
  * timed in the same run says which phase a result comes from (58-61 GFLOP/s on 2 threads at best).
  */
-function machineGflops(): number {
+async function machineGflops(): Promise<number> {
   const [a, b] = [tf.randomNormal([1500, 384]), tf.randomNormal([384, 1536])];
   tf.matMul(a, b).dispose();
   const t0 = performance.now();
-  for (let i = 0; i < 20; i++) tf.matMul(a, b).dispose();
-  tf.dispose([a, b]);
+  for (let i = 0; i < 19; i++) tf.matMul(a, b).dispose();
+  const last = tf.matMul(a, b);
+  await last.data(); // a GPU runs the queue in order: the last result waits for all
+  tf.dispose([a, b, last]);
   return (20 * 2 * 1500 * 384 * 1536) / (performance.now() - t0) / 1e6;
+}
+
+/** Input frames per example (3000: 30 s, what Whisper always sees; fewer: the fast mode's trimmed input). */
+const FRAMES = Number(process.env.FRAMES ?? 3000);
+
+/** The first FRAMES frames of each mel row of [nMels, 3000] features. */
+function firstFrames(f: Float32Array, nMels: number): Float32Array {
+  if (FRAMES >= 3000) return f;
+  return Float32Array.from({ length: nMels * FRAMES }, (_, i) => f[Math.floor(i / FRAMES) * 3000 + (i % FRAMES)]);
 }
 
 async function main() {
   console.log(describeBackend(await initBackend()));
-  const gflops = machineGflops();
+  const gflops = await machineGflops();
   console.log(`machine check: ${gflops.toFixed(1)} GFLOP/s on a 1500 x 384 x 1536 product`);
   const dir = sharedDir('models', 'whisper-tiny');
   const model = await WhisperForConditionalGeneration.fromPretrained(dir);
@@ -111,7 +123,7 @@ async function main() {
   for (const line of meta.slice(0, BATCH)) {
     const [file, text] = line.split(',');
     const audio = await loadAudio(sharedDir('datasets', 'librispeech-mini', 'train', file));
-    data.push({ inputFeatures: fe.extract(audio), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });
+    data.push({ inputFeatures: firstFrames(fe.extract(audio), model.config.numMelBins), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });
   }
   console.log(`labels: ${data.map((d) => d.labels.length).join(', ')} tokens`);
   // The same batch for the PyTorch anchor (bench/anchor_pytorch.py): features [B, 80, 3000] as

@@ -15,7 +15,14 @@ export function tinyConfig(): WhisperConfig {
 }
 
 export function tinyModel(seed = 'tiny'): WhisperForConditionalGeneration {
-  const c = tinyConfig();
+  return randomModel(tinyConfig(), seed);
+}
+
+/**
+ * A Whisper of config `c` with seeded weights: uniform in [-scale, scale], LayerNorm weights 1
+ * (plus uniform noise of width `normNoise`), the output projection tied.
+ */
+export function randomModel(c: WhisperConfig, seed: string, scale = 0.3, normNoise = 0): WhisperForConditionalGeneration {
   const rng = seedrandom(seed);
   const w = new Map<string, LoadedTensor>();
   for (const [name, shape] of expectedWeightShapes(c)) {
@@ -23,7 +30,7 @@ export function tinyModel(seed = 'tiny'): WhisperForConditionalGeneration {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     const isNormWeight = /layer_norm\.weight$/.test(name);
-    for (let i = 0; i < n; i++) data[i] = isNormWeight ? 1 : (rng() * 2 - 1) * 0.3;
+    for (let i = 0; i < n; i++) data[i] = isNormWeight ? 1 + (normNoise ? (rng() - 0.5) * normNoise : 0) : (rng() * 2 - 1) * scale;
     w.set(name, { shape, data });
   }
   return WhisperForConditionalGeneration.fromWeights(c, w);

@@ -13,11 +13,13 @@ import { registerWasmOps } from './wasm/ops';
 import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
 import { startWebGpu } from './webgpu';
 
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
 export interface BackendReport {
   active: BackendName;
   forced: boolean;
+  /** What forced it, when not WHISPER_BACKEND (a web page's ?backend=). */
+  forcedBy?: string;
   /** Why each faster backend was skipped, e.g. {tensorflow: "@tensorflow/tfjs-node-gpu: not installed"}. */
   skipped: Partial<Record<BackendName, string>>;
   /** wasm only: threads of its XNNPACK pool (WHISPER_WASM_THREADS), and why threads failed if they did. */
@@ -149,7 +151,7 @@ export function describeBackend(r: BackendReport): string {
   const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
   const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''})` : '';
   const adapter = r.adapter ? ` on ${r.adapter}` : '';
-  return `backend: ${r.active}${threads}${adapter}${r.forced ? ' (forced by WHISPER_BACKEND)' : ''}` +
+  return `backend: ${r.active}${threads}${adapter}${r.forced ? ` (forced by ${r.forcedBy ?? 'WHISPER_BACKEND'})` : ''}` +
     (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
 }
 

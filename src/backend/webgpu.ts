@@ -87,11 +87,16 @@ export async function startWebGpu(allowFallback: boolean): Promise<WebGpuStart> 
   } catch (e) {
     return { ok: false, reason: `tfjs-backend-webgpu: ${(e as Error).message.split('\n')[0]}` };
   }
-  const device = (tf.backend() as unknown as { device: GpuDevice }).device;
-  addNInChunks(device.limits.maxStorageBuffersPerShaderStage - 1);
-  failOnDeviceErrors(device);
+  fixWebGpuBackend();
+  failOnDeviceErrors((tf.backend() as unknown as { device: GpuDevice }).device);
   explainSyncReads(tf.backend() as unknown as { readSync(dataId: object): unknown });
   return { ok: true, adapter: text };
+}
+
+/** What the webgpu backend needs once it is active, in Node and in web pages (addNInChunks). */
+export function fixWebGpuBackend(): void {
+  const device = (tf.backend() as unknown as { device: GpuDevice }).device;
+  addNInChunks(device.limits.maxStorageBuffersPerShaderStage - 1);
 }
 
 /**

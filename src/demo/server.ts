@@ -3,7 +3,10 @@
  * http server on 127.0.0.1 serving one page (page.html) and one endpoint.
  *
  *   GET  /                 the page: record from the microphone or upload a file
- *   GET  /api/info         {model, adapter, maxBytes, maxSeconds, queue}: the page hides the model choice without adapter
+ *   GET  /api/info         {model, adapter, maxBytes, maxSeconds, queue, browser}: the page hides the model choice without adapter
+ *   GET  /browser/whisper.js, /browser/wasm/*.wasm, /model/*, /adapter/*   the "run in this browser" mode: the
+ *                          library bundled for the page (bundle.ts), tfjs's wasm binaries, and the checkpoint's and
+ *                          adapter's files (only the names a checkpoint or PEFT adapter has)
  *   POST /api/transcribe?variant=base|adapter   body = the audio file bytes (or multipart/form-data with one file)
  *        200 {text, segments, seconds, audioSeconds, variant}
  *        400 {error} undecodable / non-audio / empty;  413 {error} too large or too long;
@@ -21,12 +24,16 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
+import { readShardIndex } from '../model/safetensors';
+import { isPlainRelativePath } from '../model/paths';
 import { PROJECT_ROOT } from '../shared';
+import { browserBundle } from './bundle';
 import { JobQueue, QueueFullError } from './queue';
 import { DemoTranscriber, FileJob, JobError, JobResult, transcribeFile, Variant } from './transcriber';
 import { TranscriptionWorker } from './worker';
 
 export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
+const WASM_DIR = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm'));
 export const DEFAULT_MAX_SECONDS = 600;
 export const DEFAULT_MAX_QUEUE = 4;
 
@@ -65,6 +72,7 @@ export interface DemoHandle {
 interface Backend {
   modelName: string;
   adapterName?: string;
+  folders?: DemoTranscriber['folders'];
   run(job: FileJob): Promise<JobResult>;
   close(): Promise<void>;
 }
@@ -189,12 +197,37 @@ function inProcess(transcriber: DemoTranscriber, maxSeconds: number): Backend {
   return {
     modelName: transcriber.modelName,
     adapterName: transcriber.adapterName,
+    folders: transcriber.folders,
     run: (job) => transcribeFile(transcriber, job, maxSeconds),
     close: async () => undefined,
   };
 }
 
 type Route = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>;
+
+const MODEL_FILES = new Set(['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json',
+  'preprocessor_config.json', 'model.safetensors', 'model.safetensors.index.json']);
+const ADAPTER_FILES = new Set(['adapter_config.json', 'adapter_model.safetensors']);
+const WASM_FILES = new Set(['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']);
+
+/**
+ * The file `name` asks for under `folder`, if it is one the page may fetch: a checkpoint's files
+ * (and the shards its index lists), an adapter's two files, tfjs's wasm binaries. Nothing else.
+ */
+function servedFile(folder: string | undefined, name: string, allowed: Set<string>): string | undefined {
+  if (!folder) return undefined;
+  if (allowed.has(name)) return path.join(folder, name);
+  if (allowed !== MODEL_FILES || !isPlainRelativePath(name) || !fs.existsSync(path.join(folder, 'model.safetensors.index.json'))) return undefined;
+  return readShardIndex(path.join(folder, 'model.safetensors.index.json'), 'model folder').shards.includes(name) ? path.join(folder, name) : undefined;
+}
+
+function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: string): void {
+  const size = fs.statSync(file).size;
+  const type = file.endsWith('.json') ? 'application/json' : file.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream';
+  res.writeHead(200, { ...SAFE_HEADERS, 'Content-Type': type, 'Content-Length': size, 'Cache-Control': 'no-cache' });
+  if (req.method === 'HEAD') res.end();
+  else fs.createReadStream(file).pipe(res);
+}
 
 /** Starts the demo; resolves once the model is loaded and the server listens. */
 export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
@@ -215,7 +248,13 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     'GET /api/info': async (_req, res) => sendJson(res, 200, {
       model: backend.modelName, adapter: backend.adapterName ?? null, maxBytes, maxSeconds,
       queue: { jobs: queue.size, maxWaiting: maxQueue },
+      browser: backend.folders ? { model: 'model/', adapter: backend.folders.adapter ? 'adapter/' : null, wasm: 'browser/wasm/', language: opts.language ?? 'en' } : null,
     }),
+    'GET /browser/whisper.js': async (_req, res) => {
+      const js = await browserBundle();
+      res.writeHead(200, { ...SAFE_HEADERS, 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': Buffer.byteLength(js) });
+      res.end(js);
+    },
     'POST /api/transcribe': async (req, res, url) => {
       const variant = url.searchParams.get('variant') ?? 'base';
       if (variant !== 'base' && variant !== 'adapter') {
@@ -243,6 +282,14 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     // HEAD is GET without the body (Node drops the body itself).
     const route = routes[`${req.method === 'HEAD' ? 'GET' : req.method} ${url.pathname}`];
     if (route) return route(req, res, url);
+    const served = /^\/(model|adapter|browser\/wasm)\/(.+)$/.exec(url.pathname);
+    if (served && (req.method === 'GET' || req.method === 'HEAD')) {
+      const name = decodeURIComponent(served[2]);
+      const [folder, allowed] = served[1] === 'model' ? [backend.folders?.model, MODEL_FILES]
+        : served[1] === 'adapter' ? [backend.folders?.adapter, ADAPTER_FILES] : [WASM_DIR, WASM_FILES];
+      const file = servedFile(folder, name, allowed);
+      if (file && fs.existsSync(file)) return sendFile(req, res, file);
+    }
     const allowed = Object.keys(routes).filter((k) => k.endsWith(` ${url.pathname}`)).map((k) => k.split(' ')[0]);
     if (allowed.length) throw new HttpError(405, `${url.pathname}: use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
     throw new HttpError(404, `${url.pathname.slice(0, 200)}: not found`);

@@ -10,13 +10,14 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { decodeAudio } from '../audio/decode';
 import { AudioLimitError } from '../audio/limits';
-import { isSilent } from '../audio/vad';
-import { WhisperFeatureExtractor } from '../features/logmel';
 import { PeftModel } from '../lora';
-import { Segment, transcribeAudio, Transcriber } from '../model/transcribe';
+import { Segment, Transcriber } from '../model/transcribe';
 import { WhisperForConditionalGeneration } from '../model/whisper';
 import { loadWhisper } from '../model/pipeline';
 import { sharedDir } from '../shared';
+import { transcribeAny } from './transcribeAny';
+
+export { transcribeAny };
 
 export type Variant = 'base' | 'adapter';
 
@@ -24,6 +25,8 @@ export interface DemoTranscriber {
   modelName: string;
   /** Name of the adapter folder when one was loaded. */
   adapterName?: string;
+  /** Folders the page's in-browser mode loads over HTTP (the adapter's only when it came from one). */
+  folders?: { model: string; adapter?: string };
   transcribe(audio: Float32Array, variant: Variant): Promise<{ text: string; segments: Segment[] }>;
 }
 
@@ -83,17 +86,6 @@ export interface TranscriberOptions {
   maxNewTokens?: number;
 }
 
-/** Transcribes one clip of any length with `model` as it currently is (adapter on or off). */
-export async function transcribeAny(
-  model: WhisperForConditionalGeneration, tokenizer: Transcriber['tokenizer'], audio: Float32Array,
-  opts: { language?: string; numBeams?: number; maxNewTokens?: number } = {},
-): Promise<{ text: string; segments: Segment[] }> {
-  if (isSilent(audio)) return { text: '', segments: [] };
-  const featureExtractor = new WhisperFeatureExtractor({ feature_size: model.config.numMelBins });
-  const r = await transcribeAudio({ model, tokenizer, featureExtractor }, audio,
-    { language: opts.language ?? 'en', numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
-  return { text: r.text.trim(), segments: r.segments };
-}
 
 /** Loads the model (and adapter) once and returns the demo's transcriber. */
 export async function createTranscriber(opts: TranscriberOptions = {}): Promise<DemoTranscriber> {
@@ -101,12 +93,14 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   const modelDir = opts.model ?? opts.loaded?.model.dir ?? sharedDir('models', 'whisper-tiny');
   // loadWhisper caches per process: a notebook that loaded the same folder shares the model.
   const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
-  const peft = opts.peft ?? (opts.adapter ? PeftModel.fromPretrained(model, path.resolve(opts.adapter)) : undefined);
+  const adapterDir = opts.adapter ? path.resolve(opts.adapter) : undefined;
+  const peft = opts.peft ?? (adapterDir ? PeftModel.fromPretrained(model, adapterDir) : undefined);
   const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
     { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
     modelName: path.basename(modelDir),
-    adapterName: opts.adapter ? path.basename(path.resolve(opts.adapter)) : opts.peft?.activeAdapter,
+    adapterName: adapterDir ? path.basename(adapterDir) : opts.peft?.activeAdapter,
+    folders: model.dir ? { model: model.dir, adapter: opts.peft ? undefined : adapterDir } : undefined,
     transcribe(audio, variant) {
       if (variant === 'adapter') {
         if (!peft) throw new Error('no adapter loaded (start the demo with --adapter DIR)');

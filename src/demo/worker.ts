@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { FileJob, JobError, JobResult, TranscriberOptions } from './transcriber';
+import { DemoTranscriber, FileJob, JobError, JobResult, TranscriberOptions } from './transcriber';
 
 export interface WorkerInit extends Omit<TranscriberOptions, 'loaded'> {
   /** Longest audio accepted per upload, in seconds. */
@@ -19,10 +19,13 @@ export interface WorkerRequest {
 }
 
 export type WorkerReply =
-  | { ready: { modelName: string; adapterName?: string } }
+  | { ready: Ready }
   | { fatal: string }
   | { id: number; result: JobResult }
   | { id: number; error: { status: number; message: string } };
+
+/** What the worker says once its model is loaded. */
+type Ready = Pick<DemoTranscriber, 'modelName' | 'adapterName' | 'folders'>;
 
 export class TranscriptionWorker {
   private nextId = 1;
@@ -31,8 +34,12 @@ export class TranscriptionWorker {
   /** The thread taking jobs; a new one (loading the model again) after the last one died. */
   private current: Promise<Worker>;
 
-  private constructor(worker: Worker, readonly modelName: string, readonly adapterName: string | undefined,
-    private readonly init: WorkerInit) {
+  readonly modelName: string;
+  readonly adapterName?: string;
+  readonly folders?: Ready['folders'];
+
+  private constructor(worker: Worker, ready: Ready, private readonly init: WorkerInit) {
+    ({ modelName: this.modelName, adapterName: this.adapterName, folders: this.folders } = ready);
     this.watch(worker);
     this.current = Promise.resolve(worker);
   }
@@ -40,7 +47,7 @@ export class TranscriptionWorker {
   /** Starts the thread and resolves once its model is loaded (rejects with the loading error). */
   static async start(init: WorkerInit): Promise<TranscriptionWorker> {
     const { worker, ready } = await spawn(init);
-    return new TranscriptionWorker(worker, ready.modelName, ready.adapterName, init);
+    return new TranscriptionWorker(worker, ready, init);
   }
 
   /** Decodes and transcribes `job` in the worker; rejects with a JobError (status 400/413/500). */
@@ -97,7 +104,7 @@ export class TranscriptionWorker {
 }
 
 /** A new worker thread running workerMain (compiled, or from the sources through tsx). */
-async function spawn(init: WorkerInit): Promise<{ worker: Worker; ready: { modelName: string; adapterName?: string } }> {
+async function spawn(init: WorkerInit): Promise<{ worker: Worker; ready: Ready }> {
   const js = path.join(__dirname, 'workerMain.js');
   const ts = path.join(__dirname, 'workerMain.ts');
   const code = fs.existsSync(js) ? `require(${JSON.stringify(js)})` : `require('tsx/cjs'); require(${JSON.stringify(ts)})`;
@@ -106,7 +113,7 @@ async function spawn(init: WorkerInit): Promise<{ worker: Worker; ready: { model
   let onError: (e: Error) => void = () => undefined;
   let onExit: (code: number) => void = () => undefined;
   try {
-    const ready = await new Promise<{ modelName: string; adapterName?: string }>((resolve, reject) => {
+    const ready = await new Promise<Ready>((resolve, reject) => {
       onMessage = (m) => {
         if ('ready' in m) resolve(m.ready);
         else if ('fatal' in m) reject(new Error(m.fatal));

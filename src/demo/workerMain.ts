@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     post({ fatal: (e as Error).message });
     return;
   }
-  post({ ready: { modelName: transcriber.modelName, adapterName: transcriber.adapterName } });
+  post({ ready: { modelName: transcriber.modelName, adapterName: transcriber.adapterName, folders: transcriber.folders } });
   parentPort!.on('message', async ({ id, job }: WorkerRequest) => {
     try {
       post({ id, result: await transcribeFile(transcriber, job, init.maxSeconds) });

@@ -3,8 +3,9 @@
  * or trimmed to 30 s) and `WhisperFeatureExtractor` (Hugging Face's name; reads
  * preprocessor_config.json and batches clips into a [B, n_mels, 3000] tensor).
  */
-import * as fs from 'fs';
 import * as path from 'path';
+import { Files, readJson } from '../io/files';
+import { asFiles } from '../io/node';
 import { tf } from '../backend';
 import { getLogMelComputer, padOrTrim } from './logmelComputer';
 
@@ -72,16 +73,14 @@ export class WhisperFeatureExtractor {
     }
   }
 
-  /** Reads `<dir>/preprocessor_config.json` (a checkpoint folder) or that file itself. */
-  static fromPretrained(dir: string): WhisperFeatureExtractor {
-    const file = dir.endsWith('.json') ? dir : path.join(dir, 'preprocessor_config.json');
-    if (!fs.existsSync(file)) throw new Error(`${file}: file not found (WhisperFeatureExtractor.fromPretrained)`);
-    let cfg: Record<string, unknown>;
-    try {
-      cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
-    }
+  /** Reads `<dir>/preprocessor_config.json` (a checkpoint folder or its Files) or that file itself. */
+  static fromPretrained(dir: string | Files): WhisperFeatureExtractor {
+    const json = typeof dir === 'string' && dir.endsWith('.json');
+    const files = asFiles(json ? path.dirname(dir) : dir);
+    const name = json ? path.basename(dir) : 'preprocessor_config.json';
+    const file = files.path(name);
+    if (!files.has(name)) throw new Error(`${file}: file not found (WhisperFeatureExtractor.fromPretrained)`);
+    const cfg = readJson<Record<string, unknown>>(files, name) ?? {};
     for (const k of REQUIRED) {
       if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k] as number)) {
         throw new Error(`${file}: field "${k}" must be a number, got ${JSON.stringify(cfg[k])}`);

@@ -16,7 +16,9 @@ import type { Linear } from '../model/layers';
 import type { WhisperConfig } from '../model/config';
 import type { GenerateOptions, GenerateOutput } from '../model/generate';
 import type { ForwardOptions } from '../model/whisper';
-import { decodeTensorBytes, readSafetensorsHeader, saveSafetensors, LoadedTensor } from '../model/safetensors';
+import { Files, readJson } from '../io/files';
+import { asFiles, nodeFiles } from '../io/node';
+import { decodeTensorBytes, safetensorsHeader, saveSafetensors, LoadedTensor } from '../model/safetensors';
 import { LoraConfig } from './config';
 import { countParameters, formatTrainableParameters } from './count';
 import { LoraLayer, SeedSource } from './layer';
@@ -220,13 +222,12 @@ export class PeftModel implements SeedSource {
    * Loads a PEFT adapter folder as adapter `adapterName` (created when missing, overwritten in
    * place when it exists, e.g. when resuming training). Every key and shape is checked first.
    */
-  loadAdapter(dir: string, adapterName = 'default'): LoraConfig {
-    const cfgFile = path.join(dir, ADAPTER_CONFIG_NAME);
-    if (!fs.existsSync(cfgFile)) throw new Error(`${cfgFile}: adapter config not found`);
-    const cfg = LoraConfig.fromJSON(JSON.parse(fs.readFileSync(cfgFile, 'utf8')), cfgFile);
+  loadAdapter(dir: string | Files, adapterName = 'default'): LoraConfig {
+    const files = asFiles(dir);
+    const cfg = LoraConfig.fromJSON(readJson(files, ADAPTER_CONFIG_NAME, 'adapter config'), files.path(ADAPTER_CONFIG_NAME));
     cfg.inferenceMode = false;
-    const file = path.join(dir, ADAPTER_WEIGHTS_NAME);
-    const header = readSafetensorsHeader(file);
+    const file = files.path(ADAPTER_WEIGHTS_NAME);
+    const header = safetensorsHeader(files, ADAPTER_WEIGHTS_NAME);
     const fresh = !this.peftConfig[adapterName];
     if (fresh) this.addAdapter(adapterName, cfg);
     const vars = this.namedTrainableVariables(adapterName);
@@ -240,7 +241,7 @@ export class PeftModel implements SeedSource {
     }
     let weights: Map<string, LoadedTensor>;
     try {
-      weights = readSafetensorsFile(file, expected);
+      weights = readSafetensorsFile(files, expected, ADAPTER_WEIGHTS_NAME);
     } catch (e) {
       if (fresh) this.deleteAdapter(adapterName);
       throw e;
@@ -255,7 +256,7 @@ export class PeftModel implements SeedSource {
   }
 
   /** PEFT's PeftModel.from_pretrained(model, dir): a PeftModel with the saved adapter loaded. */
-  static fromPretrained(model: PeftBaseModel, dir: string, adapterName = 'default'): PeftModel {
+  static fromPretrained(model: PeftBaseModel, dir: string | Files, adapterName = 'default'): PeftModel {
     const p = new PeftModel(model);
     p.loadAdapter(dir, adapterName);
     p.setAdapter(adapterName);
@@ -308,9 +309,15 @@ export function getPeftModel(model: PeftBaseModel, config: LoraConfig, opts: Get
   return p;
 }
 
-/** Reads every tensor of one .safetensors file as float32, checking the expected shapes first. */
-export function readSafetensorsFile(file: string, expected?: Map<string, number[]>): Map<string, LoadedTensor> {
-  const h = readSafetensorsHeader(file);
+/**
+ * Reads every tensor of one .safetensors file as float32, checking the expected shapes first: a
+ * file path, or file `name` of Files.
+ */
+export function readSafetensorsFile(source: string | Files, expected?: Map<string, number[]>, name?: string): Map<string, LoadedTensor> {
+  const files = typeof source === 'string' ? nodeFiles(path.dirname(source)) : source;
+  name ??= typeof source === 'string' ? path.basename(source) : ADAPTER_WEIGHTS_NAME;
+  const file = files.path(name);
+  const h = safetensorsHeader(files, name);
   if (expected) {
     for (const [name, shape] of expected) {
       const info = h.tensors.get(name);
@@ -320,11 +327,11 @@ export function readSafetensorsFile(file: string, expected?: Map<string, number[
       }
     }
   }
-  const buf = fs.readFileSync(file);
+  const buf = files.bytes(name);
   const out = new Map<string, LoadedTensor>();
-  for (const [name, info] of h.tensors) {
-    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + h.dataStart + info.begin, info.end - info.begin);
-    out.set(name, { shape: info.shape, data: decodeTensorBytes(bytes, info.dtype) });
+  for (const [key, info] of h.tensors) {
+    const bytes = buf.subarray(h.dataStart + info.begin, h.dataStart + info.end);
+    out.set(key, { shape: info.shape, data: decodeTensorBytes(bytes, info.dtype) });
   }
   return out;
 }

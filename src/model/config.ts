@@ -5,8 +5,9 @@
  * code reads all shapes from here. `generation_config.json` (when present) overrides the decoding
  * fields (suppress tokens, language ids), like transformers' GenerationConfig.
  */
-import * as fs from 'fs';
 import * as path from 'path';
+import { Files, readJson } from '../io/files';
+import { nodeFiles } from '../io/node';
 
 export interface WhisperConfigJSON {
   [key: string]: unknown;
@@ -74,25 +75,15 @@ export class WhisperConfig {
   }
 
   static fromFile(file: string): WhisperConfig {
-    if (!fs.existsSync(file)) throw new Error(`${file}: config file not found`);
-    let obj: WhisperConfigJSON;
-    try {
-      obj = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-    }
-    const c = WhisperConfig.fromJSON(obj, file);
+    return WhisperConfig.fromFiles(nodeFiles(path.dirname(file)), path.basename(file));
+  }
+
+  /** `name` (config.json) of a checkpoint's files, with generation_config.json when present. */
+  static fromFiles(files: Files, name = 'config.json'): WhisperConfig {
+    const c = WhisperConfig.fromJSON(readJson<WhisperConfigJSON>(files, name, 'config file'), files.path(name));
     // generation_config.json beside it holds the decoding settings transformers actually uses.
-    const gen = path.join(path.dirname(file), 'generation_config.json');
-    if (fs.existsSync(gen)) {
-      let genObj: WhisperConfigJSON;
-      try {
-        genObj = JSON.parse(fs.readFileSync(gen, 'utf8'));
-      } catch (e) {
-        throw new Error(`${gen}: not valid JSON (${(e as Error).message})`);
-      }
-      c.applyGenerationConfig(genObj, gen);
-    }
+    const gen = 'generation_config.json';
+    if (files.has(gen)) c.applyGenerationConfig(readJson<WhisperConfigJSON>(files, gen), files.path(gen));
     return c;
   }
 

@@ -11,7 +11,8 @@ import * as path from 'path';
 /** `name` is a relative path made of plain segments: no '', '.', '..', backslash, NUL or leading '/'. */
 export function isPlainRelativePath(name: unknown): name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 1024) return false;
-  if (name.includes('\\') || name.includes('\0') || path.isAbsolute(name) || /^[A-Za-z]:/.test(name)) return false;
+  // No path module here (this check also runs in a web page): a leading '/' makes an empty segment.
+  if (name.includes('\\') || name.includes('\0') || /^[A-Za-z]:/.test(name)) return false;
   return name.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
 }
 

@@ -9,7 +9,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { joinInside } from './paths';
+import { Files, readJson } from '../io/files';
+import { asFiles, nodeFiles } from '../io/node';
+import { isPlainRelativePath } from './paths';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -40,77 +42,75 @@ export interface LoadedTensor {
 
 /** Reads and validates the header of one .safetensors file (reads only the header bytes). */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  if (!fs.existsSync(file)) throw new Error(`${file}: safetensors file not found`);
-  const size = fs.statSync(file).size;
+  return safetensorsHeader(nodeFiles(path.dirname(file)), path.basename(file));
+}
+
+/** readSafetensorsHeader for file `name` of `files` (a folder or a web server). */
+export function safetensorsHeader(files: Files, name: string): SafetensorsHeader {
+  const file = files.path(name);
+  if (!files.has(name)) throw new Error(`${file}: safetensors file not found`);
+  const size = files.size(name);
   if (size < 8) throw new Error(`${file}: too short for a safetensors file (${size} bytes, need at least 8)`);
-  const fd = fs.openSync(file, 'r');
-  try {
-    const lenBuf = Buffer.alloc(8);
-    fs.readSync(fd, lenBuf, 0, 8, 0);
-    const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen > size - 8) {
-      throw new Error(`${file}: header length ${headerLen} goes beyond the end of the file (${size} bytes): truncated or not safetensors`);
-    }
-    // The safetensors format's own limit: a larger header is not a checkpoint (nor worth reading).
-    if (headerLen > MAX_HEADER_BYTES) throw new Error(`${file}: header length ${headerLen} is over the format's limit of ${MAX_HEADER_BYTES} bytes`);
-    const hb = Buffer.alloc(headerLen);
-    fs.readSync(fd, hb, 0, headerLen, 8);
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(hb.toString('utf8'));
-    } catch (e) {
-      throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
-    }
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${file}: header must be a JSON object`);
-    const dataStart = 8 + headerLen;
-    const dataSize = size - dataStart;
-    const tensors = new Map<string, TensorInfo>();
-    let metadata: Record<string, string> = {};
-    for (const [name, v] of Object.entries(json)) {
-      if (name === '__metadata__') {
-        if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
-          throw new Error(`${file}: '__metadata__' must be an object of strings`);
-        }
-        metadata = v as Record<string, string>;
-        continue;
-      }
-      const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      const where = `${file}: tensor '${name}'`;
-      if (!e || typeof e !== 'object') throw new Error(`${where}: entry must be an object`);
-      // hasOwnProperty, not `in`: "constructor" or "toString" are in every object.
-      if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, e.dtype)) {
-        throw new Error(`${where}: unsupported dtype ${JSON.stringify(e.dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-      }
-      const dtype = e.dtype as SafetensorsDtype;
-      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-        throw new Error(`${where}: shape ${JSON.stringify(e.shape)} must be a list of non-negative integers`);
-      }
-      const shape = e.shape as number[];
-      const off = e.data_offsets;
-      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0)) {
-        throw new Error(`${where}: data_offsets ${JSON.stringify(off)} must be [begin, end]`);
-      }
-      const [begin, end] = off as [number, number];
-      if (begin > end || end > dataSize) {
-        throw new Error(`${where}: data_offsets [${begin}, ${end}] out of range (data section is ${dataSize} bytes)`);
-      }
-      const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-      if (end - begin !== expected) {
-        throw new Error(`${where}: ${end - begin} bytes but shape [${shape}] of ${dtype} needs ${expected}`);
-      }
-      tensors.set(name, { name, dtype, shape, begin, end, file });
-    }
-    const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin);
-    for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i].begin < sorted[i - 1].end) {
-        throw new Error(`${file}: tensors '${sorted[i - 1].name}' and '${sorted[i].name}' overlap ` +
-          `([${sorted[i - 1].begin}, ${sorted[i - 1].end}] and [${sorted[i].begin}, ${sorted[i].end}])`);
-      }
-    }
-    return { file, dataStart, tensors, metadata };
-  } finally {
-    fs.closeSync(fd);
+  const lenBytes = files.bytes(name, 0, 8);
+  const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLen > size - 8) {
+    throw new Error(`${file}: header length ${headerLen} goes beyond the end of the file (${size} bytes): truncated or not safetensors`);
   }
+  // The safetensors format's own limit: a larger header is not a checkpoint (nor worth reading).
+  if (headerLen > MAX_HEADER_BYTES) throw new Error(`${file}: header length ${headerLen} is over the format's limit of ${MAX_HEADER_BYTES} bytes`);
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(new TextDecoder().decode(files.bytes(name, 8, 8 + headerLen)));
+  } catch (e) {
+    throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${file}: header must be a JSON object`);
+  const dataStart = 8 + headerLen;
+  const dataSize = size - dataStart;
+  const tensors = new Map<string, TensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [name, v] of Object.entries(json)) {
+    if (name === '__metadata__') {
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+        throw new Error(`${file}: '__metadata__' must be an object of strings`);
+      }
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const where = `${file}: tensor '${name}'`;
+    if (!e || typeof e !== 'object') throw new Error(`${where}: entry must be an object`);
+    // hasOwnProperty, not `in`: "constructor" or "toString" are in every object.
+    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, e.dtype)) {
+      throw new Error(`${where}: unsupported dtype ${JSON.stringify(e.dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    }
+    const dtype = e.dtype as SafetensorsDtype;
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new Error(`${where}: shape ${JSON.stringify(e.shape)} must be a list of non-negative integers`);
+    }
+    const shape = e.shape as number[];
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new Error(`${where}: data_offsets ${JSON.stringify(off)} must be [begin, end]`);
+    }
+    const [begin, end] = off as [number, number];
+    if (begin > end || end > dataSize) {
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] out of range (data section is ${dataSize} bytes)`);
+    }
+    const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    if (end - begin !== expected) {
+      throw new Error(`${where}: ${end - begin} bytes but shape [${shape}] of ${dtype} needs ${expected}`);
+    }
+    tensors.set(name, { name, dtype, shape, begin, end, file });
+  }
+  const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].begin < sorted[i - 1].end) {
+      throw new Error(`${file}: tensors '${sorted[i - 1].name}' and '${sorted[i].name}' overlap ` +
+        `([${sorted[i - 1].begin}, ${sorted[i - 1].end}] and [${sorted[i].begin}, ${sorted[i].end}])`);
+    }
+  }
+  return { file, dataStart, tensors, metadata };
 }
 
 // IEEE half -> float via a 64K table: decoding 20M values is then one lookup each.
@@ -153,59 +153,66 @@ export function decodeTensorBytes(bytes: Uint8Array, dtype: SafetensorsDtype): F
  * be a plain relative path (no `..`, not absolute) so a crafted index cannot point outside `where`.
  */
 export function readShardIndex(indexFile: string, where: string): { weightMap: Record<string, string>; shards: string[] } {
-  let json: { weight_map?: unknown };
-  try {
-    json = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`${indexFile}: not valid JSON (${(e as Error).message})`);
-  }
-  const map = json?.weight_map;
+  return shardIndex(nodeFiles(path.dirname(indexFile)), path.basename(indexFile), where);
+}
+
+function shardIndex(files: Files, indexName: string, where: string): { weightMap: Record<string, string>; shards: string[] } {
+  const indexFile = files.path(indexName);
+  const map = readJson<{ weight_map?: unknown } | null>(files, indexName)?.weight_map;
   if (!map || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${indexFile}: missing field 'weight_map'`);
   const shards = [...new Set(Object.values(map))];
-  for (const shard of shards) joinInside(path.dirname(indexFile), shard, indexFile, 'shard name', where);
+  for (const shard of shards) {
+    if (!isPlainRelativePath(shard)) throw new Error(`${indexFile}: shard name ${JSON.stringify(shard)} is not a plain relative path inside the ${where}`);
+  }
   return { weightMap: map as Record<string, string>, shards: shards as string[] };
+}
+
+/** The .safetensors files of a checkpoint: one, or the shards of its index. */
+export function checkpointShards(files: Files): { names: string[]; weightMap?: Record<string, string> } {
+  if (files.has('model.safetensors')) return { names: ['model.safetensors'] };
+  const index = 'model.safetensors.index.json';
+  if (files.has(index)) {
+    const { weightMap, shards } = shardIndex(files, index, 'model folder');
+    for (const f of shards) if (!files.has(f)) throw new Error(`${files.path(index)}: shard ${files.path(f)} is missing`);
+    return { names: shards, weightMap };
+  }
+  throw new Error(`${files.where}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
 }
 
 /** The list of .safetensors files of a checkpoint folder: one file, or the shards of the index. */
 export function checkpointFiles(dir: string): { files: string[]; weightMap?: Record<string, string> } {
-  const single = path.join(dir, 'model.safetensors');
-  if (fs.existsSync(single)) return { files: [single] };
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (fs.existsSync(index)) {
-    const { weightMap, shards } = readShardIndex(index, 'model folder');
-    const files = shards.map((f) => path.join(dir, f));
-    for (const f of files) if (!fs.existsSync(f)) throw new Error(`${index}: shard ${f} is missing`);
-    return { files, weightMap };
-  }
-  throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
+  const files = nodeFiles(dir);
+  const { names, weightMap } = checkpointShards(files);
+  return { files: names.map((n) => files.path(n)), weightMap };
 }
 
 /**
- * Reads every tensor of a checkpoint (one file or shards) after validating all headers and, when
- * given, the expected shapes: missing names, unexpected shapes. Names listed in `optional` may be
- * absent (e.g. a tied `proj_out.weight`). Tensors not in `expected` are ignored.
+ * Reads every tensor of a checkpoint (one file or shards; a folder or Files) after validating all
+ * headers and, when given, the expected shapes: missing names, unexpected shapes. Names listed in
+ * `optional` may be absent (e.g. a tied `proj_out.weight`). Tensors not in `expected` are ignored.
  */
 export function loadSafetensorsCheckpoint(
-  dir: string,
+  dir: string | Files,
   expected?: Map<string, number[]>,
   optional: Set<string> = new Set(),
 ): Map<string, LoadedTensor> {
-  const { files, weightMap } = checkpointFiles(dir);
-  const all = new Map<string, TensorInfo>();
-  for (const f of files) {
-    const h = readSafetensorsHeader(f);
+  const files = asFiles(dir);
+  const { names, weightMap } = checkpointShards(files);
+  const all = new Map<string, TensorInfo & { shard: string }>();
+  for (const shard of names) {
+    const h = safetensorsHeader(files, shard);
     for (const [name, info] of h.tensors) {
       // Some exports drop the `model.` prefix (WhisperModel vs WhisperForConditionalGeneration).
       const key = /^(encoder|decoder)\./.test(name) ? `model.${name}` : name;
-      if (all.has(key)) throw new Error(`${f}: tensor '${name}' also appears in ${all.get(key)!.file}`);
-      all.set(key, { ...info, begin: info.begin + h.dataStart, end: info.end + h.dataStart });
+      if (all.has(key)) throw new Error(`${h.file}: tensor '${name}' also appears in ${all.get(key)!.file}`);
+      all.set(key, { ...info, begin: info.begin + h.dataStart, end: info.end + h.dataStart, shard });
     }
   }
   if (weightMap) {
     for (const [name, shard] of Object.entries(weightMap)) {
       const info = all.get(name);
-      if (info && info.file !== path.join(dir, shard)) {
-        throw new Error(`${path.join(dir, 'model.safetensors.index.json')}: '${name}' is mapped to ${shard} but found in ${info.file}`);
+      if (info && info.shard !== shard) {
+        throw new Error(`${files.path('model.safetensors.index.json')}: '${name}' is mapped to ${shard} but found in ${info.file}`);
       }
     }
   }
@@ -215,7 +222,7 @@ export function loadSafetensorsCheckpoint(
       const info = all.get(name);
       if (!info) {
         if (optional.has(name)) continue;
-        throw new Error(`${files.join(', ')}: tensor '${name}' is missing (expected shape [${shape}])`);
+        throw new Error(`${names.map((n) => files.path(n)).join(', ')}: tensor '${name}' is missing (expected shape [${shape}])`);
       }
       if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
         throw new Error(`${info.file}: tensor '${name}' has shape [${info.shape}] but the config expects [${shape}]`);
@@ -224,20 +231,9 @@ export function loadSafetensorsCheckpoint(
   }
   // Everything checked: now read the bytes.
   const out = new Map<string, LoadedTensor>();
-  const fds = new Map<string, number>();
-  try {
-    for (const name of wanted) {
-      const info = all.get(name);
-      if (!info) continue;
-      let fd = fds.get(info.file);
-      if (fd === undefined) fds.set(info.file, (fd = fs.openSync(info.file, 'r')));
-      const buf = Buffer.alloc(info.end - info.begin);
-      const got = fs.readSync(fd, buf, 0, buf.length, info.begin);
-      if (got !== buf.length) throw new Error(`${info.file}: tensor '${name}': short read (${got} of ${buf.length} bytes)`);
-      out.set(name, { shape: info.shape, data: decodeTensorBytes(buf, info.dtype) });
-    }
-  } finally {
-    for (const fd of fds.values()) fs.closeSync(fd);
+  for (const name of wanted) {
+    const info = all.get(name);
+    if (info) out.set(name, { shape: info.shape, data: decodeTensorBytes(files.bytes(info.shard, info.begin, info.end), info.dtype) });
   }
   return out;
 }

@@ -16,7 +16,6 @@
  * Audio comes through an `AudioSource` ("samples [start, end)"), so a long file need not be
  * decoded into memory at once; `arraySource` wraps samples already in memory.
  */
-import * as zlib from 'zlib';
 import * as tf from '@tensorflow/tfjs';
 import { isSilent, VadOptions } from '../audio/vad';
 import { WhisperFeatureExtractor } from '../features/logmel';
@@ -160,10 +159,14 @@ export interface Transcriber {
   featureExtractor: WhisperFeatureExtractor;
 }
 
-/** openai's compression_ratio: UTF-8 bytes / zlib-compressed bytes. */
-export function compressionRatio(text: string): number {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length / zlib.deflateSync(bytes).length;
+/**
+ * openai's compression_ratio: UTF-8 bytes / zlib-compressed bytes. CompressionStream('deflate') is
+ * zlib at its default level in Node and in browsers: the same bytes as zlib.compress.
+ */
+export async function compressionRatio(text: string): Promise<number> {
+  const bytes = new TextEncoder().encode(text);
+  const deflated = await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate'))).arrayBuffer();
+  return bytes.length / deflated.byteLength;
 }
 
 const LONG_FORM_TEMPERATURES = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -202,14 +205,14 @@ async function decodeWithFallback(t: Transcriber, audio: AudioFeatures, features
     });
     const results = await task.run({ features, audio, clips: pending });
     const failed: number[] = [];
-    results.forEach((r, k) => {
+    for (const [k, r] of results.entries()) {
       const text = t.tokenizer.decode(r.tokens, { skipSpecialTokens: true });
-      const d = { ...r, text, compressionRatio: compressionRatio(text.trim()) };
+      const d = { ...r, text, compressionRatio: await compressionRatio(text.trim()) };
       out[pending[k]] = d;
       let needsFallback = (crt !== null && d.compressionRatio > crt) || (lpt !== null && d.avgLogprob < lpt);
       if (nst !== null && lpt !== null && d.noSpeechProb > nst && d.avgLogprob < lpt) needsFallback = false; // silence
       if (needsFallback) failed.push(pending[k]);
-    });
+    }
     pending = failed;
   }
   return out;

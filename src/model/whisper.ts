@@ -10,6 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { quantize, QuantizedWeight, WeightDtype } from '../backend';
+import { Files } from '../io/files';
+import { nodeFiles } from '../io/node';
 import { atomicWriteDir } from '../atomic';
 import { WhisperAttention } from './attention';
 import { WhisperConfig } from './config';
@@ -144,14 +146,20 @@ export class WhisperForConditionalGeneration {
 
   static async fromPretrained(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<WhisperForConditionalGeneration> {
     const dir = await resolveModel(idOrDir, opts);
-    const config = WhisperConfig.fromFile(path.join(dir, 'config.json'));
+    const model = WhisperForConditionalGeneration.fromFiles(nodeFiles(dir), opts);
+    model.dir = dir;
+    return model;
+  }
+
+  /** The model of a checkpoint's files: a folder's (fromPretrained) or a web server's (io/files.ts httpFiles). */
+  static fromFiles(files: Files, opts: Pick<FromPretrainedOptions, 'loadIn8bit' | 'weightsDtype'> = {}): WhisperForConditionalGeneration {
+    const config = WhisperConfig.fromFiles(files);
     const expected = expectedWeightShapes(config);
     // Everything is validated here, before one tensor exists.
-    const weights = loadSafetensorsCheckpoint(dir, expected, new Set([PROJ_OUT]));
+    const weights = loadSafetensorsCheckpoint(files, expected, new Set([PROJ_OUT]));
     const weightsDtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
     const model = WhisperForConditionalGeneration.fromWeights(config, weights, { weightsDtype, consume: true });
-    model.dir = dir;
-    model.specialTokens = readSpecialTokens(dir, config);
+    model.specialTokens = readSpecialTokens(files, config);
     return model;
   }
 

@@ -8,8 +8,8 @@
  * names (decoder_start_token_id, lang_to_id, task_to_id, no_timestamps_token_id) and the fixed
  * order of the rest around them.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { Files, readJson } from '../io/files';
+import { asFiles } from '../io/node';
 import { LANGUAGES, languageName, toLanguageCode } from './languages';
 
 /** Seconds per timestamp token: 30 s window / 1500 encoder positions. */
@@ -113,15 +113,11 @@ export function specialTokensFromConfig(c: SpecialTokenConfig): SpecialTokens {
  * The special tokens of a checkpoint folder: from tokenizer.json when it is there (and
  * generation_config.json's `is_multilingual`), else from the config (`fallback`).
  */
-export function readSpecialTokens(dir: string, fallback: SpecialTokenConfig): SpecialTokens {
-  const file = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(file)) return specialTokensFromConfig(fallback);
-  let added: { id: number; content: string }[];
-  try {
-    added = JSON.parse(fs.readFileSync(file, 'utf8')).added_tokens;
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
+export function readSpecialTokens(dir: string | Files, fallback: SpecialTokenConfig): SpecialTokens {
+  const files = asFiles(dir);
+  if (!files.has('tokenizer.json')) return specialTokensFromConfig(fallback);
+  const file = files.path('tokenizer.json');
+  const added = readJson<{ added_tokens?: { id: number; content: string }[] } | null>(files, 'tokenizer.json')?.added_tokens;
   if (!Array.isArray(added)) throw new Error(`${file}: not a Hugging Face tokenizer.json (needs "added_tokens")`);
   const byContent = new Map(added.map((t) => [t.content, t.id]));
   return specialTokensByText((t) => byContent.get(t), fallback.isMultilingual ?? fallback.vocabSize >= 51865, file);

@@ -6,9 +6,9 @@
  * `<|endoftext|>` = 50257 and `<|startoftranscript|>` = 50258, English-only (.en) ones have one
  * BPE token less, so every special id is one lower (50256, 50257, ...).
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { Files, readJson } from '../io/files';
+import { asFiles } from '../io/node';
 import { toLanguageCode, languageName } from './languages';
 import { LanguageInfo, SpecialTokens, specialTokensByText, TIME_PRECISION } from './special';
 
@@ -40,14 +40,6 @@ interface AddedTokenJSON {
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
 
-function readJson(file: string): any {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
-}
 
 export class WhisperTokenizer {
   readonly sot: number;
@@ -109,15 +101,12 @@ export class WhisperTokenizer {
    * Loads `<dir>/tokenizer.json`, plus `tokenizer_config.json` and `generation_config.json` when
    * present (the latter says whether the model is multilingual).
    */
-  static async fromPretrained(dir: string): Promise<WhisperTokenizer> {
-    const file = path.join(dir, 'tokenizer.json');
-    const tokenizerJson = readJson(file);
-    const cfgFile = path.join(dir, 'tokenizer_config.json');
-    const config = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
-    const genFile = path.join(dir, 'generation_config.json');
-    const gen = fs.existsSync(genFile) ? readJson(genFile) : {};
-    const multi = typeof gen.is_multilingual === 'boolean' ? gen.is_multilingual : undefined;
-    return new WhisperTokenizer(tokenizerJson, config, multi, file);
+  static async fromPretrained(dir: string | Files): Promise<WhisperTokenizer> {
+    const files = asFiles(dir);
+    const optional = (name: string) => (files.has(name) ? readJson<any>(files, name) : {});
+    const gen = optional('generation_config.json');
+    const multi = typeof gen?.is_multilingual === 'boolean' ? gen.is_multilingual : undefined;
+    return new WhisperTokenizer(readJson(files, 'tokenizer.json'), optional('tokenizer_config.json'), multi, files.path('tokenizer.json'));
   }
 
   /**

@@ -18,11 +18,10 @@ import { LoraConfig } from '../../src/lora/config';
 import { getPeftModel, readSafetensorsFile } from '../../src/lora/peft';
 import { WhisperConfig } from '../../src/model/config';
 import { loadWhisper, transcribe } from '../../src/model/pipeline';
-import { LoadedTensor } from '../../src/model/safetensors';
-import { expectedWeightShapes, WhisperForConditionalGeneration } from '../../src/model/whisper';
 import { sharedDir } from '../../src/shared';
 import { lossAndGradients, microBatch } from '../../src/train/step';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../../src/train';
+import { randomModel } from '../lora.helpers';
 
 /** d=64, 2+2 layers, 4 heads, 120 frames: every attention path (many and few queries, masks, batch rows). */
 export function smallConfig(): WhisperConfig {
@@ -33,20 +32,7 @@ export function smallConfig(): WhisperConfig {
   }, 'small-test-config');
 }
 
-function smallModel(): WhisperForConditionalGeneration {
-  const c = smallConfig();
-  const rng = seedrandom('small');
-  const w = new Map<string, LoadedTensor>();
-  for (const [name, shape] of expectedWeightShapes(c)) {
-    if (name === 'proj_out.weight') continue; // tied
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const norm = /layer_norm\.weight$/.test(name);
-    for (let i = 0; i < n; i++) data[i] = norm ? 1 + (rng() - 0.5) * 0.2 : (rng() * 2 - 1) * 0.2;
-    w.set(name, { shape, data });
-  }
-  return WhisperForConditionalGeneration.fromWeights(c, w);
-}
+const smallModel = () => randomModel(smallConfig(), 'small', 0.2, 0.2);
 
 async function small(): Promise<object> {
   const c = smallConfig();

@@ -89,12 +89,17 @@ function byRows(x: tf.Tensor2D, n: number, f: (rows: tf.Tensor2D) => tf.Tensor):
 const weightCacheBytes = () => Number((typeof process !== 'undefined' && process.env.WHISPER_WEIGHT_CACHE_MB) || 1536) * 2 ** 20;
 const expanded = new Set<tf.Tensor>();
 
+/** Products with at most this many rows (generation steps) keep their expanded weight. */
+const GENERATION_ROWS = 64;
+
 /**
- * x W^T for a weight kept as bytes. Its float32 copy (transposed, as for float32 weights) is kept
- * while the copies of all quantized weights fit in weightCacheBytes() of the heap, first come,
- * first kept (generation visits the layers in a cycle, where evicting never helps): whisper-medium's
- * decoder, used at every token, then runs at float32 speed. Beyond that the float weight exists
- * only for one product: dequantized row by row and multiplied as (W x^T)^T, never transposed or packed.
+ * x W^T for a weight kept as bytes. A product of few rows (a generation step, repeated at every
+ * token) keeps the float32 copy of its weight (transposed, as for float32 weights) while the
+ * copies of all quantized weights fit in weightCacheBytes() of the heap, first come, first kept
+ * (generation visits the layers in a cycle, where evicting never helps): whisper-medium's decoder
+ * then runs at float32 speed. Otherwise (the encoder's 1500 rows, where expanding is a small part
+ * of the product, or no room left) the float weight exists only for this product: dequantized row
+ * by row and multiplied as (W x^T)^T, never transposed or packed.
  */
 function quantizedProduct(x: tf.Tensor2D, w: FrozenWeight): tf.Tensor2D {
   const q = w.quantized!;
@@ -103,7 +108,7 @@ function quantizedProduct(x: tf.Tensor2D, w: FrozenWeight): tf.Tensor2D {
   if (!wT) {
     for (const t of expanded) if (t.isDisposed) expanded.delete(t);
     const used = [...expanded].reduce((s, t) => s + 4 * t.size, 0);
-    if (used + 4 * out * inF > weightCacheBytes()) return swappedProduct(x, tf.tensor2d(dequantize(q), q.shape));
+    if (x.shape[0] > GENERATION_ROWS || used + 4 * out * inF > weightCacheBytes()) return swappedProduct(x, tf.tensor2d(dequantize(q), q.shape));
     wT = w.derived.get('transposed', w.weight, () => tf.tensor2d(dequantize(q, true), [inF, out]));
     expanded.add(wT);
   }

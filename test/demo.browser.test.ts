@@ -1,0 +1,113 @@
+/**
+ * The demo's "run in this browser" mode in headless Chromium: the page loads the bundled library
+ * (browser/whisper.js), fetches whisper-tiny and a PEFT adapter from the demo server, and
+ * transcribes jfk with the adapter on its own backend (WebGL on SwiftShader here, about 1 GFLOP/s).
+ * Its tokens must equal Node's for the same samples.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Browser } from 'playwright-core';
+import { decodeAudio } from '../src/audio/decode';
+import { encodeWav } from '../src/audio/wav';
+import { initBackend, tf } from '../src/backend';
+import { startDemo, DemoHandle } from '../src/demo/server';
+import { createTranscriber, DemoTranscriber } from '../src/demo/transcriber';
+import { getPeftModel, LoraConfig } from '../src/lora';
+import { WhisperForConditionalGeneration } from '../src/model/whisper';
+import { sharedDir } from '../src/shared';
+import { launchChromium } from './helpers/browser';
+
+/** jfk as a 16 kHz 16-bit WAV: the page (WebAudio) and Node decode it to the same samples. */
+function jfkWav(dir: string): string {
+  const pcm = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'fixtures', 'jfk.pcm.f32'));
+  const file = path.join(dir, 'jfk-16k.wav');
+  fs.writeFileSync(file, encodeWav(new Float32Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength)), 16000));
+  return file;
+}
+
+/** A small random LoRA adapter on q/v (B = 1e-3 noise: it nudges the logits, saved in PEFT layout). */
+async function savedAdapter(dir: string): Promise<string> {
+  const base = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
+  const peft = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }), { seed: 5 });
+  for (const [k, v] of peft.namedTrainableVariables()) if (k.includes('lora_B')) v.assign(tf.randomNormal(v.shape, 0, 1e-3, 'float32', 9));
+  const out = path.join(dir, 'adapter');
+  peft.saveAdapter(out);
+  peft.dispose();
+  base.dispose();
+  return out;
+}
+
+describe('demo: run in this browser (headless Chromium)', function () {
+  this.timeout(30 * 60_000);
+  let transcriber: DemoTranscriber;
+  let demo: DemoHandle;
+  let browser: Browser;
+  let wav: string;
+
+  before(async () => {
+    await initBackend();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-browser-'));
+    wav = jfkWav(dir);
+    transcriber = await createTranscriber({ model: sharedDir('models', 'whisper-tiny'), adapter: await savedAdapter(dir) });
+    demo = await startDemo({ transcriber });
+    browser = await launchChromium(['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-angle=swiftshader']);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  it('serves the bundle, the checkpoint\'s and the adapter\'s files, and nothing else', async () => {
+    const info = await (await fetch(new URL('api/info', demo.url))).json();
+    assert.deepEqual(info.browser, { model: 'model/', adapter: 'adapter/', wasm: 'browser/wasm/', language: 'en' });
+    const status = async (p: string) => (await fetch(new URL(p, demo.url))).status;
+    assert.equal(await status('browser/whisper.js'), 200);
+    for (const ok of ['model/config.json', 'model/model.safetensors', 'adapter/adapter_model.safetensors', 'browser/wasm/tfjs-backend-wasm-simd.wasm']) {
+      assert.equal(await status(ok), 200, ok);
+    }
+    for (const no of ['model/../config.json', 'model/%2e%2e/package.json', 'model/README.md', 'adapter/config.json', 'browser/wasm/x.js', 'model/']) {
+      assert.equal(await status(no), 404, no);
+    }
+  });
+
+  it('picks the page\'s backend: software WebGPU and WebGL are passed over with the reason, then wasm', async () => {
+    const page = await browser.newPage();
+    await page.goto(demo.url);
+    await page.addScriptTag({ url: 'browser/whisper.js' });
+    const report = await page.evaluate(() => (globalThis as any).WhisperInPage.initBrowserBackend({ wasmPaths: new URL('browser/wasm/', location.href).href }));
+    assert.equal(report.active, 'wasm');
+    assert.match(report.skipped.webgpu, /only a software adapter \(google \/ swiftshader/);
+    assert.match(report.skipped.webgl, /software renderer \(.*SwiftShader/);
+    await page.close();
+  });
+
+  it('transcribes jfk in the page (model + adapter over HTTP, WebGL) with the same tokens as Node', async () => {
+    const samples = await decodeAudio(fs.readFileSync(wav), 'jfk-16k.wav', 16000);
+    const node = await transcriber.transcribe(samples, 'adapter');
+    const nodeTokens = node.segments.flatMap((s) => s.tokens);
+
+    const page = await browser.newPage();
+    page.setDefaultTimeout(25 * 60_000);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${demo.url}?backend=webgl`);
+    await page.waitForSelector('#where-choice:not([hidden])');
+    await page.check('input[name=where][value=browser]');
+    await page.check('input[name=variant][value=adapter]');
+    await page.setInputFiles('#file', wav);
+    await page.click('#upload');
+    await page.waitForSelector('#transcript[data-state=done], #transcript[data-state=error]');
+    const error = await page.textContent('#error');
+    assert.equal(error, '', `page error: ${error} ${errors.join('; ')}`);
+    const tokens = JSON.parse((await page.getAttribute('#transcript', 'data-tokens'))!);
+    const timing = await page.textContent('#timing');
+    console.log(`      ${timing}\n      ${await page.textContent('#transcript')}`);
+    assert.match(timing!, /in this browser \(backend: webgl on .*SwiftShader.*\(forced by the page\)/);
+    assert.deepEqual(tokens, nodeTokens);
+    assert.equal((await page.textContent('#transcript'))!.trim(), node.text);
+    await page.close();
+  });
+});
