@@ -14,6 +14,7 @@ import { expectedWeightShapes, WhisperForConditionalGeneration } from '../src/mo
 import { loadWhisper, unloadWhisper } from '../src/model/pipeline';
 import { PROJECT_ROOT, sharedDir } from '../src/shared';
 import { listCheckpoints, Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
+import { assertClose } from './helpers/close';
 import { tinyDataset, tinyModel } from './lora.helpers';
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'train-full-'));
@@ -112,7 +113,10 @@ describe('full fine-tuning', () => {
     const names = [...readSafetensorsHeader(path.join(dir, 'model.safetensors')).tensors.keys()].sort();
     assert.deepEqual(names, [...expectedWeightShapes(model.config).keys()].filter((n) => n !== 'proj_out.weight').sort());
     const reloaded = await WhisperForConditionalGeneration.fromPretrained(dir);
-    assert.deepEqual(Array.from(logits(reloaded)), Array.from(logits(model)));
+    const reloadedState = reloaded.stateDict();
+    for (const n of names) assert.deepEqual(reloadedState[n].data, trained[n].data, `${n} saved and read back bit for bit`);
+    // Trained weights and loaded (frozen) ones take different wasm kernels for few rows: same formula.
+    assertClose(logits(reloaded), logits(model), 1e-5, 'logits of the reloaded model');
     reloaded.dispose();
     trainer.dispose();
     model.dispose();

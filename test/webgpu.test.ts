@@ -8,6 +8,7 @@ import { strict as assert } from 'assert';
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { maxAbsDiff } from './helpers/close';
 
 const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -24,11 +25,6 @@ function backendRun(backend: 'wasm' | 'webgpu', job: string): Promise<any> {
       resolve(JSON.parse(line));
     });
   });
-}
-
-function maxAbsDiff(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 }
 
 describe('webgpu backend against wasm (SwiftShader when there is no GPU)', function () {

@@ -75,6 +75,10 @@ def main():
                 continue
             for run in range(runs):
                 started = time.monotonic()
+                # execute_cell empties the cell's outputs but nbclient keeps the output positions of
+                # its display ids (a training chart redrawn in place): an update for a display of the
+                # first run would then write past the end of the new, shorter output list.
+                client.clear_display_id_mapping(index)
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as e:
