@@ -95,6 +95,10 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
   const adapterDir = opts.adapter ? path.resolve(opts.adapter) : undefined;
   const peft = opts.peft ?? (adapterDir ? PeftModel.fromPretrained(model, adapterDir) : undefined);
+  // An adapter loaded here goes into a model others may hold (loadWhisper's cache, a notebook's
+  // pipeline): it is on only while this demo transcribes an 'adapter' request.
+  const ownAdapter = peft && !opts.peft ? peft.activeAdapter : undefined;
+  if (ownAdapter) peft!.disableAdapterLayers();
   const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
     { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
@@ -104,7 +108,7 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
     transcribe(audio, variant) {
       if (variant === 'adapter') {
         if (!peft) throw new Error('no adapter loaded (start the demo with --adapter DIR)');
-        return run(audio);
+        return ownAdapter ? peft.withAdapter(ownAdapter, () => run(audio)) : run(audio);
       }
       return peft ? peft.withAdapterDisabled(() => run(audio)) : run(audio);
     },

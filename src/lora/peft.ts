@@ -119,9 +119,24 @@ export class PeftModel implements SeedSource {
   }
 
   /** Runs `fn` with all adapters off (the base model's behaviour), like `with model.disable_adapter():`. */
-  async withAdapterDisabled<T>(fn: () => T | Promise<T>): Promise<T> {
+  withAdapterDisabled<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.withLayersActive(null, fn);
+  }
+
+  /** Runs `fn` with adapter `name` on, whatever the layers had before (restored afterwards). */
+  withAdapter<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    if (!this.peftConfig[name]) throw new Error(`withAdapter: no adapter '${name}'`);
+    return this.withLayersActive(name, fn);
+  }
+
+  /** PEFT's disable_adapter_layers(): the model behaves as the base until setAdapter or withAdapter. */
+  disableAdapterLayers(): void {
+    for (const l of this.loraLayers.values()) l.active = null;
+  }
+
+  private async withLayersActive<T>(name: string | null, fn: () => T | Promise<T>): Promise<T> {
     const saved = [...this.loraLayers.values()].map((l) => [l, l.active] as const);
-    for (const [l] of saved) l.active = null;
+    for (const [l] of saved) l.active = name !== null && l.adapters.has(name) ? name : null;
     try {
       return await fn();
     } finally {
