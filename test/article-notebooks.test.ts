@@ -35,6 +35,12 @@ function row(text: string, first: string): string[] {
   return line.split('|').map((c) => c.trim());
 }
 
+/** Both runs of every cell left no tensors, and the outputs matching `pattern` are the same in both. */
+function assertRerunsAlike(r: RunResult, pattern?: RegExp, what = 'outputs'): void {
+  if (pattern) assert.deepEqual(outputs(r.runs[1], pattern), outputs(r.runs[0], pattern), `${what} when every cell runs again`);
+  for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+}
+
 describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
   this.timeout(1_200_000);
 
@@ -55,8 +61,7 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
       assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '10_vietnamese-smoke', name, 'adapter_model.safetensors')), name);
     }
     const scores = /corpus WER on the test clips/;
-    assert.deepEqual(outputs(r.runs[1], scores), outputs(r.runs[0], scores), 'the comparison table is the same when every cell runs again');
-    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+    assertRerunsAlike(r, scores, 'the comparison table is the same');
   });
 
   it('11_medical: full fine-tuning of the decoder, S/D/I on real rows, HF checkpoint served by the demo', async () => {
@@ -75,8 +80,7 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     assert.match(text, /REF: .*\nHYP: /);
     assert.match(text, /\| 200 \| /);
     const sdi = /English normalizer on both sides/;
-    assert.deepEqual(outputs(r.runs[1], sdi), outputs(r.runs[0], sdi), 'the same scores when every cell runs again');
-    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+    assertRerunsAlike(r, sdi, 'the same scores');
   });
 
   it('12_complete_guide: CSV, is_valid numbers, augmentation, collator, cosine + early stopping, best model saved and reloaded', async () => {
@@ -92,8 +96,7 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     assert.match(text, /model\.safetensors: [\d,]+ bytes/);
     assert.match(text, /learning rate per step: 5 % warmup, then cosine/);
     const evals = /WER after the guide's normalization/;
-    assert.deepEqual(outputs(r.runs[1], evals), outputs(r.runs[0], evals), 'the same evaluations when every cell runs again');
-    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+    assertRerunsAlike(r, evals, 'the same evaluations');
   });
 
   it('13_breton: wav+txt folder, clean_text, a streamed dataset, Lightning-style hooks, early stopping', async () => {
@@ -110,7 +113,7 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
       assert.ok(text.includes(hook), hook);
     }
     assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '13_breton-smoke', 'adapter', 'adapter_model.safetensors')));
-    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+    assertRerunsAlike(r);
   });
 
   it('14_french_telephone: telephone audio, 8-bit base, the article LoRA line, forced prompt, VAD, demo with the adapter', async () => {
@@ -130,7 +133,6 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     assert.ok(row(text, 'whisper-tiny 8-bit + LoRA, telephone audio').length >= 4);
     assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'out', 'run', '14_french_telephone-smoke', 'adapter', 'adapter_model.safetensors')));
     const table = /prompt forced, BasicTextNormalizer on both sides/;
-    assert.deepEqual(outputs(r.runs[1], table), outputs(r.runs[0], table), 'the same WERs when every cell runs again');
-    for (const cells of r.runs) assert.match(cells.join('\n'), /tensors left: 0 /);
+    assertRerunsAlike(r, table, 'the same WERs');
   });
 });
