@@ -181,7 +181,7 @@ describe('wasm kernel fixes (src/backend/wasm/kernels.ts)', () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  it('fused kernels: softmax backward bit-identical to p * (dp - r), GELU backward within float32 rounding of dy (Phi(x) + x phi(x)), sizes not multiples of 4', async () => {
+  it('fused kernels: softmax backward bit-identical to p * (dp - r), sizes not multiples of 4', async () => {
     await initBackend();
     const before = tf.memory().numTensors;
     tf.tidy(() => {
@@ -192,24 +192,9 @@ describe('wasm kernel fixes (src/backend/wasm/kernels.ts)', () => {
         const [got] = fused('WhisperSoftmaxGrad', { p, dp, r })!;
         assert.deepEqual(Array.from(got.dataSync()), Array.from(tf.mul(p, tf.sub(dp, r)).dataSync()), `softmax grad ${rows}x${cols}`);
       }
-      for (const n of [4, 5, 7, 4001]) {
-        const x = n === 4001 ? tf.linspace(-12, 12, n) : tf.randomNormal([n], 0, 3, 'float32', n);
-        const c2 = tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1);
-        const dy = tf.randomNormal([n], 0, 1, 'float32', 14);
-        const got = fused('WhisperGeluGrad', { x, c2, dy })![0].dataSync();
-        const [xs, cs, ds] = [x.dataSync(), c2.dataSync(), dy.dataSync()];
-        for (let i = 0; i < n; i++) {
-          const xc = Math.min(9, Math.max(-9, xs[i]));
-          const [cdf, xpdf] = [0.5 * cs[i], xs[i] * Math.exp(-xc * xc / 2) / Math.sqrt(2 * Math.PI)];
-          const want = ds[i] * (cdf + xpdf);
-          // float32 rounding of the two terms, which cancel near x = -0.75
-          const tolerance = 2e-6 * Math.abs(ds[i]) * (Math.abs(cdf) + Math.abs(xpdf));
-          assert.ok(Math.abs(got[i] - want) <= tolerance, `gelu grad n=${n} x=${xs[i]}: ${got[i]} vs ${want}`);
-        }
-      }
       // Fewer than 4 values per row: the caller computes with tfjs operations instead.
       assert.equal(fused('WhisperSoftmaxGrad', { p: tf.ones([5, 3]), dp: tf.ones([5, 3]), r: tf.ones([5, 1]) }), undefined);
-      assert.equal(fused('WhisperGeluGrad', { x: tf.ones([3]), c2: tf.ones([3]), dy: tf.ones([3]) }), undefined);
+      assert.equal(fused('WhisperGelu', { x: tf.ones([3]) }), undefined);
     });
     assert.equal(tf.memory().numTensors, before);
   });

@@ -77,10 +77,8 @@ export interface BackendOps {
   layerNormForward(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor[];
   /** LayerNorm's input gradient from dy, w, n and r. */
   layerNormBackward(dy: tf.Tensor, w: tf.Tensor, n: tf.Tensor, r: tf.Tensor): tf.Tensor;
-  /** [GELU(x), GELU'(x)] from x and e = erf(x / sqrt 2) in one go, or undefined (then x and Phi are kept). */
-  geluWithDerivative(x: tf.Tensor, e: tf.Tensor): tf.Tensor[] | undefined;
-  /** dy GELU'(x) = dy (Phi(x) + x phi(x)) from x and c2 = 2 Phi(x). */
-  geluBackward(x: tf.Tensor, c2: tf.Tensor, dy: tf.Tensor): tf.Tensor;
+  /** [GELU(x)], with `derivative` [GELU(x), GELU'(x)], in one pass by the backend's own erf; or undefined (the plain formula). */
+  gelu(x: tf.Tensor, derivative: boolean): tf.Tensor[] | undefined;
   /** p (dp - r): softmax's backward pass, r [..., 1] the row sums of dp p. */
   softmaxBackward(p: tf.Tensor, dp: tf.Tensor, r: tf.Tensor): tf.Tensor;
   /** Keys and values from the projections k, v [B, S, d]. */
@@ -148,12 +146,7 @@ export const plainOps: BackendOps = {
     const centered = tf.sub(g, tf.mean(g, axis, true));
     return tf.mul(tf.sub(centered, tf.mul(n, tf.mean(tf.mul(g, n), axis, true))), r);
   },
-  geluWithDerivative: () => undefined,
-  /** phi at x clipped to [-9, 9] (see `gelu`). */
-  geluBackward: (x, c2, dy) => {
-    const pdf = tf.mul(tf.exp(tf.mul(tf.square(tf.clipByValue(x, -9, 9)), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-    return tf.mul(dy, tf.add(tf.mul(c2, 0.5), tf.mul(x, pdf)));
-  },
+  gelu: () => undefined,
   softmaxBackward: (p, dp, r) => tf.mul(p, tf.sub(dp, r)),
   keyValue: (k, v, numHeads) => ({ layout: 'heads', k: [splitHeads(k, numHeads)], v: [splitHeads(v, numHeads)] }),
   concatKeyValue: (a, b) => ({ layout: 'heads', k: [tf.concat([a.k[0], b.k[0]], 2)], v: [tf.concat([a.v[0], b.v[0]], 2)] }),
@@ -239,27 +232,30 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
  * flush-to-zero mode): a [1500, 1536] gradient with 6 % subnormal values made the next matMul
  * take 388 ms instead of 33 ms. So phi is taken at |x| <= 9 at most (x clipped to [-9, 9]), i.e.
  * it never drops below 1e-18: beyond that the gradient is off by at most 2e-17 x |x|, far below
- * float32 resolution of the sums it enters. The forward value is computed by the same float
- * operations on every path, so training and inference see the same activations.
+ * float32 resolution of the sums it enters.
  *
- * In training a backend may give value and derivative in one pass (`geluWithDerivative`), and
- * only the derivative is kept; otherwise (and in inference, where the derivative would be wasted)
- * x and 2 Phi(x) are kept for `geluBackward`.
+ * A backend may compute it its own way (`BackendOps.gelu`; wasm: one SIMD pass with PyTorch's
+ * erf formula), then on every path, so that training and inference see the same activations; with
+ * a gradient tape it also gives the derivative, the only tensor kept for the backward pass.
+ * Otherwise x and 2 Phi(x) are kept.
  */
-export function gelu(x: tf.Tensor, training = false): tf.Tensor {
-  if (!recording()) return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))); // the same operations
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (!recording()) return tf.tidy(() => ops().gelu(x, false)?.[0] ?? tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
   const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    const e = tf.erf(tf.mul(input, Math.SQRT1_2));
-    const [value, derivative] = (training && ops().geluWithDerivative(input, e)) || [];
+    const [value, derivative] = ops().gelu(input, true) ?? [];
     if (derivative) {
       save([derivative]);
       return { value, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) };
     }
-    const cdf2 = tf.add(e, 1); // 2 Phi(x)
+    const cdf2 = tf.add(tf.erf(tf.mul(input, Math.SQRT1_2)), 1); // 2 Phi(x)
     save([input, cdf2]);
     return {
       value: tf.mul(tf.mul(input, 0.5), cdf2),
-      gradFunc: (dy: tf.Tensor, [xs, c2]: tf.Tensor[]) => ops().geluBackward(xs, c2, dy),
+      gradFunc: (dy: tf.Tensor, [xs, c2]: tf.Tensor[]) => {
+        // phi at x clipped to [-9, 9] (see above)
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(tf.clipByValue(xs, -9, 9)), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+        return tf.mul(dy, tf.add(tf.mul(c2, 0.5), tf.mul(xs, pdf)));
+      },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x);

@@ -94,7 +94,7 @@ export class WhisperDecoder {
           kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training, residual: h,
           onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
         });
-        h = l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training), training), training, { residual: h }) as tf.Tensor3D;
+        h = l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training)), training, { residual: h }) as tf.Tensor3D;
       });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });

@@ -141,12 +141,11 @@ export function timestampRules(ids: TimestampIds, sampleBegin: number, maxInitia
       fill(0, tb); // the first token is a timestamp
       fill(tb + maxInitialIndex + 1, logits.length);
     }
-    // When the timestamps together beat every text token, a timestamp it is.
-    const logZ = logSumExp(logits);
-    const stampLogprob = logSumExp(logits.subarray(tb)) - logZ;
+    // When the timestamps together beat every text token, a timestamp it is (openai compares
+    // log-probabilities, logits - log Z: the same comparison, log Z cancels out).
     let maxText = -Infinity;
     for (let i = 0; i < tb; i++) if (logits[i] > maxText) maxText = logits[i];
-    if (stampLogprob > maxText - logZ) fill(0, tb);
+    if (logSumExp(logits.subarray(tb)) > maxText) fill(0, tb);
   };
 }
 

@@ -20,7 +20,7 @@ export class WhisperEncoderLayer {
     return tf.tidy(() => {
       const a = this.selfAttn.apply(this.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { training });
       const h1 = tf.add(h, a) as tf.Tensor3D;
-      const f = this.fc2.apply(gelu(this.fc1.apply(this.finalLayerNorm.apply(h1), training), training), training);
+      const f = this.fc2.apply(gelu(this.fc1.apply(this.finalLayerNorm.apply(h1), training)), training);
       return tf.add(h1, f) as tf.Tensor3D;
     });
   }

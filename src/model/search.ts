@@ -3,7 +3,8 @@
  *
  * - `sampleRows`: greedy (temperature 0, `GreedyDecoder`) or sampling at a temperature, for
  *   several rows at once (a batch of clips, or best-of-n samples of one clip); a finished row
- *   keeps receiving <|endoftext|>, as in openai, so all rows stay the same length.
+ *   leaves the batch (openai keeps feeding it <|endoftext|>: the same tokens, at the cost of steps
+ *   for rows that are done).
  * - `beamSearch`, openai's `BeamSearchDecoder`: each live beam proposes its `numBeams + 1` most
  *   likely next tokens; all candidates are sorted by cumulative log-probability; those ending in
  *   <|endoftext|> become finished candidates, the best `numBeams` others the next beams (so an
@@ -130,20 +131,21 @@ export async function sampleRows(next: NextLogits, prompts: number[][], opts: Se
   const rows = prompts.map((p) => [...p]);
   const sums = new Array<number>(rows.length).fill(0);
   const done = new Array<boolean>(rows.length).fill(false);
-  for (let step = 0; step < opts.maxNewTokens && !done.every(Boolean); step++) {
-    const all = await next(rows, step === 0 ? undefined : rows.map((_, i) => i));
-    rows.forEach((row, i) => {
-      if (done[i]) {
-        row.push(opts.eot);
-        return;
-      }
-      const logits = all[i];
+  let live = rows.map((_, i) => i); // the rows of the last `next` call
+  let sources: number[] | undefined;
+  for (let step = 0; step < opts.maxNewTokens && live.length > 0; step++) {
+    const all = await next(live.map((i) => rows[i]), sources);
+    live.forEach((i, j) => {
+      const logits = all[j];
+      const row = rows[i];
       applyFilters(logits, row, opts.filters);
       const token = temperature > 0 ? sample(logits, temperature, opts.random!) : topK(logits, 1)[0];
       sums[i] += logits[token] - logSumExp(logits);
       row.push(token);
       if (token === opts.eot) done[i] = true;
     });
+    sources = live.flatMap((i, j) => (done[i] ? [] : [j]));
+    live = live.filter((i) => !done[i]);
   }
   return rows.map((row, i) => {
     const generated = row.slice(prompts[i].length);

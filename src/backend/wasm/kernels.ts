@@ -139,7 +139,7 @@ function transposeLastTwo(backend: WasmBackend, simd: SimdKernels, x: tf.TensorI
 }
 
 /** The fused passes of simd.ts (registered for wasm only). */
-export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGeluGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad' | 'WhisperAttend'
+export type FusedKernel = 'WhisperSoftmaxGrad' | 'WhisperGelu' | 'WhisperLayerNorm' | 'WhisperLayerNormGrad' | 'WhisperAttend'
   | 'WhisperLinear';
 
 /** The fused kernels that step along each row of their last axis (the others along all values). */
@@ -150,8 +150,7 @@ const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm',
  * it (at least 4 values per row: the kernels step 4 at a time), else undefined so that the caller
  * computes the same thing with the plain formula of ../ops.ts:
  * - WhisperSoftmaxGrad {p, dp, r}: p * (dp - r), p and dp [rows, cols], r [rows, 1];
- * - WhisperGeluGrad {x, c2, dy}: dy * (0.5 c2 + x phi(x)), all the same shape;
- * - WhisperGelu {x, e}: [x * 0.5 * (e + 1), 0.5 (e + 1) + x phi(x)] for e = erf(x / sqrt 2);
+ * - WhisperGelu {x} {derivative}: [GELU(x)], or with derivative 1 [GELU(x), GELU'(x)];
  * - WhisperLayerNorm {x, w, b} {eps}: [LayerNorm(x), n, r] over the last axis (n normalized, r
  *   [..., 1] = 1 / sigma);
  * - WhisperLayerNormGrad {dy, w, n, r}: LayerNorm's input gradient;
@@ -169,14 +168,15 @@ export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>, attr
   return Array.isArray(out) ? out : [out];
 }
 
-/** Registers wasm kernel `name`, whose float32 outputs have the shapes `shapes` gives for its first input's. */
-function registerFused(name: FusedKernel, order: string[], shapes: (first: number[]) => number[][],
+/** Registers wasm kernel `name`, whose float32 outputs have the shapes `shapes` gives for its first input's (and its attributes). */
+function registerFused(name: FusedKernel, order: string[], shapes: (first: number[], attrs: Record<string, number>) => number[][],
   run: (at: (t: tf.TensorInfo) => number, inputs: tf.TensorInfo[], out: tf.TensorInfo[], attrs: Record<string, number>) => void): void {
   tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
     const infos = order.map((k) => inputs[k] as tf.TensorInfo);
     const wasm = backend as unknown as WasmBackend;
-    const out = shapes(infos[0].shape).map((shape) => wasm.makeOutput(shape, 'float32'));
-    run((t) => heapOffset(wasm, t), infos, out, attrs as unknown as Record<string, number>);
+    const named = attrs as unknown as Record<string, number>;
+    const out = shapes(infos[0].shape, named).map((shape) => wasm.makeOutput(shape, 'float32'));
+    run((t) => heapOffset(wasm, t), infos, out, named);
     return out.length === 1 ? out[0] : out;
   } });
 }
@@ -193,10 +193,8 @@ export async function registerWasmKernelFixes(): Promise<void> {
   const one = (shape: number[]) => [shape];
   registerFused('WhisperSoftmaxGrad', ['p', 'dp', 'r'], one, (at, [p, dp, r], [out]) =>
     simd.softmaxGrad(at(p), at(dp), at(r), at(out), p.shape[0], p.shape[1]));
-  registerFused('WhisperGeluGrad', ['x', 'c2', 'dy'], one, (at, [x, c2, dy], [out]) =>
-    simd.geluGrad(at(x), at(c2), at(dy), at(out), size(x)));
-  registerFused('WhisperGelu', ['x', 'e'], (shape) => [shape, shape], (at, [x, e], [value, deriv]) =>
-    simd.geluForward(at(x), at(e), at(value), at(deriv), size(x)));
+  registerFused('WhisperGelu', ['x'], (shape, { derivative }) => (derivative ? [shape, shape] : [shape]), (at, [x], [value, deriv]) =>
+    simd.gelu(at(x), at(value), deriv ? at(deriv) : 0, size(x)));
   registerFused('WhisperLayerNorm', ['x', 'w', 'b'], (shape) => [shape, shape, [...shape.slice(0, -1), 1]], (at, [x, w, b], [out, n, r], { eps }) =>
     simd.layerNorm(at(x), at(w), at(b), eps, at(out), at(n), at(r), rowsOf(x), x.shape[x.shape.length - 1]));
   registerFused('WhisperLayerNormGrad', ['dy', 'w', 'n', 'r'], one, (at, [dy, w, n, r], [out]) =>
@@ -216,7 +214,7 @@ export async function registerWasmKernelFixes(): Promise<void> {
     const { heads, length, causal } = attrs as unknown as { heads: number; length: number; causal: number };
     const wasm = backend as unknown as WasmBackend;
     const out = wasm.makeOutput(q.shape, 'float32');
-    const scratch = wasm.makeOutput([length], 'float32');
+    const scratch = wasm.makeOutput([q.shape[0], length], 'float32');
     const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
     simd.attend(at(q), at(kT), at(v), at(out), at(scratch), q.shape[0], q.shape[1], heads, kT.shape[1], length, causal);
     return [out, scratch];

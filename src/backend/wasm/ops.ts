@@ -8,8 +8,8 @@
  * - products with transposed operands transpose first (the SIMD Transpose of kernels.ts);
  * - keys and values are kept per batch row, keys transposed ([d, S]), and attention runs one
  *   2-D product per row and head;
- * - LayerNorm, GELU and the softmax backward run as fused SIMD passes (kernels.ts `fused`),
- *   with the same bits as the plain formulas (or within float32 rounding, GELU's derivative).
+ * - LayerNorm and the softmax backward run as fused SIMD passes (kernels.ts `fused`), with the
+ *   same bits as the plain formulas; GELU too, with PyTorch's erf formula (simd.ts gelu).
  */
 import * as tf from '@tensorflow/tfjs';
 import { FrozenWeight, isTrainable, KeyValue, plainOps, recording, registerOps, softmaxTimes } from '../ops';
@@ -281,8 +281,7 @@ export async function registerWasmOps(): Promise<void> {
     matMulT: (a, b, transposeA, transposeB) => tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b),
     layerNormForward: (x, w, b, eps) => fused('WhisperLayerNorm', { x, w, b }, { eps }) ?? plainOps.layerNormForward(x, w, b, eps),
     layerNormBackward: (dy, w, n, r) => fused('WhisperLayerNormGrad', { dy, w, n, r })?.[0] ?? plainOps.layerNormBackward(dy, w, n, r),
-    geluWithDerivative: (x, e) => fused('WhisperGelu', { x, e }),
-    geluBackward: (x, c2, dy) => fused('WhisperGeluGrad', { x, c2, dy })?.[0] ?? plainOps.geluBackward(x, c2, dy),
+    gelu: (x, derivative) => fused('WhisperGelu', { x }, { derivative: derivative ? 1 : 0 }),
     softmaxBackward: (p, dp, r) => fused('WhisperSoftmaxGrad', { p, dp, r })?.[0] ?? plainOps.softmaxBackward(p, dp, r),
     // Keys transposed ([d, S]) so that q k is a plain product; one tensor per batch row, so that
     // cross-attention keys made once per clip are packed by XNNPACK once, not at every token.

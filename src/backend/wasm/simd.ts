@@ -9,11 +9,11 @@
  * - softmaxGrad, P * (dP - r) with r one value per row: the softmax backward of attention in one
  *   pass over the [1500, 1500] maps instead of two (a Sub, then a Mul). Same float operations in
  *   the same order, so the same bits.
- * - geluForward, GELU in training: from x and erf(x / sqrt 2), the value (tfjs's operations in
- *   their order: the same bits) and the derivative Phi(x) + x phi(x), kept for the backward pass,
- *   in one pass over [1500, 1536] per layer instead of three tfjs operations now and eleven later.
- *   geluGrad, dy * (Phi(x) + x phi(x)) from x and 2 Phi(x), is the backward pass of a GELU run
- *   outside training. phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
+ * - gelu, x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) in one pass instead of tfjs's Erf (one value at
+ *   a time, in one thread: a fifth of the encoder's time) and four other operations; in training
+ *   also the derivative Phi(x) + x phi(x), kept for the backward pass. erf is Abramowitz & Stegun
+ *   7.1.26 (absolute error <= 1.5e-7), the formula of PyTorch's vectorized CPU erf and so of the
+ *   reference's GELU; phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
  *   clipped to [-9, 9] as in ../ops.ts gelu.
  * - layerNorm and layerNormGrad: LayerNorm and its input gradient in one pass over each row
  *   instead of 9 and 8 tfjs operations, with the sums in the order of tfjs-wasm's Mean kernel: the
@@ -22,7 +22,9 @@
  *   call, on keys/values that may have room for more positions (a decoder cache grown in place):
  *   q k, softmax and times v, instead of the eight tfjs operations of a block-diagonal product.
  *   Sums run in order over each head's dimensions; exp is Cephes' polynomial (about 1 ulp), so
- *   results differ from tfjs's in the last bits only.
+ *   results differ from tfjs's in the last bits only. A step reads every key and value once
+ *   (memory traffic is what it costs: 1500 audio positions per layer), and so does a check of a
+ *   few drafted tokens: each row of keys or values serves all the queries before the next.
  * - linearRows: x W^T + b for the few rows of a generation step, straight from the stored [out,
  *   in] weight, optionally scaled and added to a residual, in one thread (see the function).
  *
@@ -129,16 +131,6 @@ const wat = (memoryType: string) => String.raw`
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $i_loop))))
 
-  ;; out = dy * (0.5 c2 + x phi(x)) for n >= 4 values (c2 = 2 Phi(x)).
-  (func (export "geluGrad") (param $x i32) (param $c i32) (param $dy i32) (param $out i32) (param $n i32)
-    (local $k i32) (local $o i32)
-    ${steps4('$k', '(local.get $n)', `
-      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
-      (v128.store (i32.add (local.get $out) (local.get $o))
-        (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
-          (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $c) (local.get $o))) (v128.const f32x4 0.5 0.5 0.5 0.5))
-                     (call $xPhi (v128.load (i32.add (local.get $x) (local.get $o)))))))`)})
-
   ;; LayerNorm of rows of d >= 4 values: out = (x - mean) r w + b with r = 1 / sqrt(var + eps),
   ;; also writing n = (x - mean) r and r for the backward pass. The sums run in order, one value at
   ;; a time, as tfjs-wasm's Mean kernel does, and every other step is the same float operation as
@@ -223,18 +215,37 @@ const wat = (memoryType: string) => String.raw`
       (call $exp4 (f32x4.mul (f32x4.mul (local.get $xc) (local.get $xc)) (v128.const f32x4 -0.5 -0.5 -0.5 -0.5))))
       (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))
 
-  ;; GELU forward from x and e = erf(x / sqrt 2), n >= 4 values: the operations of tfjs's
-  ;; x * 0.5 * (e + 1) in that order (the same bits), and its derivative 0.5 (e + 1) + x phi(x).
-  (func (export "geluForward") (param $x i32) (param $e i32) (param $value i32) (param $deriv i32) (param $n i32)
+  ;; erf(z) = sign(z) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2)), t = 1 / (1 + p |z|):
+  ;; Abramowitz & Stegun 7.1.26, the coefficients and order of PyTorch's vectorized erf.
+  (func $erf4 (param $z v128) (result v128)
+    (local $a v128) (local $t v128) (local $r v128)
+    (local.set $a (f32x4.abs (local.get $z)))
+    (local.set $t (f32x4.div (v128.const f32x4 1 1 1 1)
+      (f32x4.add (f32x4.mul (local.get $a) (v128.const f32x4 0.3275911 0.3275911 0.3275911 0.3275911)) (v128.const f32x4 1 1 1 1))))
+    (local.set $r (f32x4.add (f32x4.mul (v128.const f32x4 1.061405429 1.061405429 1.061405429 1.061405429) (local.get $t))
+                             (v128.const f32x4 -1.453152027 -1.453152027 -1.453152027 -1.453152027)))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $t)) (v128.const f32x4 1.421413741 1.421413741 1.421413741 1.421413741)))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $t)) (v128.const f32x4 -0.284496736 -0.284496736 -0.284496736 -0.284496736)))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $t)) (v128.const f32x4 0.254829592 0.254829592 0.254829592 0.254829592)))
+    (v128.or (v128.and (local.get $z) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (f32x4.sub (v128.const f32x4 1 1 1 1)
+        (f32x4.mul (f32x4.mul (local.get $r) (local.get $t))
+                   (call $exp4 (f32x4.neg (f32x4.mul (local.get $a) (local.get $a))))))))
+
+  ;; GELU of n >= 4 values: value = x * 0.5 * (erf(x / sqrt 2) + 1), and when deriv is not 0
+  ;; also the derivative 0.5 (erf(x / sqrt 2) + 1) + x phi(x).
+  (func (export "gelu") (param $x i32) (param $value i32) (param $deriv i32) (param $n i32)
     (local $k i32) (local $o i32) (local $xv v128) (local $c2 v128)
     ${steps4('$k', '(local.get $n)', `
       (local.set $o (i32.shl (local.get $k) (i32.const 2)))
       (local.set $xv (v128.load (i32.add (local.get $x) (local.get $o))))
-      (local.set $c2 (f32x4.add (v128.load (i32.add (local.get $e) (local.get $o))) (v128.const f32x4 1 1 1 1)))
+      (local.set $c2 (f32x4.add (call $erf4 (f32x4.mul (local.get $xv) (v128.const f32x4 0.70710678 0.70710678 0.70710678 0.70710678)))
+                                (v128.const f32x4 1 1 1 1)))
       (v128.store (i32.add (local.get $value) (local.get $o))
         (f32x4.mul (f32x4.mul (local.get $xv) (v128.const f32x4 0.5 0.5 0.5 0.5)) (local.get $c2)))
-      (v128.store (i32.add (local.get $deriv) (local.get $o))
-        (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))`)})
+      (if (local.get $deriv) (then
+        (v128.store (i32.add (local.get $deriv) (local.get $o))
+          (f32x4.add (f32x4.mul (local.get $c2) (v128.const f32x4 0.5 0.5 0.5 0.5)) (call $xPhi (local.get $xv))))))`)})
 
   ;; out[r][o] = ((x[r] . w[o]) + b[o]) * scale + res[r][o] for rows x rows of n values and w
   ;; [m, n] (a Linear's weight as stored, out x in), n a multiple of 4; b and res optional (0 =
@@ -309,71 +320,83 @@ const wat = (memoryType: string) => String.raw`
 
   ;; Attention of one batch row's T queries to its keys, every head: q [T, d] (already scaled),
   ;; kT [d, cap] (keys transposed) and v [cap, d], of which the first len positions are in use;
-  ;; query i sees positions [0, len - T + 1 + i) when causal, else [0, len). out [T, d]; scores
-  ;; is scratch for len values. Per head: scores = q k (sums over the head's dims in order),
-  ;; softmax (max subtracted, exp, times 1 / sum), then the probabilities times v.
+  ;; query i sees n(i) = len - T + 1 + i positions when causal, else len. out [T, d]; scores is
+  ;; scratch for T x len values. Per head: scores = q k (sums over the head's dims in order),
+  ;; softmax (max subtracted, exp, times 1 / sum), then the probabilities times v (sums over the
+  ;; positions in order). Each key row and value row is read once for all T queries (a drafted
+  ;; span being checked costs about one query's memory traffic, which is what a step costs).
   (func (export "attend") (param $q i32) (param $kT i32) (param $v i32) (param $out i32) (param $scores i32)
                           (param $T i32) (param $d i32) (param $H i32) (param $cap i32) (param $len i32) (param $causal i32)
     (local $i i32) (local $h i32) (local $dh i32) (local $n i32) (local $n4 i32) (local $j i32) (local $jEnd i32) (local $s i32)
-    (local $qj v128) (local $row i32) (local $m f32) (local $sum v128) (local $e v128) (local $inv f32) (local $p v128)
-    (local $o i32) (local $vrow i32) (local $tail f32)
+    (local $qj v128) (local $row i32) (local $srow i32) (local $m f32) (local $sum v128) (local $e v128) (local $inv f32) (local $p v128)
+    (local $o i32) (local $vrow i32) (local $tail f32) (local $at i32)
     (local.set $dh (i32.div_u (local.get $d) (local.get $H)))
-    (local.set $i (i32.const 0))
-    (block $i_done (loop $i_loop
-      (br_if $i_done (i32.ge_u (local.get $i) (local.get $T)))
-      (local.set $n (if (result i32) (local.get $causal)
-        (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
-        (else (local.get $len))))
-      (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
-      (local.set $h (i32.const 0))
-      (block $h_done (loop $h_loop
-        (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
-        ;; scores = 0
-        (local.set $s (i32.const 0))
-        (block $z_done (loop $z_loop
-          (br_if $z_done (i32.ge_u (local.get $s) (local.get $n)))
-          (f32.store (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))) (f32.const 0))
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (br $z_loop)))
-        ;; scores += q[i, j] kT[j, :] for the head's dims j
-        (local.set $j (i32.mul (local.get $h) (local.get $dh)))
-        (local.set $jEnd (i32.add (local.get $j) (local.get $dh)))
-        (block $j_done (loop $j_loop
-          (br_if $j_done (i32.ge_u (local.get $j) (local.get $jEnd)))
+    (local.set $h (i32.const 0))
+    (block $h_done (loop $h_loop
+      (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+      ;; scores[i, :] = 0, then += q[i, j] kT[j, :] for the head's dims j, every query per key row
+      (local.set $s (i32.const 0))
+      (block $z_done (loop $z_loop
+        (br_if $z_done (i32.ge_u (local.get $s) (i32.mul (local.get $T) (local.get $len))))
+        (f32.store (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))) (f32.const 0))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $z_loop)))
+      (local.set $j (i32.mul (local.get $h) (local.get $dh)))
+      (local.set $jEnd (i32.add (local.get $j) (local.get $dh)))
+      (block $j_done (loop $j_loop
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $jEnd)))
+        (local.set $row (i32.add (local.get $kT) (i32.shl (i32.mul (local.get $j) (local.get $cap)) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (block $qi_done (loop $qi_loop
+          (br_if $qi_done (i32.ge_u (local.get $i) (local.get $T)))
+          (local.set $n (if (result i32) (local.get $causal)
+            (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
+            (else (local.get $len))))
+          (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
           (local.set $qj (v128.load32_splat (i32.add (local.get $q) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))))
-          (local.set $row (i32.add (local.get $kT) (i32.shl (i32.mul (local.get $j) (local.get $cap)) (i32.const 2))))
+          (local.set $srow (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $i) (local.get $len)) (i32.const 2))))
           (local.set $s (i32.const 0))
           (block $s_done (loop $s_loop
             (br_if $s_done (i32.ge_u (local.get $s) (local.get $n4)))
             (local.set $o (i32.shl (local.get $s) (i32.const 2)))
-            (v128.store (i32.add (local.get $scores) (local.get $o))
-              (f32x4.add (v128.load (i32.add (local.get $scores) (local.get $o)))
+            (v128.store (i32.add (local.get $srow) (local.get $o))
+              (f32x4.add (v128.load (i32.add (local.get $srow) (local.get $o)))
                          (f32x4.mul (local.get $qj) (v128.load (i32.add (local.get $row) (local.get $o))))))
             (local.set $s (i32.add (local.get $s) (i32.const 4)))
             (br $s_loop)))
           (block $t_done (loop $t_loop
             (br_if $t_done (i32.ge_u (local.get $s) (local.get $n)))
             (local.set $o (i32.shl (local.get $s) (i32.const 2)))
-            (f32.store (i32.add (local.get $scores) (local.get $o))
-              (f32.add (f32.load (i32.add (local.get $scores) (local.get $o)))
+            (f32.store (i32.add (local.get $srow) (local.get $o))
+              (f32.add (f32.load (i32.add (local.get $srow) (local.get $o)))
                        (f32.mul (f32x4.extract_lane 0 (local.get $qj)) (f32.load (i32.add (local.get $row) (local.get $o))))))
             (local.set $s (i32.add (local.get $s) (i32.const 1)))
             (br $t_loop)))
-          (local.set $j (i32.add (local.get $j) (i32.const 1)))
-          (br $j_loop)))
-        ;; softmax over the n scores
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $qi_loop)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $j_loop)))
+      ;; softmax over each query's n scores, left as probabilities; out[i, head] = 0
+      (local.set $i (i32.const 0))
+      (block $sm_done (loop $sm_loop
+        (br_if $sm_done (i32.ge_u (local.get $i) (local.get $T)))
+        (local.set $n (if (result i32) (local.get $causal)
+            (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
+            (else (local.get $len))))
+          (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+        (local.set $srow (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $i) (local.get $len)) (i32.const 2))))
         (local.set $m (f32.const -inf))
         (local.set $s (i32.const 0))
         (block $m_done (loop $m_loop
           (br_if $m_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))))))
+          (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))))
           (local.set $s (i32.add (local.get $s) (i32.const 1)))
           (br $m_loop)))
         (local.set $sum (v128.const f32x4 0 0 0 0))
         (local.set $s (i32.const 0))
         (block $e_done (loop $e_loop
           (br_if $e_done (i32.ge_u (local.get $s) (local.get $n4)))
-          (local.set $o (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $o (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
           (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $o)) (f32x4.splat (local.get $m)))))
           (v128.store (local.get $o) (local.get $e))
           (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
@@ -382,7 +405,7 @@ const wat = (memoryType: string) => String.raw`
         (local.set $tail (f32.const 0))
         (block $et_done (loop $et_loop
           (br_if $et_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $o (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $o (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
           (local.set $e (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $o)) (local.get $m)))))
           (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $e)))
           (local.set $tail (f32.add (local.get $tail) (f32x4.extract_lane 0 (local.get $e))))
@@ -392,7 +415,13 @@ const wat = (memoryType: string) => String.raw`
           (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
                             (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum))))
                    (local.get $tail))))
-        ;; out[i, head] = sum over s of p[s] v[s, head]
+        (local.set $s (i32.const 0))
+        (block $pn_done (loop $pn_loop
+          (br_if $pn_done (i32.ge_u (local.get $s) (local.get $n)))
+          (local.set $o (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
+          (f32.store (local.get $o) (f32.mul (f32.load (local.get $o)) (local.get $inv)))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $pn_loop)))
         (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
         (local.set $j (i32.const 0))
         (block $oz_done (loop $oz_loop
@@ -400,25 +429,38 @@ const wat = (memoryType: string) => String.raw`
           (v128.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))) (v128.const f32x4 0 0 0 0))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $oz_loop)))
-        (local.set $s (i32.const 0))
-        (block $v_done (loop $v_loop
-          (br_if $v_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $p (f32x4.splat (f32.mul (f32.load (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2)))) (local.get $inv))))
-          (local.set $vrow (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $s) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
-          (local.set $j (i32.const 0))
-          (block $vj_done (loop $vj_loop
-            (br_if $vj_done (i32.ge_u (local.get $j) (local.get $dh)))
-            (v128.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2)))
-              (f32x4.add (v128.load (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))))
-                         (f32x4.mul (local.get $p) (v128.load (i32.add (local.get $vrow) (i32.shl (local.get $j) (i32.const 2)))))))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $vj_loop)))
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (br $v_loop)))
-        (local.set $h (i32.add (local.get $h) (i32.const 1)))
-        (br $h_loop)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $i_loop))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $sm_loop)))
+      ;; out[i, head] += p[i, s] v[s, head] in order of s, every query per value row
+      (local.set $s (i32.const 0))
+      (block $v_done (loop $v_loop
+        (br_if $v_done (i32.ge_u (local.get $s) (local.get $len)))
+        (local.set $vrow (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $s) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (block $vi_done (loop $vi_loop
+          (br_if $vi_done (i32.ge_u (local.get $i) (local.get $T)))
+          (local.set $n (if (result i32) (local.get $causal)
+            (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
+            (else (local.get $len))))
+          (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+          (if (i32.lt_u (local.get $s) (local.get $n)) (then
+            (local.set $p (v128.load32_splat (i32.add (local.get $scores) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $len)) (local.get $s)) (i32.const 2)))))
+            (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
+            (local.set $j (i32.const 0))
+            (block $vj_done (loop $vj_loop
+              (br_if $vj_done (i32.ge_u (local.get $j) (local.get $dh)))
+              (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+              (v128.store (i32.add (local.get $o) (local.get $at))
+                (f32x4.add (v128.load (i32.add (local.get $o) (local.get $at)))
+                           (f32x4.mul (local.get $p) (v128.load (i32.add (local.get $vrow) (local.get $at))))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $vj_loop)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $vi_loop)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $v_loop)))
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $h_loop))))
 
   ;; dst[j][i] = src[i][j] for i in [i0, i1), j in [j0, j1).
   (func $copy (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
@@ -442,8 +484,7 @@ const wat = (memoryType: string) => String.raw`
 export interface SimdKernels {
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
   softmaxGrad(p: number, dp: number, r: number, out: number, rows: number, cols: number): void;
-  geluGrad(x: number, c2: number, dy: number, out: number, n: number): void;
-  geluForward(x: number, e: number, value: number, deriv: number, n: number): void;
+  gelu(x: number, value: number, deriv: number, n: number): void;
   layerNorm(x: number, w: number, b: number, eps: number, out: number, n: number, r: number, rows: number, d: number): void;
   layerNormGrad(dy: number, w: number, n: number, r: number, out: number, rows: number, d: number): void;
   attend(q: number, kT: number, v: number, out: number, scores: number, T: number, d: number, H: number,
