@@ -37,7 +37,7 @@ describe('trainer callbacks', () => {
     await initBackend();
   });
 
-  it('calls every hook in HF order with args, state and control', async () => {
+  it('calls every hook in HF order with args, state and control, and no removed callback', async () => {
     const seen: string[] = [];
     const record: TrainerCallback = {};
     for (const h of ['onTrainBegin', 'onEpochBegin', 'onEpochEnd', 'onStepBegin', 'onStepEnd', 'onLog', 'onEvaluate', 'onSave', 'onTrainEnd'] as const) {
@@ -47,6 +47,10 @@ describe('trainer callbacks', () => {
       };
     }
     const { trainer, done } = loraTrainer({ maxSteps: 2, evalStrategy: 'steps', evalSteps: 2, saveStrategy: 'steps', saveSteps: 2 }, [record]);
+    // Added and removed again (HF add_callback / remove_callback): never called.
+    const removed: TrainerCallback = { onStepEnd: () => assert.fail('a removed callback was called') };
+    trainer.addCallback(removed);
+    trainer.removeCallback(removed);
     await trainer.train();
     assert.deepEqual(seen, [
       'onTrainBegin@0', 'onEpochBegin@0',

@@ -39,7 +39,7 @@ import { loadCommonVoice, loadTxtPairs, writeTxtPairs, prepareDataset, IterableA
 import { getNormalizer, bretonCleanText } from '../dist/text';
 import { wer } from '../dist/eval';
 import { LoraConfig, getPeftModel } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, EarlyStoppingCallback, TrainerCallback } from '../dist/train';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments, EarlyStoppingCallback, TrainerCallback, TrainingMonitor } from '../dist/train';
 import { fresh, finish, peakRssBytes } from '../dist/notebook/cells';
 import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
 
@@ -197,16 +197,20 @@ console.log(\`base whisper-tiny on \${testSet.numRows} validation clips: WER \${
   md(`
 ## 6. Train from the stream
 
-Re-running this cell starts again from the same initial adapter and without old checkpoints.
+Re-running this cell starts again from the same initial adapter and without old checkpoints. The
+chart under the cell is redrawn as training goes: the training loss every 5 steps, the validation
+loss and WER at each evaluation (Lightning's logger would send the same numbers to TensorBoard).
 `),
   code(`
 fs.rmSync(args.outputDir, { recursive: true, force: true });
 peft.deleteAdapter('default');
 peft.addAdapter('default', loraConfig, 0);
 log.lines = [];
+const monitor = new TrainingMonitor({ metric: 'wer', print: false });   // progress bar + loss chart, for this run only
+trainer.addCallback(monitor);
 const rssBefore = peakRssBytes();
 t0 = Date.now();
-const result = await trainer.train();
+const result = await trainer.train().finally(() => trainer.removeCallback(monitor));
 timings['training (s)'] = (Date.now() - t0) / 1000;
 console.log(\`\${result.globalStep} steps in \${timings['training (s)'].toFixed(0)} s\${result.stoppedEarly ? ' (early stopping)' : ''}; peak RSS \${(rssBefore / 2 ** 30).toFixed(2)} -> \${(peakRssBytes() / 2 ** 30).toFixed(2)} GiB while streaming\`);
 trainer.saveModel(path.join(RUN_DIR, 'adapter'));

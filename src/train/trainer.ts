@@ -133,6 +133,12 @@ export class Seq2SeqTrainer {
     this.callbacks.push(cb);
   }
 
+  /** HF remove_callback. */
+  removeCallback(cb: TrainerCallback): void {
+    const i = this.callbacks.indexOf(cb);
+    if (i >= 0) this.callbacks.splice(i, 1);
+  }
+
   private hook<K extends HookName>(name: K, info?: Parameters<NonNullable<TrainerCallback[K]>>[3]): Promise<void> {
     return callHook(this.callbacks, name, this.args, this.state, this.control, info);
   }

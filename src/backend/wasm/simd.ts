@@ -45,6 +45,41 @@ function steps4(index: string, end: string, body: string): string {
       (br_if 0 (i32.lt_u (local.get ${index}) ${end})))`;
 }
 
+/** The eight vector accumulators of attend. */
+const regs = ['$a0', '$a1', '$a2', '$a3', '$a4', '$a5', '$a6', '$a7'];
+
+/**
+ * WAT for attend's q k sums at positions s..: `body` once per dim j of the head, with $p = q[j]
+ * splat and $row at kT[j, s].
+ */
+function keyRows(body: string): string {
+  return `(local.set $j (i32.const 0))
+          (local.set $row (i32.add (local.get $kT) (i32.shl (i32.add (i32.mul (i32.mul (local.get $h) (local.get $dh)) (local.get $cap)) (local.get $s)) (i32.const 2))))
+          (block $kj_done (loop $kj_loop
+            (br_if $kj_done (i32.ge_u (local.get $j) (local.get $dh)))
+            (local.set $p (v128.load32_splat (i32.add (local.get $qrow) (i32.shl (local.get $j) (i32.const 2)))))
+            ${body}
+            (local.set $row (i32.add (local.get $row) (local.get $stride)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $kj_loop)))`;
+}
+
+/**
+ * WAT for attend's p v sums at dims j..: `body` once per position s < n, with $p = p[s] splat and
+ * $row at v[s, head + j].
+ */
+function valueRows(body: string): string {
+  return `(local.set $s (i32.const 0))
+          (local.set $row (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $dh)) (local.get $j)) (i32.const 2))))
+          (block $vs_done (loop $vs_loop
+            (br_if $vs_done (i32.ge_u (local.get $s) (local.get $n)))
+            (local.set $p (v128.load32_splat (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))))
+            ${body}
+            (local.set $row (i32.add (local.get $row) (local.get $stride)))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br $vs_loop)))`;
+}
+
 const wat = (memoryType: string) => String.raw`
 (module
   (import "env" "memory" (memory ${memoryType}))
@@ -321,70 +356,55 @@ const wat = (memoryType: string) => String.raw`
   ;; Attention of one batch row's T queries to its keys, every head: q [T, d] (already scaled),
   ;; kT [d, cap] (keys transposed) and v [cap, d], of which the first len positions are in use;
   ;; query i sees n(i) = len - T + 1 + i positions when causal, else len. out [T, d]; scores is
-  ;; scratch for T x len values. Per head: scores = q k (sums over the head's dims in order),
-  ;; softmax (max subtracted, exp, times 1 / sum), then the probabilities times v (sums over the
-  ;; positions in order). Each key row and value row is read once for all T queries (a drafted
-  ;; span being checked costs about one query's memory traffic, which is what a step costs).
+  ;; scratch for T x len values. Per head and query: scores = q k (sums over the head's dims in
+  ;; order), softmax (max subtracted, exp, times 1 / sum), then the probabilities times v (sums
+  ;; over the positions in order). The sums run in registers, 16 positions or 32 dims at a time
+  ;; (then 4, then 1), and each value is stored once.
   (func (export "attend") (param $q i32) (param $kT i32) (param $v i32) (param $out i32) (param $scores i32)
                           (param $T i32) (param $d i32) (param $H i32) (param $cap i32) (param $len i32) (param $causal i32)
     (local $i i32) (local $h i32) (local $dh i32) (local $n i32) (local $n4 i32) (local $j i32) (local $jEnd i32) (local $s i32)
-    (local $qj v128) (local $row i32) (local $srow i32) (local $m f32) (local $sum v128) (local $e v128) (local $inv f32) (local $p v128)
-    (local $o i32) (local $vrow i32) (local $tail f32) (local $at i32)
+    (local $qrow i32) (local $srow i32) (local $orow i32) (local $row i32) (local $stride i32) (local $at i32)
+    (local $m f32) (local $sum v128) (local $e v128) (local $inv f32) (local $tail f32) (local $p v128) (local $y f32)
+    ${regs.map((r) => `(local ${r} v128)`).join(' ')}
     (local.set $dh (i32.div_u (local.get $d) (local.get $H)))
     (local.set $h (i32.const 0))
     (block $h_done (loop $h_loop
       (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
-      ;; scores[i, :] = 0, then += q[i, j] kT[j, :] for the head's dims j, every query per key row
-      (local.set $s (i32.const 0))
-      (block $z_done (loop $z_loop
-        (br_if $z_done (i32.ge_u (local.get $s) (i32.mul (local.get $T) (local.get $len))))
-        (f32.store (i32.add (local.get $scores) (i32.shl (local.get $s) (i32.const 2))) (f32.const 0))
-        (local.set $s (i32.add (local.get $s) (i32.const 1)))
-        (br $z_loop)))
-      (local.set $j (i32.mul (local.get $h) (local.get $dh)))
-      (local.set $jEnd (i32.add (local.get $j) (local.get $dh)))
-      (block $j_done (loop $j_loop
-        (br_if $j_done (i32.ge_u (local.get $j) (local.get $jEnd)))
-        (local.set $row (i32.add (local.get $kT) (i32.shl (i32.mul (local.get $j) (local.get $cap)) (i32.const 2))))
-        (local.set $i (i32.const 0))
-        (block $qi_done (loop $qi_loop
-          (br_if $qi_done (i32.ge_u (local.get $i) (local.get $T)))
-          (local.set $n (if (result i32) (local.get $causal)
-            (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
-            (else (local.get $len))))
-          (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
-          (local.set $qj (v128.load32_splat (i32.add (local.get $q) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (local.get $j)) (i32.const 2)))))
-          (local.set $srow (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $i) (local.get $len)) (i32.const 2))))
-          (local.set $s (i32.const 0))
-          (block $s_done (loop $s_loop
-            (br_if $s_done (i32.ge_u (local.get $s) (local.get $n4)))
-            (local.set $o (i32.shl (local.get $s) (i32.const 2)))
-            (v128.store (i32.add (local.get $srow) (local.get $o))
-              (f32x4.add (v128.load (i32.add (local.get $srow) (local.get $o)))
-                         (f32x4.mul (local.get $qj) (v128.load (i32.add (local.get $row) (local.get $o))))))
-            (local.set $s (i32.add (local.get $s) (i32.const 4)))
-            (br $s_loop)))
-          (block $t_done (loop $t_loop
-            (br_if $t_done (i32.ge_u (local.get $s) (local.get $n)))
-            (local.set $o (i32.shl (local.get $s) (i32.const 2)))
-            (f32.store (i32.add (local.get $srow) (local.get $o))
-              (f32.add (f32.load (i32.add (local.get $srow) (local.get $o)))
-                       (f32.mul (f32x4.extract_lane 0 (local.get $qj)) (f32.load (i32.add (local.get $row) (local.get $o))))))
-            (local.set $s (i32.add (local.get $s) (i32.const 1)))
-            (br $t_loop)))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $qi_loop)))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $j_loop)))
-      ;; softmax over each query's n scores, left as probabilities; out[i, head] = 0
       (local.set $i (i32.const 0))
-      (block $sm_done (loop $sm_loop
-        (br_if $sm_done (i32.ge_u (local.get $i) (local.get $T)))
+      (block $i_done (loop $i_loop
+        (br_if $i_done (i32.ge_u (local.get $i) (local.get $T)))
         (local.set $n (if (result i32) (local.get $causal)
-            (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
-            (else (local.get $len))))
-          (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+          (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
+          (else (local.get $len))))
+        (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+        (local.set $qrow (i32.add (local.get $q) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
         (local.set $srow (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $i) (local.get $len)) (i32.const 2))))
+        (local.set $orow (i32.add (local.get $out) (i32.sub (local.get $qrow) (local.get $q))))
+        (local.set $stride (i32.shl (local.get $cap) (i32.const 2)))
+        ;; scores[s] = sum over the head's dims j of q[j] kT[j, s]: 16 positions at a time, then 4, then 1
+        (local.set $s (i32.const 0))
+        (block $s16_done (loop $s16_loop
+          (br_if $s16_done (i32.gt_u (i32.add (local.get $s) (i32.const 16)) (local.get $n)))
+          ${regs.slice(0, 4).map((r) => `(local.set ${r} (v128.const f32x4 0 0 0 0))`).join(' ')}
+          ${keyRows(regs.slice(0, 4).map((r, k) => `(local.set ${r} (f32x4.add (local.get ${r}) (f32x4.mul (local.get $p) (v128.load offset=${16 * k} (local.get $row)))))`).join('\n            '))}
+          ${regs.slice(0, 4).map((r, k) => `(v128.store offset=${16 * k} (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get ${r}))`).join('\n          ')}
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (br $s16_loop)))
+        (block $s4_done (loop $s4_loop
+          (br_if $s4_done (i32.ge_u (local.get $s) (local.get $n4)))
+          (local.set ${regs[0]} (v128.const f32x4 0 0 0 0))
+          ${keyRows(`(local.set ${regs[0]} (f32x4.add (local.get ${regs[0]}) (f32x4.mul (local.get $p) (v128.load (local.get $row)))))`)}
+          (v128.store (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get ${regs[0]}))
+          (local.set $s (i32.add (local.get $s) (i32.const 4)))
+          (br $s4_loop)))
+        (block $s1_done (loop $s1_loop
+          (br_if $s1_done (i32.ge_u (local.get $s) (local.get $n)))
+          (local.set $y (f32.const 0))
+          ${keyRows(`(local.set $y (f32.add (local.get $y) (f32.mul (f32x4.extract_lane 0 (local.get $p)) (f32.load (local.get $row)))))`)}
+          (f32.store (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get $y))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $s1_loop)))
+        ;; softmax over the n scores, left as probabilities
         (local.set $m (f32.const -inf))
         (local.set $s (i32.const 0))
         (block $m_done (loop $m_loop
@@ -396,18 +416,18 @@ const wat = (memoryType: string) => String.raw`
         (local.set $s (i32.const 0))
         (block $e_done (loop $e_loop
           (br_if $e_done (i32.ge_u (local.get $s) (local.get $n4)))
-          (local.set $o (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
-          (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $o)) (f32x4.splat (local.get $m)))))
-          (v128.store (local.get $o) (local.get $e))
+          (local.set $at (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $m)))))
+          (v128.store (local.get $at) (local.get $e))
           (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
           (local.set $s (i32.add (local.get $s) (i32.const 4)))
           (br $e_loop)))
         (local.set $tail (f32.const 0))
         (block $et_done (loop $et_loop
           (br_if $et_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $o (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
-          (local.set $e (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $o)) (local.get $m)))))
-          (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $e)))
+          (local.set $at (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $e (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $at)) (local.get $m)))))
+          (f32.store (local.get $at) (f32x4.extract_lane 0 (local.get $e)))
           (local.set $tail (f32.add (local.get $tail) (f32x4.extract_lane 0 (local.get $e))))
           (local.set $s (i32.add (local.get $s) (i32.const 1)))
           (br $et_loop)))
@@ -418,47 +438,29 @@ const wat = (memoryType: string) => String.raw`
         (local.set $s (i32.const 0))
         (block $pn_done (loop $pn_loop
           (br_if $pn_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $o (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
-          (f32.store (local.get $o) (f32.mul (f32.load (local.get $o)) (local.get $inv)))
+          (local.set $at (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
+          (f32.store (local.get $at) (f32.mul (f32.load (local.get $at)) (local.get $inv)))
           (local.set $s (i32.add (local.get $s) (i32.const 1)))
           (br $pn_loop)))
-        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
+        ;; out[j] = sum over s of p[s] v[s, j] for the head's dims j: 32 dims at a time, then 4
+        (local.set $stride (i32.shl (local.get $d) (i32.const 2)))
         (local.set $j (i32.const 0))
-        (block $oz_done (loop $oz_loop
-          (br_if $oz_done (i32.ge_u (local.get $j) (local.get $dh)))
-          (v128.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))) (v128.const f32x4 0 0 0 0))
+        (block $j32_done (loop $j32_loop
+          (br_if $j32_done (i32.gt_u (i32.add (local.get $j) (i32.const 32)) (local.get $dh)))
+          ${regs.map((r) => `(local.set ${r} (v128.const f32x4 0 0 0 0))`).join(' ')}
+          ${valueRows(regs.map((r, k) => `(local.set ${r} (f32x4.add (local.get ${r}) (f32x4.mul (local.get $p) (v128.load offset=${16 * k} (local.get $row)))))`).join('\n            '))}
+          ${regs.map((r, k) => `(v128.store offset=${16 * k} (i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2))) (local.get ${r}))`).join('\n          ')}
+          (local.set $j (i32.add (local.get $j) (i32.const 32)))
+          (br $j32_loop)))
+        (block $j4_done (loop $j4_loop
+          (br_if $j4_done (i32.ge_u (local.get $j) (local.get $dh)))
+          (local.set ${regs[0]} (v128.const f32x4 0 0 0 0))
+          ${valueRows(`(local.set ${regs[0]} (f32x4.add (local.get ${regs[0]}) (f32x4.mul (local.get $p) (v128.load (local.get $row)))))`)}
+          (v128.store (i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2))) (local.get ${regs[0]}))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $oz_loop)))
+          (br $j4_loop)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $sm_loop)))
-      ;; out[i, head] += p[i, s] v[s, head] in order of s, every query per value row
-      (local.set $s (i32.const 0))
-      (block $v_done (loop $v_loop
-        (br_if $v_done (i32.ge_u (local.get $s) (local.get $len)))
-        (local.set $vrow (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $s) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
-        (local.set $i (i32.const 0))
-        (block $vi_done (loop $vi_loop
-          (br_if $vi_done (i32.ge_u (local.get $i) (local.get $T)))
-          (local.set $n (if (result i32) (local.get $causal)
-            (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
-            (else (local.get $len))))
-          (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
-          (if (i32.lt_u (local.get $s) (local.get $n)) (then
-            (local.set $p (v128.load32_splat (i32.add (local.get $scores) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $len)) (local.get $s)) (i32.const 2)))))
-            (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
-            (local.set $j (i32.const 0))
-            (block $vj_done (loop $vj_loop
-              (br_if $vj_done (i32.ge_u (local.get $j) (local.get $dh)))
-              (local.set $at (i32.shl (local.get $j) (i32.const 2)))
-              (v128.store (i32.add (local.get $o) (local.get $at))
-                (f32x4.add (v128.load (i32.add (local.get $o) (local.get $at)))
-                           (f32x4.mul (local.get $p) (v128.load (i32.add (local.get $vrow) (local.get $at))))))
-              (local.set $j (i32.add (local.get $j) (i32.const 4)))
-              (br $vj_loop)))))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $vi_loop)))
-        (local.set $s (i32.add (local.get $s) (i32.const 1)))
-        (br $v_loop)))
+        (br $i_loop)))
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br $h_loop))))
 
