@@ -80,6 +80,17 @@ function valueRows(body: string): string {
             (br $vs_loop)))`;
 }
 
+/**
+ * WAT for attend's sums in registers: each accumulator (one per 4 values) starts at 0, gets
+ * $p times the 4 values at $row (16 bytes apart per accumulator) for every row that `rows` walks,
+ * and is stored at address `at` (16 bytes apart).
+ */
+function sums(accs: string[], rows: (body: string) => string, at: string): string {
+  return `${accs.map((r) => `(local.set ${r} (v128.const f32x4 0 0 0 0))`).join(' ')}
+          ${rows(accs.map((r, k) => `(local.set ${r} (f32x4.add (local.get ${r}) (f32x4.mul (local.get $p) (v128.load offset=${16 * k} (local.get $row)))))`).join('\n            '))}
+          ${accs.map((r, k) => `(v128.store offset=${16 * k} ${at} (local.get ${r}))`).join('\n          ')}`;
+}
+
 const wat = (memoryType: string) => String.raw`
 (module
   (import "env" "memory" (memory ${memoryType}))
@@ -385,16 +396,12 @@ const wat = (memoryType: string) => String.raw`
         (local.set $s (i32.const 0))
         (block $s16_done (loop $s16_loop
           (br_if $s16_done (i32.gt_u (i32.add (local.get $s) (i32.const 16)) (local.get $n)))
-          ${regs.slice(0, 4).map((r) => `(local.set ${r} (v128.const f32x4 0 0 0 0))`).join(' ')}
-          ${keyRows(regs.slice(0, 4).map((r, k) => `(local.set ${r} (f32x4.add (local.get ${r}) (f32x4.mul (local.get $p) (v128.load offset=${16 * k} (local.get $row)))))`).join('\n            '))}
-          ${regs.slice(0, 4).map((r, k) => `(v128.store offset=${16 * k} (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get ${r}))`).join('\n          ')}
+          ${sums(regs.slice(0, 4), keyRows, '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))')}
           (local.set $s (i32.add (local.get $s) (i32.const 16)))
           (br $s16_loop)))
         (block $s4_done (loop $s4_loop
           (br_if $s4_done (i32.ge_u (local.get $s) (local.get $n4)))
-          (local.set ${regs[0]} (v128.const f32x4 0 0 0 0))
-          ${keyRows(`(local.set ${regs[0]} (f32x4.add (local.get ${regs[0]}) (f32x4.mul (local.get $p) (v128.load (local.get $row)))))`)}
-          (v128.store (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get ${regs[0]}))
+          ${sums(regs.slice(0, 1), keyRows, '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))')}
           (local.set $s (i32.add (local.get $s) (i32.const 4)))
           (br $s4_loop)))
         (block $s1_done (loop $s1_loop
@@ -447,16 +454,12 @@ const wat = (memoryType: string) => String.raw`
         (local.set $j (i32.const 0))
         (block $j32_done (loop $j32_loop
           (br_if $j32_done (i32.gt_u (i32.add (local.get $j) (i32.const 32)) (local.get $dh)))
-          ${regs.map((r) => `(local.set ${r} (v128.const f32x4 0 0 0 0))`).join(' ')}
-          ${valueRows(regs.map((r, k) => `(local.set ${r} (f32x4.add (local.get ${r}) (f32x4.mul (local.get $p) (v128.load offset=${16 * k} (local.get $row)))))`).join('\n            '))}
-          ${regs.map((r, k) => `(v128.store offset=${16 * k} (i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2))) (local.get ${r}))`).join('\n          ')}
+          ${sums(regs, valueRows, '(i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2)))')}
           (local.set $j (i32.add (local.get $j) (i32.const 32)))
           (br $j32_loop)))
         (block $j4_done (loop $j4_loop
           (br_if $j4_done (i32.ge_u (local.get $j) (local.get $dh)))
-          (local.set ${regs[0]} (v128.const f32x4 0 0 0 0))
-          ${valueRows(`(local.set ${regs[0]} (f32x4.add (local.get ${regs[0]}) (f32x4.mul (local.get $p) (v128.load (local.get $row)))))`)}
-          (v128.store (i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2))) (local.get ${regs[0]}))
+          ${sums(regs.slice(0, 1), valueRows, '(i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2)))')}
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $j4_loop)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
