@@ -9,7 +9,8 @@
  * - keys and values are kept per batch row, keys transposed ([d, S]), and attention runs one
  *   2-D product per row and head;
  * - LayerNorm and the softmax backward run as fused SIMD passes (kernels.ts `fused`), with the
- *   same bits as the plain formulas; GELU too, with PyTorch's erf formula (simd.ts gelu).
+ *   same bits as the plain formulas; GELU is one SIMD pass too, with the erf formula of PyTorch's
+ *   vectorized CPU kernel (simd.ts gelu).
  */
 import * as tf from '@tensorflow/tfjs';
 import { FrozenWeight, isTrainable, KeyValue, plainOps, recording, registerOps, softmaxTimes } from '../ops';

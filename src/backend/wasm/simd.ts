@@ -12,8 +12,8 @@
  * - gelu, x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) in one pass instead of tfjs's Erf (one value at
  *   a time, in one thread: a fifth of the encoder's time) and four other operations; in training
  *   also the derivative Phi(x) + x phi(x), kept for the backward pass. erf is Abramowitz & Stegun
- *   7.1.26 (absolute error <= 1.5e-7), the formula of PyTorch's vectorized CPU erf and so of the
- *   reference's GELU; phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
+ *   7.1.26 (absolute error <= 1.5e-7), the formula of PyTorch's vectorized CPU erf (Debian's
+ *   torch 1.13 GELU and this one agree within 4.8e-7); phi uses exp(-x^2 / 2) by Cephes' expf polynomial (about 1 ulp), with x
  *   clipped to [-9, 9] as in ../ops.ts gelu.
  * - layerNorm and layerNormGrad: LayerNorm and its input gradient in one pass over each row
  *   instead of 9 and 8 tfjs operations, with the sums in the order of tfjs-wasm's Mean kernel: the
@@ -22,9 +22,9 @@
  *   call, on keys/values that may have room for more positions (a decoder cache grown in place):
  *   q k, softmax and times v, instead of the eight tfjs operations of a block-diagonal product.
  *   Sums run in order over each head's dimensions; exp is Cephes' polynomial (about 1 ulp), so
- *   results differ from tfjs's in the last bits only. A step reads every key and value once
- *   (memory traffic is what it costs: 1500 audio positions per layer), and so does a check of a
- *   few drafted tokens: each row of keys or values serves all the queries before the next.
+ *   results differ from tfjs's in the last bits only. The sums run in registers (16 positions
+ *   or 32 dims per pass, each score and output stored once); what a step then costs is reading
+ *   the keys and values (1500 audio positions per layer).
  * - linearRows: x W^T + b for the few rows of a generation step, straight from the stored [out,
  *   in] weight, optionally scaled and added to a residual, in one thread (see the function).
  *
@@ -262,7 +262,7 @@ const wat = (memoryType: string) => String.raw`
       (v128.const f32x4 0.398942280 0.398942280 0.398942280 0.398942280)))
 
   ;; erf(z) = sign(z) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2)), t = 1 / (1 + p |z|):
-  ;; Abramowitz & Stegun 7.1.26, the coefficients and order of PyTorch's vectorized erf.
+  ;; Abramowitz & Stegun 7.1.26, with the coefficients of PyTorch's vectorized erf.
   (func $erf4 (param $z v128) (result v128)
     (local $a v128) (local $t v128) (local $r v128)
     (local.set $a (f32x4.abs (local.get $z)))
