@@ -49,36 +49,29 @@ function steps4(index: string, end: string, body: string): string {
 const regs = ['$a0', '$a1', '$a2', '$a3', '$a4', '$a5', '$a6', '$a7'];
 
 /**
- * WAT for attend's q k sums at positions s..: `body` once per dim j of the head, with $p = q[j]
- * splat and $row at kT[j, s].
+ * WAT for attend's inner loops: `body` once per row, `index` counting from 0 below `end`, with
+ * $row starting at address `start` and moving $stride bytes per row, and $p the float at `splat`
+ * in every lane.
  */
-function keyRows(body: string): string {
-  return `(local.set $j (i32.const 0))
-          (local.set $row (i32.add (local.get $kT) (i32.shl (i32.add (i32.mul (i32.mul (local.get $h) (local.get $dh)) (local.get $cap)) (local.get $s)) (i32.const 2))))
-          (block $kj_done (loop $kj_loop
-            (br_if $kj_done (i32.ge_u (local.get $j) (local.get $dh)))
-            (local.set $p (v128.load32_splat (i32.add (local.get $qrow) (i32.shl (local.get $j) (i32.const 2)))))
+const walk = (index: string, end: string, start: string, splat: string) => (body: string) => `(local.set ${index} (i32.const 0))
+          (local.set $row ${start})
+          (block $w_done (loop $w_loop
+            (br_if $w_done (i32.ge_u (local.get ${index}) (local.get ${end})))
+            (local.set $p (v128.load32_splat ${splat}))
             ${body}
             (local.set $row (i32.add (local.get $row) (local.get $stride)))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $kj_loop)))`;
-}
+            (local.set ${index} (i32.add (local.get ${index}) (i32.const 1)))
+            (br $w_loop)))`;
 
-/**
- * WAT for attend's p v sums at dims j..: `body` once per position s < n, with $p = p[s] splat and
- * $row at v[s, head + j].
- */
-function valueRows(body: string): string {
-  return `(local.set $s (i32.const 0))
-          (local.set $row (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $dh)) (local.get $j)) (i32.const 2))))
-          (block $vs_done (loop $vs_loop
-            (br_if $vs_done (i32.ge_u (local.get $s) (local.get $n)))
-            (local.set $p (v128.load32_splat (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))))
-            ${body}
-            (local.set $row (i32.add (local.get $row) (local.get $stride)))
-            (local.set $s (i32.add (local.get $s) (i32.const 1)))
-            (br $vs_loop)))`;
-}
+/** attend's q k sums at positions s..: a row per dim j of the head, $p = q[j], $row at kT[j, s]. */
+const keyRows = walk('$j', '$dh',
+  '(i32.add (local.get $kT) (i32.shl (i32.add (i32.mul (i32.mul (local.get $h) (local.get $dh)) (local.get $cap)) (local.get $s)) (i32.const 2)))',
+  '(i32.add (local.get $qrow) (i32.shl (local.get $j) (i32.const 2)))');
+
+/** attend's p v sums at dims j..: a row per position s < n, $p = p[s], $row at v[s, head + j]. */
+const valueRows = walk('$s', '$n',
+  '(i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $dh)) (local.get $j)) (i32.const 2)))',
+  '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))');
 
 /**
  * WAT for attend's sums in registers: each accumulator (one per 4 values) starts at 0, gets
