@@ -45,6 +45,18 @@ function steps4(index: string, end: string, body: string): string {
       (br_if 0 (i32.lt_u (local.get ${index}) ${end})))`;
 }
 
+/**
+ * WAT for a loop that runs `body` and then adds `step` to `index` as long as index + step <= end
+ * (index starts where it is, and after the loop is the first value that did not fit).
+ */
+function whileFits(index: string, step: number, end: string, body: string): string {
+  return `(block (loop
+          (br_if 1 (i32.gt_u (i32.add (local.get ${index}) (i32.const ${step})) ${end}))
+          ${body}
+          (local.set ${index} (i32.add (local.get ${index}) (i32.const ${step})))
+          (br 0)))`;
+}
+
 /** The eight vector accumulators of attend. */
 const regs = ['$a0', '$a1', '$a2', '$a3', '$a4', '$a5', '$a6', '$a7'];
 
@@ -366,7 +378,7 @@ const wat = (memoryType: string) => String.raw`
   ;; (then 4, then 1), and each value is stored once.
   (func (export "attend") (param $q i32) (param $kT i32) (param $v i32) (param $out i32) (param $scores i32)
                           (param $T i32) (param $d i32) (param $H i32) (param $cap i32) (param $len i32) (param $causal i32)
-    (local $i i32) (local $h i32) (local $dh i32) (local $n i32) (local $n4 i32) (local $j i32) (local $jEnd i32) (local $s i32)
+    (local $i i32) (local $h i32) (local $dh i32) (local $n i32) (local $j i32) (local $s i32)
     (local $qrow i32) (local $srow i32) (local $orow i32) (local $row i32) (local $stride i32) (local $at i32)
     (local $m f32) (local $sum v128) (local $e v128) (local $inv f32) (local $tail f32) (local $p v128) (local $y f32)
     ${regs.map((r) => `(local ${r} v128)`).join(' ')}
@@ -380,81 +392,48 @@ const wat = (memoryType: string) => String.raw`
         (local.set $n (if (result i32) (local.get $causal)
           (then (i32.add (i32.sub (local.get $len) (local.get $T)) (i32.add (local.get $i) (i32.const 1))))
           (else (local.get $len))))
-        (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
         (local.set $qrow (i32.add (local.get $q) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $d)) (i32.mul (local.get $h) (local.get $dh))) (i32.const 2))))
         (local.set $srow (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $i) (local.get $len)) (i32.const 2))))
         (local.set $orow (i32.add (local.get $out) (i32.sub (local.get $qrow) (local.get $q))))
         (local.set $stride (i32.shl (local.get $cap) (i32.const 2)))
         ;; scores[s] = sum over the head's dims j of q[j] kT[j, s]: 16 positions at a time, then 4, then 1
         (local.set $s (i32.const 0))
-        (block $s16_done (loop $s16_loop
-          (br_if $s16_done (i32.gt_u (i32.add (local.get $s) (i32.const 16)) (local.get $n)))
-          ${sums(regs.slice(0, 4), keyRows, '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))')}
-          (local.set $s (i32.add (local.get $s) (i32.const 16)))
-          (br $s16_loop)))
-        (block $s4_done (loop $s4_loop
-          (br_if $s4_done (i32.ge_u (local.get $s) (local.get $n4)))
-          ${sums(regs.slice(0, 1), keyRows, '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))')}
-          (local.set $s (i32.add (local.get $s) (i32.const 4)))
-          (br $s4_loop)))
-        (block $s1_done (loop $s1_loop
-          (br_if $s1_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $y (f32.const 0))
+        ${whileFits('$s', 16, '(local.get $n)', sums(regs.slice(0, 4), keyRows, '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))'))}
+        ${whileFits('$s', 4, '(local.get $n)', sums(regs.slice(0, 1), keyRows, '(i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2)))'))}
+        ${whileFits('$s', 1, '(local.get $n)', `(local.set $y (f32.const 0))
           ${keyRows(`(local.set $y (f32.add (local.get $y) (f32.mul (f32x4.extract_lane 0 (local.get $p)) (f32.load (local.get $row)))))`)}
-          (f32.store (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get $y))
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (br $s1_loop)))
+          (f32.store (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))) (local.get $y))`)}
         ;; softmax over the n scores, left as probabilities
         (local.set $m (f32.const -inf))
         (local.set $s (i32.const 0))
-        (block $m_done (loop $m_loop
-          (br_if $m_done (i32.ge_u (local.get $s) (local.get $n)))
-          (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))))
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (br $m_loop)))
+        ${whileFits('$s', 1, '(local.get $n)', `
+          (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))))`)}
         (local.set $sum (v128.const f32x4 0 0 0 0))
         (local.set $s (i32.const 0))
-        (block $e_done (loop $e_loop
-          (br_if $e_done (i32.ge_u (local.get $s) (local.get $n4)))
+        ${whileFits('$s', 4, '(local.get $n)', `
           (local.set $at (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
           (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $m)))))
           (v128.store (local.get $at) (local.get $e))
-          (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
-          (local.set $s (i32.add (local.get $s) (i32.const 4)))
-          (br $e_loop)))
+          (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))`)}
         (local.set $tail (f32.const 0))
-        (block $et_done (loop $et_loop
-          (br_if $et_done (i32.ge_u (local.get $s) (local.get $n)))
+        ${whileFits('$s', 1, '(local.get $n)', `
           (local.set $at (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
           (local.set $e (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $at)) (local.get $m)))))
           (f32.store (local.get $at) (f32x4.extract_lane 0 (local.get $e)))
-          (local.set $tail (f32.add (local.get $tail) (f32x4.extract_lane 0 (local.get $e))))
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (br $et_loop)))
+          (local.set $tail (f32.add (local.get $tail) (f32x4.extract_lane 0 (local.get $e))))`)}
         (local.set $inv (f32.div (f32.const 1)
           (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
                             (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum))))
                    (local.get $tail))))
         (local.set $s (i32.const 0))
-        (block $pn_done (loop $pn_loop
-          (br_if $pn_done (i32.ge_u (local.get $s) (local.get $n)))
+        ${whileFits('$s', 1, '(local.get $n)', `
           (local.set $at (i32.add (local.get $srow) (i32.shl (local.get $s) (i32.const 2))))
-          (f32.store (local.get $at) (f32.mul (f32.load (local.get $at)) (local.get $inv)))
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (br $pn_loop)))
+          (f32.store (local.get $at) (f32.mul (f32.load (local.get $at)) (local.get $inv)))`)}
         ;; out[j] = sum over s of p[s] v[s, j] for the head's dims j: 32 dims at a time, then 4
         (local.set $stride (i32.shl (local.get $d) (i32.const 2)))
         (local.set $j (i32.const 0))
-        (block $j32_done (loop $j32_loop
-          (br_if $j32_done (i32.gt_u (i32.add (local.get $j) (i32.const 32)) (local.get $dh)))
-          ${sums(regs, valueRows, '(i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2)))')}
-          (local.set $j (i32.add (local.get $j) (i32.const 32)))
-          (br $j32_loop)))
-        (block $j4_done (loop $j4_loop
-          (br_if $j4_done (i32.ge_u (local.get $j) (local.get $dh)))
-          ${sums(regs.slice(0, 1), valueRows, '(i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2)))')}
-          (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $j4_loop)))
+        ${whileFits('$j', 32, '(local.get $dh)', sums(regs, valueRows, '(i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2)))'))}
+        ${whileFits('$j', 4, '(local.get $dh)', sums(regs.slice(0, 1), valueRows, '(i32.add (local.get $orow) (i32.shl (local.get $j) (i32.const 2)))'))}
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $i_loop)))
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
