@@ -10,7 +10,7 @@ import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend } from '../src/backend';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { whisperBaseDir } from './whisper-base';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

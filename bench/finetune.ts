@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend } from '../src/backend';
-import { sharedDir, PROJECT_ROOT } from '../src/shared';
+import { sharedDir, PROJECT_ROOT } from '../tools/shared';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { WhisperFeatureExtractor } from '../src/features/logmel';
@@ -83,7 +83,7 @@ async function main() {
   const model = await WhisperForConditionalGeneration.fromPretrained(dir);
   const tok = await WhisperTokenizer.fromPretrained(dir);
   const fe = WhisperFeatureExtractor.fromPretrained(dir);
-  const norm = getNormalizer('english');
+  const norm = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
 
   const prefix = tok.prefixTokens({ language: 'en', task: 'transcribe' });
   const featurize = async (r: Row): Promise<Seq2SeqFeature & { text: string }> => ({

@@ -16,7 +16,7 @@ import { loadCsvDataset, prepareDataset } from '../src/data';
 import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../src/train';
 

@@ -9,7 +9,7 @@
 import { describeBackend, initBackend, tf } from '../src/backend';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -12,7 +12,7 @@
  *   WHISPER_SHARED=$PWD/../shared node scratch/logmel.js
  */
 import * as fs from 'fs';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { logMelSpectrogram } from '../src/features/logmel';
 
 function readF32(file: string): Float32Array {

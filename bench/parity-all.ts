@@ -14,7 +14,7 @@ import * as path from 'path';
 import { loadAudio, loadAudioFfmpeg } from '../src/audio/decode';
 import { initBackend } from '../src/backend';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
 
 interface RefRow {
   id: string;

@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import { initBackend, describeBackend, tf } from '../src/backend';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { WhisperFeatureExtractor } from '../src/features/logmel';

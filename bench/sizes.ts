@@ -18,7 +18,7 @@ import { describeBackend, initBackend, tf, toFloat16, WeightDtype } from '../src
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { WhisperForConditionalGeneration, expectedWeightShapes } from '../src/model/whisper';
 import { WhisperConfig } from '../src/model/config';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 
 /** The fields in which the released checkpoints differ from whisper-tiny's config.json. */
 const SIZES: Record<string, Record<string, number>> = {

@@ -15,7 +15,7 @@ import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
 import { DecodingTask } from '../src/model/decoding';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { whisperBaseDir } from './whisper-base';
 
 function arg(name: string, def: number): number {

@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../src/backend';
-import { sharedDir, PROJECT_ROOT } from '../src/shared';
+import { sharedDir, PROJECT_ROOT } from '../tools/shared';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { WhisperFeatureExtractor } from '../src/features/logmel';

@@ -21,9 +21,10 @@ import * as path from 'path';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
-import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
+import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
+import { transcribe } from '../src/model/transcribe';
 import { wantedWasmThreads } from '../src/backend/wasm/threads';
-import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
 import { convertToGgml } from './ggml';
 import { benchCacheDir } from './whisper-base';
 

@@ -16,13 +16,14 @@
  * Writes out/bench/wer-librispeech.{csv,json} and prints a table. Exits 1 when, on the full set,
  * our normalized WER is not within 0.2 points of the reference hypotheses' normalized WER.
  */
+import { WhisperFeatureExtractor } from '../src/features/logmel';
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../src/backend';
 import { loadAudioFolder } from '../src/data';
 import { evaluate, EvalReport, loadReport, saveReport, scoreTranscripts, whisperTranscriber, TranscriptItem } from '../src/eval';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
-import { PROJECT_ROOT, sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { PROJECT_ROOT, sharedDir, loadReferenceTranscripts } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 
 async function main() {
@@ -44,7 +45,7 @@ async function main() {
     if (missing.length) throw new Error(`MERGE: ${missing.length} clips missing from ${names.join(', ')}: ${missing.slice(0, 5).join(', ')}...`);
     console.log(`merged ${names.join(', ')}`);
     const rows = order.map((id) => byId.get(id)!);
-    ours = scoreTranscripts(rows, { name: 'ours', normalizer: 'english', language: 'en' }, parts.reduce((a, p) => a + p.seconds, 0));
+    ours = scoreTranscripts(rows, { name: 'ours', normalizer: 'english', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json'), language: 'en' }, parts.reduce((a, p) => a + p.seconds, 0));
   } else {
     const modelDir = sharedDir('models', 'whisper-tiny');
     const bytes0 = tf.memory().numBytes;
@@ -69,8 +70,8 @@ async function main() {
     }
     ours = await evaluate(ds, {
       name: 'ours', language: 'en', task: 'transcribe',
-      transcribe: (audios, o) => whisperTranscriber(model, tokenizer)(audios, { ...o, trimPadding: trim }),
-      normalizer: 'english', batchSize: Number(process.env.BATCH ?? 8), limit,
+      transcribe: (audios, o) => whisperTranscriber({ model, tokenizer, featureExtractor: WhisperFeatureExtractor.fromPretrained(modelDir) })(audios, { ...o, trimPadding: trim }),
+      normalizer: 'english', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json'), batchSize: Number(process.env.BATCH ?? 8), limit,
       onProgress: (p) => console.log(`  ${p.done}/${p.total}  ${p.elapsedS.toFixed(0)} s, eta ${p.etaS.toFixed(0)} s, ` +
         `WER so far ${(100 * p.wer).toFixed(2)} %`),
     });
@@ -89,7 +90,7 @@ async function main() {
     if (!ref) throw new Error(`no reference transcript for clip ${r.id}`);
     return { id: r.id, reference: r.reference, hypothesis: ref.hypothesis, speaker: r.speaker, duration: r.duration };
   });
-  const reference = scoreTranscripts(items, { name: 'reference implementation', normalizer: 'english' });
+  const reference = scoreTranscripts(items, { name: 'reference implementation', normalizer: 'english', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
   const same = ours.rows.filter((r, i) => r.hypothesis === items[i].hypothesis).length;
 
   const prefix = path.join(outDir, name);

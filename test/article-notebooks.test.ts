@@ -5,8 +5,8 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { runNotebook, RunResult } from '../src/notebook/runner';
-import { PROJECT_ROOT } from '../src/shared';
+import { runNotebook, RunResult } from '../tools/notebook/runner';
+import { PROJECT_ROOT } from '../tools/shared';
 
 const OUT = path.join(PROJECT_ROOT, 'out', 'test', 'notebooks');
 

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { decodeAudio } from '../src/audio/decode';
 import { openAudioStream } from '../src/audio/stream';
 import { encodeWav } from '../src/audio/wav';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 import { silentFlac, wavDeclaring } from './helpers/bombs';
 
 interface ChildResult { samples: number; chunks: number; error?: string; rssMb: number; seconds: number }

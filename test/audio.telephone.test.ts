@@ -2,7 +2,7 @@
 import { strict as assert } from 'assert';
 import { Biquad, linearToMulaw, mulawCompand, mulawToLinear, telephoneBand, telephoneFilters } from '../src/audio/telephone';
 import { loadAudio } from '../src/audio/decode';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import FFT from 'fft.js';
 
 const SR = 16000;

@@ -3,7 +3,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { decodeAudio, loadAudio, mixToMono } from '../src/audio/decode';
 import { resample } from '../src/audio/resample';
 import { encodeWav } from '../src/audio/wav';

@@ -11,11 +11,12 @@ import * as path from 'path';
 import { loadAudio } from '../src/audio/decode';
 import { encodeWav } from '../src/audio/wav';
 import { initBackend, tf } from '../src/backend';
-import { runCli } from '../src/cli/transcribe';
+import { runCli } from '../apps/cli/transcribe';
 import { wer } from '../src/eval/metrics';
 import { getPeftModel, LoraConfig, PeftModel } from '../src/lora';
-import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
-import { loadReferenceTranscripts, PROJECT_ROOT, sharedDir } from '../src/shared';
+import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
+import { transcribe } from '../src/model/transcribe';
+import { loadReferenceTranscripts, PROJECT_ROOT, sharedDir } from '../tools/shared';
 import { getNormalizer } from '../src/text';
 import { crossEntropyLoss } from '../src/train/loss';
 
@@ -84,7 +85,7 @@ describe('npm run transcribe (CLI)', function () {
 
     // Clip by clip: the reference implementation's greedy transcripts, what exact mode gives on each clip.
     const refHyp = new Map(loadReferenceTranscripts().map((j) => [j.path, j.hypothesis]));
-    const norm = getNormalizer('english');
+    const norm = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     const reference = norm(picked.map((p) => p.text).join(' '));
     const json = JSON.parse(fs.readFileSync(path.join(tmp, 'long.json'), 'utf8'));
     const werLong = wer(reference, norm(json.text));
@@ -115,7 +116,7 @@ describe('npm run transcribe (CLI)', function () {
     const bad = path.join(tmp, 'bad.wav');
     fs.writeFileSync(bad, Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt this is not audio at all', 'latin1'));
     const libri = path.join(LIBRI(), metadata()[0].file);
-    const p = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'src/cli/transcribe.ts'),
+    const p = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'apps/cli/transcribe.ts'),
       jfkWav, bad, libri, '--language', 'en'], { encoding: 'utf8', env: { ...process.env, WHISPER_WASM_THREADS: '1' } });
     assert.equal(p.status, 1, p.stderr);
     assert.match(p.stderr, /bad\.wav: error: .+/);

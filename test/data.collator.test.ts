@@ -2,7 +2,7 @@
 import { strict as assert } from 'assert';
 import { initBackend, tf } from '../src/backend';
 import { DataCollatorSpeechSeq2SeqWithPadding, labelsFor, IGNORE_INDEX } from '../src/data';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 
 describe('DataCollatorSpeechSeq2SeqWithPadding', () => {

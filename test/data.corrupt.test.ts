@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AudioDataset, loadDataset, Problem } from '../src/data';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 /** Copies `n` rows of a CSV/TSV manifest and their audio; returns the data lines. */
 function copyRows(srcManifest: string, srcAudioDir: string, dst: string, dstAudioDir: string, audioField: number, n: number, delimiter: string): string[] {

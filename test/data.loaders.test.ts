@@ -3,7 +3,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { detectLayout, loadAudioFolder, loadCommonVoice, loadCsvDataset, loadDataset, loadDatasetDict, loadJsonl, loadTxtPairs } from '../src/data';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 const CV_LANGS = ['ar', 'br', 'de', 'en', 'es', 'fr', 'it', 'ja', 'vi', 'zh-CN'];
 

@@ -8,7 +8,7 @@ import {
   preprocessAudio, processClip, summaryDataFrame, describeGroups, readAudioHeader, checkData, AudioDataset, Row,
 } from '../src/data';
 import { WhisperFeatureExtractor } from '../src/features/logmel';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { getNormalizer } from '../src/text';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 
@@ -93,7 +93,7 @@ describe('data exploration and preparation', () => {
     const tok = await WhisperTokenizer.fromPretrained(sharedDir('models', 'whisper-tiny'));
     const ds = test.select([0, 1]);
     const cacheDir = path.join(tmp, 'prep');
-    const english = getNormalizer('english');
+    const english = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     const prep = await prepareDataset(ds, { featureExtractor: fe, tokenizer: tok, language: 'en', task: 'transcribe', normalizer: 'english', cacheDir });
     assert.deepEqual(prep.columnNames, ['inputFeatures', 'labels', 'inputLength']);
     assert.equal(prep.get(0).inputFeatures.length, 80 * 3000);

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadDataset, Problem } from '../src/data';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 const brief = (p: Problem) => `${path.basename(p.source)}:${p.row}:${p.field}`;

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { streamDataset } from '../src/data';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 describe('streaming datasets', () => {
   let tmp: string;

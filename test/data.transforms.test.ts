@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AudioDataset, loadAudioFolder, loadCsvDataset, permutation, Row } from '../src/data';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 
 const fsddCsv = () => sharedDir('datasets', 'fsdd-digits', 'dataset.csv');
 

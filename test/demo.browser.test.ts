@@ -12,11 +12,11 @@ import type { Browser } from 'playwright-core';
 import { decodeAudio } from '../src/audio/decode';
 import { encodeWav } from '../src/audio/wav';
 import { initBackend, tf } from '../src/backend';
-import { startDemo, DemoHandle } from '../src/demo/server';
-import { createTranscriber, DemoTranscriber } from '../src/demo/transcriber';
+import { startDemo, DemoHandle } from '../apps/demo/server';
+import { createTranscriber, DemoTranscriber } from '../apps/demo/transcriber';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { launchChromium } from './helpers/browser';
 
 /** jfk as a 16 kHz 16-bit WAV: the page (WebAudio) and Node decode it to the same samples. */
@@ -62,7 +62,7 @@ describe('demo: run in this browser (headless Chromium)', function () {
 
   it('serves the bundle, the checkpoint\'s and the adapter\'s files, and nothing else', async () => {
     const info = await (await fetch(new URL('api/info', demo.url))).json();
-    assert.deepEqual(info.browser, { model: 'model/', adapter: 'adapter/', wasm: 'browser/wasm/', language: 'en' });
+    assert.deepEqual(info.browser, { model: 'model/', adapter: 'adapter/', wasm: 'browser/wasm/', language: null });
     const status = async (p: string) => (await fetch(new URL(p, demo.url))).status;
     assert.equal(await status('browser/whisper.js'), 200);
     for (const ok of ['model/config.json', 'model/model.safetensors', 'adapter/adapter_model.safetensors', 'browser/wasm/tfjs-backend-wasm-simd.wasm']) {

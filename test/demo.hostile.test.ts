@@ -13,8 +13,8 @@ import * as path from 'path';
 import * as readline from 'readline';
 import { loadAudio } from '../src/audio/decode';
 import { encodeWav } from '../src/audio/wav';
-import { startDemo } from '../src/demo/server';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { startDemo } from '../apps/demo/server';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 import { silentFlac, wavDeclaring } from './helpers/bombs';
 
 /**

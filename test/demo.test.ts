@@ -8,14 +8,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Browser } from 'playwright-core';
-import { startDemo, DemoHandle } from '../src/demo/server';
-import { createTranscriber, DemoTranscriber } from '../src/demo/transcriber';
+import { startDemo, DemoHandle } from '../apps/demo/server';
+import { createTranscriber, DemoTranscriber } from '../apps/demo/transcriber';
 import { getNormalizer } from '../src/text';
 import { tf } from '../src/backend';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { WhisperFeatureExtractor } from '../src/features/logmel';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 import { launchChromium } from './helpers/browser';
 
 const OUT = path.join(PROJECT_ROOT, 'out', 'test');
@@ -71,7 +72,7 @@ describe('live demo (server + page in headless Chromium)', function () {
     await page.screenshot({ path: path.join(OUT, 'demo.png'), fullPage: true });
     console.log(`      transcript: ${text}\n      ${timing}`);
     assert.equal(error, '');
-    assert.ok(getNormalizer('english')(text ?? '').includes(JFK), `transcript "${text}" lacks "${JFK}"`);
+    assert.ok(getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') })(text ?? '').includes(JFK), `transcript "${text}" lacks "${JFK}"`);
     assert.match(timing ?? '', /s of audio transcribed in [\d.]+ s by base/);
     await page.close();
   });
@@ -125,7 +126,7 @@ describe('live demo with a LoRA adapter (base vs base + adapter)', function () {
     model = await WhisperForConditionalGeneration.fromPretrained(dir);
     const tokenizer = await WhisperTokenizer.fromPretrained(dir);
     // jfk needs 27 tokens; the noisy adapter would babble up to the default 224 (minutes on a busy CPU).
-    const transcriber = await createTranscriber({ loaded: { model, tokenizer }, adapter: adapterDir, maxNewTokens: 40 });
+    const transcriber = await createTranscriber({ loaded: { model, tokenizer, featureExtractor: WhisperFeatureExtractor.fromPretrained(dir) }, adapter: adapterDir, maxNewTokens: 40 });
     demo = await startDemo({ transcriber });
   });
 
@@ -155,7 +156,7 @@ describe('live demo with a LoRA adapter (base vs base + adapter)', function () {
     const adapted = await post('adapter');
     const again = await post('base');
     console.log(`      base: ${base.text}\n      adapter: ${adapted.text}`);
-    assert.ok(getNormalizer('english')(base.text).includes(JFK), base.text);
+    assert.ok(getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') })(base.text).includes(JFK), base.text);
     assert.equal(adapted.variant, 'adapter');
     assert.notEqual(adapted.text, base.text); // the noisy adapter really is applied...
     assert.equal(again.text, base.text); // ...and really switched off again

@@ -8,7 +8,7 @@ import {
   BatchTranscriber, compareReports, comparisonChartHtml, EvalProgress, evaluate, frequentErrors, groupWerChartHtml,
   loadReport, saveReport, scoreTranscripts, toDataFrame, TranscriptItem, werBySpeaker, werByDuration,
 } from '../src/eval';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../tools/shared';
 
 interface Ref { id: string; path: string; reference: string; hypothesis: string }
 const REFS: Ref[] = loadReferenceTranscripts();
@@ -69,7 +69,7 @@ describe('evaluate(): batched loop over an AudioDataset', () => {
 });
 
 describe('scoring, saving and error analysis on the 100 reference transcripts', () => {
-  const report = scoreTranscripts(libriItems(), { name: 'whisper-tiny (reference)', language: 'en' });
+  const report = scoreTranscripts(libriItems(), { name: 'whisper-tiny (reference)', language: 'en', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
 
   it('reproduces the README: normalized 6.35 % over 3606 words, 3544 raw errors', () => {
     assert.equal((100 * report.normalized.wer).toFixed(2), '6.35');
@@ -103,7 +103,7 @@ describe('scoring, saving and error analysis on the 100 reference transcripts', 
 
   it('saves CSV + JSON that read back identically (quotes and commas survive)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-'));
-    const quoted = scoreTranscripts([{ id: 'q', reference: 'say "hi", then\nleave', hypothesis: 'say hi then leave' }]);
+    const quoted = scoreTranscripts([{ id: 'q', reference: 'say "hi", then\nleave', hypothesis: 'say hi then leave' }], { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     const files = saveReport({ ...report, rows: [...report.rows, ...quoted.rows] }, path.join(dir, 'run'));
     const csv: Record<string, string>[] = parse(fs.readFileSync(files.csv), { columns: true });
     assert.equal(csv.length, 101);
@@ -119,7 +119,7 @@ describe('scoring, saving and error analysis on the 100 reference transcripts', 
   });
 
   it('compareReports puts two models on the same clips side by side (table, DataFrame, chart)', () => {
-    const perfect = scoreTranscripts(libriItems().map((i) => ({ ...i, hypothesis: i.reference })), { name: 'oracle' });
+    const perfect = scoreTranscripts(libriItems().map((i) => ({ ...i, hypothesis: i.reference })), { name: 'oracle', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     const c = compareReports([report, perfect]);
     assert.deepEqual(c.summary.map((s) => s['WER %']), [6.35, 0]);
     assert.deepEqual(c.summary.map((s) => s['raw WER %']), [98.99, 0]);
@@ -127,7 +127,7 @@ describe('scoring, saving and error analysis on the 100 reference transcripts', 
       ['id', 'reference', 'hyp whisper-tiny (reference)', 'wer whisper-tiny (reference)', 'hyp oracle', 'wer oracle']);
     assert.deepEqual(toDataFrame(c.perClip).shape, [100, 6]);
     assert.match(comparisonChartHtml(c), /normalized WER %/);
-    const fewer = scoreTranscripts(libriItems().slice(1), { name: 'short' });
+    const fewer = scoreTranscripts(libriItems().slice(1), { name: 'short', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     assert.throws(() => compareReports([report, fewer]), /'short' was scored on other clips/);
   });
 });

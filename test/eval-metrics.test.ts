@@ -7,7 +7,7 @@ import { alignTokens, toChunks } from '../src/eval/align';
 import { cer, computeMeasures, perUtterance, processCharacters, processWords, wer } from '../src/eval/metrics';
 import { visualizeAlignment } from '../src/eval/visualize';
 import { whisperNormalizerFor } from '../src/text';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../tools/shared';
 
 const counts = (r: string, h: string) => {
   const m = computeMeasures(r, h);
@@ -112,7 +112,7 @@ describe('reference WER table of shared/README.md (normalizers + WER together)',
     it(`${group}: normalized ${normPct} %, raw errors ${rawPct} % of ${refWords} words`, () => {
       const rows = GROUPS.get(group)!;
       assert.equal(rows.length, n);
-      const norm = whisperNormalizerFor(rows[0].lang);
+      const norm = whisperNormalizerFor(rows[0].lang, { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
       const normed = processWords(rows.map((r) => norm(r.reference)), rows.map((r) => norm(r.hypothesis)));
       assert.equal(normed.refWords, refWords);
       assert.ok(Math.abs(100 * normed.wer - normPct) < 0.01, `normalized WER ${100 * normed.wer} vs ${normPct}`);
@@ -150,7 +150,7 @@ function sclite(refs: string[], hyps: string[]): number[][] | undefined {
 describe('cross-check with NIST sclite', () => {
   it('normalized librispeech + commonvoice en: same per-utterance error counts as sclite', function () {
     const rows = [...GROUPS.get('librispeech-mini test')!, ...GROUPS.get('commonvoice en')!];
-    const norm = whisperNormalizerFor('en');
+    const norm = whisperNormalizerFor('en', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     const refs = rows.map((r) => norm(r.reference));
     const hyps = rows.map((r) => norm(r.hypothesis));
     const sc = sclite(refs, hyps);

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { ComplexFFT, RealFFT } from '../src/features/fft';
 import { melFilterBank, hzToMel, melToHz } from '../src/features/melFilters';
 import { logMelSpectrogram, WhisperFeatureExtractor, hannWindow } from '../src/features/logmel';

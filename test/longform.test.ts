@@ -9,7 +9,7 @@ import { wer } from '../src/eval/metrics';
 import { getNormalizer } from '../src/text';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../tools/shared';
 import { logMelSpectrogram } from '../src/features/logmel';
 import { beamSearch, greedySearch, NextLogits, rankScore } from '../src/model/search';
 import { DecodingTask, timestampRules } from '../src/model/decoding';
@@ -202,7 +202,7 @@ describe('long-form transcription of a 2-minute file (real whisper-tiny)', funct
     const longSeconds = (performance.now() - t0) / 1000;
     assert.equal(tf.memory().numTensors, before, 'long-form leaked tensors');
 
-    const norm = getNormalizer('english');
+    const norm = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
     const ref = norm(picked.map((r) => r.text).join(' '));
     const werLong = wer(ref, norm(long.text));
     const werClips = wer(ref, norm(oneByOne.join(' ')));
@@ -246,7 +246,7 @@ describe('beam search on jfk (real whisper-tiny)', function () {
       const five = await model.generate(null as unknown as tf.Tensor3D, { language: 'en', numBeams: 5, encoderHiddenStates: enc });
       const beamSeconds = (performance.now() - t0) / 1000;
       const text = tokenizer.decode(five.sequences[0], { skipSpecialTokens: true }).trim();
-      const norm = getNormalizer('english');
+      const norm = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
       const ref = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
       console.log(`      greedy: ${tokenizer.decode(greedy.sequences[0], { skipSpecialTokens: true }).trim()}\n` +
         `      beam 5 (${beamSeconds.toFixed(1)} s): ${text}`);

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
 import { WhisperConfig } from '../src/model/config';
 import { readSafetensorsHeader } from '../src/model/safetensors';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import {
   countParameters, getPeftModel, LoraConfig, PeftModel, readSafetensorsFile, trainableParametersLine,
 } from '../src/lora';

@@ -14,7 +14,7 @@ import * as path from 'path';
 import { WhisperConfig } from '../src/model/config';
 import { DownloadProgress, findInCache, hubCacheDir, resolveModel } from '../src/model/hub';
 import { loadSafetensorsCheckpoint, saveSafetensors } from '../src/model/safetensors';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 const COMMIT = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 

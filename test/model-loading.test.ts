@@ -11,7 +11,7 @@ import { WhisperConfig } from '../src/model/config';
 import { languageCode, readSpecialTokens, specialTokensFromConfig } from '../src/tokenizer/special';
 import { decodeTensorBytes, loadSafetensorsCheckpoint, readSafetensorsHeader, saveSafetensors } from '../src/model/safetensors';
 import { expectedWeightShapes, WhisperForConditionalGeneration } from '../src/model/whisper';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 const TINY = () => sharedDir('models', 'whisper-tiny');
 

@@ -8,8 +8,9 @@ import * as fs from 'fs';
 import { loadAudio } from '../src/audio/decode';
 import { initBackend, tf } from '../src/backend';
 import { LinearAdapter } from '../src/model/layers';
-import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
+import { transcribe } from '../src/model/transcribe';
+import { sharedDir, loadReferenceTranscripts } from '../tools/shared';
 
 const FIXTURES = ['jfk', 'libri_19-198-0001', 'fsdd_7_theo_3'];
 const PROMPT = [50258, 50259, 50359, 50363];

@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { dequantize, initBackend, tf, toFloat16 } from '../src/backend';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 function f32(file: string): Float32Array {
   const b = fs.readFileSync(file);

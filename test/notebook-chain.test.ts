@@ -8,9 +8,9 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { requireArtifact } from '../src/notebook/chain';
-import { NotebookError, runNotebook, RunResult } from '../src/notebook/runner';
-import { PROJECT_ROOT } from '../src/shared';
+import { requireArtifact } from '../tools/notebook/session';
+import { NotebookError, runNotebook, RunResult } from '../tools/notebook/runner';
+import { PROJECT_ROOT } from '../tools/shared';
 
 const nb = (name: string) => path.join(PROJECT_ROOT, 'notebooks', `${name}.ipynb`);
 

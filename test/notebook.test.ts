@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { runNotebook, NotebookError, RunResult } from '../src/notebook/runner';
-import { PROJECT_ROOT } from '../src/shared';
+import { runNotebook, NotebookError, RunResult } from '../tools/notebook/runner';
+import { PROJECT_ROOT } from '../tools/shared';
 import { launchChromium } from './helpers/browser';
 
 const OUT = path.join(PROJECT_ROOT, 'out', 'test', 'notebooks');

@@ -3,7 +3,7 @@ import {
   BasicTextNormalizer, EnglishNumberNormalizer, EnglishSpellingNormalizer, EnglishTextNormalizer, getNormalizer,
   removeSymbolsAndDiacritics,
 } from '../src/text';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 const SPELLING = sharedDir('models', 'whisper-tiny', 'normalizer.json');
 
@@ -56,7 +56,7 @@ describe('EnglishNumberNormalizer (whisper/normalizers/english.py)', () => {
 });
 
 describe('EnglishTextNormalizer', () => {
-  const std = getNormalizer('english');
+  const std = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
 
   it('passes openai/whisper test_text_normalizer cases', () => {
     assert.equal(std("Let's"), 'let us');

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sharedDir, loadReferenceTranscripts } from '../src/shared';
+import { sharedDir, loadReferenceTranscripts } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { LANGUAGES } from '../src/tokenizer/languages';
 import { labelsFor } from '../src/data/prepare';

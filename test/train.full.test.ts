@@ -12,7 +12,7 @@ import { getPeftModel, LoraConfig } from '../src/lora';
 import { readSafetensorsHeader } from '../src/model/safetensors';
 import { expectedWeightShapes, WhisperForConditionalGeneration } from '../src/model/whisper';
 import { loadWhisper, unloadWhisper } from '../src/model/pipeline';
-import { PROJECT_ROOT, sharedDir } from '../src/shared';
+import { PROJECT_ROOT, sharedDir } from '../tools/shared';
 import { listCheckpoints, Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
 import { assertClose } from './helpers/close';
 import { tinyDataset, tinyModel } from './lora.helpers';

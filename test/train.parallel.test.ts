@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { WhisperFeatureExtractor } from '../src/features/logmel';

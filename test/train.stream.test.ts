@@ -10,7 +10,7 @@ import { initBackend } from '../src/backend';
 import { IterableAudioDataset, loadCsvDataset, prepareDataset, streamDataset } from '../src/data';
 import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { getPeftModel, LoraConfig, PeftModel } from '../src/lora';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { Seq2SeqFeature, Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
 import { tinyDataset, tinyModel } from './lora.helpers';

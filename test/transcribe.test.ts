@@ -10,11 +10,12 @@ import seedrandom from 'seedrandom';
 import { loadAudio } from '../src/audio/decode';
 import { initBackend, tf } from '../src/backend';
 import { DecodingTask } from '../src/model/decoding';
-import { loadWhisper, transcribe, WhisperPipeline } from '../src/model/pipeline';
+import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
+import { transcribe } from '../src/model/transcribe';
 import { loadSafetensorsCheckpoint } from '../src/model/safetensors';
 import { compressionRatio } from '../src/model/transcribe';
 import { expectedWeightShapes, WhisperForConditionalGeneration } from '../src/model/whisper';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 
 /** whisper-tiny with noise added to its decoder's feed-forward weights: a draft that often, not always, agrees. */
 function perturbedTiny(pipe: WhisperPipeline, scale: number): WhisperForConditionalGeneration {

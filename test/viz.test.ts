@@ -1,7 +1,7 @@
 /** Notebook display helpers: tables, plotly figures, audio players (no tslab needed). */
 import { strict as assert } from 'assert';
 import { loadAudio } from '../src/audio/decode';
-import { sharedDir } from '../src/shared';
+import { sharedDir } from '../tools/shared';
 import { audioPlayerHtml, display, escapeHtml, formatCell, histogramsHtml, plotlyHtml, resetPlotlyPage, tableHtml } from '../src/viz';
 
 describe('viz helpers', () => {

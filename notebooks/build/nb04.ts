@@ -100,11 +100,11 @@ self-attention and decoder cross-attention \`encoder_attn\`). The base weights s
 only \`tf.Variable\`s are the $A$ and $B$ matrices.
 `),
   code(`
-// named(): re-running this cell frees the model and adapter it made last time.
-const model = await named('model', await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
+// fresh(): re-running this cell frees the model and adapter it made last time.
+const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
 console.log('all parameters of whisper-tiny:', countParameters(model.config).toLocaleString('en-US'));
 const loraConfig = new LoraConfig({ r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
-const peft = await named('peft', getPeftModel(model, loraConfig));
+const peft = await fresh('peft', () => getPeftModel(model, loraConfig));
 peft.printTrainableParameters();
 const adapted = [...peft.loraLayers.keys()];
 console.log(\`\${adapted.length} adapted Linears, e.g.\\n  \${adapted.filter((_, i) => i % 8 === 0).join('\\n  ')}\`);
@@ -133,8 +133,8 @@ const saved = readSafetensorsFile(path.join(adapterDir, 'adapter_model.safetenso
 display(tableHtml([...saved.entries()].slice(0, 6).map(([key, t]) => ({ key, shape: \`[\${t.shape}]\` })), { caption: \`\${saved.size} tensors, first 6\` }));
 
 // Load into a second base model and compare every tensor.
-const model2 = await named('model2', await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
-const reloaded = await named('reloaded', PeftModel.fromPretrained(model2, adapterDir));
+const model2 = await fresh('model2', () => WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
+const reloaded = await fresh('reloaded', () => PeftModel.fromPretrained(model2, adapterDir));
 let maxDiff = 0;
 for (const [k, v] of reloaded.namedTrainableVariables()) {
   const a = v.dataSync(), b = peft.namedTrainableVariables().get(k)!.dataSync();
@@ -181,7 +181,7 @@ peft.setAdapter('default');
 `),
   code(`
 // Free everything this notebook made (re-running the notebook starts clean).
-for (const name of ['reloaded', 'peft', 'model', 'model2']) await named(name, undefined);
+await releaseAll();
 console.log('tensors left:', tf.memory().numTensors, '(0: nothing leaked)');
 `),
 ];

@@ -111,7 +111,7 @@ checkpoint folder), \`onEpochEnd\`, \`onTrainEnd\`. A hook may set \`control.sho
 article).
 `),
   code(`
-const model = await named('model', await WhisperForConditionalGeneration.fromPretrained(modelDir));
+const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));
 const loraConfig = new LoraConfig({
   r: 8, loraAlpha: 16, loraDropout: 0.05, baseModelNameOrPath: 'openai/whisper-tiny',
   targetModules: String.raw\`model\\.decoder\\.layers\\.\\d+\\.(self_attn|encoder_attn)\\.(q_proj|k_proj|v_proj|out_proj)|model\\.decoder\\.layers\\.\\d+\\.(fc1|fc2)\`,
@@ -139,14 +139,14 @@ trains, so running it again starts again from the untrained adapter: the "before
 base model (LoRA's B starts at 0, so the fresh adapter *is* the base model).
 `),
   code(`
-const peft = await named('peft', getPeftModel(model, loraConfig, { seed: 0 }));
+const peft = await fresh('peft', () => getPeftModel(model, loraConfig, { seed: 0 }));
 peft.printTrainableParameters();
 const learningRates: { step: number; lr: number }[] = [];
 const lrTrace: TrainerCallback = {
   onStepEnd: (_args, state, _control, step) => void learningRates.push({ step: state.global_step, lr: step.learningRate }),
 };
 fs.rmSync(loraDir, { recursive: true, force: true });
-const trainer = await named('trainer', new Seq2SeqTrainer({
+const trainer = await fresh('trainer', () => new Seq2SeqTrainer({
   // Explicit \`key: value\`: tslab does not resolve shorthand properties that name variables of other cells.
   model: peft, args: loraArgs, trainDataset: trainDataset, evalDataset: evalDataset, dataCollator: dataCollator,
   computeMetrics: computeMetrics, generateOptions: { language: 'en', task: 'transcribe' },
@@ -212,9 +212,9 @@ files) that \`from_pretrained\` in Python, \`loadWhisper(dir)\` here and \`npm r
 out/run/full-model\` all read.
 `),
   code(`
-const fullModel = await named('fullModel', await WhisperForConditionalGeneration.fromPretrained(modelDir));
+const fullModel = await fresh('fullModel', () => WhisperForConditionalGeneration.fromPretrained(modelDir));
 fullModel.freezeEncoder();
-const fullTrainer = await named('fullTrainer', new Seq2SeqTrainer({
+const fullTrainer = await fresh('fullTrainer', () => new Seq2SeqTrainer({
   model: fullModel, trainDataset: trainDataset, evalDataset: evalDataset, dataCollator: dataCollator, computeMetrics: computeMetrics,
   generateOptions: { language: 'en', task: 'transcribe' },
   args: seq2SeqTrainingArguments({
@@ -244,7 +244,7 @@ display(tableHtml([
 `),
   code(`
 // Free what this notebook made; the files in out/run stay for notebooks 06 and 07.
-for (const name of ['fullTrainer', 'fullModel', 'trainer', 'peft', 'model']) await named(name, undefined);
+await releaseAll();
 console.log('tensors left:', tf.memory().numTensors);
 `),
 ];

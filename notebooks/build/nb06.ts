@@ -126,7 +126,7 @@ keeps raw and normalized scores for every clip.
 `),
   code(`
 const modelDir = sharedDir('models', 'whisper-tiny');
-const model = await named('model', await WhisperForConditionalGeneration.fromPretrained(modelDir));
+const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));
 const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
 const transcribe = whisperTranscriber(model, tokenizer);
 const libri = (await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test')));
@@ -187,8 +187,8 @@ not run, the next cell stops and says so: an untrained adapter would just reprod
 `),
   code(`
 const testData = loadFromDisk<PreparedRow & Row>(requireArtifact('testData'));
-const peft = await named('peft', PeftModel.fromPretrained(model, requireArtifact('adapter')));
-const fullModel = await named('fullModel', await WhisperForConditionalGeneration.fromPretrained(requireArtifact('fullModel')));
+const peft = await fresh('peft', () => PeftModel.fromPretrained(model, requireArtifact('adapter')));
+const fullModel = await fresh('fullModel', () => WhisperForConditionalGeneration.fromPretrained(requireArtifact('fullModel')));
 const adapted = whisperTranscriber(peft, tokenizer);
 const systems = {
   base: withAdapterDisabled(peft, adapted),
@@ -213,7 +213,7 @@ recognition errors, and both fine-tuned models fix most of them. Compare models 
 clips with the same normalizer, as here.
 `),
   code(`
-for (const name of ['fullModel', 'peft', 'model']) await named(name, undefined);
+await releaseAll();
 console.log('done');
 `),
 ];

@@ -196,8 +196,8 @@ training; the adapter is switched off for the base column (\`withAdapterDisabled
   code(`
 const adapterDir = requireArtifact('adapter');
 const testClips = loadFromDisk<PreparedRow & Row>(requireArtifact('testData'));
-const adaptedModel = await named('adaptedModel', await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
-const peft = await named('peft', PeftModel.fromPretrained(adaptedModel, adapterDir));
+const adaptedModel = await fresh('adaptedModel', () => WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny')));
+const peft = await fresh('peft', () => PeftModel.fromPretrained(adaptedModel, adapterDir));
 const withAdapter = [];
 for (const r of testClips.rows.slice(0, SMOKE ? 2 : 8)) {
   const audio = (r.audio as DecodedAudio).array;
@@ -223,8 +223,8 @@ Here it shares the adapted model loaded above. Open the printed URL in a browser
   code(`
 // (tslab: write { model: model }, not { model }: a shorthand property loses a variable of another cell.)
 const transcriber = await createTranscriber({ loaded: { model: adaptedModel, tokenizer: tokenizer }, peft: peft, model: 'whisper-tiny' });
-// named(): re-running this cell stops the previous server first.
-const demo = await named('demo', await startDemo({ transcriber: transcriber, port: 0 }));
+// fresh(): re-running this cell stops the previous server first.
+const demo = await fresh('demo', () => startDemo({ transcriber: transcriber, port: 0 }));
 console.log(\`demo running at \${demo.url}\`);
 display(\`<p>Demo: <a href="\${escapeHtml(demo.url)}" target="_blank">\${escapeHtml(demo.url)}</a></p>\`);
 console.log('open it in a browser on this machine');
@@ -256,8 +256,7 @@ Stop the server when you are done (re-running the cell above starts a new one), 
 adapted model:
 `),
   code(`
-await named('demo', undefined);     // closes the server registered as 'demo', if it still runs
-for (const name of ['peft', 'adaptedModel']) await named(name, undefined);
+await releaseAll();   // closes the demo server, if it still runs, and frees the models
 console.log('demo stopped');
 `),
 ];

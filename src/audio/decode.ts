@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import { DEFAULT_MAX_SECONDS } from './limits';
 import type { ResampleQuality } from './resample';
-import { decodeStream, DecodeOptions } from './stream';
+import { decodeStream, AudioDecodeOptions } from './stream';
 
 export { mixToMono } from './stream';
 
@@ -23,7 +23,7 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
  * `limits.maxSeconds` defaults to 1 hour (230 MB of 16 kHz samples); pass Infinity to lift it.
  */
 export async function decodeAudio(bytes: Uint8Array, name = '<bytes>', sampleRate = 16000,
-  quality: ResampleQuality = 'best', limits: Omit<DecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
+  quality: ResampleQuality = 'best', limits: Omit<AudioDecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
   const pieces: Float32Array[] = [];
   let n = 0;
   const opts = { maxSeconds: DEFAULT_MAX_SECONDS, ...limits, sampleRate, quality };
@@ -43,7 +43,7 @@ export async function decodeAudio(bytes: Uint8Array, name = '<bytes>', sampleRat
 
 /** Reads and decodes an audio file: `loadAudio('clip.mp3')` -> 16 kHz mono samples in [-1, 1]. */
 export async function loadAudio(file: string, sampleRate = 16000, quality: ResampleQuality = 'best',
-  limits: Omit<DecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
+  limits: Omit<AudioDecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(file);

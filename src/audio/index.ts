@@ -1,7 +1,7 @@
 /** Audio in: decode any file to 16 kHz mono (whole, or streamed in windows), resample, write WAV, trim silence, augment, simulate a phone line. */
 export { decodeAudio, loadAudio, loadAudioFfmpeg, mixToMono } from './decode';
 export { openAudioStream, decodeStream } from './stream';
-export type { AudioStreamOptions, DecodeOptions } from './stream';
+export type { AudioStreamOptions, AudioDecodeOptions } from './stream';
 export { AudioLimitError, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_SECONDS } from './limits';
 export type { AudioLimits } from './limits';
 export { resample, Resampler } from './resample';

@@ -14,7 +14,7 @@ import { checkAudioFormat, AudioLimitError, AudioLimits, DEFAULT_MAX_CHANNELS, f
 import { AudioFormat, parseAudioFormat, readHead } from './header';
 import { Resampler, ResampleQuality } from './resample';
 
-export interface DecodeOptions extends AudioLimits {
+export interface AudioDecodeOptions extends AudioLimits {
   /** Output rate (default 16000, Whisper's). */
   sampleRate?: number;
   /** Resampler quality ('best' is closest to ffmpeg; 'medium' is about 5x faster and still ~3e-4 RMS from it). */
@@ -91,7 +91,7 @@ type StreamDecoder = ((chunk?: Uint8Array) => Promise<{ channelData: Float32Arra
  * URL) is used in error messages: `"<name>: cannot decode audio: <reason>"`.
  */
 export async function* decodeStream(head: Uint8Array, source: AsyncIterable<Uint8Array>, name: string,
-  opts: DecodeOptions = {}): AsyncGenerator<Float32Array> {
+  opts: AudioDecodeOptions = {}): AsyncGenerator<Float32Array> {
   const fail = (why: string): never => {
     throw new Error(`${name}: cannot decode audio: ${why}`);
   };
@@ -180,7 +180,7 @@ async function* fileChunks(file: string): AsyncGenerator<Uint8Array> {
   for await (const c of fs.createReadStream(file, { highWaterMark: 65536 })) yield c as Buffer;
 }
 
-export interface AudioStreamOptions extends DecodeOptions {
+export interface AudioStreamOptions extends AudioDecodeOptions {
   /** Seconds per chunk handed out (default 30, one Whisper window); the last chunk is shorter. */
   chunkSeconds?: number;
   /**

@@ -25,6 +25,8 @@ export interface TokenizerLike {
   encode(text: string): number[];
   decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
   prefixTokens(options: { language?: string; task?: 'transcribe' | 'translate'; timestamps?: boolean }): number[];
+  /** Whisper's English normalizer with the checkpoint's spelling map (what `normalizer: 'english'` uses). */
+  normalize?(text: string): string;
 }
 
 export type NormalizerSpec = string | { alphabet: string } | { language: string } | ((s: string) => string);
@@ -49,9 +51,11 @@ export interface PreparedRow {
   inputLength: number;
 }
 
-function resolveNormalizer(spec: NormalizerSpec | undefined): (s: string) => string {
+function resolveNormalizer(spec: NormalizerSpec | undefined, tokenizer: TokenizerLike): (s: string) => string {
   if (spec === undefined) return (s) => s;
   if (typeof spec === 'function') return spec;
+  // The English normalizer's spelling map belongs to the checkpoint: the tokenizer read it.
+  if (spec === 'english' && tokenizer.normalize) return (s) => tokenizer.normalize!(s);
   // src/text is loaded only when a named normalizer is used.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const text = require('../text') as { getNormalizer(name: unknown): (s: string) => string };
@@ -79,7 +83,7 @@ export function prepareDataset<R extends Row>(ds: AudioDataset<R> | IterableAudi
     if (ds instanceof IterableAudioDataset) throw e;
     return Promise.reject(e);
   }
-  const normalize = resolveNormalizer(options.normalizer);
+  const normalize = resolveNormalizer(options.normalizer, tokenizer);
   const prefix = { language, task, timestamps };
   const prepare = (ex: Example<R>): PreparedRow => ({
     inputFeatures: fe.extract(ex.audio.array),

@@ -9,7 +9,7 @@
 import type { AudioDataset } from '../data/dataset';
 import { getNormalizer, Normalizer, NormalizerName, whisperNormalizerFor } from '../text';
 import { Measures, processWords } from './metrics';
-import type { BatchTranscriber, TranscribeOptions } from './transcriber';
+import type { BatchTranscriber, ClipOptions } from './transcriber';
 
 /** One clip to score: what `scoreTranscripts` needs (evaluate() builds these from a dataset). */
 export interface TranscriptItem {
@@ -114,7 +114,7 @@ export interface EvalProgress {
   wer: number;
 }
 
-export interface EvaluateOptions extends ScoreOptions, TranscribeOptions {
+export interface EvaluateOptions extends ScoreOptions, ClipOptions {
   transcribe: BatchTranscriber;
   /** Clips per `generate` call (default 8). */
   batchSize?: number;

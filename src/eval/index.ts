@@ -5,7 +5,7 @@ export {
   Measures, PairOutput, CorpusOutput, UtteranceScore,
 } from './metrics';
 export { visualizeAlignment, alignmentLines } from './visualize';
-export { whisperTranscriber, withAdapterDisabled, BatchTranscriber, TranscribeOptions, AdapterSwitch } from './transcriber';
+export { whisperTranscriber, withAdapterDisabled, BatchTranscriber, ClipOptions, AdapterSwitch } from './transcriber';
 export {
   evaluate, scoreTranscripts, EvalReport, EvalRow, EvaluateOptions, EvalProgress, ScoreOptions, TranscriptItem,
 } from './evaluate';

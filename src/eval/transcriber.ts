@@ -2,50 +2,26 @@
  * What the evaluation loop needs from a model: "these clips -> these texts". Keeping it a plain
  * function lets the same loop score Whisper, Whisper + LoRA adapter, or stored transcripts.
  */
-import * as tf from '@tensorflow/tfjs';
-import { WhisperFeatureExtractor } from '../features/logmel';
-import type { GenerateOptions } from '../model/generate';
-import type { TranscribeOptions as ModelTranscribeOptions } from '../model/transcribe';
-import { REFERENCE_MAX_NEW_TOKENS } from '../shared';
+import { transcribe, Transcriber, TranscribeOptions } from '../model/transcribe';
 
-/**
- * The options evaluation passes per batch: the part of transcribe's options (model/transcribe.ts)
- * that applies to clips of up to 30 s decoded as the reference was.
- */
-export type TranscribeOptions = Pick<ModelTranscribeOptions, 'language' | 'task' | 'maxNewTokens' | 'trimPadding'>;
+/** The options evaluation passes per batch: the part of `transcribe`'s options that applies to clips decoded as the reference was. */
+export type ClipOptions = Pick<TranscribeOptions, 'language' | 'task' | 'maxNewTokens' | 'trimPadding'>;
 
 /** Batch of 16 kHz mono clips (each <= 30 s) -> one text per clip, in order. */
-export type BatchTranscriber = (audios: Float32Array[], opts: TranscribeOptions) => Promise<string[]>;
-
-/** The two things `whisperTranscriber` uses from a model and a tokenizer (structural types). */
-export interface GeneratingModel {
-  config: { numMelBins: number };
-  generate(inputFeatures: tf.Tensor3D, opts?: GenerateOptions): Promise<{ sequences: number[][] }>;
-}
-export interface DecodingTokenizer {
-  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
-}
+export type BatchTranscriber = (audios: Float32Array[], opts: ClipOptions) => Promise<string[]>;
 
 /**
- * Greedy Whisper transcription of a batch: log-Mel of each clip padded/trimmed to 30 s, stacked
- * into [batch, nMels, 3000], one `generate` call, texts decoded without special tokens and
- * trimmed (Whisper puts a space before the first word). Clips longer than 30 s are cut at 30 s,
- * as in OpenAI's reference transcripts.
+ * Whisper transcription of a batch through `transcribe` (the CLI's and the demo's route too): the
+ * checkpoint's feature extractor, one decoding of the whole batch, texts without special tokens and
+ * trimmed (Whisper puts a space before the first word). Clips longer than 30 s are cut at 30 s, as
+ * in OpenAI's reference transcripts.
  */
-export function whisperTranscriber(model: GeneratingModel, tokenizer: DecodingTokenizer): BatchTranscriber {
+export function whisperTranscriber(t: Transcriber): BatchTranscriber {
   return async (audios, opts) => {
     if (audios.length === 0) return [];
-    const features = new WhisperFeatureExtractor({ feature_size: model.config.numMelBins })
-      .call(audios, { trimPadding: opts.trimPadding });
-    try {
-      const out = await model.generate(features, {
-        // The reference transcripts' limit, so WER compares with shared/README.md's table.
-        language: opts.language, task: opts.task, maxNewTokens: opts.maxNewTokens ?? REFERENCE_MAX_NEW_TOKENS,
-      });
-      return out.sequences.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
-    } finally {
-      features.dispose();
-    }
+    const clips = audios.map((a) => a.subarray(0, t.featureExtractor.nSamples));
+    const results = await transcribe(t, clips, { ...opts, batchSize: clips.length });
+    return results.map((r) => r.text.trim());
   };
 }
 

@@ -18,6 +18,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { checkRealpathInside, checkRegularFileOrAbsent, isPlainRelativePath, joinInside, mkdirInside } from './paths';
 import { readShardIndex } from './safetensors';
+import { CONFIG_NAME, GENERATION_CONFIG_NAME, PROCESSOR_FILES, WEIGHTS_INDEX_NAME, WEIGHTS_NAME } from './files';
 
 export interface DownloadProgress {
   file: string;
@@ -35,12 +36,10 @@ export interface ResolveOptions {
   cacheDir?: string;
 }
 
-/** Files a Whisper checkpoint needs; the optional ones are skipped when the repo lacks them. */
-const REQUIRED = ['config.json'];
-const OPTIONAL = ['generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json',
-  'vocab.json', 'merges.txt', 'added_tokens.json', 'special_tokens_map.json', 'normalizer.json'];
-const WEIGHTS = 'model.safetensors';
-const WEIGHTS_INDEX = 'model.safetensors.index.json';
+/** The optional files are skipped when the repo lacks them. */
+const OPTIONAL = [GENERATION_CONFIG_NAME, ...PROCESSOR_FILES];
+const WEIGHTS = WEIGHTS_NAME;
+const WEIGHTS_INDEX = WEIGHTS_INDEX_NAME;
 
 export function hubCacheDir(): string {
   if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
@@ -95,7 +94,7 @@ export function findInCache(repoId: string, revision = 'main', cacheDir = hubCac
   }
   if (!COMMIT.test(commit)) return undefined;
   const snap = path.join(root, 'snapshots', commit);
-  if (!fs.existsSync(path.join(snap, 'config.json')) || !hasCompleteWeights(snap)) return undefined;
+  if (!fs.existsSync(path.join(snap, CONFIG_NAME)) || !hasCompleteWeights(snap)) return undefined;
   // The snapshot's files are links into ../../blobs: all of them must resolve inside the repo folder.
   checkRealpathInside(root, snap);
   for (const f of fs.readdirSync(snap)) checkRealpathInside(root, path.join(snap, f));
@@ -109,7 +108,7 @@ export function findInCache(repoId: string, revision = 'main', cacheDir = hubCac
 export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): Promise<string> {
   if (fs.existsSync(idOrDir) && fs.statSync(idOrDir).isDirectory()) {
     const dir = path.resolve(idOrDir);
-    if (!fs.existsSync(path.join(dir, 'config.json'))) throw new Error(`${dir}: not a model folder (config.json is missing)`);
+    if (!fs.existsSync(path.join(dir, CONFIG_NAME))) throw new Error(`${dir}: not a model folder (config.json is missing)`);
     if (!fs.existsSync(path.join(dir, WEIGHTS)) && !fs.existsSync(path.join(dir, WEIGHTS_INDEX))) {
       throw new Error(`${dir}: no ${WEIGHTS} or ${WEIGHTS_INDEX} in the model folder`);
     }
@@ -217,7 +216,7 @@ async function downloadModel(repoId: string, revision: string, cacheDir: string,
     return true;
   };
 
-  for (const f of REQUIRED) {
+  for (const f of [CONFIG_NAME]) {
     if (!(await fetchOne(f))) throw new Error(`${repoId}@${revision}: the repository has no ${f}`);
   }
   for (const f of OPTIONAL) await fetchOne(f);

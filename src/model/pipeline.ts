@@ -1,27 +1,20 @@
 /**
- * The transcription pipeline: model + tokenizer + feature extractor, loaded once per process
- * (notebook cells and tests share them), and `transcribe` for one recording or many.
+ * The transcription pipeline: model + tokenizer + feature extractor of a checkpoint, loaded once per
+ * process (notebook cells, tests and the CLI share them); `transcribe` (./transcribe.ts) takes it.
  */
 import { initBackend } from '../backend';
 import { WhisperFeatureExtractor } from '../features/logmel';
 import { WhisperTokenizer } from '../tokenizer/whisper';
 import { resolveModel } from './hub';
-import { AudioSource, transcribeAudio, transcribeClips, TranscribeOptions, TranscriptionResult } from './transcribe';
+import type { Transcriber } from './transcribe';
 import { FromPretrainedOptions, WhisperForConditionalGeneration } from './whisper';
 
-export type { TranscribeOptions } from './transcribe';
-
-export interface WhisperPipeline {
+export interface WhisperPipeline extends Transcriber {
   model: WhisperForConditionalGeneration;
   tokenizer: WhisperTokenizer;
   featureExtractor: WhisperFeatureExtractor;
   /** The local folder the checkpoint was read from. */
   dir: string;
-}
-
-export interface TranscribeResult extends TranscriptionResult {
-  /** Wall-clock seconds spent on this recording (its share of a batch). */
-  seconds: number;
 }
 
 const cache = new Map<string, Promise<WhisperPipeline>>();
@@ -58,35 +51,4 @@ export async function unloadWhisper(): Promise<void> {
       // a failed load has nothing to dispose
     }
   }
-}
-
-/**
- * Transcribes 16 kHz mono recordings of any length (see ./transcribe.ts): clips of up to 30 s are
- * decoded `batchSize` at a time exactly like the reference, longer ones window by window.
- */
-export async function transcribe(
-  pipe: WhisperPipeline,
-  audio: Float32Array | AudioSource | (Float32Array | AudioSource)[],
-  opts: TranscribeOptions = {},
-): Promise<TranscribeResult[]> {
-  const all = Array.isArray(audio) ? audio : [audio];
-  const out: TranscribeResult[] = new Array(all.length);
-  const isShort = (a: Float32Array | AudioSource) => a instanceof Float32Array && a.length <= pipe.featureExtractor.nSamples;
-  // (A source of unknown length goes through transcribeAudio, which decodes a short one as a clip.)
-  const short = all.map((a, i) => i).filter((i) => isShort(all[i]));
-  const bs = opts.batchSize ?? 1;
-  for (let i = 0; i < short.length; i += bs) {
-    const idx = short.slice(i, i + bs);
-    const t0 = performance.now();
-    const res = await transcribeClips(pipe, idx.map((k) => all[k] as Float32Array), opts);
-    const seconds = (performance.now() - t0) / 1000 / idx.length;
-    idx.forEach((k, j) => (out[k] = { ...res[j], seconds }));
-  }
-  for (let k = 0; k < all.length; k++) {
-    if (isShort(all[k])) continue;
-    const t0 = performance.now();
-    const r = await transcribeAudio(pipe, all[k], opts);
-    out[k] = { ...r, seconds: (performance.now() - t0) / 1000 };
-  }
-  return out;
 }

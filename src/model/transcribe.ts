@@ -147,6 +147,8 @@ export interface TranscriptionResult {
   skippedNoSpeech: number;
   /** Speculative decoding: draft tokens proposed and accepted over the whole recording. */
   draft?: { proposed: number; accepted: number };
+  /** Wall-clock seconds spent on this recording (its share of a batch), set by `transcribe`. */
+  seconds?: number;
 }
 
 /** What transcription needs: a model, its tokenizer and feature extractor (a WhisperPipeline fits). */
@@ -430,4 +432,33 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
     text: t.tokenizer.decode(tokens, { skipSpecialTokens: true }), tokens, segments, language: language ?? 'en',
     windows, skippedSilent, skippedNoSpeech, draft: draft.proposed ? draft : undefined,
   };
+}
+
+/**
+ * The one route from audio to text (the CLI, evaluation, the demo and the notebooks take it):
+ * recordings of any length, 16 kHz mono. Clips of up to 30 s are decoded `batchSize` at a time
+ * exactly like the reference; longer ones (and streams) window by window (`transcribeAudio`).
+ */
+export async function transcribe(t: Transcriber, audio: Float32Array | AudioSource | (Float32Array | AudioSource)[],
+  opts: TranscribeOptions = {}): Promise<TranscriptionResult[]> {
+  const all = Array.isArray(audio) ? audio : [audio];
+  const out: TranscriptionResult[] = new Array(all.length);
+  const isClip = (a: Float32Array | AudioSource) => a instanceof Float32Array && a.length <= t.featureExtractor.nSamples;
+  // (A source of unknown length goes through transcribeAudio, which decodes a short one as a clip.)
+  const clips = all.map((_, i) => i).filter((i) => isClip(all[i]));
+  const bs = opts.batchSize ?? 1;
+  for (let i = 0; i < clips.length; i += bs) {
+    const idx = clips.slice(i, i + bs);
+    const t0 = performance.now();
+    const res = await transcribeClips(t, idx.map((k) => all[k] as Float32Array), opts);
+    const seconds = (performance.now() - t0) / 1000 / idx.length;
+    idx.forEach((k, j) => (out[k] = { ...res[j], seconds }));
+  }
+  for (let k = 0; k < all.length; k++) {
+    if (isClip(all[k])) continue;
+    const t0 = performance.now();
+    const r = await transcribeAudio(t, all[k], opts);
+    out[k] = { ...r, seconds: (performance.now() - t0) / 1000 };
+  }
+  return out;
 }

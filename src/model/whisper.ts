@@ -22,6 +22,7 @@ import { resolveModel, ResolveOptions } from './hub';
 import { Conv1d, LayerNorm, Linear } from './layers';
 import { LoadedTensor, loadSafetensorsCheckpoint, saveSafetensors } from './safetensors';
 import { readSpecialTokens, SpecialTokens, specialTokensFromConfig } from '../tokenizer/special';
+import { CONFIG_NAME, GENERATION_CONFIG_NAME, PROCESSOR_FILES, WEIGHTS_NAME } from './files';
 
 const PROJ_OUT = 'proj_out.weight';
 
@@ -124,10 +125,6 @@ export interface WeightSlot {
   /** The int8/float16 bytes of a quantized Linear (its float `get()` is then disposed). */
   quantized?(): QuantizedWeight | undefined;
 }
-
-/** Files of a checkpoint folder besides config and weights: tokenizer and feature extractor. */
-export const PROCESSOR_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'added_tokens.json',
-  'special_tokens_map.json', 'normalizer.json', 'preprocessor_config.json'];
 
 export class WhisperForConditionalGeneration {
   /** Where the checkpoint was loaded from. */
@@ -368,13 +365,13 @@ export class WhisperForConditionalGeneration {
   writePretrainedFiles(dir: string): void {
     const src = (f: string) => (this.dir && fs.existsSync(path.join(this.dir, f)) ? path.join(this.dir, f) : undefined);
     const json = (f: string, obj: unknown) => fs.writeFileSync(path.join(dir, f), JSON.stringify(obj, null, 2) + '\n');
-    for (const f of ['config.json', 'generation_config.json', ...PROCESSOR_FILES]) {
+    for (const f of [CONFIG_NAME, GENERATION_CONFIG_NAME, ...PROCESSOR_FILES]) {
       const from = src(f);
       if (from) fs.copyFileSync(from, path.join(dir, f));
     }
-    if (!src('config.json')) json('config.json', configJSON(this.config));
-    if (!src('generation_config.json')) json('generation_config.json', generationConfigJSON(this.config));
-    saveSafetensors(path.join(dir, 'model.safetensors'), this.stateDict(), { format: 'pt' });
+    if (!src(CONFIG_NAME)) json(CONFIG_NAME, configJSON(this.config));
+    if (!src(GENERATION_CONFIG_NAME)) json(GENERATION_CONFIG_NAME, generationConfigJSON(this.config));
+    saveSafetensors(path.join(dir, WEIGHTS_NAME), this.stateDict(), { format: 'pt' });
   }
 
   /** Int8 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.loadIn8bit). */

@@ -4,8 +4,9 @@
  *   const norm = getNormalizer('english');      // Whisper's EnglishTextNormalizer
  *   norm("Mr. Smith won't pay £20.") === "mister smith will not pay £20"
  *
- * - 'english': openai/whisper EnglishTextNormalizer (needs the checkpoint's normalizer.json; defaults
- *   to the shared whisper-tiny one)
+ * - 'english': openai/whisper EnglishTextNormalizer; needs the checkpoint's normalizer.json (its
+ *   British -> American spelling map): `{ normalizerJson: path.join(modelDir, 'normalizer.json') }`,
+ *   or `tokenizer.normalize(text)`, which reads it from the tokenizer's folder as transformers does
  * - 'basic':   openai/whisper BasicTextNormalizer (every other language in the Whisper paper)
  * - 'simple':  the guides' lowercase + [^a-z0-9\s] removal (English only)
  * - 'vietnamese': lowercase, numbers spelled in Vietnamese words, punctuation removed (vietnamese.ts)
@@ -16,7 +17,6 @@
 import { BasicTextNormalizer, BasicTextNormalizerOptions } from './basic';
 import { EnglishTextNormalizer } from './english';
 import { alphabetNormalizer, languageNormalizer, simpleNormalize } from './simple';
-import { sharedDir } from '../shared';
 import { vietnameseNormalize } from './vietnamese';
 import { bretonCleanText } from './breton';
 
@@ -48,7 +48,11 @@ export function getNormalizer(name: NormalizerName, opts: NormalizerOptions = {}
   }
   switch (name) {
     case 'english': {
-      const file = opts.normalizerJson ?? sharedDir('models', 'whisper-tiny', 'normalizer.json');
+      const file = opts.normalizerJson;
+      if (!file) {
+        throw new Error("getNormalizer('english') needs the checkpoint's normalizer.json (its spelling map): " +
+          "pass { normalizerJson: path.join(modelDir, 'normalizer.json') }, or use tokenizer.normalize(text)");
+      }
       let n = englishCache.get(file);
       if (!n) englishCache.set(file, (n = new EnglishTextNormalizer({ spellingMapping: file })));
       return n.fn;

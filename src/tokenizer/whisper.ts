@@ -9,6 +9,8 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Files, readJson } from '../io/files';
 import { asFiles } from '../io/node';
+import { BasicTextNormalizer } from '../text/basic';
+import { EnglishTextNormalizer } from '../text/english';
 import { toLanguageCode, languageName } from './languages';
 import { LanguageInfo, SpecialTokens, specialTokensByText, TIME_PRECISION } from './special';
 
@@ -66,6 +68,10 @@ export class WhisperTokenizer {
   private readonly langById = new Map<number, string>();
   private readonly idByLang = new Map<string, number>();
   private readonly source: string;
+  /** The checkpoint's normalizer.json (British -> American spellings), read by `fromPretrained`. */
+  private englishSpelling?: Record<string, string>;
+  private english?: EnglishTextNormalizer;
+  private basic?: BasicTextNormalizer;
 
   /**
    * @param tokenizerJson parsed tokenizer.json
@@ -106,7 +112,27 @@ export class WhisperTokenizer {
     const optional = (name: string) => (files.has(name) ? readJson<any>(files, name) : {});
     const gen = optional('generation_config.json');
     const multi = typeof gen?.is_multilingual === 'boolean' ? gen.is_multilingual : undefined;
-    return new WhisperTokenizer(readJson(files, 'tokenizer.json'), optional('tokenizer_config.json'), multi, files.path('tokenizer.json'));
+    const tokenizer = new WhisperTokenizer(readJson(files, 'tokenizer.json'), optional('tokenizer_config.json'), multi, files.path('tokenizer.json'));
+    if (files.has('normalizer.json')) tokenizer.englishSpelling = readJson<Record<string, string>>(files, 'normalizer.json');
+    return tokenizer;
+  }
+
+  /**
+   * transformers' `tokenizer.normalize(text)`: Whisper's EnglishTextNormalizer with this
+   * checkpoint's spelling map (normalizer.json), what English WERs are reported with.
+   */
+  normalize(text: string): string {
+    if (!this.englishSpelling) {
+      throw new Error(`${this.source}: the English normalizer needs the checkpoint's normalizer.json beside it, and there is none`);
+    }
+    this.english ??= new EnglishTextNormalizer({ spellingMapping: this.englishSpelling });
+    return this.english.normalize(text);
+  }
+
+  /** transformers' `tokenizer.basic_normalize(text)`: Whisper's BasicTextNormalizer (every other language). */
+  basicNormalize(text: string): string {
+    this.basic ??= new BasicTextNormalizer();
+    return this.basic.normalize(text);
   }
 
   /**

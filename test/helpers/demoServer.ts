@@ -3,7 +3,7 @@
  * model: requests take `STUB_DELAY_MS`), so a crash shows up as a dead child, not a dead test run.
  * Prints {"url"} once listening; any line on stdin makes it print {"maxRssMb"} and exit.
  */
-import { startDemo } from '../../src/demo/server';
+import { startDemo } from '../../apps/demo/server';
 
 async function main() {
   const delay = Number(process.env.STUB_DELAY_MS ?? 0);

@@ -10,14 +10,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readAudioHeader } from '../audio/header';
-import { openAudioStream } from '../audio/stream';
-import { describeBackend, initBackend } from '../backend';
-import { PeftModel } from '../lora/peft';
-import { loadWhisper, transcribe, TranscribeResult, WhisperPipeline } from '../model/pipeline';
-import { AudioSource, streamSource, TranscribeOptions } from '../model/transcribe';
-import { sharedDir } from '../shared';
-import { languageName } from '../tokenizer/languages';
+import { readAudioHeader } from '../../src/audio/header';
+import { openAudioStream } from '../../src/audio/stream';
+import { describeBackend, initBackend } from '../../src/backend';
+import { PeftModel } from '../../src/lora/peft';
+import { loadWhisper, WhisperPipeline } from '../../src/model/pipeline';
+import { AudioSource, streamSource, transcribe, TranscribeOptions, TranscriptionResult } from '../../src/model/transcribe';
+import { sharedDir } from '../../tools/shared';
+import { languageName } from '../../src/tokenizer/languages';
 import { formatResult, OUTPUT_FORMATS, OutputFormat } from './writers';
 
 export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
@@ -209,11 +209,11 @@ async function transcribeFiles(args: Args, pipe: WhisperPipeline, opts: Transcri
     io.stderr(`${file}: error: ${msg.startsWith(file) ? msg.slice(file.length).replace(/^:\s*/, '') : msg}\n`);
     failed.push(file);
   };
-  const emit = (file: string, variant: string | undefined, r: TranscribeResult) => {
+  const emit = (file: string, variant: string | undefined, r: TranscriptionResult) => {
     if (!args.options.language && r.language) io.stderr(`${file}: language ${languageName(r.language) ?? r.language}\n`);
     for (const format of args.formats) {
       const text = format === 'json'
-        ? JSON.stringify({ file, ...(variant ? { adapter: variant } : {}), ...JSON.parse(formatResult(r, 'json')), seconds: Number(r.seconds.toFixed(3)) }) + '\n'
+        ? JSON.stringify({ file, ...(variant ? { adapter: variant } : {}), ...JSON.parse(formatResult(r, 'json')), seconds: Number((r.seconds ?? 0).toFixed(3)) }) + '\n'
         : formatResult(r, format);
       if (args.outputDir) {
         const name = path.basename(file, path.extname(file)) + (variant ? `.${variant}` : '') + `.${format}`;

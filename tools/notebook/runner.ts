@@ -108,7 +108,7 @@ export async function runNotebook(notebook: string, opts: RunOptions = {}): Prom
   fs.mkdirSync(outDir, { recursive: true });
   const name = path.basename(notebook, '.ipynb');
   const started = Date.now();
-  const args = [path.join(PROJECT_ROOT, 'src', 'notebook', 'execute.py'), path.resolve(notebook), outDir, KERNEL_NAME,
+  const args = [path.join(PROJECT_ROOT, 'tools', 'notebook', 'execute.py'), path.resolve(notebook), outDir, KERNEL_NAME,
     String(opts.cellTimeout ?? 1800), String(opts.twice ? 2 : 1)];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(JUPYTER_PYTHON, args, { env: jupyterEnv(opts.env) });

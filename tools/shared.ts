@@ -1,9 +1,17 @@
-/** Where the read-only shared material (models, datasets, reference numbers) lives. */
+/**
+ * Where the read-only shared material (models, datasets, reference numbers) lives: for the tests,
+ * benches, notebooks and the main job. The library in src/ never reads it; what a model needs comes
+ * from its checkpoint folder.
+ */
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Project root (the folder holding package.json), independent of the caller's cwd. */
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
+/** The folder holding package.json, from the sources (tsx) or from dist/ alike, whatever the caller's cwd. */
+export const PROJECT_ROOT = (() => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 
 /** `$WHISPER_SHARED`, else `../shared` beside the project. Throws a clear message when missing. */
 export function sharedDir(...parts: string[]): string {

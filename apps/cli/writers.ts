@@ -4,7 +4,7 @@
  * timestamps were computed), tsv (start and end in integer milliseconds) and json (the whole result:
  * text, language, segments with tokens, log-probabilities and words).
  */
-import type { TranscriptionResult } from '../model/transcribe';
+import type { TranscriptionResult } from '../../src/model/transcribe';
 
 export const OUTPUT_FORMATS = ['txt', 'vtt', 'srt', 'tsv', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

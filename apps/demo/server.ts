@@ -24,13 +24,15 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
-import { readShardIndex } from '../model/safetensors';
-import { isPlainRelativePath } from '../model/paths';
-import { PROJECT_ROOT } from '../shared';
+import { readShardIndex } from '../../src/model/safetensors';
+import { isPlainRelativePath } from '../../src/model/paths';
+import { PROJECT_ROOT } from '../../tools/shared';
 import { browserBundle } from './bundle';
 import { JobQueue, QueueFullError } from './queue';
 import { DemoTranscriber, FileJob, JobError, JobResult, transcribeFile, Variant } from './transcriber';
 import { TranscriptionWorker } from './worker';
+import { CHECKPOINT_FILES, WEIGHTS_INDEX_NAME } from '../../src/model/files';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../../src/lora/peft';
 
 export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
 const WASM_DIR = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm'));
@@ -189,7 +191,7 @@ function checkOrigin(req: http.IncomingMessage, loopback: boolean): void {
 /** page.html beside this file; from a tsc build in dist/ (which copies no .html), the one in src/. */
 function pageFile(): string {
   const here = path.join(__dirname, 'page.html');
-  return fs.existsSync(here) ? here : path.join(PROJECT_ROOT, 'src', 'demo', 'page.html');
+  return fs.existsSync(here) ? here : path.join(PROJECT_ROOT, 'apps', 'demo', 'page.html');
 }
 
 /** The in-process backend: `transcriber` works on this thread (tests, notebooks). */
@@ -205,9 +207,8 @@ function inProcess(transcriber: DemoTranscriber, maxSeconds: number): Backend {
 
 type Route = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>;
 
-const MODEL_FILES = new Set(['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json',
-  'preprocessor_config.json', 'model.safetensors', 'model.safetensors.index.json']);
-const ADAPTER_FILES = new Set(['adapter_config.json', 'adapter_model.safetensors']);
+const MODEL_FILES = new Set(CHECKPOINT_FILES);
+const ADAPTER_FILES = new Set([ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME]);
 const WASM_FILES = new Set(['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']);
 
 /**
@@ -217,8 +218,8 @@ const WASM_FILES = new Set(['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wa
 function servedFile(folder: string | undefined, name: string, allowed: Set<string>): string | undefined {
   if (!folder) return undefined;
   if (allowed.has(name)) return path.join(folder, name);
-  if (allowed !== MODEL_FILES || !isPlainRelativePath(name) || !fs.existsSync(path.join(folder, 'model.safetensors.index.json'))) return undefined;
-  return readShardIndex(path.join(folder, 'model.safetensors.index.json'), 'model folder').shards.includes(name) ? path.join(folder, name) : undefined;
+  if (allowed !== MODEL_FILES || !isPlainRelativePath(name) || !fs.existsSync(path.join(folder, WEIGHTS_INDEX_NAME))) return undefined;
+  return readShardIndex(path.join(folder, WEIGHTS_INDEX_NAME), 'model folder').shards.includes(name) ? path.join(folder, name) : undefined;
 }
 
 function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: string): void {
@@ -248,7 +249,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     'GET /api/info': async (_req, res) => sendJson(res, 200, {
       model: backend.modelName, adapter: backend.adapterName ?? null, maxBytes, maxSeconds,
       queue: { jobs: queue.size, maxWaiting: maxQueue },
-      browser: backend.folders ? { model: 'model/', adapter: backend.folders.adapter ? 'adapter/' : null, wasm: 'browser/wasm/', language: opts.language ?? 'en' } : null,
+      browser: backend.folders ? { model: 'model/', adapter: backend.folders.adapter ? 'adapter/' : null, wasm: 'browser/wasm/', language: opts.language ?? null } : null,
     }),
     'GET /browser/whisper.js': async (_req, res) => {
       const js = await browserBundle();

@@ -1,6 +1,6 @@
 """Executes one notebook with the tslab kernel and writes executed .ipynb and .html copies.
 
-Called by src/notebook/runner.ts (keep the logic there; this file only drives nbclient, because
+Called by tools/notebook/runner.ts (keep the logic there; this file only drives nbclient, because
 Jupyter's execution machinery is Python). Prints one JSON line on stdout:
   {"ok": true, "cells": [[texts of run 1 per cell], [run 2]], "seconds": [[seconds per cell, run 1], [run 2]]}
   {"ok": false, "cell": index, "source": "...", "error": "ename: evalue", "traceback": "..."}

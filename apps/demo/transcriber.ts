@@ -7,14 +7,14 @@
  * returns no text instead of Whisper's hallucinated "Thank you." (energy gate, src/audio/vad.ts).
  */
 import * as path from 'path';
-import { initBackend } from '../backend';
-import { decodeAudio } from '../audio/decode';
-import { AudioLimitError } from '../audio/limits';
-import { PeftModel } from '../lora';
-import { Segment, Transcriber } from '../model/transcribe';
-import { WhisperForConditionalGeneration } from '../model/whisper';
-import { loadWhisper } from '../model/pipeline';
-import { sharedDir } from '../shared';
+import { initBackend } from '../../src/backend';
+import { decodeAudio } from '../../src/audio/decode';
+import { AudioLimitError } from '../../src/audio/limits';
+import { PeftModel } from '../../src/lora';
+import { Segment, Transcriber } from '../../src/model/transcribe';
+import { WhisperForConditionalGeneration } from '../../src/model/whisper';
+import { loadWhisper } from '../../src/model/pipeline';
+import { sharedDir } from '../../tools/shared';
 import { transcribeAny } from './transcribeAny';
 
 export { transcribeAny };
@@ -74,8 +74,8 @@ export async function transcribeFile(transcriber: DemoTranscriber, job: FileJob,
 export interface TranscriberOptions {
   /** Model folder or Hub id; default the shared whisper-tiny. */
   model?: string;
-  /** An already loaded model + tokenizer (a notebook's): then `model` only names it. */
-  loaded?: { model: WhisperForConditionalGeneration; tokenizer: Transcriber['tokenizer'] };
+  /** An already loaded model, tokenizer and feature extractor (a notebook's pipeline): then `model` only names it. */
+  loaded?: Transcriber & { model: WhisperForConditionalGeneration };
   adapter?: string;
   /** An adapter already attached to `loaded.model` (a notebook's trained one), instead of `adapter`. */
   peft?: PeftModel;
@@ -92,14 +92,15 @@ export async function createTranscriber(opts: TranscriberOptions = {}): Promise<
   await initBackend();
   const modelDir = opts.model ?? opts.loaded?.model.dir ?? sharedDir('models', 'whisper-tiny');
   // loadWhisper caches per process: a notebook that loaded the same folder shares the model.
-  const { model, tokenizer } = opts.loaded ?? await loadWhisper(modelDir);
+  const loaded = opts.loaded ?? await loadWhisper(modelDir);
+  const { model } = loaded;
   const adapterDir = opts.adapter ? path.resolve(opts.adapter) : undefined;
   const peft = opts.peft ?? (adapterDir ? PeftModel.fromPretrained(model, adapterDir) : undefined);
   // An adapter loaded here goes into a model others may hold (loadWhisper's cache, a notebook's
   // pipeline): it is on only while this demo transcribes an 'adapter' request.
   const ownAdapter = peft && !opts.peft ? peft.activeAdapter : undefined;
   if (ownAdapter) peft!.disableAdapterLayers();
-  const run = (audio: Float32Array) => transcribeAny(model, tokenizer, audio,
+  const run = (audio: Float32Array) => transcribeAny(loaded, audio,
     { language: opts.language, numBeams: opts.numBeams, maxNewTokens: opts.maxNewTokens });
   return {
     modelName: path.basename(modelDir),

@@ -7,7 +7,7 @@
  * Chromium, so any regression shows as "<module>.<name>: not available in a web page".
  */
 import * as path from 'path';
-import { PROJECT_ROOT } from '../shared';
+import { PROJECT_ROOT } from '../../tools/shared';
 
 /** Imported (for writing files, threads, native TensorFlow) but never called in the page. */
 const NODE_ONLY = ['fs', 'path', 'os', 'crypto', 'zlib', 'url', 'child_process', 'worker_threads', 'http', 'https', 'net', 'stream',
@@ -39,7 +39,7 @@ async function build(): Promise<string> {
   }
   const pattern = new RegExp(`^(node:)?(${NODE_ONLY.map((n) => n.replace(/[/.-]/g, '\\$&')).join('|')})(/.*)?$`);
   const result = await esbuild.build({
-    entryPoints: [path.join(PROJECT_ROOT, 'src', 'demo', 'browser.ts')],
+    entryPoints: [path.join(PROJECT_ROOT, 'apps', 'demo', 'browser.ts')],
     bundle: true, write: false, format: 'iife', globalName: 'WhisperInPage', platform: 'browser', target: 'es2020',
     minify: true, legalComments: 'none', logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },

@@ -4,28 +4,28 @@
  * transcribes on the page's own backend (webgpu -> webgl -> wasm, backend/browser.ts). The page
  * reaches it as the global `WhisperInPage`.
  */
-import { describeBackend, tf } from '../backend';
-import { BrowserBackend, initBrowserBackend } from '../backend/browser';
+import { describeBackend, tf } from '../../src/backend';
+import { BrowserBackend, initBrowserBackend } from '../../src/backend/browser';
 
 export { initBrowserBackend };
-import { Files, httpFiles, memoryFiles } from '../io/files';
-import { PeftModel } from '../lora/peft';
-import { WhisperForConditionalGeneration } from '../model/whisper';
-import { WhisperTokenizer } from '../tokenizer/whisper';
+import { Files, httpFiles, memoryFiles } from '../../src/io/files';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PeftModel } from '../../src/lora/peft';
+import { WhisperForConditionalGeneration } from '../../src/model/whisper';
+import { WhisperTokenizer } from '../../src/tokenizer/whisper';
 import { transcribeAny } from './transcribeAny';
+import { CHECKPOINT_FILES, WEIGHTS_INDEX_NAME, WEIGHTS_NAME } from '../../src/model/files';
+import { WhisperFeatureExtractor } from '../../src/features/logmel';
 
-const MODEL_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json',
-  'model.safetensors', 'model.safetensors.index.json'];
-const ADAPTER_FILES = ['adapter_config.json', 'adapter_model.safetensors'];
+const ADAPTER_FILES = [ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME];
 
 /** The model's files, shards included (fetched once their index is read). */
 async function modelFiles(url: string): Promise<Files> {
-  const files = await httpFiles(url, MODEL_FILES);
-  if (files.has('model.safetensors') || !files.has('model.safetensors.index.json')) return files;
-  const index = JSON.parse(new TextDecoder().decode(files.bytes('model.safetensors.index.json')));
+  const files = await httpFiles(url, CHECKPOINT_FILES);
+  if (files.has(WEIGHTS_NAME) || !files.has(WEIGHTS_INDEX_NAME)) return files;
+  const index = JSON.parse(new TextDecoder().decode(files.bytes(WEIGHTS_INDEX_NAME)));
   const shards = [...new Set(Object.values(index.weight_map ?? {}) as string[])];
   const more = await httpFiles(url, shards);
-  const all = new Map([...MODEL_FILES, ...shards].filter((n) => files.has(n) || more.has(n))
+  const all = new Map([...CHECKPOINT_FILES, ...shards].filter((n) => files.has(n) || more.has(n))
     .map((n) => [n, (files.has(n) ? files : more).bytes(n)]));
   return memoryFiles(files.where, all);
 }
@@ -37,7 +37,8 @@ export interface InPageOptions {
   wasm: string;
   /** Forces a backend (e.g. 'webgl' in a headless test). */
   backend?: BrowserBackend;
-  language?: string;
+  /** The language to transcribe; none (null) detects it. */
+  language?: string | null;
 }
 
 export interface InPageResult {
@@ -49,8 +50,9 @@ export interface InPageResult {
 }
 
 export class WhisperInPage {
-  private constructor(readonly backend: string, private model: WhisperForConditionalGeneration,
-    private tokenizer: WhisperTokenizer, private peft: PeftModel | undefined, private language: string) {}
+  private constructor(readonly backend: string, readonly model: WhisperForConditionalGeneration,
+    readonly tokenizer: WhisperTokenizer, readonly featureExtractor: WhisperFeatureExtractor, private peft: PeftModel | undefined,
+    private language: string | undefined) {}
 
   static async load(opts: InPageOptions): Promise<WhisperInPage> {
     const report = await initBrowserBackend({ backend: opts.backend, wasmPaths: opts.wasm });
@@ -58,7 +60,8 @@ export class WhisperInPage {
     const model = WhisperForConditionalGeneration.fromFiles(files);
     const tokenizer = await WhisperTokenizer.fromPretrained(files);
     const peft = opts.adapter ? PeftModel.fromPretrained(model, await httpFiles(opts.adapter, ADAPTER_FILES)) : undefined;
-    return new WhisperInPage(describeBackend(report), model, tokenizer, peft, opts.language ?? 'en');
+    const featureExtractor = WhisperFeatureExtractor.fromPretrained(files);
+    return new WhisperInPage(describeBackend(report), model, tokenizer, featureExtractor, peft, opts.language ?? undefined);
   }
 
   get hasAdapter(): boolean {
@@ -68,7 +71,7 @@ export class WhisperInPage {
   /** 16 kHz mono samples to text, with the adapter ('adapter') or without ('base'). */
   async transcribe(audio: Float32Array, variant: 'base' | 'adapter' = 'base'): Promise<InPageResult> {
     const t0 = performance.now();
-    const run = () => transcribeAny(this.model, this.tokenizer, audio, { language: this.language });
+    const run = () => transcribeAny(this, audio, { language: this.language });
     if (variant === 'adapter' && !this.peft) throw new Error('no adapter was loaded');
     const r = variant === 'adapter' || !this.peft ? await run() : await this.peft.withAdapterDisabled(run);
     return { text: r.text, tokens: r.segments.flatMap((s) => s.tokens), seconds: (performance.now() - t0) / 1000, audioSeconds: audio.length / 16000 };
