@@ -67,8 +67,8 @@ describe('tokenizer: WhisperTokenizer (whisper-tiny, multilingual)', () => {
     assert.equal(tok.languageToken('castilian'), tok.languageToken('es'));
     assert.equal(tok.languageCodeOf(50309), 'br');
     assert.equal(tok.languageNameOf(50259), 'english');
-    assert.throws(() => tok.languageToken('klingon'), /unknown language "klingon"; valid codes: en, zh, de, .*, su$/);
-    assert.throws(() => tok.languageToken('yue'), /unknown language "yue"/); // not in tiny's vocabulary
+    assert.throws(() => tok.languageToken('klingon'), /Unknown language 'klingon'\. Valid codes: en, zh, de, .*, su /);
+    assert.throws(() => tok.languageToken('yue'), /Unknown language 'yue'/); // not in tiny's vocabulary
     assert.throws(() => tok.languageCodeOf(440), /440 is not a language token/);
   });
 
@@ -168,7 +168,7 @@ describe('tokenizer: English-only (.en) vocabulary', () => {
     assert.deepEqual(tok.prefixTokens({}), [50257, 50362]);
     assert.deepEqual(tok.prefixTokens({ language: 'en' }), [50257, 50362]);
     assert.deepEqual(tok.prefixTokens({ timestamps: true }), [50257]);
-    assert.throws(() => tok.prefixTokens({ language: 'fr' }), /English-only model cannot take language "fr"/);
+    assert.throws(() => tok.prefixTokens({ language: 'fr' }), /English-only model cannot take language 'fr'/);
     assert.throws(() => tok.prefixTokens({ task: 'translate' }), /English-only model cannot translate/);
     assert.throws(() => tok.languageToken('en'), /English-only model has no language tokens/);
   });

@@ -22,7 +22,7 @@ import type { WhisperConfig } from './config';
 import { AudioFeatures, DecoderSession, StepModel } from './inference';
 import { beamSearch, best, LogitsFilter, logSumExp, NextLogits, sampleRows, SearchResult } from './search';
 import { speculativeSearch } from './speculative';
-import { languageCode, SpecialTokens, TIME_PRECISION } from '../tokenizer/special';
+import { languageCode, sotSequence, SpecialTokens, TIME_PRECISION } from '../tokenizer/special';
 
 export interface DecodingOptions {
   task?: 'transcribe' | 'translate';
@@ -190,11 +190,7 @@ export class DecodingTask {
 
   /** <|startoftranscript|> <|lang|> <|task|> [<|notimestamps|>]: openai's sot_sequence. */
   sotSequence(language: string): number[] {
-    const sp = this.sp;
-    const seq = sp.isMultilingual
-      ? [sp.sot, sp.languages.find((l) => l.code === language)!.id, this.task === 'translate' ? sp.translate : sp.transcribe]
-      : [sp.sot];
-    return this.options.withoutTimestamps === false ? seq : [...seq, sp.noTimestamps];
+    return sotSequence(this.sp, { language: this.sp.isMultilingual ? language : undefined, task: this.task, timestamps: this.options.withoutTimestamps === false });
   }
 
   /** The decoder prompt for a clip in `language`: previous text (at most n_ctx / 2 - 1 tokens) + sot_sequence. */

@@ -38,6 +38,14 @@ export interface SpecialTokens {
   languages: LanguageInfo[];
 }
 
+/**
+ * Whisper's rule when a checkpoint does not say (generation_config.json `is_multilingual`): the
+ * multilingual vocabulary has at least 51865 ids, the English-only one 51864.
+ */
+export function isMultilingualVocabulary(vocabSize: number, declared?: boolean): boolean {
+  return declared ?? vocabSize >= 51865;
+}
+
 /** Looks every special token up by text; `byText` maps a token's text to its id. */
 export function specialTokensByText(byText: (text: string) => number | undefined, isMultilingual: boolean,
   source = 'tokenizer.json'): SpecialTokens {
@@ -89,7 +97,7 @@ export interface SpecialTokenConfig {
  */
 export function specialTokensFromConfig(c: SpecialTokenConfig): SpecialTokens {
   const sot = c.decoderStartTokenId;
-  const isMultilingual = c.isMultilingual ?? c.vocabSize >= 51865;
+  const isMultilingual = isMultilingualVocabulary(c.vocabSize, c.isMultilingual);
   const fromConfig = Object.entries(c.langToId).sort((a, b) => a[1] - b[1]);
   const nLang = fromConfig.length || (c.vocabSize >= 51866 ? 100 : 99);
   const languages: LanguageInfo[] = !isMultilingual ? [] : fromConfig.length
@@ -120,7 +128,7 @@ export function readSpecialTokens(dir: string | Files, fallback: SpecialTokenCon
   const added = readJson<{ added_tokens?: { id: number; content: string }[] } | null>(files, 'tokenizer.json')?.added_tokens;
   if (!Array.isArray(added)) throw new Error(`${file}: not a Hugging Face tokenizer.json (needs "added_tokens")`);
   const byContent = new Map(added.map((t) => [t.content, t.id]));
-  return specialTokensByText((t) => byContent.get(t), fallback.isMultilingual ?? fallback.vocabSize >= 51865, file);
+  return specialTokensByText((t) => byContent.get(t), isMultilingualVocabulary(fallback.vocabSize, fallback.isMultilingual), file);
 }
 
 /**
@@ -136,6 +144,36 @@ export function languageCode(language: string, sp: SpecialTokens): string {
 
 /** The id of a language token (`languageCode` rules). */
 export function languageToken(language: string, sp: SpecialTokens): number {
+  if (!sp.isMultilingual) throw new Error(`An English-only model has no language tokens (asked for '${language}')`);
   const code = languageCode(language, sp);
   return sp.languages.find((l) => l.code === code)!.id;
+}
+
+export interface PromptOptions {
+  /** Code or name ('fr', 'french'); omit to leave it to language detection (or to the decoder). */
+  language?: string;
+  task?: 'transcribe' | 'translate';
+  /** false (default) ends the prompt with <|notimestamps|>. */
+  timestamps?: boolean;
+}
+
+/**
+ * The decoder prompt, for training labels and decoding alike (openai's sot_sequence):
+ * <|startoftranscript|> <|lang|> <|task|> [<|notimestamps|>]. English-only models take no language
+ * or task token: <|startoftranscript|> [<|notimestamps|>].
+ */
+export function sotSequence(sp: SpecialTokens, opts: PromptOptions = {}): number[] {
+  const task = opts.task ?? 'transcribe';
+  if (task !== 'transcribe' && task !== 'translate') throw new Error(`task must be 'transcribe' or 'translate', got '${task}'`);
+  const seq = [sp.sot];
+  if (sp.isMultilingual) {
+    if (opts.language !== undefined) seq.push(languageToken(opts.language, sp));
+    seq.push(task === 'translate' ? sp.translate : sp.transcribe);
+  } else {
+    if (opts.language !== undefined && toLanguageCode(opts.language) !== 'en') {
+      throw new Error(`An English-only model cannot take language '${opts.language}'`);
+    }
+    if (task === 'translate') throw new Error('An English-only model cannot translate');
+  }
+  return opts.timestamps ? seq : [...seq, sp.noTimestamps];
 }

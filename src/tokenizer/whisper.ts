@@ -11,21 +11,17 @@ import { Files, readJson } from '../io/files';
 import { asFiles } from '../io/node';
 import { BasicTextNormalizer } from '../text/basic';
 import { EnglishTextNormalizer } from '../text/english';
-import { toLanguageCode, languageName } from './languages';
-import { LanguageInfo, SpecialTokens, specialTokensByText, TIME_PRECISION } from './special';
+import { languageName } from './languages';
+import {
+  isMultilingualVocabulary, languageToken, LanguageInfo, PromptOptions, SpecialTokens, specialTokensByText, sotSequence, TIME_PRECISION,
+} from './special';
 
 export type { LanguageInfo } from './special';
 export { TIME_PRECISION } from './special';
 
 export type WhisperTask = 'transcribe' | 'translate';
 
-export interface PrefixOptions {
-  /** code or name ('fr', 'french'); multilingual models only; omit to leave it to language detection */
-  language?: string;
-  task?: WhisperTask;
-  /** false (default) appends <|notimestamps|> */
-  timestamps?: boolean;
-}
+export type PrefixOptions = PromptOptions;
 
 export interface DecodeOptions {
   /** drop <|...|> control tokens and timestamp tokens, keeping only the text */
@@ -66,7 +62,6 @@ export class WhisperTokenizer {
   private readonly plainText: Tokenizer;
   private readonly specialIds: Set<number>;
   private readonly langById = new Map<number, string>();
-  private readonly idByLang = new Map<string, number>();
   private readonly source: string;
   /** The checkpoint's normalizer.json (British -> American spellings), read by `fromPretrained`. */
   private englishSpelling?: Record<string, string>;
@@ -92,14 +87,13 @@ export class WhisperTokenizer {
     const byContent = new Map(added.map((t) => [t.content, t.id]));
     const maxId = Math.max(...added.map((t) => t.id), ...(Object.values(tokenizerJson.model.vocab) as number[]));
     this.vocabSize = maxId + 1;
-    this.special = specialTokensByText((t) => byContent.get(t), isMultilingual ?? this.vocabSize >= 51865, source);
+    this.special = specialTokensByText((t) => byContent.get(t), isMultilingualVocabulary(this.vocabSize, isMultilingual), source);
     ({ eot: this.eot, sot: this.sot, translate: this.translate, transcribe: this.transcribe, sotLm: this.sotLm,
       sotPrev: this.sotPrev, noSpeech: this.noSpeech, noTimestamps: this.noTimestamps, timestampBegin: this.timestampBegin,
       isMultilingual: this.isMultilingual, languages: this.languages } = this.special);
     this.specialIds = new Set(added.filter((t) => t.special || /^<\|.*\|>$/.test(t.content)).map((t) => t.id));
     for (const l of this.languages) {
       this.langById.set(l.id, l.code);
-      this.idByLang.set(l.code, l.id);
     }
   }
 
@@ -205,16 +199,7 @@ export class WhisperTokenizer {
 
   /** `<|fr|>` for 'fr' or 'french' (case-insensitive, Whisper's aliases too). */
   languageToken(codeOrName: string): number {
-    if (!this.isMultilingual) {
-      throw new Error(`${this.source}: English-only model has no language tokens (asked for "${codeOrName}")`);
-    }
-    const code = toLanguageCode(codeOrName);
-    const id = code === undefined ? undefined : this.idByLang.get(code);
-    if (id === undefined) {
-      throw new Error(`WhisperTokenizer: unknown language "${codeOrName}"; valid codes: ` +
-        this.languages.map((l) => l.code).join(', '));
-    }
-    return id;
+    return languageToken(codeOrName, this.special);
   }
 
   /** 'fr' for the id of `<|fr|>`. */
@@ -228,27 +213,9 @@ export class WhisperTokenizer {
     return languageName(this.languageCodeOf(tokenId)) as string;
   }
 
-  /**
-   * The decoder prompt: [sot, <|lang|>, <|task|>, <|notimestamps|>?] (OpenAI's sot_sequence).
-   * English-only models take no language or task token: [sot, <|notimestamps|>?].
-   */
+  /** The decoder prompt (special.ts sotSequence, shared with decoding): transformers' prefix_tokens. */
   prefixTokens(opts: PrefixOptions = {}): number[] {
-    const task = opts.task ?? 'transcribe';
-    if (task !== 'transcribe' && task !== 'translate') {
-      throw new Error(`WhisperTokenizer: task must be "transcribe" or "translate", got "${task}"`);
-    }
-    const out = [this.sot];
-    if (this.isMultilingual) {
-      if (opts.language !== undefined) out.push(this.languageToken(opts.language));
-      out.push(task === 'translate' ? this.translate : this.transcribe);
-    } else {
-      if (opts.language !== undefined && toLanguageCode(opts.language) !== 'en') {
-        throw new Error(`${this.source}: English-only model cannot take language "${opts.language}"`);
-      }
-      if (task === 'translate') throw new Error(`${this.source}: English-only model cannot translate`);
-    }
-    if (!opts.timestamps) out.push(this.noTimestamps);
-    return out;
+    return sotSequence(this.special, opts);
   }
 
   /**
