@@ -70,9 +70,12 @@ case "$kernels" in
   *) say "Jupyter does not see the kernel spec in $root/kernel"; exit 1 ;;
 esac
 
-# 5. The compiled library the notebooks import (dist/, from src/).
-#    (dist/backend.js, from before src/backend/ was a folder, would shadow dist/backend/index.js.)
-rm -f dist/backend.js dist/backend.d.ts
-npx tsc -p tsconfig.build.json >/dev/null || true
-[ -f dist/backend/index.js ] || { say "building the library failed: run 'npm run build'"; exit 1; }
+# 5. The compiled library the notebooks import (dist/: src/ the library, apps/ and tools/ beside it).
+#    A type error stops here with the compiler's message. dist/ is made anew when it still has the
+#    layout from before apps/ and tools/ (dist/backend/ instead of dist/src/backend/).
+[ -d dist/backend ] && rm -rf dist
+if ! npx tsc -p tsconfig.build.json; then
+  say "building the library failed (the compiler's message is above)"
+  exit 1
+fi
 say "ready"

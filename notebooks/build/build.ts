@@ -18,11 +18,15 @@ import { nb12 } from './nb12';
 import { nb13 } from './nb13';
 import { nb14 } from './nb14';
 
-const NOTEBOOKS: [string, Cell[]][] = [
+/** Every notebook by file name (without .ipynb), in course order. */
+export const NOTEBOOKS: [string, Cell[]][] = [
   ['00_setup', nb00], ['01_load_dataset', nb01], ['02_explore_durations', nb02], ['03_preprocess', nb03],
   ['04_lora', nb04], ['05_train', nb05], ['06_evaluate', nb06], ['07_demo', nb07],
   ['10_vietnamese', nb10], ['11_medical', nb11], ['12_complete_guide', nb12], ['13_breton', nb13],
   ['14_french_telephone', nb14],
 ];
 
-for (const [name, cells] of NOTEBOOKS) writeNotebook(path.resolve(__dirname, '..', `${name}.ipynb`), cells);
+/** Where notebook `name` is committed. */
+export const notebookPath = (name: string) => path.resolve(__dirname, '..', `${name}.ipynb`);
+
+if (require.main === module) for (const [name, cells] of NOTEBOOKS) writeNotebook(notebookPath(name), cells);

@@ -25,7 +25,7 @@ loads), then \`wasm\` (WebAssembly with SIMD), then \`cpu\` (plain JavaScript, a
 Set \`WHISPER_BACKEND=wasm\` (or \`cpu\`, \`tensorflow\`) before starting Jupyter to force one.
 `),
   code(`
-import { initBackend, describeBackend, tf } from '../dist/backend';
+import { initBackend, describeBackend, tf } from '../dist/src';
 
 const backend = await initBackend();
 console.log(describeBackend(backend));
@@ -55,9 +55,7 @@ Notebook outputs are HTML: tables for data, plotly charts for plots (interactive
 kept in the exported HTML).
 `),
   code(`
-import { display } from '../dist/viz/display';
-import { tableHtml } from '../dist/viz/table';
-import { plotlyHtml } from '../dist/viz/plotly';
+import { display, tableHtml, plotlyHtml } from '../dist/src';
 
 // Whisper sizes from the paper (parameters in millions).
 const sizes = [

@@ -1,4 +1,4 @@
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb01: Cell[] = [
   md(`
@@ -16,18 +16,9 @@ in TypeScript with \`src/data\`:
 
 Set \`SMOKE=1\` in the environment to run everything on a handful of rows.
 `),
-  code(`
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { loadDataset, loadDatasetDict, loadCsvDataset, streamDataset, formatSeconds } from '../dist/data';
-import { sharedDir } from '../dist/shared';
-import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
-
-// Small settings for the test suite: SMOKE=1 keeps every cell to a few rows.
-const SMOKE = process.env.SMOKE === '1';
+  setupCell(['loadDataset', 'loadDatasetDict', 'loadCsvDataset', 'streamDataset', 'formatSeconds', 'display', 'tableHtml', 'audioPlayerHtml'], `
 const N = SMOKE ? 8 : 1000;
-`),
+`, ["import * as os from 'os';"]),
   md(`
 ## librispeech-mini: an audiofolder with two splits
 

@@ -1,4 +1,4 @@
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb02: Cell[] = [
   md(`
@@ -14,14 +14,7 @@ Before training, look at **how long** the clips are. It decides almost everythin
 
 Durations are read from the WAV/FLAC headers (no decoding; MP3 has no length header and is decoded).
 `),
-  code(`
-import * as path from 'path';
-import { loadDataset, loadDatasetDict, splitDurations, durationsBy, summaryHtml, durationHistogramsHtml,
-  describeGroups, summaryDataFrame, formatSeconds, filterValid, durations } from '../dist/data';
-import { sharedDir } from '../dist/shared';
-import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
+  setupCell(['loadDataset', 'loadDatasetDict', 'splitDurations', 'durationsBy', 'summaryHtml', 'durationHistogramsHtml', 'describeGroups', 'summaryDataFrame', 'formatSeconds', 'filterValid', 'durations', 'display', 'tableHtml', 'audioPlayerHtml'], `
 `),
   md(`
 ## Per split: summary table

@@ -1,5 +1,5 @@
 /** Notebook 03. Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb03: Cell[] = [
   md(`
@@ -26,23 +26,10 @@ This is the guides' \`prepare_dataset\`, step by step, on the data the rest of t
 \`.cache/datasets\`, keyed by a hash of the rows, the function and its parameters: re-running a cell
 reads the cache; changing the normalizer recomputes.
 `),
-  code(`
-import * as path from 'path';
-import { loadCsvDataset, loadAudioFolder, preprocessAudio, prepareDataset, filterValid, checkData, formatSeconds,
-  DataCollatorSpeechSeq2SeqWithPadding, labelsFor, saveToDisk } from '../dist/data';
-import { PROJECT_ROOT, sharedDir } from '../dist/shared';
-import { artifactPath } from '../dist/notebook/chain';
-import { initBackend, tf } from '../dist/backend';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { getNormalizer } from '../dist/text';
-import { display, tableHtml, audioPlayerHtml, plotlyHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
+  setupCell(['loadCsvDataset', 'loadAudioFolder', 'preprocessAudio', 'prepareDataset', 'filterValid', 'checkData', 'formatSeconds', 'DataCollatorSpeechSeq2SeqWithPadding', 'labelsFor', 'saveToDisk', 'initBackend', 'tf', 'WhisperFeatureExtractor', 'WhisperTokenizer', 'getNormalizer', 'display', 'tableHtml', 'audioPlayerHtml', 'plotlyHtml'], `
 // (Variables from earlier cells are written \`name: name\` in object literals: tslab does not
 // resolve the shorthand \`{ name }\` across cells.)
 const cacheDir = path.join(PROJECT_ROOT, '.cache', 'datasets');
-await initBackend();
 `),
   md(`
 ## The tutorial's data: spoken digits, held-out speakers
@@ -117,7 +104,7 @@ The same rows under each (LibriSpeech from notebook 01, and our digits):
   code(`
 const TRAINING_NORMALIZER = 'simple';      // or 'none' (raw), or { language: 'vi' }
 const training = getNormalizer(TRAINING_NORMALIZER);
-const scoring = getNormalizer('english');
+const scoring = getNormalizer('english', { normalizerJson: path.join(sharedDir('models', 'whisper-tiny'), 'normalizer.json') });   // the checkpoint's spelling map
 const libri = (await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'train'))).select([0, 1, 2]);
 const shown = [...libri.rows.map((r) => r.text), 'I have 13,000 refugees and half a million dollars.', ...train.rows.slice(0, 2).map((r) => r.text)];
 display(tableHtml(shown.map((t) => ({ raw: t, [\`training: \${TRAINING_NORMALIZER}\`]: training(t), 'scoring: english (WER only)': scoring(t) })),

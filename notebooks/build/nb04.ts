@@ -1,5 +1,5 @@
 /** Notebook 04. Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb04: Cell[] = [
   md(`
@@ -25,18 +25,7 @@ $$h = W_0 x + \\frac{\\alpha}{r}\\, B A x, \\qquad A \\in \\mathbb{R}^{r \\times
 This notebook uses the library's \`src/lora\` (PEFT's names: \`LoraConfig\`, \`getPeftModel\`,
 \`printTrainableParameters\`, \`saveAdapter\`, \`merge\`), whose files are the ones Python PEFT reads.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT } from '../dist/shared';
-import { WhisperConfig } from '../dist/model/config';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { LoraConfig, getPeftModel, PeftModel, trainableParametersLine, countParameters, readSafetensorsFile } from '../dist/lora';
-import { named } from '../dist/notebook/chain';
-import { display, tableHtml } from '../dist/viz';
-
-console.log(describeBackend(await initBackend()));
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperConfig', 'WhisperForConditionalGeneration', 'LoraConfig', 'getPeftModel', 'PeftModel', 'trainableParametersLine', 'countParameters', 'readSafetensorsFile', 'display', 'tableHtml'], `
 `),
   md(`
 ## 1. One adapted layer, by hand

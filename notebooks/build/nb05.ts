@@ -1,5 +1,5 @@
 /** Notebook 05. Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb05: Cell[] = [
   md(`
@@ -31,23 +31,7 @@ keeps it on disk (\`out/run/encoder-cache\`, keyed by the encoder's weights and 
 
 Set \`SMOKE=1\` to run the whole notebook in a minute or two with a handful of clips.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT } from '../dist/shared';
-import { requireArtifact, artifactPath, runDir, named } from '../dist/notebook/chain';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { DataCollatorSpeechSeq2SeqWithPadding, loadFromDisk, PreparedRow, Row } from '../dist/data';
-import { getNormalizer } from '../dist/text';
-import { wer } from '../dist/eval/metrics';
-import { LoraConfig, getPeftModel } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor, EarlyStoppingCallback, TrainerCallback } from '../dist/train';
-import { display, tableHtml, plotlyHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
-console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'DataCollatorSpeechSeq2SeqWithPadding', 'loadFromDisk', 'PreparedRow', 'Row', 'getNormalizer', 'wer', 'LoraConfig', 'getPeftModel', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'TrainingMonitor', 'EarlyStoppingCallback', 'TrainerCallback', 'display', 'tableHtml', 'plotlyHtml'], `
 const modelDir = sharedDir('models', 'whisper-tiny');
 const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
 const rel = (p: string) => path.relative(PROJECT_ROOT, p);
@@ -77,7 +61,7 @@ apply Whisper's English normalizer to both sides before computing corpus WER in 
 *scoring* normalizer, not the training one (\`Seven.\` and \`7\` both become \`7\`).
 `),
   code(`
-const scoring = getNormalizer('english');
+const scoring = (s: string) => tokenizer.normalize(s);   // Whisper's English normalizer, the checkpoint's spelling map
 let lastHypotheses: string[] = [];
 function computeMetrics(p: { predictions: number[][]; labelIds: number[][] }) {
   lastHypotheses = p.predictions.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }));

@@ -1,5 +1,5 @@
 /** Notebook 06 (evaluation). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb06: Cell[] = [
   md(`
@@ -32,26 +32,11 @@ next to theirs. In this notebook:
 
 With \`SMOKE=1\` every step runs on a few clips (and reads \`out/run-smoke\`).
 `),
-  code(`
-import * as path from 'path';
-import { initBackend, describeBackend } from '../dist/backend';
-import { loadReferenceTranscripts, sharedDir, PROJECT_ROOT } from '../dist/shared';
-import { loadAudioFolder } from '../dist/data';
-import { getNormalizer } from '../dist/text';
-import { processWords, perUtterance, visualizeAlignment, scoreTranscripts, evaluate, whisperTranscriber,
-  withAdapterDisabled, saveReport, frequentErrors, werBySpeaker, werByDuration, compareReports, toDataFrame,
-  comparisonChartHtml, groupWerChartHtml, comparisonTablesHtml, EvalReport, TranscriptItem } from '../dist/eval';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { PeftModel } from '../dist/lora';
-import { loadFromDisk, PreparedRow, Row } from '../dist/data';
-import { requireArtifact, named } from '../dist/notebook/chain';
-import { display, tableHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
+  setupCell(['initBackend', 'describeBackend', 'loadAudioFolder', 'getNormalizer', 'processWords', 'perUtterance', 'visualizeAlignment', 'scoreTranscripts', 'evaluate', 'whisperTranscriber', 'withAdapterDisabled', 'saveReport', 'frequentErrors', 'werBySpeaker', 'werByDuration', 'compareReports', 'toDataFrame', 'comparisonChartHtml', 'groupWerChartHtml', 'comparisonTablesHtml', 'EvalReport', 'TranscriptItem', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'WhisperFeatureExtractor', 'PeftModel', 'loadFromDisk', 'PreparedRow', 'Row', 'display', 'tableHtml'], `
 const LIBRI_CLIPS = SMOKE ? 2 : 100;       // librispeech-mini test has 100
 const OUT = path.join(PROJECT_ROOT, 'out', '06_evaluate');
-console.log(describeBackend(await initBackend()));
+// Whisper's English normalizer reads the checkpoint's spelling map (British -> American).
+const normalizerJson = path.join(sharedDir('models', 'whisper-tiny'), 'normalizer.json');
 console.log(\`SMOKE=\${SMOKE}: \${LIBRI_CLIPS} LibriSpeech clips\`);
 `),
   md(`
@@ -103,12 +88,12 @@ const stored = loadReferenceTranscripts();
 const libriStored: TranscriptItem[] = stored.filter((r) => r.path.startsWith('librispeech'))
   .map((r) => ({ id: r.id, reference: r.reference, hypothesis: r.hypothesis }));
 const byNormalizer = (['none', 'simple', 'basic', 'english'] as const).map((n) => {
-  const r = scoreTranscripts(libriStored, { normalizer: n });
+  const r = scoreTranscripts(libriStored, { normalizer: n, normalizerJson: normalizerJson });
   return { normalizer: n, clips: r.rows.length, 'ref words': r.normalized.refWords, S: r.normalized.substitutions,
     D: r.normalized.deletions, I: r.normalized.insertions, 'WER %': +(100 * r.normalized.wer).toFixed(2) };
 });
 display(tableHtml(byNormalizer, { caption: 'Reference-implementation transcripts of the 100 LibriSpeech test clips' }));
-const english = getNormalizer('english');
+const english = getNormalizer('english', { normalizerJson: normalizerJson });
 const first = libriStored[0];
 console.log(\`raw:        \${JSON.stringify(first.reference)}  vs  \${JSON.stringify(first.hypothesis)}\`);
 console.log(\`normalized: \${JSON.stringify(english(first.reference))}  vs  \${JSON.stringify(english(first.hypothesis))}\`);
@@ -128,10 +113,11 @@ keeps raw and normalized scores for every clip.
 const modelDir = sharedDir('models', 'whisper-tiny');
 const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));
 const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
-const transcribe = whisperTranscriber(model, tokenizer);
+const featureExtractor = WhisperFeatureExtractor.fromPretrained(modelDir);
+const transcribe = whisperTranscriber({ model: model, tokenizer: tokenizer, featureExtractor: featureExtractor });
 const libri = (await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test')));
 const ours = await evaluate(libri, {
-  name: 'whisper-tiny', transcribe, language: 'en', task: 'transcribe', normalizer: 'english',
+  name: 'whisper-tiny', transcribe, language: 'en', task: 'transcribe', normalizer: 'english', normalizerJson: normalizerJson,
   batchSize: 4, limit: LIBRI_CLIPS,
   onProgress: (p) => console.log(\`\${p.done}/\${p.total} clips, \${p.elapsedS.toFixed(0)} s, WER so far \${(100 * p.wer).toFixed(2)} %\`),
 });
@@ -147,7 +133,7 @@ can flip a rare close call between two tokens).
   code(`
 const refHyp = new Map(stored.map((r) => [r.id, r.hypothesis]));
 const reference = scoreTranscripts(ours.rows.map((r) => ({ ...r, hypothesis: refHyp.get(r.id)! })),
-  { name: 'reference implementation', normalizer: 'english' });
+  { name: 'reference implementation', normalizer: 'english', normalizerJson: normalizerJson });
 const same = ours.rows.filter((r) => r.hypothesis === refHyp.get(r.id)).length;
 const vsRef = compareReports([ours, reference]);
 display(tableHtml(vsRef.summary));
@@ -189,15 +175,15 @@ not run, the next cell stops and says so: an untrained adapter would just reprod
 const testData = loadFromDisk<PreparedRow & Row>(requireArtifact('testData'));
 const peft = await fresh('peft', () => PeftModel.fromPretrained(model, requireArtifact('adapter')));
 const fullModel = await fresh('fullModel', () => WhisperForConditionalGeneration.fromPretrained(requireArtifact('fullModel')));
-const adapted = whisperTranscriber(peft, tokenizer);
+const adapted = whisperTranscriber({ model: peft, tokenizer: tokenizer, featureExtractor: featureExtractor });
 const systems = {
   base: withAdapterDisabled(peft, adapted),
   'base + LoRA (05)': adapted,
-  'full fine-tune (05)': whisperTranscriber(fullModel, tokenizer),
+  'full fine-tune (05)': whisperTranscriber({ model: fullModel, tokenizer: tokenizer, featureExtractor: featureExtractor }),
 };
 const reports: EvalReport[] = [];
 for (const [name, t] of Object.entries(systems)) {
-  reports.push(await evaluate(testData, { name, transcribe: t, language: 'en', normalizer: 'english', batchSize: 4 }));
+  reports.push(await evaluate(testData, { name, transcribe: t, language: 'en', normalizer: 'english', normalizerJson: normalizerJson, batchSize: 4 }));
   saveReport(reports[reports.length - 1], path.join(OUT, \`fsdd-\${name.replace(/[^a-z0-9]+/gi, '-')}\`));
 }
 const cmp = compareReports(reports);

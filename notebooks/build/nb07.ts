@@ -1,5 +1,5 @@
 /** Notebook 07 (transcribe, long-form, live demo). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb07: Cell[] = [
   md(`
@@ -25,37 +25,15 @@ notebook does the same in TypeScript, in four steps:
 
 With \`SMOKE=1\` every step runs on less audio (and reads \`out/run-smoke\`).
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { loadReferenceTranscripts, sharedDir } from '../dist/shared';
-import { loadAudio } from '../dist/audio/decode';
-import { encodeWav } from '../dist/audio/wav';
-import { isSilent } from '../dist/audio/vad';
-import { logMelSpectrogram } from '../dist/features/logmel';
-import { loadWhisper, transcribe } from '../dist/model/pipeline';
-import { transcribeAudio } from '../dist/model/transcribe';
-import { transcribeAny, createTranscriber } from '../dist/demo/transcriber';
-import { startDemo } from '../dist/demo/server';
-import { getNormalizer } from '../dist/text';
-import { wer } from '../dist/eval/metrics';
-import { PeftModel } from '../dist/lora';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { loadFromDisk, PreparedRow, Row, DecodedAudio } from '../dist/data';
-import { requireArtifact, named } from '../dist/notebook/chain';
-import { display, tableHtml, audioPlayerHtml, escapeHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
+  setupCell(['initBackend', 'describeBackend', 'tf', 'loadAudio', 'encodeWav', 'isSilent', 'logMelSpectrogram', 'loadWhisper', 'transcribe', 'transcribeAudio', 'getNormalizer', 'wer', 'PeftModel', 'WhisperForConditionalGeneration', 'loadFromDisk', 'PreparedRow', 'Row', 'DecodedAudio', 'display', 'tableHtml', 'audioPlayerHtml', 'escapeHtml'], `
 const LONG_SECONDS = SMOKE ? 40 : 120;   // length of the long-form example
 const BEAMS = SMOKE ? 2 : 5;
-console.log(describeBackend(await initBackend()));
 // Loaded once per kernel: re-running cells (or starting the demo) reuses it.
 const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
 const { model, tokenizer } = pipe;
-const norm = getNormalizer('english');
+const norm = (s: string) => tokenizer.normalize(s);
 console.log(\`whisper-tiny loaded; SMOKE=\${SMOKE}\`);
-`),
+`, ["import { transcribeAny, createTranscriber } from '../dist/apps/demo/transcriber';", "import { startDemo } from '../dist/apps/demo/server';"]),
   md(`
 ## 1. Transcribe sample files
 
@@ -74,7 +52,7 @@ const rows = [];
 for (const s of samples) {
   const audio = await loadAudio(s.file);
   const t0 = performance.now();
-  const { text } = await transcribeAny(model, tokenizer, audio, { language: 'en' });
+  const { text } = await transcribeAny(pipe, audio, { language: 'en' });
   const seconds = (performance.now() - t0) / 1000;
   display(audioPlayerHtml(audio, 16000, path.basename(s.file)));
   rows.push({ file: path.basename(s.file), seconds_audio: +(audio.length / 16000).toFixed(1), seconds_taken: +seconds.toFixed(2),
@@ -201,8 +179,8 @@ const peft = await fresh('peft', () => PeftModel.fromPretrained(adaptedModel, ad
 const withAdapter = [];
 for (const r of testClips.rows.slice(0, SMOKE ? 2 : 8)) {
   const audio = (r.audio as DecodedAudio).array;
-  const base = await peft.withAdapterDisabled(() => transcribeAny(adaptedModel, tokenizer, audio, { language: 'en' }));
-  const tuned = await transcribeAny(adaptedModel, tokenizer, audio, { language: 'en' });
+  const base = await peft.withAdapterDisabled(() => transcribeAny({ model: adaptedModel, tokenizer: tokenizer, featureExtractor: pipe.featureExtractor }, audio, { language: 'en' }));
+  const tuned = await transcribeAny({ model: adaptedModel, tokenizer: tokenizer, featureExtractor: pipe.featureExtractor }, audio, { language: 'en' });
   withAdapter.push({ reference: r.text, player: audioPlayerHtml(audio, 16000), base: base.text, 'base + adapter': tuned.text,
     right: norm(tuned.text) === norm(r.text) ? 'yes' : 'no' });
 }
@@ -222,7 +200,7 @@ Here it shares the adapted model loaded above. Open the printed URL in a browser
 `),
   code(`
 // (tslab: write { model: model }, not { model }: a shorthand property loses a variable of another cell.)
-const transcriber = await createTranscriber({ loaded: { model: adaptedModel, tokenizer: tokenizer }, peft: peft, model: 'whisper-tiny' });
+const transcriber = await createTranscriber({ loaded: { model: adaptedModel, tokenizer: tokenizer, featureExtractor: pipe.featureExtractor }, peft: peft, model: 'whisper-tiny' });
 // fresh(): re-running this cell stops the previous server first.
 const demo = await fresh('demo', () => startDemo({ transcriber: transcriber, port: 0 }));
 console.log(\`demo running at \${demo.url}\`);

@@ -1,5 +1,5 @@
 /** Notebook 10 (article 000, Vietnamese LoRA). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb10: Cell[] = [
   md(`
@@ -30,24 +30,7 @@ normalized (lowercase, punctuation removed, numbers spelled as words) the score 
 
 Reads \`../shared\` only; writes \`out/run/10_vietnamese/\` (both adapters, PEFT format). \`SMOKE=1\` runs it on a handful of clips.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT, loadReferenceTranscripts } from '../dist/shared';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { loadCommonVoice, prepareDataset, labelsFor, describeValues, durations, formatSeconds } from '../dist/data';
-import { getNormalizer, vietnameseNormalize, spellVietnameseNumber } from '../dist/text';
-import { scoreTranscripts } from '../dist/eval';
-import { LoraConfig, getPeftModel } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor } from '../dist/train';
-import { fresh, finish } from '../dist/notebook/cells';
-import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
-console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'WhisperFeatureExtractor', 'loadCommonVoice', 'prepareDataset', 'labelsFor', 'describeValues', 'durations', 'formatSeconds', 'getNormalizer', 'vietnameseNormalize', 'spellVietnameseNumber', 'scoreTranscripts', 'LoraConfig', 'getPeftModel', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'TrainingMonitor', 'display', 'tableHtml', 'audioPlayerHtml'], `
 const N_TRAIN = SMOKE ? 4 : 50;       // clips to train on
 const N_TEST = SMOKE ? 3 : 50;        // clips to score (the 50 with reference transcripts)
 const EPOCHS = SMOKE ? 1 : 8;

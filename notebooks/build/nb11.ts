@@ -1,5 +1,5 @@
 /** Notebook 11 (article 001, medical ASR). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb11: Cell[] = [
   md(`
@@ -23,27 +23,7 @@ model behind a small web app.
 Reads \`../shared\`; writes \`out/run/11_medical/model/\`, a complete Hugging Face checkpoint.
 \`SMOKE=1\` runs it on a handful of clips.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT } from '../dist/shared';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { loadDatasetDict, prepareDataset, formatSeconds, durations } from '../dist/data';
-import { getNormalizer } from '../dist/text';
-import { scoreTranscripts, processWords, visualizeAlignment, wer } from '../dist/eval';
-import { formatTrainableParameters, countParameters } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor } from '../dist/train';
-import { startDemo } from '../dist/demo/server';
-import { unloadWhisper } from '../dist/model/pipeline';
-import { encodeWav } from '../dist/audio';
-import { fresh, finish } from '../dist/notebook/cells';
-import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
-console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'WhisperFeatureExtractor', 'loadDatasetDict', 'prepareDataset', 'formatSeconds', 'durations', 'getNormalizer', 'scoreTranscripts', 'processWords', 'visualizeAlignment', 'wer', 'formatTrainableParameters', 'countParameters', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'TrainingMonitor', 'unloadWhisper', 'encodeWav', 'display', 'tableHtml', 'audioPlayerHtml'], `
 const N_TRAIN = SMOKE ? 4 : 150;
 const N_TEST = SMOKE ? 2 : 100;
 const EPOCHS = SMOKE ? 1 : 2;
@@ -51,7 +31,7 @@ const RUN_DIR = path.join(PROJECT_ROOT, 'out', 'run', SMOKE ? '11_medical-smoke'
 const modelDir = sharedDir('models', 'whisper-tiny');
 const cacheDir = path.join(PROJECT_ROOT, '.cache', 'datasets');
 const timings: Record<string, number> = {};
-`),
+`, ["import { startDemo } from '../dist/apps/demo/server';"]),
   md(`
 ## 1. Data
 
@@ -115,7 +95,7 @@ const model = await fresh('model', () => WhisperForConditionalGeneration.fromPre
 model.freezeEncoder();
 const trainable = [...model.trainableParameters().values()].reduce((n, v) => n + v.size, 0);
 console.log(formatTrainableParameters(trainable, countParameters(model.config)));
-const english = getNormalizer('english');
+const english = (s: string) => tokenizer.normalize(s);
 let hypotheses: string[] = [];
 function computeMetrics(p: { predictions: number[][] }) {
   hypotheses = p.predictions.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
@@ -160,8 +140,8 @@ numbers), so only recognition errors count.
 `),
   code(`
 const items = (hyps: string[]) => test.rows.map((r, i) => ({ id: path.basename(String(r.audio)), reference: r.text, hypothesis: hyps[i] }));
-const baseReport = scoreTranscripts(items(baseHyps), { normalizer: 'english', name: 'base' });
-const tunedReport = scoreTranscripts(items(tunedHyps), { normalizer: 'english', name: 'fine-tuned' });
+const baseReport = scoreTranscripts(items(baseHyps), { normalizer: english, name: 'base' });
+const tunedReport = scoreTranscripts(items(tunedHyps), { normalizer: english, name: 'fine-tuned' });
 const m = (r: typeof baseReport) => r.normalized;
 display(tableHtml([baseReport, tunedReport].map((r) => ({ model: r.name, N: m(r).refWords, S: m(r).substitutions, D: m(r).deletions, I: m(r).insertions,
   'WER %': +(100 * m(r).wer).toFixed(2), 'eval loss': r === baseReport ? before.eval_loss : after.eval_loss }))

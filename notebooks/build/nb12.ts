@@ -1,5 +1,5 @@
 /** Notebook 12 (article 002, the complete Hugging Face guide). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb12: Cell[] = [
   md(`
@@ -27,25 +27,7 @@ We run the same recipe, step by step and with the same settings, on the shared s
 Reads \`../shared\`; writes \`out/run/12_complete_guide/\` (checkpoints and the best model in Hugging Face layout).
 \`SMOKE=1\` runs it on a handful of clips.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT } from '../dist/shared';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { loadCsvDataset, preprocessAudio, prepareDataset, filterValid, durations, describeValues, formatSeconds,
-  DataCollatorSpeechSeq2SeqWithPadding } from '../dist/data';
-import { getNormalizer } from '../dist/text';
-import { wer } from '../dist/eval';
-import { formatTrainableParameters, countParameters } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor, EarlyStoppingCallback, TrainerCallback } from '../dist/train';
-import { fresh, finish } from '../dist/notebook/cells';
-import { display, tableHtml, audioPlayerHtml, plotlyHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
-console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'WhisperFeatureExtractor', 'loadCsvDataset', 'preprocessAudio', 'prepareDataset', 'filterValid', 'durations', 'describeValues', 'formatSeconds', 'DataCollatorSpeechSeq2SeqWithPadding', 'getNormalizer', 'wer', 'formatTrainableParameters', 'countParameters', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'TrainingMonitor', 'EarlyStoppingCallback', 'TrainerCallback', 'display', 'tableHtml', 'audioPlayerHtml', 'plotlyHtml'], `
 const N_CLIPS = SMOKE ? 8 : 250;       // of the CSV's 1200 rows (a seeded sample, for CPU time)
 const EPOCHS = SMOKE ? 2 : 8;
 const RUN_DIR = path.join(PROJECT_ROOT, 'out', 'run', SMOKE ? '12_complete_guide-smoke' : '12_complete_guide');

@@ -1,5 +1,5 @@
 /** Notebook 13 (article 003, Breton). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb13: Cell[] = [
   md(`
@@ -27,24 +27,7 @@ implementation, \`shared/README.md\`): more errors than words, because it answer
 and repeats itself. Reads \`../shared\`; writes \`out/run/13_breton/\` (the recordings folder, checkpoints,
 the adapter). \`SMOKE=1\` runs it on a handful of clips.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT, loadReferenceTranscripts } from '../dist/shared';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { loadCommonVoice, loadTxtPairs, writeTxtPairs, prepareDataset, IterableAudioDataset } from '../dist/data';
-import { getNormalizer, bretonCleanText } from '../dist/text';
-import { wer } from '../dist/eval';
-import { LoraConfig, getPeftModel } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, EarlyStoppingCallback, TrainerCallback, TrainingMonitor } from '../dist/train';
-import { fresh, finish, peakRssBytes } from '../dist/notebook/cells';
-import { display, tableHtml, audioPlayerHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
-console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'WhisperFeatureExtractor', 'loadCommonVoice', 'loadTxtPairs', 'writeTxtPairs', 'prepareDataset', 'IterableAudioDataset', 'getNormalizer', 'bretonCleanText', 'wer', 'LoraConfig', 'getPeftModel', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'EarlyStoppingCallback', 'TrainerCallback', 'TrainingMonitor', 'display', 'tableHtml', 'audioPlayerHtml'], `
 const N_TRAIN = SMOKE ? 4 : 50;
 const N_TEST = SMOKE ? 2 : 30;
 const MAX_STEPS = SMOKE ? 2 : 40;

@@ -1,5 +1,5 @@
 /** Notebook 14 (article 004, French telephone speech). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md } from './notebook';
+import { Cell, code, md, setupCell } from './notebook';
 
 export const nb14: Cell[] = [
   md(`
@@ -27,29 +27,7 @@ transcribed, and speculative decoding for speed.
 Reads \`../shared\`; writes \`out/run/14_french_telephone/\` (the adapter in PEFT format).
 \`SMOKE=1\` runs it on a handful of clips.
 `),
-  code(`
-import * as fs from 'fs';
-import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../dist/backend';
-import { sharedDir, PROJECT_ROOT, loadReferenceTranscripts } from '../dist/shared';
-import { WhisperConfig } from '../dist/model/config';
-import { WhisperForConditionalGeneration } from '../dist/model/whisper';
-import { WhisperTokenizer } from '../dist/tokenizer/whisper';
-import { WhisperFeatureExtractor } from '../dist/features/logmel';
-import { telephoneBand, telephoneFilters, encodeWav, makeRng, gaussian } from '../dist/audio';
-import { frameLevelsDb, isSilent } from '../dist/audio/vad';
-import { loadCommonVoice, mapAudio, prepareDataset, labelsFor, splitDurations, summaryHtml, durationHistogramsHtml,
-  formatSeconds, filterValid } from '../dist/data';
-import { scoreTranscripts } from '../dist/eval';
-import { LoraConfig, getPeftModel, trainableParametersLine } from '../dist/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, TrainingMonitor } from '../dist/train';
-import { createTranscriber } from '../dist/demo/transcriber';
-import { startDemo } from '../dist/demo/server';
-import { fresh, finish } from '../dist/notebook/cells';
-import { display, tableHtml, audioPlayerHtml, plotlyHtml } from '../dist/viz';
-
-const SMOKE = process.env.SMOKE === '1';
-console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: tiny settings)' : '');
+  setupCell(['initBackend', 'describeBackend', 'tf', 'WhisperConfig', 'WhisperForConditionalGeneration', 'WhisperTokenizer', 'WhisperFeatureExtractor', 'telephoneBand', 'telephoneFilters', 'encodeWav', 'makeRng', 'gaussian', 'frameLevelsDb', 'isSilent', 'loadCommonVoice', 'mapAudio', 'prepareDataset', 'labelsFor', 'splitDurations', 'summaryHtml', 'durationHistogramsHtml', 'formatSeconds', 'filterValid', 'scoreTranscripts', 'LoraConfig', 'getPeftModel', 'trainableParametersLine', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'TrainingMonitor', 'display', 'tableHtml', 'audioPlayerHtml', 'plotlyHtml'], `
 const N_TRAIN = SMOKE ? 1 : 40;       // clips to train on
 const N_TEST = SMOKE ? 1 : 30;        // clips to score
 const EPOCHS = SMOKE ? 1 : 2;
@@ -57,7 +35,7 @@ const RUN_DIR = path.join(PROJECT_ROOT, 'out', 'run', SMOKE ? '14_french_telepho
 const modelDir = sharedDir('models', 'whisper-tiny');
 const cacheDir = path.join(PROJECT_ROOT, '.cache', 'datasets');
 const timings: Record<string, number> = {};
-`),
+`, ["import { createTranscriber } from '../dist/apps/demo/transcriber';", "import { startDemo } from '../dist/apps/demo/server';"]),
   md(`
 ## 1. Data: Common Voice fr, heard through a telephone line
 
@@ -333,7 +311,7 @@ page (and \`?variant=\`) switches between "base" and "base + adapter". From a te
 adapter over the float model: \`npm run demo -- --adapter out/run/14_french_telephone/adapter --language fr\`.
 `),
   code(`
-const transcriber = await createTranscriber({ loaded: { model: model, tokenizer: tokenizer }, peft: peft, language: 'fr' });
+const transcriber = await createTranscriber({ loaded: { model: model, tokenizer: tokenizer, featureExtractor: featureExtractor }, peft: peft, language: 'fr' });
 const demo = await fresh('demo', () => startDemo({ transcriber: transcriber, port: 0 }));
 console.log(\`demo running at \${demo.url} (this machine only)\`);
 const wav = encodeWav(phone, 16000);

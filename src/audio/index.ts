@@ -15,3 +15,5 @@ export { addGaussianNoise, gain, peakNormalize, makeRng, gaussian } from './augm
 export type { Rng, GainOptions, GaussianNoiseOptions } from './augment';
 export { telephoneBand, telephoneFilters, Biquad, mulawCompand, linearToMulaw, mulawToLinear } from './telephone';
 export type { TelephoneOptions } from './telephone';
+export { isSilent, rmsDb, frameLevelsDb } from './vad';
+export type { VadOptions } from './vad';
