@@ -57,7 +57,10 @@ export class NotebookError extends Error {
 }
 
 /** Newest modification time of the .ts files under src/. */
-function newestSource(dir = path.join(PROJECT_ROOT, 'src')): number {
+/** The folders compiled into dist/ (tsconfig.build.json). */
+const COMPILED = ['src', 'apps', 'tools'];
+
+function newestSource(dir: string): number {
   return fs.readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return Math.max(t, newestSource(p));
@@ -66,19 +69,20 @@ function newestSource(dir = path.join(PROJECT_ROOT, 'src')): number {
 }
 
 /**
- * Notebooks import the compiled library (`../dist`, built from `src/`): tslab compiles each cell
+ * Notebooks import the compiled library (`../dist/src`, with `../dist/tools` and `../dist/apps`): tslab compiles each cell
  * with its own TypeScript and cannot import .ts files outside the notebook folder. Rebuilt only
  * when a source is newer than the last build, so parallel runs do not rewrite dist/ under each
  * other; type errors are printed by `npm run typecheck`, emitting goes on regardless.
  */
 export function buildLibrary(): void {
   const stamp = path.join(PROJECT_ROOT, 'dist', '.built');
-  if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= newestSource()) return;
+  const newest = Math.max(...COMPILED.map((d) => newestSource(path.join(PROJECT_ROOT, d))));
+  if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= newest) return;
   const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const started = Date.now();
-  removeStaleOutputs(path.join(PROJECT_ROOT, 'dist'), path.join(PROJECT_ROOT, 'src'));
+  for (const d of COMPILED) removeStaleOutputs(path.join(PROJECT_ROOT, 'dist', d), path.join(PROJECT_ROOT, d));
   spawnSync(process.execPath, [tsc, '-p', path.join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
-  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'backend', 'index.js'))) {
+  if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'src', 'index.js'))) {
     throw new Error(`Building the library failed: run 'npm run build' in ${PROJECT_ROOT} to see why.`);
   }
   fs.writeFileSync(stamp, '');
