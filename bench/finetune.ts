@@ -22,6 +22,7 @@ import { getNormalizer } from '../src/text';
 import { wer } from '../src/eval/metrics';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqFeature, EvalPrediction } from '../src/train';
+import { parseFlags } from '../apps/args';
 
 interface Experiment {
   train: readonly Row[];
@@ -71,7 +72,7 @@ const EXPERIMENTS: Record<string, () => Promise<Experiment>> = {
 async function main() {
   const t0 = Date.now();
   const secs = () => ((Date.now() - t0) / 1000).toFixed(0) + 's';
-  const name = process.argv[2] ?? '';
+  const name = parseFlags(process.argv.slice(2), {}).positionals[0] ?? '';
   if (!EXPERIMENTS[name]) throw new Error(`usage: npx tsx bench/finetune.ts ${Object.keys(EXPERIMENTS).join('|')}`);
   const exp = await EXPERIMENTS[name]();
   const setting = (k: string) => env(k, exp.defaults[k]);

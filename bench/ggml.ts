@@ -21,6 +21,7 @@ import { WhisperConfig } from '../src/model/config';
 import { loadSafetensorsCheckpoint } from '../src/model/safetensors';
 import { expectedWeightShapes } from '../src/model/whisper';
 import { melFilterBank } from '../src/features/melFilters';
+import { parseFlags } from '../apps/args';
 
 const LAYER_NAMES: Record<string, string> = {
   'self_attn.k_proj': 'attn.key', 'self_attn.q_proj': 'attn.query', 'self_attn.v_proj': 'attn.value',
@@ -139,7 +140,7 @@ export function convertToGgml(dir: string, out: string): void {
 }
 
 if (require.main === module) {
-  const [dir, out] = process.argv.slice(2);
+  const [dir, out] = parseFlags(process.argv.slice(2), {}).positionals;
   if (!dir || !out) {
     console.error('usage: npx tsx bench/ggml.ts HF_DIR OUT.bin');
     process.exit(1);

@@ -10,10 +10,11 @@ import { describeBackend, initBackend, tf } from '../src/backend';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { sharedDir } from '../tools/shared';
+import { parseFlags, positiveIntFlag } from '../apps/args';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+const { values: flags } = parseFlags(process.argv.slice(2), { frames: { type: 'string' }, reps: { type: 'string' }, tokens: { type: 'string' } });
+function arg(name: keyof typeof flags, fallback: number): number {
+  return positiveIntFlag(name, flags[name]) ?? fallback;
 }
 
 /** Seconds of `f` (which must end by reading its result), best of `reps` after one warm-up. */

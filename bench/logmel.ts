@@ -14,6 +14,7 @@
 import * as fs from 'fs';
 import { sharedDir } from '../tools/shared';
 import { logMelSpectrogram } from '../src/features/logmel';
+import { parseFlags, positiveIntFlag } from '../apps/args';
 
 function readF32(file: string): Float32Array {
   const b = fs.readFileSync(file);
@@ -21,7 +22,7 @@ function readF32(file: string): Float32Array {
 }
 
 function main(): void {
-  const runs = Number(process.argv[2] ?? 50);
+  const runs = positiveIntFlag('runs', parseFlags(process.argv.slice(2), {}).positionals[0]) ?? 50;
   // 30 s of real speech: jfk (11 s) repeated, so no frame is skipped as zero padding.
   const jfk = readF32(sharedDir('reference/whisper-tiny/fixtures/jfk.pcm.f32'));
   const audio = new Float32Array(480000);

@@ -15,6 +15,7 @@ import { loadAudio, loadAudioFfmpeg } from '../src/audio/decode';
 import { initBackend } from '../src/backend';
 import { loadWhisper } from '../src/model/pipeline';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
+import { parseFlags } from '../apps/args';
 
 interface RefRow {
   id: string;
@@ -24,9 +25,10 @@ interface RefRow {
   tokens: number[];
 }
 
-function arg(name: string, def?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
+const text = { type: 'string' } as const;
+const { values: flags } = parseFlags(process.argv.slice(2), { filter: text, shard: text, limit: text, batch: text, audio: text });
+function arg(name: keyof typeof flags, def?: string): string | undefined {
+  return flags[name] ?? def;
 }
 
 async function main() {

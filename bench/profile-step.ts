@@ -17,10 +17,12 @@ import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { loadAudio } from '../src/audio/decode';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { crossEntropyLoss } from '../src/train/loss';
+import { parseFlags } from '../apps/args';
 
 async function main() {
-  const config = (process.argv[2] ?? 'A').toUpperCase();
-  if (config !== 'A' && config !== 'B') throw new Error(`usage: profile-step.ts A|B (got ${process.argv[2]})`);
+  const given = parseFlags(process.argv.slice(2), {}).positionals[0];
+  const config = (given ?? 'A').toUpperCase();
+  if (config !== 'A' && config !== 'B') throw new Error(`usage: profile-step.ts A|B (got ${given})`);
   console.log(describeBackend(await initBackend()));
   const dir = sharedDir('models', 'whisper-tiny');
   const model = await WhisperForConditionalGeneration.fromPretrained(dir);

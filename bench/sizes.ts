@@ -19,6 +19,7 @@ import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { WhisperForConditionalGeneration, expectedWeightShapes } from '../src/model/whisper';
 import { WhisperConfig } from '../src/model/config';
 import { PROJECT_ROOT, sharedDir } from '../tools/shared';
+import { parseFlags } from '../apps/args';
 
 /** The fields in which the released checkpoints differ from whisper-tiny's config.json. */
 const SIZES: Record<string, Record<string, number>> = {
@@ -28,9 +29,12 @@ const SIZES: Record<string, Record<string, number>> = {
 };
 const OUT = path.join(PROJECT_ROOT, 'out', 'sizes');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
+const text = { type: 'string' } as const;
+// --run DIR DTYPE: one case in a child process (spawnCase).
+const { values: flags, positionals } = parseFlags(process.argv.slice(2),
+  { frames: text, tokens: text, run: text, sizes: text, dtypes: text, backends: text, timeout: text });
+function arg(name: keyof typeof flags, fallback: string): string {
+  return flags[name] ?? fallback;
 }
 
 /** out/sizes/<size>/: config.json and a float16 model.safetensors of uniform random weights (layer norms 1). */
@@ -138,8 +142,7 @@ function spawnCase(dir: string, dtype: string, backend: string, timeoutS: number
 }
 
 async function main(): Promise<void> {
-  const run = process.argv.indexOf('--run');
-  if (run >= 0) return runCase(process.argv[run + 1], process.argv[run + 2] as WeightDtype);
+  if (flags.run) return runCase(flags.run, positionals[0] as WeightDtype);
   const sizes = arg('sizes', 'small,medium,large-v3').split(',');
   const dtypes = arg('dtypes', 'float32,float16,int8').split(',');
   const backends = arg('backends', 'wasm').split(',');

@@ -17,10 +17,11 @@ import { DecodingTask } from '../src/model/decoding';
 import { loadWhisper } from '../src/model/pipeline';
 import { sharedDir } from '../tools/shared';
 import { whisperBaseDir } from './whisper-base';
+import { parseFlags, positiveIntFlag } from '../apps/args';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
+const { values: flags } = parseFlags(process.argv.slice(2), { k: { type: 'string' }, clips: { type: 'string' } });
+function arg(name: keyof typeof flags, def: number): number {
+  return positiveIntFlag(name, flags[name]) ?? def;
 }
 
 async function main() {

@@ -27,6 +27,7 @@ import { wantedWasmThreads } from '../src/backend/wasm/threads';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
 import { convertToGgml } from './ggml';
 import { benchCacheDir } from './whisper-base';
+import { parseFlags, positiveIntFlag } from '../apps/args';
 
 interface Clip { id: string; path: string; tokens?: number[] }
 
@@ -74,15 +75,16 @@ function whisperCpp(pipe: WhisperPipeline, threads: number): (audio: Float32Arra
 
 type Engine = 'exact' | 'fast' | 'whisper.cpp';
 async function main() {
-  const quick = process.argv.includes('--quick');
+  const text = { type: 'string' } as const;
+  const { values: flags } = parseFlags(process.argv.slice(2), { quick: { type: 'boolean' }, clips: text, 'cpp-threads': text, rounds: text });
+  const quick = flags.quick ?? false;
   const backend = await initBackend();
   console.log(describeBackend(backend).split('\n')[0]);
   const load = await timed(() => loadWhisper(sharedDir('models', 'whisper-tiny')));
   const pipe = load.value;
   console.log(`model load: ${load.wall.toFixed(2)} s`);
 
-  const ci = process.argv.indexOf('--clips');
-  const clips = clipList(ci >= 0 ? Number(process.argv[ci + 1]) : 20);
+  const clips = clipList(positiveIntFlag('clips', flags.clips) ?? 20);
   const audios = await Promise.all(clips.map((c) => loadAudio(sharedDir('datasets', c.path))));
 
   const window30 = new Float32Array(pipe.featureExtractor.nSamples);
@@ -125,16 +127,14 @@ async function main() {
   tf.dispose([hidden, features]);
 
   // End to end, clip by clip, the three engines in rotating order.
-  const ci2 = process.argv.indexOf('--cpp-threads');
-  const cpp = whisperCpp(pipe, ci2 >= 0 ? Number(process.argv[ci2 + 1]) : wantedWasmThreads());
+  const cpp = whisperCpp(pipe, positiveIntFlag('cpp-threads', flags['cpp-threads']) ?? wantedWasmThreads());
   const engines: Engine[] = ['exact', 'fast', 'whisper.cpp'];
   const run = async (e: Engine, i: number) => {
     if (e === 'whisper.cpp') return { text: cpp(audios[i]) };
     const [r] = await transcribe(pipe, audios[i], { language: 'en', trimPadding: e === 'fast', maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
     return { text: r.text, tokens: r.tokens };
   };
-  const ri = process.argv.indexOf('--rounds');
-  const rounds = ri >= 0 ? Number(process.argv[ri + 1]) : 2;
+  const rounds = positiveIntFlag('rounds', flags.rounds) ?? 2;
   for (let round = 1; round <= rounds; round++) {
     const wall: Record<Engine, number> = { exact: 0, fast: 0, 'whisper.cpp': 0 };
     const cpu: Record<Engine, number> = { exact: 0, fast: 0, 'whisper.cpp': 0 };

@@ -172,7 +172,7 @@ describe('lora', () => {
     const ids = tf.tensor2d([[1, 5, 6]], undefined, 'int32');
     const y = m.forward(feats, ids);
     const n0 = numTensors();
-    m.quantizeInt8();
+    m.quantize('int8');
     assert.ok(numTensors() < n0, 'float weights (and transposed copies) are freed');
     const q = lin.int8!;
     assert.equal(q.data.length, w.length);

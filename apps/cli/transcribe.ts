@@ -19,6 +19,7 @@ import { AudioSource, streamSource, transcribe, TranscribeOptions, Transcription
 import { sharedDir } from '../../tools/shared';
 import { languageName } from '../../src/tokenizer/languages';
 import { formatResult, OUTPUT_FORMATS, OutputFormat } from './writers';
+import { choiceFlag, numberFlag, parseFlags, positiveIntFlag, UsageError } from '../args';
 
 export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
 
@@ -57,80 +58,57 @@ interface Args {
   increment?: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { files: [], adapters: [], formats: ['txt'], options: {} };
-  const o = a.options;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || (v.startsWith('--') && !/^--?\d/.test(v))) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    const num = (check: (x: number) => boolean, what: string) => {
-      const v = value();
-      const x = Number(v);
-      if (v.trim() === '' || !check(x)) throw new Error(`${arg} must be ${what}, got '${v}'`);
-      return x;
-    };
-    const posInt = () => num((x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-    const real = () => num(Number.isFinite, 'a number');
-    const optionalReal = () => (argv[i + 1] === 'none' ? (i++, null) : real());
-    switch (arg) {
-      case '--model': a.model = value(); break;
-      case '--adapter': {
-        const v = value();
-        const eq = v.indexOf('=');
-        const dir = eq > 0 ? v.slice(eq + 1) : v;
-        const name = eq > 0 ? v.slice(0, eq) : path.basename(path.resolve(dir));
-        if (a.adapters.some((x) => x.name === name)) throw new Error(`--adapter: two adapters named '${name}' (name them: --adapter NAME=DIR)`);
-        a.adapters.push({ name, dir });
-        break;
-      }
-      case '--language': o.language = value(); break;
-      case '--task': {
-        const t = value();
-        if (t !== 'transcribe' && t !== 'translate') throw new Error(`--task must be transcribe or translate, got '${t}'`);
-        o.task = t;
-        break;
-      }
-      case '--beam-size': o.numBeams = posInt(); break;
-      case '--best-of': o.bestOf = posInt(); break;
-      case '--temperature': a.temperature = num((x) => x >= 0, 'a number >= 0'); break;
-      case '--temperature-increment-on-fallback': a.increment = num((x) => x >= 0, 'a number >= 0'); break;
-      case '--compression-ratio-threshold': o.compressionRatioThreshold = optionalReal(); break;
-      case '--logprob-threshold': o.logprobThreshold = optionalReal(); break;
-      case '--no-speech-threshold': o.noSpeechThreshold = optionalReal(); break;
-      case '--condition-on-previous-text': {
-        const v = value();
-        if (v !== 'true' && v !== 'false') throw new Error(`--condition-on-previous-text must be true or false, got '${v}'`);
-        o.conditionOnPreviousText = v === 'true';
-        break;
-      }
-      case '--initial-prompt': o.initialPrompt = value(); break;
-      case '--word-timestamps': o.wordTimestamps = true; break;
-      case '--output-format': {
-        const f = value();
-        if (f === 'all') a.formats = [...OUTPUT_FORMATS];
-        else if ((OUTPUT_FORMATS as readonly string[]).includes(f)) a.formats = [f as OutputFormat];
-        else throw new Error(`--output-format must be one of ${OUTPUT_FORMATS.join(', ')}, all; got '${f}'`);
-        break;
-      }
-      case '--output-dir': a.outputDir = value(); break;
-      case '--fast': o.trimPadding = true; break;
-      case '--batch-size': o.batchSize = posInt(); break;
-      case '--assistant-model': a.assistantModel = value(); break;
-      case '--max-new-tokens': o.maxNewTokens = posInt(); break;
-      case '--no-vad': o.vad = false; break;
-      case '--help': case '-h': throw new HelpRequested();
-      default:
-        if (arg.startsWith('--')) throw new Error(`unknown option ${arg}\n${USAGE}`);
-        a.files.push(arg);
-    }
+const text = { type: 'string' } as const;
+const flag = { type: 'boolean' } as const;
+const FLAGS = {
+  model: text, adapter: { type: 'string', multiple: true }, language: text, task: text, 'beam-size': text, 'best-of': text,
+  temperature: text, 'temperature-increment-on-fallback': text, 'compression-ratio-threshold': text, 'logprob-threshold': text,
+  'no-speech-threshold': text, 'condition-on-previous-text': text, 'initial-prompt': text, 'word-timestamps': flag,
+  'output-format': text, 'output-dir': text, fast: flag, 'batch-size': text, 'assistant-model': text, 'max-new-tokens': text,
+  'no-vad': flag, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseCommandLine(argv: string[]): Args {
+  const { values: v, positionals } = parseFlags(argv, FLAGS, USAGE);
+  if (v.help) throw new HelpRequested();
+  // A threshold may be 'none' (openai's CLI: never fail on it).
+  const threshold = (name: keyof typeof v) => (v[name] === 'none' ? null : numberFlag(name, v[name] as string | undefined));
+  const atLeastZero = (name: 'temperature' | 'temperature-increment-on-fallback') => numberFlag(name, v[name], (x) => x >= 0, 'a number >= 0');
+  const conditioned = choiceFlag('condition-on-previous-text', v['condition-on-previous-text'], ['true', 'false'] as const);
+  const format = choiceFlag('output-format', v['output-format'], [...OUTPUT_FORMATS, 'all'] as const);
+  const adapters: Args['adapters'] = [];
+  for (const value of v.adapter ?? []) {
+    const eq = value.indexOf('=');
+    const dir = eq > 0 ? value.slice(eq + 1) : value;
+    const name = eq > 0 ? value.slice(0, eq) : path.basename(path.resolve(dir));
+    if (adapters.some((x) => x.name === name)) throw new UsageError(`--adapter: two adapters named '${name}' (name them: --adapter NAME=DIR)`);
+    adapters.push({ name, dir });
   }
-  if (!a.files.length) throw new Error(`no audio file given\n${USAGE}`);
-  if (a.formats.length > 1 && !a.outputDir) a.outputDir = '.';
-  return a;
+  const options: TranscribeOptions = {
+    language: v.language,
+    task: choiceFlag('task', v.task, ['transcribe', 'translate'] as const),
+    numBeams: positiveIntFlag('beam-size', v['beam-size']),
+    bestOf: positiveIntFlag('best-of', v['best-of']),
+    compressionRatioThreshold: threshold('compression-ratio-threshold'),
+    logprobThreshold: threshold('logprob-threshold'),
+    noSpeechThreshold: threshold('no-speech-threshold'),
+    conditionOnPreviousText: conditioned === undefined ? undefined : conditioned === 'true',
+    initialPrompt: v['initial-prompt'],
+    wordTimestamps: v['word-timestamps'],
+    trimPadding: v.fast,
+    batchSize: positiveIntFlag('batch-size', v['batch-size']),
+    maxNewTokens: positiveIntFlag('max-new-tokens', v['max-new-tokens']),
+    vad: v['no-vad'] ? false : undefined,
+  };
+  // Unset options stay absent, so transcribe's defaults apply.
+  for (const k of Object.keys(options) as (keyof TranscribeOptions)[]) if (options[k] === undefined) delete options[k];
+  if (!positionals.length) throw new UsageError(`no audio file given\n${USAGE}`);
+  const formats = format === undefined ? ['txt' as const] : format === 'all' ? [...OUTPUT_FORMATS] : [format];
+  return {
+    files: positionals, model: v.model, adapters, formats, assistantModel: v['assistant-model'], options,
+    outputDir: v['output-dir'] ?? (formats.length > 1 ? '.' : undefined),
+    temperature: atLeastZero('temperature'), increment: atLeastZero('temperature-increment-on-fallback'),
+  };
 }
 
 class HelpRequested extends Error {}
@@ -172,7 +150,7 @@ export async function runCli(argv: string[], io: CliIO = {
 }): Promise<number> {
   let args: Args;
   try {
-    args = parseArgs(argv);
+    args = parseCommandLine(argv);
   } catch (e) {
     if (e instanceof HelpRequested) {
       io.stdout(USAGE + '\n');

@@ -33,6 +33,7 @@ import { DemoTranscriber, FileJob, JobError, JobResult, transcribeFile, Variant 
 import { TranscriptionWorker } from './worker';
 import { CHECKPOINT_FILES, WEIGHTS_INDEX_NAME } from '../../src/model/files';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../../src/lora/peft';
+import { intFlag, parseFlags } from '../args';
 
 export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
 const WASM_DIR = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm'));
@@ -333,32 +334,19 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
   };
 }
 
-/** `--name value` / `--name=value` from argv. */
-function flag(argv: string[], name: string): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === `--${name}`) return argv[i + 1];
-    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
-  }
-  return undefined;
-}
-
-/** A whole number option in [min, max], or the default; the error names the option. */
-function intFlag(argv: string[], name: string, fallback: number, min: number, max: number): number {
-  const text = flag(argv, name);
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name} ${text} must be a whole number in ${min}..${max}`);
-  return v;
-}
+const USAGE = 'usage: npm run demo -- [--port 7860] [--host 127.0.0.1] [--model DIR|ID] [--adapter DIR] [--language CODE] ' +
+  '[--max-seconds N] [--max-queue N]';
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const port = intFlag(argv, 'port', Number(process.env.PORT ?? 7860), 0, 65535);
+  const text = { type: 'string' } as const;
+  const { values: v } = parseFlags(process.argv.slice(2),
+    { port: text, host: text, model: text, adapter: text, language: text, 'max-seconds': text, 'max-queue': text }, USAGE);
   console.log('loading the model...');
   const demo = await startDemo({
-    port, host: flag(argv, 'host'), model: flag(argv, 'model'), adapter: flag(argv, 'adapter'), language: flag(argv, 'language'),
-    maxSeconds: intFlag(argv, 'max-seconds', DEFAULT_MAX_SECONDS, 1, 24 * 3600),
-    maxQueue: intFlag(argv, 'max-queue', DEFAULT_MAX_QUEUE, 0, 1000),
+    port: intFlag('port', v.port, Number(process.env.PORT ?? 7860), 0, 65535),
+    host: v.host, model: v.model, adapter: v.adapter, language: v.language,
+    maxSeconds: intFlag('max-seconds', v['max-seconds'], DEFAULT_MAX_SECONDS, 1, 24 * 3600),
+    maxQueue: intFlag('max-queue', v['max-queue'], DEFAULT_MAX_QUEUE, 0, 1000),
   });
   console.log(`Whisper demo (${demo.modelName}${demo.adapterName ? ` + ${demo.adapterName}` : ''}) at ${demo.url}`);
   console.log('Ctrl+C to stop.');

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { attention, keyValue, KeyValue, matMulT } from '../backend';
-import { Linear } from './layers';
+import { Linear, WeightSlot } from './layers';
 
 export type { KeyValue };
 
@@ -44,6 +44,14 @@ export class WhisperAttention {
 
   linears(): Linear[] {
     return [this.qProj, this.kProj, this.vProj, this.outProj];
+  }
+
+  slots(): WeightSlot[] {
+    return this.linears().flatMap((l) => l.slots());
+  }
+
+  dispose(): void {
+    this.linears().forEach((l) => l.dispose());
   }
 
   /** Keys and values of `states` [B, S, d], for attending to them. */

@@ -8,24 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { concatKeyValue, gatherKeyValue, sliceKeyValue } from '../backend';
-import { KeyValue, WhisperAttention } from './attention';
-import { gelu, LayerNorm, Linear } from './layers';
-
-export class WhisperDecoderLayer {
-  constructor(
-    public selfAttn: WhisperAttention,
-    public selfAttnLayerNorm: LayerNorm,
-    public encoderAttn: WhisperAttention,
-    public encoderAttnLayerNorm: LayerNorm,
-    public fc1: Linear,
-    public fc2: Linear,
-    public finalLayerNorm: LayerNorm,
-  ) {}
-
-  linears(): Linear[] {
-    return [...this.selfAttn.linears(), ...this.encoderAttn.linears(), this.fc1, this.fc2];
-  }
-}
+import { KeyValue } from './attention';
+import { ResidualAttentionBlock } from './block';
+import { LayerNorm, Linear, WeightSlot } from './layers';
 
 /** Per-layer keys/values kept between generation steps. */
 export interface DecoderCache {
@@ -54,7 +39,7 @@ export class WhisperDecoder {
     public embedTokens: tf.Tensor2D,
     /** [maxTargetPositions, d] */
     public embedPositions: tf.Tensor2D,
-    public layers: WhisperDecoderLayer[],
+    public layers: ResidualAttentionBlock[],
     public layerNorm: LayerNorm,
   ) {}
 
@@ -88,13 +73,12 @@ export class WhisperDecoder {
       const t = inputIds.shape[1];
       let h = this.embed(inputIds, 0);
       const mask = t > 1 ? WhisperDecoder.causalMask(t) : undefined;
-      this.layers.forEach((l, i) => {
-        h = l.selfAttn.apply(l.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { mask, training, residual: h });
-        h = l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, {
-          kv: l.encoderAttn.keyValue(encoderHiddenStates, training), training, residual: h,
-          onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
+      this.layers.forEach((block, i) => {
+        h = block.attend(h, { mask, training });
+        h = block.attendToAudio(h, block.encoderAttn!.keyValue(encoderHiddenStates, training), {
+          training, onScores: onCrossAttention && ((scores) => onCrossAttention(i, scores)), keyStates: encoderHiddenStates,
         });
-        h = l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h), training)), training, { residual: h }) as tf.Tensor3D;
+        h = block.mlp(h, training);
       });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
@@ -102,7 +86,7 @@ export class WhisperDecoder {
 
   /** Cross-attention keys/values of every layer for a batch of clips, computed once. Caller disposes. */
   crossKeyValues(encoderHiddenStates: tf.Tensor3D): KeyValue[] {
-    return this.layers.map((l) => l.encoderAttn.keyValue(encoderHiddenStates));
+    return this.layers.map((block) => block.encoderAttn!.keyValue(encoderHiddenStates));
   }
 
   /**
@@ -115,16 +99,19 @@ export class WhisperDecoder {
     const out = tf.tidy(() => {
       let h = this.embed(inputIds, cache.offset);
       const mask = t > 1 ? WhisperDecoder.causalMask(t, cache.offset) : undefined;
-      this.layers.forEach((l, i) => {
-        const x = l.selfAttnLayerNorm.apply(h) as tf.Tensor3D;
-        const fresh = l.selfAttn.keyValue(x);
-        const prev = cache.self[i];
-        const kv = prev ? concatKeyValue(prev, fresh) : fresh;
-        [...kv.k, ...kv.v].forEach((x) => tf.keep(x));
-        next.push(kv);
-        h = l.selfAttn.apply(x, { kv, mask, residual: h });
-        h = l.encoderAttn.apply(l.encoderAttnLayerNorm.apply(h) as tf.Tensor3D, { kv: cache.cross[i], residual: h });
-        h = l.fc2.apply(gelu(l.fc1.apply(l.finalLayerNorm.apply(h))), false, { residual: h }) as tf.Tensor3D;
+      this.layers.forEach((block, i) => {
+        // This step's keys/values join the cached ones (kept: they outlive this tidy).
+        const withCache = (x: tf.Tensor3D) => {
+          const fresh = block.selfAttn.keyValue(x);
+          const prev = cache.self[i];
+          const kv = prev ? concatKeyValue(prev, fresh) : fresh;
+          [...kv.k, ...kv.v].forEach((t) => tf.keep(t));
+          next.push(kv);
+          return kv;
+        };
+        h = block.attend(h, { kv: withCache, mask });
+        h = block.attendToAudio(h, cache.cross[i]);
+        h = block.mlp(h);
       });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
@@ -138,15 +125,19 @@ export class WhisperDecoder {
     return this.layers.flatMap((l) => l.linears());
   }
 
+  /** Every weight in checkpoint order. */
+  slots(): WeightSlot[] {
+    return [
+      { name: 'model.decoder.embed_tokens.weight', get: () => this.embedTokens, set: (t) => (this.embedTokens = t as tf.Tensor2D) },
+      { name: 'model.decoder.embed_positions.weight', get: () => this.embedPositions, set: (t) => (this.embedPositions = t as tf.Tensor2D) },
+      ...this.layers.flatMap((l) => l.slots()), ...this.layerNorm.slots(),
+    ];
+  }
+
   dispose(): void {
     this.embedTokens.dispose();
     this.embedPositions.dispose();
-    for (const l of this.layers) {
-      l.linears().forEach((x) => x.dispose());
-      l.selfAttnLayerNorm.dispose();
-      l.encoderAttnLayerNorm.dispose();
-      l.finalLayerNorm.dispose();
-    }
+    this.layers.forEach((l) => l.dispose());
     this.layerNorm.dispose();
   }
 }

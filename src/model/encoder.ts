@@ -1,34 +1,11 @@
 /**
  * Whisper's audio encoder: two GELU convolutions (the second halves the frame rate: 3000 mel
- * frames -> 1500 positions), learned-sinusoidal position embeddings, pre-LayerNorm transformer
- * layers, final LayerNorm.
+ * frames -> 1500 positions), sinusoidal position embeddings, residual attention blocks
+ * (./block.ts), final LayerNorm.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WhisperAttention } from './attention';
-import { Conv1d, gelu, LayerNorm, Linear } from './layers';
-
-export class WhisperEncoderLayer {
-  constructor(
-    public selfAttn: WhisperAttention,
-    public selfAttnLayerNorm: LayerNorm,
-    public fc1: Linear,
-    public fc2: Linear,
-    public finalLayerNorm: LayerNorm,
-  ) {}
-
-  apply(h: tf.Tensor3D, training = false): tf.Tensor3D {
-    return tf.tidy(() => {
-      const a = this.selfAttn.apply(this.selfAttnLayerNorm.apply(h) as tf.Tensor3D, { training });
-      const h1 = tf.add(h, a) as tf.Tensor3D;
-      const f = this.fc2.apply(gelu(this.fc1.apply(this.finalLayerNorm.apply(h1), training)), training);
-      return tf.add(h1, f) as tf.Tensor3D;
-    });
-  }
-
-  linears(): Linear[] {
-    return [...this.selfAttn.linears(), this.fc1, this.fc2];
-  }
-}
+import { ResidualAttentionBlock } from './block';
+import { Conv1d, gelu, LayerNorm, Linear, WeightSlot } from './layers';
 
 export class WhisperEncoder {
   constructor(
@@ -36,7 +13,7 @@ export class WhisperEncoder {
     public conv2: Conv1d,
     /** [maxSourcePositions, d] */
     public embedPositions: tf.Tensor2D,
-    public layers: WhisperEncoderLayer[],
+    public layers: ResidualAttentionBlock[],
     public layerNorm: LayerNorm,
   ) {}
 
@@ -57,7 +34,7 @@ export class WhisperEncoder {
       const x = tf.transpose(inputFeatures, [0, 2, 1]) as tf.Tensor3D; // channels last for conv1d
       const c1 = gelu(this.conv1.apply(x)) as tf.Tensor3D;
       let h = tf.add(gelu(this.conv2.apply(c1)), positions) as tf.Tensor3D;
-      for (const layer of this.layers) h = layer.apply(h, training);
+      for (const block of this.layers) h = block.mlp(block.attend(h, { training }), training);
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
   }
@@ -66,15 +43,20 @@ export class WhisperEncoder {
     return this.layers.flatMap((l) => l.linears());
   }
 
+  /** Every weight in checkpoint order. */
+  slots(): WeightSlot[] {
+    return [
+      ...this.conv1.slots(), ...this.conv2.slots(),
+      { name: 'model.encoder.embed_positions.weight', get: () => this.embedPositions, set: (t) => (this.embedPositions = t as tf.Tensor2D) },
+      ...this.layers.flatMap((l) => l.slots()), ...this.layerNorm.slots(),
+    ];
+  }
+
   dispose(): void {
     this.conv1.dispose();
     this.conv2.dispose();
     this.embedPositions.dispose();
-    for (const l of this.layers) {
-      l.linears().forEach((x) => x.dispose());
-      l.selfAttnLayerNorm.dispose();
-      l.finalLayerNorm.dispose();
-    }
+    this.layers.forEach((l) => l.dispose());
     this.layerNorm.dispose();
   }
 }

@@ -13,6 +13,19 @@ import type { Int8Weight } from '../backend';
 
 export { gelu };
 
+/** One weight of the model by its Hugging Face name, read and replaced in place. */
+export interface WeightSlot {
+  /** e.g. 'model.encoder.conv1.weight' */
+  name: string;
+  /** The tensor the model computes with. */
+  get(): tf.Tensor;
+  set(t: tf.Tensor): void;
+  /** Transpose from the model's layout to HF's and back (conv filters: [k, in, out] vs [out, in, k]). */
+  perm?: number[];
+  /** The int8/float16 bytes of a quantized Linear (its float `get()` is then disposed). */
+  quantized?(): QuantizedWeight | undefined;
+}
+
 /** Something added to a Linear's output, e.g. a LoRA branch: y = xW^T + b + sum(adapter(x)). */
 export interface LinearAdapter {
   forward(x: tf.Tensor, training: boolean): tf.Tensor;
@@ -78,11 +91,6 @@ export class Linear implements FrozenWeight {
     this.derived.dispose();
   }
 
-  /** quantize('int8'). */
-  quantizeInt8(): void {
-    this.quantize('int8');
-  }
-
   /**
    * x [..., in] -> [..., out]. Differentiable w.r.t. variables used by the adapters. `scale`
    * multiplies the output (attention's query scaling) and `residual` [..., out] is added to it
@@ -106,6 +114,12 @@ export class Linear implements FrozenWeight {
     });
   }
 
+  slots(): WeightSlot[] {
+    const slots: WeightSlot[] = [{ name: `${this.name}.weight`, get: () => this.weight, set: (t) => (this.weight = t as tf.Tensor2D), quantized: () => this.quantized }];
+    if (this.bias) slots.push({ name: `${this.name}.bias`, get: () => this.bias!, set: (t) => (this.bias = t as tf.Tensor1D) });
+    return slots;
+  }
+
   dispose(): void {
     if (!this.weight.isDisposed) this.weight.dispose();
     this.bias?.dispose();
@@ -119,6 +133,13 @@ export class LayerNorm {
   /** Normalizes over the last axis. */
   apply(x: tf.Tensor): tf.Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+
+  slots(): WeightSlot[] {
+    return [
+      { name: `${this.name}.weight`, get: () => this.weight, set: (t) => (this.weight = t as tf.Tensor1D) },
+      { name: `${this.name}.bias`, get: () => this.bias, set: (t) => (this.bias = t as tf.Tensor1D) },
+    ];
   }
 
   dispose(): void {
@@ -173,6 +194,13 @@ export class Conv1d {
     });
     const cols = tf.reshape(tf.concat(taps, 2), [b * n, k * cin]);
     return tf.reshape(tf.matMul(cols, tf.reshape(this.filter, [k * cin, cout])), [b, n, cout]);
+  }
+
+  slots(): WeightSlot[] {
+    return [
+      { name: `${this.name}.weight`, get: () => this.filter, set: (t) => (this.filter = t as tf.Tensor3D), perm: [2, 1, 0] },
+      { name: `${this.name}.bias`, get: () => this.bias, set: (t) => (this.bias = t as tf.Tensor1D) },
+    ];
   }
 
   dispose(): void {

@@ -15,64 +15,62 @@ import { nodeFiles } from '../io/node';
 import { atomicWriteDir } from '../atomic';
 import { WhisperAttention } from './attention';
 import { WhisperConfig } from './config';
-import { WhisperDecoder, WhisperDecoderLayer } from './decoder';
-import { WhisperEncoder, WhisperEncoderLayer } from './encoder';
+import { ResidualAttentionBlock } from './block';
+import { WhisperDecoder } from './decoder';
+import { WhisperEncoder } from './encoder';
 import { generate, GenerateOptions, GenerateOutput } from './generate';
 import { resolveModel, ResolveOptions } from './hub';
-import { Conv1d, LayerNorm, Linear } from './layers';
+import { Conv1d, LayerNorm, Linear, WeightSlot } from './layers';
 import { LoadedTensor, loadSafetensorsCheckpoint, saveSafetensors } from './safetensors';
 import { readSpecialTokens, SpecialTokens, specialTokensFromConfig } from '../tokenizer/special';
 import { CONFIG_NAME, GENERATION_CONFIG_NAME, PROCESSOR_FILES, WEIGHTS_NAME } from './files';
 
 const PROJ_OUT = 'proj_out.weight';
 
-/** Every tensor name of a Whisper checkpoint and the shape the config implies. */
-export function expectedWeightShapes(c: WhisperConfig): Map<string, number[]> {
+/** Reads one checkpoint tensor by name, given the shape the config implies for it. */
+type TakeWeight = (name: string, shape: number[]) => tf.Tensor;
+/** The same for the layers' Linear weights, which may be kept as int8/float16 bytes. */
+type TakeLayerWeight = (name: string, shape: [number, number]) => tf.Tensor2D | QuantizedWeight;
+
+/**
+ * The checkpoint layout, written once: every module of Whisper with its Hugging Face name and the
+ * shape `c` implies for each weight, built from what `take` returns. Loading passes the checkpoint's
+ * tensors; `expectedWeightShapes` passes a recorder.
+ */
+function buildWhisper(c: WhisperConfig, take: TakeWeight, takeLayer: TakeLayerWeight = take as TakeLayerWeight,
+  storedProjection = false): WhisperForConditionalGeneration {
   const d = c.dModel;
-  const m = new Map<string, number[]>();
-  const attn = (p: string) => {
-    for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      m.set(`${p}.${n}.weight`, [d, d]);
-      if (n !== 'k_proj') m.set(`${p}.${n}.bias`, [d]);
-    }
-  };
-  const ln = (p: string) => {
-    m.set(`${p}.weight`, [d]);
-    m.set(`${p}.bias`, [d]);
-  };
-  const ffn = (p: string, f: number) => {
-    m.set(`${p}.fc1.weight`, [f, d]);
-    m.set(`${p}.fc1.bias`, [f]);
-    m.set(`${p}.fc2.weight`, [d, f]);
-    m.set(`${p}.fc2.bias`, [d]);
-  };
-  m.set('model.encoder.conv1.weight', [d, c.numMelBins, 3]);
-  m.set('model.encoder.conv1.bias', [d]);
-  m.set('model.encoder.conv2.weight', [d, d, 3]);
-  m.set('model.encoder.conv2.bias', [d]);
-  m.set('model.encoder.embed_positions.weight', [c.maxSourcePositions, d]);
-  for (let i = 0; i < c.encoderLayers; i++) {
-    const p = `model.encoder.layers.${i}`;
-    attn(`${p}.self_attn`);
-    ln(`${p}.self_attn_layer_norm`);
-    ffn(p, c.encoderFfnDim);
-    ln(`${p}.final_layer_norm`);
-  }
-  ln('model.encoder.layer_norm');
-  m.set('model.decoder.embed_tokens.weight', [c.vocabSize, d]);
-  m.set('model.decoder.embed_positions.weight', [c.maxTargetPositions, d]);
-  for (let i = 0; i < c.decoderLayers; i++) {
-    const p = `model.decoder.layers.${i}`;
-    attn(`${p}.self_attn`);
-    ln(`${p}.self_attn_layer_norm`);
-    attn(`${p}.encoder_attn`);
-    ln(`${p}.encoder_attn_layer_norm`);
-    ffn(p, c.decoderFfnDim);
-    ln(`${p}.final_layer_norm`);
-  }
-  ln('model.decoder.layer_norm');
-  m.set(PROJ_OUT, [c.vocabSize, d]);
-  return m;
+  const linear = (p: string, out: number, inp: number, bias = true) =>
+    new Linear(p, takeLayer(`${p}.weight`, [out, inp]), bias ? take(`${p}.bias`, [out]) as tf.Tensor1D : undefined);
+  const norm = (p: string) => new LayerNorm(p, take(`${p}.weight`, [d]) as tf.Tensor1D, take(`${p}.bias`, [d]) as tf.Tensor1D);
+  const attention = (p: string, heads: number) => new WhisperAttention(p, heads,
+    linear(`${p}.q_proj`, d, d), linear(`${p}.k_proj`, d, d, false), linear(`${p}.v_proj`, d, d), linear(`${p}.out_proj`, d, d));
+  const block = (p: string, heads: number, ffn: number, cross: boolean) => new ResidualAttentionBlock(
+    attention(`${p}.self_attn`, heads), norm(`${p}.self_attn_layer_norm`), linear(`${p}.fc1`, ffn, d), linear(`${p}.fc2`, d, ffn),
+    norm(`${p}.final_layer_norm`),
+    cross ? attention(`${p}.encoder_attn`, heads) : undefined, cross ? norm(`${p}.encoder_attn_layer_norm`) : undefined);
+  const conv = (p: string, inp: number, stride: number) =>
+    new Conv1d(p, take(`${p}.weight`, [d, inp, 3]) as tf.Tensor3D, take(`${p}.bias`, [d]) as tf.Tensor1D, stride, 1);
+
+  const encoder = new WhisperEncoder(conv('model.encoder.conv1', c.numMelBins, 1), conv('model.encoder.conv2', d, 2),
+    take('model.encoder.embed_positions.weight', [c.maxSourcePositions, d]) as tf.Tensor2D,
+    Array.from({ length: c.encoderLayers }, (_, i) => block(`model.encoder.layers.${i}`, c.encoderAttentionHeads, c.encoderFfnDim, false)),
+    norm('model.encoder.layer_norm'));
+  const embedTokens = take('model.decoder.embed_tokens.weight', [c.vocabSize, d]) as tf.Tensor2D;
+  const decoder = new WhisperDecoder(embedTokens, take('model.decoder.embed_positions.weight', [c.maxTargetPositions, d]) as tf.Tensor2D,
+    Array.from({ length: c.decoderLayers }, (_, i) => block(`model.decoder.layers.${i}`, c.decoderAttentionHeads, c.decoderFfnDim, true)),
+    norm('model.decoder.layer_norm'));
+  // Tied output projection: proj_out = embed_tokens when the checkpoint does not store it.
+  const projOut = new Linear('proj_out', storedProjection ? take(PROJ_OUT, [c.vocabSize, d]) as tf.Tensor2D : embedTokens);
+  return new WhisperForConditionalGeneration(c, encoder, decoder, projOut);
+}
+
+/** Every tensor name of a Whisper checkpoint and the shape the config implies (proj_out included, which a tied checkpoint omits). */
+export function expectedWeightShapes(c: WhisperConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  // The layout is read off buildWhisper with a stand-in of each weight's rank (a 1 x 1 x ... tensor).
+  tf.tidy(() => buildWhisper(c, (name, shape) => (shapes.set(name, shape), tf.zeros(shape.map(() => 1))), undefined, true).dispose());
+  return shapes;
 }
 
 export interface FromPretrainedOptions extends ResolveOptions {
@@ -113,18 +111,7 @@ function selectPositions(hidden: tf.Tensor3D, positions: number[]): tf.Tensor3D 
   return tf.reshape(rows, [1, positions.length, d]);
 }
 
-/** One weight of the model by its Hugging Face name, read and replaced in place. */
-export interface WeightSlot {
-  /** e.g. 'model.encoder.conv1.weight' */
-  name: string;
-  /** The tensor the model computes with. */
-  get(): tf.Tensor;
-  set(t: tf.Tensor): void;
-  /** Transpose from the model's layout to HF's and back (conv filters: [k, in, out] vs [out, in, k]). */
-  perm?: number[];
-  /** The int8/float16 bytes of a quantized Linear (its float `get()` is then disposed). */
-  quantized?(): QuantizedWeight | undefined;
-}
+export type { WeightSlot };
 
 export class WhisperForConditionalGeneration {
   /** Where the checkpoint was loaded from. */
@@ -174,44 +161,13 @@ export class WhisperForConditionalGeneration {
     };
     const dtype = opts.weightsDtype ?? 'float32';
     const tensor = (n: string) => (({ data, shape }) => tf.tensor(data, shape))(get(n));
-    const t1 = (n: string) => tensor(n) as tf.Tensor1D;
-    const t2 = (n: string) => tensor(n) as tf.Tensor2D;
-    const t3 = (n: string) => tensor(n) as tf.Tensor3D;
     // Layer weights in the dtype asked for; kept as bytes, they never become a float32 tensor.
     const layerWeight = (n: string) => {
-      if (dtype === 'float32') return t2(n);
+      if (dtype === 'float32') return tensor(n) as tf.Tensor2D;
       const w = get(n);
       return quantize(dtype, w.data, w.shape as [number, number]);
     };
-    const linear = (p: string, bias = true) => new Linear(p, layerWeight(`${p}.weight`), bias ? t1(`${p}.bias`) : undefined);
-    const ln = (p: string) => new LayerNorm(p, t1(`${p}.weight`), t1(`${p}.bias`));
-    const attn = (p: string, heads: number) => new WhisperAttention(p, heads,
-      linear(`${p}.q_proj`), linear(`${p}.k_proj`, false), linear(`${p}.v_proj`), linear(`${p}.out_proj`));
-
-    const encLayers: WhisperEncoderLayer[] = [];
-    for (let i = 0; i < config.encoderLayers; i++) {
-      const p = `model.encoder.layers.${i}`;
-      encLayers.push(new WhisperEncoderLayer(attn(`${p}.self_attn`, config.encoderAttentionHeads),
-        ln(`${p}.self_attn_layer_norm`), linear(`${p}.fc1`), linear(`${p}.fc2`), ln(`${p}.final_layer_norm`)));
-    }
-    const encoder = new WhisperEncoder(
-      new Conv1d('model.encoder.conv1', t3('model.encoder.conv1.weight'), t1('model.encoder.conv1.bias'), 1, 1),
-      new Conv1d('model.encoder.conv2', t3('model.encoder.conv2.weight'), t1('model.encoder.conv2.bias'), 2, 1),
-      t2('model.encoder.embed_positions.weight'), encLayers, ln('model.encoder.layer_norm'));
-
-    const decLayers: WhisperDecoderLayer[] = [];
-    for (let i = 0; i < config.decoderLayers; i++) {
-      const p = `model.decoder.layers.${i}`;
-      decLayers.push(new WhisperDecoderLayer(attn(`${p}.self_attn`, config.decoderAttentionHeads),
-        ln(`${p}.self_attn_layer_norm`), attn(`${p}.encoder_attn`, config.decoderAttentionHeads),
-        ln(`${p}.encoder_attn_layer_norm`), linear(`${p}.fc1`), linear(`${p}.fc2`), ln(`${p}.final_layer_norm`)));
-    }
-    const embedTokens = t2('model.decoder.embed_tokens.weight');
-    const decoder = new WhisperDecoder(embedTokens, t2('model.decoder.embed_positions.weight'), decLayers,
-      ln('model.decoder.layer_norm'));
-    // Tied output projection: proj_out = embed_tokens when the checkpoint does not store it.
-    const projOut = new Linear('proj_out', weights.has(PROJ_OUT) ? t2(PROJ_OUT) : embedTokens);
-    return new WhisperForConditionalGeneration(config, encoder, decoder, projOut);
+    return buildWhisper(config, tensor, layerWeight, weights.has(PROJ_OUT));
   }
 
   /**
@@ -236,7 +192,6 @@ export class WhisperForConditionalGeneration {
     for (const l of [...this.encoder.linears(), ...this.decoder.linears()]) l.quantize(dtype);
   }
 
-  /** quantize('int8') (see FromPretrainedOptions.loadIn8bit). */
   /** True when the output projection is the token embedding (not stored in checkpoints). */
   get tiedProjection(): boolean {
     return this.projOut.weight === this.decoder.embedTokens;
@@ -244,49 +199,14 @@ export class WhisperForConditionalGeneration {
 
   /** Every weight, in checkpoint order, by its Hugging Face name (a tied proj_out is not listed). */
   weightSlots(): WeightSlot[] {
-    const slots: WeightSlot[] = [];
-    const linear = (l: Linear) => {
-      slots.push({ name: `${l.name}.weight`, get: () => l.weight, set: (t) => (l.weight = t as tf.Tensor2D), quantized: () => l.quantized });
-      if (l.bias) slots.push({ name: `${l.name}.bias`, get: () => l.bias!, set: (t) => (l.bias = t as tf.Tensor1D) });
-    };
-    const norm = (n: LayerNorm) => {
-      slots.push({ name: `${n.name}.weight`, get: () => n.weight, set: (t) => (n.weight = t as tf.Tensor1D) });
-      slots.push({ name: `${n.name}.bias`, get: () => n.bias, set: (t) => (n.bias = t as tf.Tensor1D) });
-    };
-    const conv = (c: Conv1d) => {
-      slots.push({ name: `${c.name}.weight`, get: () => c.filter, set: (t) => (c.filter = t as tf.Tensor3D), perm: [2, 1, 0] });
-      slots.push({ name: `${c.name}.bias`, get: () => c.bias, set: (t) => (c.bias = t as tf.Tensor1D) });
-    };
-    const { encoder: e, decoder: d } = this;
-    conv(e.conv1);
-    conv(e.conv2);
-    slots.push({ name: 'model.encoder.embed_positions.weight', get: () => e.embedPositions, set: (t) => (e.embedPositions = t as tf.Tensor2D) });
-    for (const l of e.layers) {
-      l.selfAttn.linears().forEach(linear);
-      norm(l.selfAttnLayerNorm);
-      linear(l.fc1);
-      linear(l.fc2);
-      norm(l.finalLayerNorm);
-    }
-    norm(e.layerNorm);
     const tied = this.tiedProjection;
-    slots.push({ name: 'model.decoder.embed_tokens.weight', get: () => d.embedTokens, set: (t) => {
-      d.embedTokens = t as tf.Tensor2D;
-      if (tied) this.projOut.weight = t as tf.Tensor2D;
-    } });
-    slots.push({ name: 'model.decoder.embed_positions.weight', get: () => d.embedPositions, set: (t) => (d.embedPositions = t as tf.Tensor2D) });
-    for (const l of d.layers) {
-      l.selfAttn.linears().forEach(linear);
-      norm(l.selfAttnLayerNorm);
-      l.encoderAttn.linears().forEach(linear);
-      norm(l.encoderAttnLayerNorm);
-      linear(l.fc1);
-      linear(l.fc2);
-      norm(l.finalLayerNorm);
-    }
-    norm(d.layerNorm);
-    if (!tied) linear(this.projOut);
-    return slots;
+    const decoder = this.decoder.slots().map((slot) => slot.name !== 'model.decoder.embed_tokens.weight' || !tied ? slot : {
+      ...slot, set: (t: tf.Tensor) => {
+        slot.set(t);
+        this.projOut.weight = t as tf.Tensor2D;
+      },
+    });
+    return [...this.encoder.slots(), ...decoder, ...(tied ? [] : this.projOut.slots())];
   }
 
   /** HF's freeze_encoder(): full fine-tuning then trains the decoder only (set before training starts). */
@@ -374,10 +294,6 @@ export class WhisperForConditionalGeneration {
     saveSafetensors(path.join(dir, WEIGHTS_NAME), this.stateDict(), { format: 'pt' });
   }
 
-  /** Int8 storage for every encoder/decoder layer Linear (see FromPretrainedOptions.loadIn8bit). */
-  quantizeInt8(): void {
-    this.quantize('int8');
-  }
 
   /** inputFeatures [B, nMels, 3000] -> encoder hidden states [B, 1500, d] (fewer frames: see WhisperEncoder.apply). */
   encode(inputFeatures: tf.Tensor3D, training = false): tf.Tensor3D {

@@ -15,7 +15,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { atomicWriteFile } from '../atomic';
-import type { WeightSlot } from '../model/whisper';
+import type { WeightSlot } from '../model/layers';
 
 /** sha-256 (hex) of the encoder's weights, shapes and names (read asynchronously: webgpu reads no other way). */
 export async function encoderFingerprint(slots: WeightSlot[]): Promise<string> {

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WhisperConfig } from '../model/config';
 import type { GenerateOptions, GenerateOutput } from '../model/generate';
-import { WeightSlot, WhisperForConditionalGeneration } from '../model/whisper';
+import type { WeightSlot } from '../model/layers';
+import { WhisperForConditionalGeneration } from '../model/whisper';
 import type { ForwardOptions } from '../model/whisper';
 import { PeftModel } from '../lora/peft';
 

@@ -10,9 +10,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../shared';
 import { runNotebook, NotebookError } from './runner';
+import { parseFlags } from '../../apps/args';
 
 async function main() {
-  const words = process.argv.slice(2);
+  const words = parseFlags(process.argv.slice(2), {}).positionals;
   const dir = path.join(PROJECT_ROOT, 'notebooks');
   const outDir = path.join(PROJECT_ROOT, 'out');
   const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort()
