@@ -21,7 +21,8 @@ import { AudioDataset, loadAudioFolder, loadCsvDataset, Row } from '../src/data'
 import { getNormalizer } from '../src/text';
 import { wer } from '../src/eval/metrics';
 import { getPeftModel, LoraConfig } from '../src/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqFeature, EvalPrediction } from '../src/train';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments, EvalPrediction } from '../src/train';
+import type { PreparedRow } from '../src/data';
 import { parseFlags } from '../apps/args';
 
 interface Experiment {
@@ -87,16 +88,16 @@ async function main() {
   const norm = getNormalizer('english', { normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') });
 
   const prefix = tok.prefixTokens({ language: 'en', task: 'transcribe' });
-  const featurize = async (r: Row): Promise<Seq2SeqFeature & { text: string }> => ({
+  const featurize = async (r: Row): Promise<PreparedRow & { text: string }> => ({
     inputFeatures: fe.extract(await loadAudio(String(r.audio))),
     // Whisper writes a leading space before a segment's text; the target follows that convention.
     labels: [...prefix, ...tok.encode(' ' + exp.target(r.text)), tok.eot],
     id: path.basename(String(r.audio)),
     text: r.text,
   });
-  const train: (Seq2SeqFeature & { text: string })[] = [];
+  const train: (PreparedRow & { text: string })[] = [];
   for (const r of limit(exp.train, 'LIMIT_TRAIN')) train.push(await featurize(r));
-  const evalSet: (Seq2SeqFeature & { text: string })[] = [];
+  const evalSet: (PreparedRow & { text: string })[] = [];
   for (const r of limit(exp.eval, 'LIMIT_EVAL')) evalSet.push(await featurize(r));
   console.log(`${secs()} features: ${train.length} train clips, ${evalSet.length} eval clips (${exp.describe})`);
 

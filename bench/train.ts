@@ -19,7 +19,8 @@ import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { loadAudio } from '../src/audio/decode';
 import { getPeftModel, LoraConfig } from '../src/lora';
-import { Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqFeature } from '../src/train';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../src/train';
+import type { PreparedRow } from '../src/data';
 
 const ANCHOR = 3.85;
 const BATCH = Number(process.env.BATCH ?? 8);
@@ -39,7 +40,7 @@ const WORKERS_A = Number(process.env.WORKERS_A ?? 2);
 /** Worker threads for B, each with micro-batches of BATCH / WORKERS_B (WORKERS_B=1: one thread of JS, one micro-batch). */
 const WORKERS_B = Number(process.env.WORKERS_B ?? 2);
 
-async function measure(model: WhisperForConditionalGeneration, data: Seq2SeqFeature[], targets: string, label: string, micro = BATCH, workers = 1) {
+async function measure(model: WhisperForConditionalGeneration, data: PreparedRow[], targets: string, label: string, micro = BATCH, workers = 1) {
   const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: targets }));
   const trainer = new Seq2SeqTrainer({
     model: peft, trainDataset: data,
@@ -119,7 +120,7 @@ async function main() {
   const fe = WhisperFeatureExtractor.fromPretrained(dir);
   // 30 s inputs (all Whisper inputs are padded to 30 s) with real LibriSpeech transcripts as labels.
   const meta = fs.readFileSync(sharedDir('datasets', 'librispeech-mini', 'train', 'metadata.csv'), 'utf8').trim().split('\n').slice(1);
-  const data: Seq2SeqFeature[] = [];
+  const data: PreparedRow[] = [];
   for (const line of meta.slice(0, BATCH)) {
     const [file, text] = line.split(',');
     const audio = await loadAudio(sharedDir('datasets', 'librispeech-mini', 'train', file));

@@ -4,7 +4,7 @@ import seedrandom from 'seedrandom';
 import { WhisperConfig } from '../src/model/config';
 import { LoadedTensor } from '../src/model/safetensors';
 import { expectedWeightShapes, WhisperForConditionalGeneration } from '../src/model/whisper';
-import type { Seq2SeqFeature } from '../src/train/data';
+import type { PreparedRow } from '../src/data';
 
 export function tinyConfig(): WhisperConfig {
   return WhisperConfig.fromJSON({
@@ -37,10 +37,10 @@ export function randomModel(c: WhisperConfig, seed: string, scale = 0.3, normNoi
 }
 
 /** n examples: random features, labels [start, a, b, eos] that depend on a feature sign (learnable). */
-export function tinyDataset(n: number, seed = 'data'): Seq2SeqFeature[] {
+export function tinyDataset(n: number, seed = 'data'): PreparedRow[] {
   const c = tinyConfig();
   const rng = seedrandom(seed);
-  const out: Seq2SeqFeature[] = [];
+  const out: PreparedRow[] = [];
   for (let i = 0; i < n; i++) {
     const f = new Float32Array(c.numMelBins * c.nFrames);
     for (let k = 0; k < f.length; k++) f[k] = rng() * 2 - 1;

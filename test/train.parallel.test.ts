@@ -13,7 +13,8 @@ import { WhisperTokenizer } from '../src/tokenizer/whisper';
 import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { loadAudio } from '../src/audio/decode';
 import { getPeftModel, LoraConfig } from '../src/lora';
-import { Seq2SeqFeature, Seq2SeqTrainer, seq2SeqTrainingArguments } from '../src/train';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../src/train';
+import type { PreparedRow } from '../src/data';
 
 describe('Seq2SeqTrainer dataParallelWorkers', function () {
   this.timeout(600_000);
@@ -25,7 +26,7 @@ describe('Seq2SeqTrainer dataParallelWorkers', function () {
     const fe = WhisperFeatureExtractor.fromPretrained(dir);
     const split = sharedDir('datasets', 'librispeech-mini', 'train');
     const rows = fs.readFileSync(path.join(split, 'metadata.csv'), 'utf8').trim().split('\n').slice(1, 3);
-    const data: Seq2SeqFeature[] = [];
+    const data: PreparedRow[] = [];
     for (const row of rows) {
       const [file, text] = row.split(',');
       data.push({ inputFeatures: fe.extract(await loadAudio(path.join(split, file))), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });

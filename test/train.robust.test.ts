@@ -11,7 +11,7 @@ import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
 import { getPeftModel, LoraConfig, PeftModel } from '../src/lora';
 import { CheckpointError, listCheckpoints, Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
-import type { Seq2SeqFeature } from '../src/train';
+import type { PreparedRow } from '../src/data';
 import { assertClose, maxAbsDiff } from './helpers/close';
 import { tinyDataset, tinyModel } from './lora.helpers';
 
@@ -39,7 +39,7 @@ const weights = (p: PeftModel) => p.trainableVariables().map((v) => Array.from(v
 const readLog = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 /** The encoder output of one example computed directly. */
-function encodeDirect(model: ReturnType<typeof tinyModel>, f: Seq2SeqFeature): Float32Array {
+function encodeDirect(model: ReturnType<typeof tinyModel>, f: PreparedRow): Float32Array {
   const x = tf.tensor3d(f.inputFeatures, [1, 8, 20]);
   const y = model.encode(x);
   const out = y.dataSync() as Float32Array;

@@ -12,7 +12,8 @@ import { WhisperFeatureExtractor } from '../src/features/logmel';
 import { getPeftModel, LoraConfig, PeftModel } from '../src/lora';
 import { sharedDir } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
-import { Seq2SeqFeature, Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
+import type { PreparedRow } from '../src/data';
 import { tinyDataset, tinyModel } from './lora.helpers';
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'train-stream-'));
@@ -71,7 +72,7 @@ describe('streamed training data', () => {
     });
   });
 
-  function setup(train: IterableAudioDataset<Seq2SeqFeature>, args: Partial<Seq2SeqTrainingArguments>) {
+  function setup(train: IterableAudioDataset<PreparedRow>, args: Partial<Seq2SeqTrainingArguments>) {
     const model = tinyModel();
     const peft = getPeftModel(model, new LoraConfig({ r: 4, loraAlpha: 8, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'] }), { seed: 1 });
     const trainer = new Seq2SeqTrainer({

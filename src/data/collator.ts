@@ -11,11 +11,8 @@
  * The caller disposes the returned tensors.
  */
 import { tf } from '../backend';
+import type { PreparedRow } from './types';
 
-export interface CollatorInput {
-  inputFeatures: Float32Array;
-  labels: readonly number[] | Int32Array;
-}
 
 export interface CollatedBatch {
   inputFeatures: tf.Tensor3D;
@@ -57,7 +54,7 @@ export class DataCollatorSpeechSeq2SeqWithPadding {
     this.nMels = options.nMels ?? 80;
   }
 
-  collateArrays(features: readonly CollatorInput[]): CollatedArrays {
+  collateArrays(features: readonly PreparedRow[]): CollatedArrays {
     if (!features.length) throw new Error('DataCollatorSpeechSeq2SeqWithPadding: empty batch');
     const B = features.length;
     const frames = features.map((f, i) => {
@@ -91,7 +88,7 @@ export class DataCollatorSpeechSeq2SeqWithPadding {
   }
 
   /** The batch as tensors: inputFeatures [B, nMels, frames] float32, labels / decoderInputIds [B, T] int32. */
-  call(features: readonly CollatorInput[]): CollatedBatch {
+  call(features: readonly PreparedRow[]): CollatedBatch {
     const a = this.collateArrays(features);
     return {
       inputFeatures: tf.tensor3d(a.inputFeatures, [a.batchSize, a.nMels, a.nFrames], 'float32'),

@@ -9,9 +9,9 @@ export { readAudioHeader, parseAudioHeader, AudioHeader } from '../audio/header'
 export { formatSeconds } from './format';
 export { describeValues, describeGroups, groupBy, quantile, summaryDataFrame, Describe, SummaryRow } from './summary';
 export { filterValid, invalidReason, ValidityOptions, DEFAULT_VALIDITY } from './validity';
-export { prepareDataset, labelsFor, PrepareOptions, PreparedRow, FeatureExtractorLike, TokenizerLike } from './prepare';
-export { DataCollatorSpeechSeq2SeqWithPadding, CollatedBatch, CollatedArrays, CollatorInput, CollatorOptions, IGNORE_INDEX } from './collator';
-export { permutation } from './split';
+export { prepareDataset, labelsFor, PrepareOptions, FeatureExtractorLike, TokenizerLike } from './prepare';
+export { DataCollatorSpeechSeq2SeqWithPadding, CollatedBatch, CollatedArrays, CollatorOptions, IGNORE_INDEX } from './collator';
+export { permutation, shuffleInPlace } from './split';
 export { splitDurations, durationsBy, summaryHtml, durationHistogramsHtml } from './explore';
 export { checkData, CheckOptions } from './check';
 export { preprocessAudio, processClip, mapAudio, AudioPipelineOptions } from './audioPipeline';

@@ -8,7 +8,7 @@
  */
 import { AudioDataset } from './dataset';
 import { IterableAudioDataset } from './stream';
-import { Example, Row } from './types';
+import { Example, PreparedRow, Row } from './types';
 
 /** What prepareDataset needs from src/features/logmel.ts's WhisperFeatureExtractor. */
 export interface FeatureExtractorLike {
@@ -45,11 +45,6 @@ export interface PrepareOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface PreparedRow {
-  inputFeatures: Float32Array;
-  labels: number[];
-  inputLength: number;
-}
 
 function resolveNormalizer(spec: NormalizerSpec | undefined, tokenizer: TokenizerLike): (s: string) => string {
   if (spec === undefined) return (s) => s;

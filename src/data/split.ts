@@ -1,15 +1,18 @@
 /** Seeded permutations: the same seed gives the same order in every process and on every machine. */
 import seedrandom from 'seedrandom';
 
-/** Fisher–Yates shuffle of 0..n-1 driven by seedrandom(String(seed)). */
-export function permutation(n: number, seed: number | string): number[] {
-  const rng = seedrandom(String(seed));
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
+/** Fisher–Yates shuffle of `items` in place, drawn from `rng`: every seeded shuffle of the library is this one. */
+export function shuffleInPlace<T>(items: T[], rng: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
+    [items[i], items[j]] = [items[j], items[i]];
   }
-  return p;
+  return items;
+}
+
+/** 0..n-1 shuffled by seedrandom(String(seed)). */
+export function permutation(n: number, seed: number | string): number[] {
+  return shuffleInPlace(Array.from({ length: n }, (_, i) => i), seedrandom(String(seed)));
 }
 
 /**

@@ -10,6 +10,7 @@ import { decodeCell } from './decodeCell';
 import { DelimitedOptions, readHeader, readManifest } from './manifest';
 import { DataReport } from './report';
 import { Example, Row, RowOrigin } from './types';
+import { shuffleInPlace } from './split';
 
 interface Item<R> { row: R; origin: RowOrigin }
 
@@ -112,11 +113,7 @@ export class IterableAudioDataset<R extends object = Row> {
         yield buffer[i];
         buffer[i] = it;
       }
-      for (let i = buffer.length - 1; i > 0; i--) {
-        const j = Math.floor(rng() * (i + 1));
-        [buffer[i], buffer[j]] = [buffer[j], buffer[i]];
-      }
-      yield* buffer;
+      yield* shuffleInPlace(buffer, rng);
     });
   }
 

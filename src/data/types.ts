@@ -39,3 +39,21 @@ export function originLabel(o: RowOrigin | undefined): string {
   if (!o) return '(unknown row)';
   return o.row === o.line ? `${o.source} row ${o.row}` : `${o.source} row ${o.row} (line ${o.line})`;
 }
+
+/**
+ * One example ready for Whisper: what prepareDataset makes, the collator batches and Seq2SeqTrainer
+ * trains and evaluates on (a transformers row with input_features and labels).
+ */
+export interface PreparedRow {
+  /** Log-Mel features [nMels * nFrames] row-major (nMels rows of nFrames): HF input_features. */
+  inputFeatures: Float32Array;
+  /**
+   * Token ids as the Whisper tokenizer makes them: <|startoftranscript|><|lang|><|task|>
+   * <|notimestamps|> text <|endoftext|>. The collator drops the leading start token (HF's rule).
+   */
+  labels: readonly number[] | Int32Array;
+  /** Audio seconds (prepareDataset sets it; the validity filter reads it). */
+  inputLength?: number;
+  /** Any id, for logs. */
+  id?: string;
+}

@@ -145,7 +145,8 @@ export class WhisperTokenizer {
    * Ids -> text. Without options every token is rendered (`<|en|>`, `<|1.00|>`); with
    * `skipSpecialTokens` only the spoken text is kept. The leading space is kept; Whisper strips it.
    */
-  decode(ids: number[], opts: DecodeOptions = {}): string {
+  decode(tokenIds: readonly number[] | Int32Array, opts: DecodeOptions = {}): string {
+    const ids = Array.from(tokenIds);
     this.checkIds(ids);
     const keep = opts.skipSpecialTokens
       ? ids.filter((id) => id < this.timestampBegin && !this.specialIds.has(id))

@@ -5,40 +5,28 @@
  * `IterableAudioDataset.shuffle`; the trainer calls `setEpoch` so each epoch draws anew).
  * Batches are padded by the collator (src/data/collator.ts), not here.
  */
-import seedrandom from 'seedrandom';
+import { permutation } from '../data/split';
 import { AudioDataset } from '../data/dataset';
 import { IterableAudioDataset } from '../data/stream';
-
-/** One training/eval example after feature extraction and tokenization (a prepareDataset row). */
-export interface Seq2SeqFeature {
-  /** Log-Mel features [nMels * nFrames] row-major (nMels rows of nFrames), i.e. HF input_features. */
-  inputFeatures: Float32Array;
-  /**
-   * Token ids as the Whisper tokenizer makes them: <|startoftranscript|><|lang|><|task|>
-   * <|notimestamps|> text <|endoftext|>. The collator drops the leading start token (HF's rule).
-   */
-  labels: readonly number[] | Int32Array;
-  /** Any id, for logs. */
-  id?: string;
-}
+import type { PreparedRow } from '../data/types';
 
 /** A dataset the trainer accepts: rows in an array, a prepared AudioDataset, or a prepared stream. */
 export type Seq2SeqDataset =
-  | readonly Seq2SeqFeature[]
-  | AudioDataset<Seq2SeqFeature>
-  | IterableAudioDataset<Seq2SeqFeature>;
+  | readonly PreparedRow[]
+  | AudioDataset<PreparedRow>
+  | IterableAudioDataset<PreparedRow>;
 
 /** The rows of an in-memory dataset; undefined for a stream. */
-export function rowsOf(ds: Seq2SeqDataset): readonly Seq2SeqFeature[] | undefined {
+export function rowsOf(ds: Seq2SeqDataset): readonly PreparedRow[] | undefined {
   if (ds instanceof IterableAudioDataset) return undefined;
   return ds instanceof AudioDataset ? ds.rows : ds;
 }
 
 /** The rows of any dataset, in its order (one pass; streams are read as they go). */
-export async function* iterateRows(ds: Seq2SeqDataset): AsyncGenerator<Seq2SeqFeature> {
+export async function* iterateRows(ds: Seq2SeqDataset): AsyncGenerator<PreparedRow> {
   const rows = rowsOf(ds);
   if (rows) for (const r of rows) yield r;
-  else for await (const r of (ds as IterableAudioDataset<Seq2SeqFeature>).rows()) yield r;
+  else for await (const r of (ds as IterableAudioDataset<PreparedRow>).rows()) yield r;
 }
 
 /** Consecutive chunks of `size` from an async sequence (the last one may be shorter). */
@@ -60,14 +48,7 @@ export async function* chunks<T>(items: AsyncIterable<T>, size: number): AsyncGe
  * (longest first, like HF) so batches hold similar lengths.
  */
 export function epochBatches(lengths: number[], batchSize: number, seed: number, epoch: number, groupByLength: boolean, shuffle = true): number[][] {
-  const idx = lengths.map((_, i) => i);
-  if (shuffle) {
-    const rng = seedrandom(`shuffle|${seed}|${epoch}`);
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [idx[i], idx[j]] = [idx[j], idx[i]];
-    }
-  }
+  const idx = shuffle ? permutation(lengths.length, `shuffle|${seed}|${epoch}`) : lengths.map((_, i) => i);
   if (groupByLength) {
     const mega = batchSize * 50;
     for (let s = 0; s < idx.length; s += mega) {
@@ -93,7 +74,7 @@ export interface EpochOptions {
 
 /** One optimizer step's micro-batches, and whether it is the epoch's last step. */
 export interface StepGroup {
-  microBatches: Seq2SeqFeature[][];
+  microBatches: PreparedRow[][];
   last: boolean;
 }
 
@@ -109,10 +90,10 @@ export async function* epochSteps(ds: Seq2SeqDataset, o: EpochOptions): AsyncGen
     }
     return;
   }
-  const stream = ds as IterableAudioDataset<Seq2SeqFeature>;
+  const stream = ds as IterableAudioDataset<PreparedRow>;
   stream.setEpoch(o.epoch);
   // One step of look-ahead tells whether a step is the epoch's last.
-  let pending: Seq2SeqFeature[][] | undefined;
+  let pending: PreparedRow[][] | undefined;
   let index = 0; // of `pending` in the epoch
   for await (const group of chunks(chunks(stream.rows(), o.batchSize), o.accumulation)) {
     if (pending) {

@@ -8,7 +8,7 @@ export { AdamW, clipByGlobalNorm } from './optimizer';
 export { lrLambda, warmupStepsFor } from './schedule';
 export { crossEntropyLoss, IGNORE_INDEX } from './loss';
 export { epochBatches } from './data';
-export type { Seq2SeqFeature, Seq2SeqDataset } from './data';
+export type { Seq2SeqDataset } from './data';
 export { asTrainable } from './model';
 export type { TrainableModel } from './model';
 export { EncoderCache, encoderFingerprint } from './encoderCache';

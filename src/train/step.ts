@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DataCollatorSpeechSeq2SeqWithPadding } from '../data/collator';
-import type { Rows, Seq2SeqFeature } from './data';
+import type { Rows } from './data';
+import type { PreparedRow } from '../data/types';
 import { crossEntropyLoss, IGNORE_INDEX } from './loss';
 import type { TrainableModel } from './model';
 
@@ -35,7 +36,7 @@ export function labelledPositions(labels: Int32Array): { positions: number[]; la
 }
 
 /** Collates `rows` into a MicroBatch; `encoderStates` are their cached encoder outputs, if any. */
-export function microBatch(rows: Seq2SeqFeature[], collator: DataCollatorSpeechSeq2SeqWithPadding, encoderStates: Rows | null): MicroBatch {
+export function microBatch(rows: PreparedRow[], collator: DataCollatorSpeechSeq2SeqWithPadding, encoderStates: Rows | null): MicroBatch {
   const b = collator.collateArrays(rows);
   const input = encoderStates ?? { values: b.inputFeatures, shape: [b.batchSize, b.nMels, b.nFrames] as [number, number, number] };
   const { positions, labels } = labelledPositions(b.labels);

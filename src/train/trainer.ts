@@ -25,7 +25,8 @@ import { callHook, EarlyStoppingCallback, HookName, StepInfo, TrainerCallback, T
 import {
   checkpointDir, CheckpointError, listCheckpoints, loadCheckpoint, LogEntry, rotateCheckpoints, saveCheckpoint, TrainerState,
 } from './checkpoint';
-import { chunks, epochSteps, iterateRows, rowsOf, Rows, Seq2SeqDataset, Seq2SeqFeature } from './data';
+import { chunks, epochSteps, iterateRows, rowsOf, Rows, Seq2SeqDataset } from './data';
+import type { PreparedRow } from '../data/types';
 import { EncoderCache } from './encoderCache';
 import { crossEntropyLoss } from './loss';
 import { asTrainable, TrainableModel } from './model';
@@ -160,7 +161,7 @@ export class Seq2SeqTrainer {
    */
   async precomputeEncoderOutputs(data: Seq2SeqDataset, opts: { cacheDir?: string } = {}): Promise<void> {
     if (opts.cacheDir) await this.encoderCache.useDir(opts.cacheDir);
-    const todo: Seq2SeqFeature[] = [];
+    const todo: PreparedRow[] = [];
     for await (const f of iterateRows(data)) if (!this.encoderCache.get(f.inputFeatures)) todo.push(f);
     // Small chunks: on single-threaded wasm a bigger batch is no faster per clip, and the
     // [B, heads, 1500, 1500] attention scores of a big one cost gigabytes.
@@ -172,7 +173,7 @@ export class Seq2SeqTrainer {
   }
 
   /** Runs the encoder on `rows` and caches each output. */
-  private async encodeRows(rows: Seq2SeqFeature[]): Promise<void> {
+  private async encodeRows(rows: PreparedRow[]): Promise<void> {
     const b = this.dataCollator.collateArrays(rows);
     const feats = tf.tensor3d(b.inputFeatures, [b.batchSize, b.nMels, b.nFrames]);
     const enc = this.trained.encode(feats, false);
@@ -184,17 +185,17 @@ export class Seq2SeqTrainer {
   }
 
   /** The cached encoder output of one example ([S * d] float32), if computed. */
-  getEncoderOutput(f: Seq2SeqFeature): Float32Array | undefined {
+  getEncoderOutput(f: PreparedRow): Float32Array | undefined {
     return this.encoderCache.get(f.inputFeatures);
   }
 
   /** Supplies an encoder output computed elsewhere. */
-  setEncoderOutput(f: Seq2SeqFeature, hidden: Float32Array): void {
+  setEncoderOutput(f: PreparedRow, hidden: Float32Array): void {
     this.encoderCache.set(f.inputFeatures, hidden);
   }
 
   /** Cached encoder states [B, S, d] of `rows` (computed now if missing), or null when not caching. */
-  private async encoderRows(rows: Seq2SeqFeature[]): Promise<Rows | null> {
+  private async encoderRows(rows: PreparedRow[]): Promise<Rows | null> {
     if (!this.usesEncoderCache) return null;
     const missing = rows.filter((f) => !this.encoderCache.get(f.inputFeatures));
     if (missing.length) await this.encodeRows(missing);
@@ -229,7 +230,7 @@ export class Seq2SeqTrainer {
    * loss over all of the step's labelled tokens. Throws NonFiniteLossError before touching the
    * weights when loss or gradients blow up.
    */
-  private async optimizerStep(group: Seq2SeqFeature[][], lr: number): Promise<{ loss: number; gradNorm: number }> {
+  private async optimizerStep(group: PreparedRow[][], lr: number): Promise<{ loss: number; gradNorm: number }> {
     let acc: Map<string, tf.Tensor> | undefined;
     let lossSum = 0;
     try {
@@ -263,7 +264,7 @@ export class Seq2SeqTrainer {
    * dataParallelWorkers > 1 in worker threads side by side. Dropout masks depend only on (seed,
    * step, micro-batch), so a resumed run, and a worker, draw the same ones.
    */
-  private async *microBatchGradients(group: Seq2SeqFeature[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
+  private async *microBatchGradients(group: PreparedRow[][]): AsyncGenerator<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const dropoutSeed = (m: number) => `${this.args.seed}|${this.state.global_step}|${m}`;
     const batches: MicroBatch[] = [];
     for (const rows of group) batches.push(microBatch(rows, this.dataCollator, await this.encoderRows(rows)));
