@@ -43,7 +43,7 @@ describe('evaluate(): batched loop over an AudioDataset', () => {
     };
     const progress: EvalProgress[] = [];
     const report = await evaluate(ds, {
-      transcribe: replay, language: 'en', batchSize: 4, limit: 10, onProgress: (p) => progress.push(p),
+      transcribe: replay, language: 'en', batchSize: 4, limit: 10, onProgress: (p) => progress.push(p), normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json'),
     });
     assert.deepEqual(seen, [4, 4, 2]);
     assert.deepEqual(progress.map((p) => p.done), [4, 8, 10]);
@@ -61,9 +61,9 @@ describe('evaluate(): batched loop over an AudioDataset', () => {
 
   it('refuses a dataset that is not decoded at 16 kHz, and a transcriber that drops clips', async () => {
     const ds = await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test'));
-    await assert.rejects(evaluate(ds.castColumn('audio', { samplingRate: 8000 }), { transcribe: async (a) => a.map(() => '') }),
+    await assert.rejects(evaluate(ds.castColumn('audio', { samplingRate: 8000 }), { transcribe: async (a) => a.map(() => ''), normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') }),
       /needs 16 kHz audio but the dataset decodes at 8000 Hz/);
-    await assert.rejects(evaluate(ds, { transcribe: async () => ['x'], batchSize: 2, limit: 2 }),
+    await assert.rejects(evaluate(ds, { transcribe: async () => ['x'], batchSize: 2, limit: 2, normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json') }),
       /returned 1 texts for 2 clips/);
   });
 });

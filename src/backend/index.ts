@@ -13,5 +13,5 @@ export {
   keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, heapLimitBytes, prefetch, DerivedTensors, isTrainable,
 } from './ops';
 export type { FrozenWeight, KeyValue } from './ops';
-export { quantize, quantizeInt8, toFloat16, dequantize, quantizedBytes } from './quantized';
+export { quantize, toFloat16, dequantize } from './quantized';
 export type { Int8Weight, Float16Weight, QuantizedWeight, WeightDtype } from './quantized';

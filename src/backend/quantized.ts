@@ -27,7 +27,7 @@ export type QuantizedWeight = Int8Weight | Float16Weight;
 export type WeightDtype = 'float32' | QuantizedWeight['dtype'];
 
 /** Per-row absmax int8 quantization of a [out, in] float weight. */
-export function quantizeInt8(values: Float32Array, shape: [number, number]): Int8Weight {
+function quantizeInt8(values: Float32Array, shape: [number, number]): Int8Weight {
   const [out, inF] = shape;
   const data = new Int8Array(out * inF);
   const scales = new Float32Array(out);
@@ -119,7 +119,3 @@ export function quantize(dtype: QuantizedWeight['dtype'], values: Float32Array, 
   return dtype === 'int8' ? quantizeInt8(values, shape) : toFloat16(values, shape);
 }
 
-/** Bytes held by a quantized weight. */
-export function quantizedBytes(w: QuantizedWeight): number {
-  return w.data.byteLength + (w.dtype === 'int8' ? w.scales.byteLength : 0);
-}

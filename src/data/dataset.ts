@@ -298,7 +298,7 @@ function scalar(v: unknown): string | number | boolean {
   return v == null ? '' : JSON.stringify(v);
 }
 
-export function audioPathOf(row: object): string | undefined {
+function audioPathOf(row: object): string | undefined {
   const a = (row as Record<string, unknown>).audio;
   return typeof a === 'string' ? a : undefined;
 }

@@ -32,7 +32,3 @@ export async function durations<R extends object>(ds: AudioDataset<R>): Promise<
   return out;
 }
 
-/** The dataset with a `duration` column (seconds), as the guides add before filtering. */
-export async function withDurations<R extends object>(ds: AudioDataset<R>): Promise<AudioDataset<R & { duration: number }>> {
-  return ds.addColumn('duration', await durations(ds));
-}

@@ -4,7 +4,7 @@ export { DataReport, Problem, reportHtml } from './report';
 export { AudioDataset, MapOptions, CacheInfo } from './dataset';
 export { loadCsvDataset, loadAudioFolder, loadCommonVoice, loadTxtPairs, loadJsonl, loadDataset, loadDatasetDict, detectLayout, DatasetDict, Layout, ManifestOptions } from './loaders';
 export { IterableAudioDataset, streamDataset } from './stream';
-export { durations, withDurations, audioDuration } from './durations';
+export { durations, audioDuration } from './durations';
 export { readAudioHeader, parseAudioHeader, AudioHeader } from '../audio/header';
 export { formatSeconds } from './format';
 export { describeValues, describeGroups, groupBy, quantile, summaryDataFrame, Describe, SummaryRow } from './summary';

@@ -4,12 +4,12 @@ export {
   wer, cer, processWords, processCharacters, computeMeasures, perUtterance, words, chars,
   Measures, PairOutput, CorpusOutput, UtteranceScore,
 } from './metrics';
-export { visualizeAlignment, alignmentLines } from './visualize';
+export { visualizeAlignment } from './visualize';
 export { whisperTranscriber, withAdapterDisabled, BatchTranscriber, ClipOptions, AdapterSwitch } from './transcriber';
 export {
   evaluate, scoreTranscripts, EvalReport, EvalRow, EvaluateOptions, EvalProgress, ScoreOptions, TranscriptItem,
 } from './evaluate';
-export { saveReport, loadReport, reportCsv, CSV_COLUMNS } from './report';
+export { saveReport, loadReport, reportCsv } from './report';
 export { frequentErrors, werBy, werBySpeaker, werByDuration, FrequentErrors, WordConfusion, GroupWer } from './errors';
 export {
   compareModels, compareReports, toDataFrame, comparisonChartHtml, groupWerChartHtml, comparisonTablesHtml, Comparison,

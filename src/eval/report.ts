@@ -7,7 +7,7 @@ import * as path from 'path';
 import type { EvalReport, EvalRow } from './evaluate';
 
 /** Columns of the CSV, in order (snake_case like the HF/pandas outputs users know). */
-export const CSV_COLUMNS: Array<[string, (r: EvalRow) => unknown]> = [
+const CSV_COLUMNS: Array<[string, (r: EvalRow) => unknown]> = [
   ['id', (r) => r.id], ['reference', (r) => r.reference], ['hypothesis', (r) => r.hypothesis],
   ['reference_normalized', (r) => r.refNorm], ['hypothesis_normalized', (r) => r.hypNorm],
   ['speaker', (r) => r.speaker ?? ''], ['duration', (r) => r.duration ?? ''],

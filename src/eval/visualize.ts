@@ -15,7 +15,7 @@ import { PairOutput, CorpusOutput } from './metrics';
 const width = (s: string) => Array.from(s).length;
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - width(s)));
 
-export function alignmentLines(p: PairOutput): { ref: string; hyp: string; marks: string } {
+function alignmentLines(p: PairOutput): { ref: string; hyp: string; marks: string } {
   const ref: string[] = [];
   const hyp: string[] = [];
   const marks: string[] = [];

@@ -15,7 +15,7 @@ export interface Files {
 }
 
 /** `name` as UTF-8 text; a missing file is named as `what` (e.g. 'config file'). */
-export function readText(files: Files, name: string, what = 'file'): string {
+function readText(files: Files, name: string, what = 'file'): string {
   if (!files.has(name)) throw new Error(`${files.path(name)}: ${what} not found`);
   return new TextDecoder().decode(files.bytes(name));
 }

@@ -27,7 +27,7 @@ function attention(prefix: string, d: number): LinearSpec[] {
 }
 
 /** Every nn.Linear in HF order (proj_out last, which has no bias and is tied). */
-export function linearSpecs(c: Sizes): LinearSpec[] {
+function linearSpecs(c: Sizes): LinearSpec[] {
   const d = c.dModel;
   const out: LinearSpec[] = [];
   for (let i = 0; i < c.encoderLayers; i++) {
@@ -66,7 +66,7 @@ export function countParameters(c: Sizes): number {
 }
 
 /** The Linear specs a LoraConfig adapts (PEFT's name rule). Throws if it matches nothing, like PEFT. */
-export function targetedLinears(c: Sizes, lora: LoraConfig): LinearSpec[] {
+function targetedLinears(c: Sizes, lora: LoraConfig): LinearSpec[] {
   const hits = linearSpecs(c).filter((s) => lora.matches(s.name));
   if (!hits.length) {
     throw new Error(`LoraConfig: target_modules ${JSON.stringify(lora.targetModules)} match no Linear of this model ` +
@@ -76,7 +76,7 @@ export function targetedLinears(c: Sizes, lora: LoraConfig): LinearSpec[] {
 }
 
 /** LoRA parameters added: r * (in + out) per adapted Linear (A is [r, in], B is [out, r]). */
-export function countLoraParameters(c: Sizes, lora: LoraConfig): number {
+function countLoraParameters(c: Sizes, lora: LoraConfig): number {
   return targetedLinears(c, lora).reduce((s, l) => s + lora.r * (l.inFeatures + l.outFeatures), 0);
 }
 

@@ -26,7 +26,7 @@ export interface SeedSource {
 }
 
 /** A [r, in] drawn from U(-1/sqrt(in), 1/sqrt(in)): kaiming_uniform_(a=sqrt(5)) as PEFT does. */
-export function kaimingUniformA(r: number, inFeatures: number, rng: () => number): Float32Array {
+function kaimingUniformA(r: number, inFeatures: number, rng: () => number): Float32Array {
   const bound = 1 / Math.sqrt(inFeatures);
   const a = new Float32Array(r * inFeatures);
   for (let i = 0; i < a.length; i++) a[i] = (2 * rng() - 1) * bound;

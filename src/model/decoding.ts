@@ -99,7 +99,7 @@ export function suppressTokens(ids: number[]): LogitsFilter {
 }
 
 /** openai's SuppressBlank: at the first generated position, forbid `ids` (a space, <|endoftext|>). */
-export function suppressAtBegin(ids: number[], sampleBegin: number): LogitsFilter {
+function suppressAtBegin(ids: number[], sampleBegin: number): LogitsFilter {
   return (logits, tokens) => {
     if (tokens.length !== sampleBegin) return;
     for (const id of ids) if (id < logits.length) logits[id] = -Infinity;

@@ -10,7 +10,7 @@ export { ResidualAttentionBlock } from './block';
 export { WhisperEncoder } from './encoder';
 export { WhisperDecoder } from './decoder';
 export type { DecoderCache } from './decoder';
-export { DecodingTask, decode, suppressTokens, suppressAtBegin, timestampRules } from './decoding';
+export { DecodingTask, decode, suppressTokens, timestampRules } from './decoding';
 export type { DecodingOptions, DecodingResult, DecodingModel } from './decoding';
 export { DecoderSession, AudioFeatures } from './inference';
 export { sampleRows, greedySearch, beamSearch, rankScore } from './search';

@@ -17,7 +17,7 @@ export function isPlainRelativePath(name: unknown): name is string {
 }
 
 /** True when `p` is `dir` or lies under it (lexically: symbolic links are not resolved). */
-export function isInside(dir: string, p: string): boolean {
+function isInside(dir: string, p: string): boolean {
   const rel = path.relative(path.resolve(dir), path.resolve(p));
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }

@@ -42,7 +42,7 @@ export interface WordSplitter {
 }
 
 /** openai's median_filter along the last axis of rows of length n (reflect padding), in place. */
-export function medianFilter(x: Float32Array, n: number, width: number): void {
+function medianFilter(x: Float32Array, n: number, width: number): void {
   const pad = Math.floor(width / 2);
   if (n <= pad) return;
   const row = new Float32Array(n + 2 * pad);
@@ -68,7 +68,7 @@ export function medianFilter(x: Float32Array, n: number, width: number): void {
  * from (0, 0) to (n-1, m-1). Returns the path as [textIndices, timeIndices]. The running costs are
  * float32, as in openai, so ties break the same way.
  */
-export function dtw(x: Float64Array | Float32Array, n: number, m: number): [number[], number[]] {
+function dtw(x: Float64Array | Float32Array, n: number, m: number): [number[], number[]] {
   const cost = new Float32Array((n + 1) * (m + 1)).fill(Infinity);
   const trace = new Int8Array((n + 1) * (m + 1)).fill(-1);
   const w = m + 1;
@@ -192,7 +192,7 @@ export async function findAlignment(model: AlignmentModel, tokenizer: WordSplitt
 }
 
 /** openai's merge_punctuations, in place: leading quotes/brackets join the next word, trailing marks the previous one. */
-export function mergePunctuations(alignment: WordTiming[], prepended: string, appended: string): void {
+function mergePunctuations(alignment: WordTiming[], prepended: string, appended: string): void {
   let i = alignment.length - 2;
   let j = alignment.length - 1;
   while (i >= 0) {

@@ -32,7 +32,7 @@ const MSP = /^[\p{M}\p{S}\p{P}]$/u;
 const SP = /^[\p{S}\p{P}]$/u;
 
 /** Non-ASCII letters that NFKD does not split into base + mark (whisper/normalizers/basic.py). */
-export const ADDITIONAL_DIACRITICS: Readonly<Record<string, string>> = {
+const ADDITIONAL_DIACRITICS: Readonly<Record<string, string>> = {
   'œ': 'oe', 'Œ': 'OE', 'ø': 'o', 'Ø': 'O', 'æ': 'ae', 'Æ': 'AE', 'ß': 'ss', 'ẞ': 'SS',
   'đ': 'd', 'Đ': 'D', 'ð': 'd', 'Ð': 'D', 'þ': 'th', 'Þ': 'th', 'ł': 'l', 'Ł': 'L',
 };

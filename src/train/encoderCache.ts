@@ -18,7 +18,7 @@ import { atomicWriteFile } from '../atomic';
 import type { WeightSlot } from '../model/layers';
 
 /** sha-256 (hex) of the encoder's weights, shapes and names (read asynchronously: webgpu reads no other way). */
-export async function encoderFingerprint(slots: WeightSlot[]): Promise<string> {
+async function encoderFingerprint(slots: WeightSlot[]): Promise<string> {
   const h = createHash('sha256');
   for (const s of slots) {
     const q = s.quantized?.();

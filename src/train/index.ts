@@ -11,7 +11,7 @@ export { epochBatches } from './data';
 export type { Seq2SeqDataset } from './data';
 export { asTrainable } from './model';
 export type { TrainableModel } from './model';
-export { EncoderCache, encoderFingerprint } from './encoderCache';
+export { EncoderCache } from './encoderCache';
 export {
   checkpointDir, listCheckpoints, latestCheckpoint, saveCheckpoint, loadCheckpoint, readTrainerState, rotateCheckpoints, CheckpointError,
 } from './checkpoint';

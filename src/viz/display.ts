@@ -16,10 +16,6 @@ function tslabDisplay(): TslabDisplay | undefined {
   }
 }
 
-export function inTslab(): boolean {
-  return tslabDisplay() !== undefined;
-}
-
 /**
  * In tslab: renders `html` and returns nothing (a returned string, as the last expression of a
  * cell, would be printed again below the table as raw HTML).

@@ -16,7 +16,7 @@ export function resetPlotlyPage(): void {
 }
 
 /** The plotly.js bundle text, read from the installed plotly.js-dist-min package. */
-export function plotlyLibrary(): string {
+function plotlyLibrary(): string {
   return fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8');
 }
 
