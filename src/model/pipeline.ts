@@ -7,7 +7,7 @@ import { WhisperFeatureExtractor } from '../features/logmel';
 import { WhisperTokenizer } from '../tokenizer/whisper';
 import { resolveModel } from './hub';
 import type { Transcriber } from './transcribe';
-import { FromPretrainedOptions, WhisperForConditionalGeneration } from './whisper';
+import { FromPretrainedOptions, weightsDtypeOf, WhisperForConditionalGeneration } from './whisper';
 
 export interface WhisperPipeline extends Transcriber {
   model: WhisperForConditionalGeneration;
@@ -21,7 +21,7 @@ const cache = new Map<string, Promise<WhisperPipeline>>();
 
 /** Loads (once per process and folder) the model, tokenizer and feature extractor of a checkpoint. */
 export function loadWhisper(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<WhisperPipeline> {
-  const dtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
+  const dtype = weightsDtypeOf(opts);
   const key = `${idOrDir}@${opts.revision ?? 'main'}:${dtype}`;
   let p = cache.get(key);
   if (!p) {

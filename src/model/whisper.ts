@@ -90,6 +90,14 @@ export interface FromPretrainedOptions extends ResolveOptions {
   weightsDtype?: WeightDtype;
 }
 
+/** How the layer weights are kept: `weightsDtype`, or int8 for `loadIn8bit` (transformers' name for it). */
+export function weightsDtypeOf(opts: Pick<FromPretrainedOptions, 'loadIn8bit' | 'weightsDtype'>): WeightDtype {
+  if (opts.loadIn8bit && opts.weightsDtype && opts.weightsDtype !== 'int8') {
+    throw new Error(`loadIn8bit asks for int8 weights but weightsDtype says '${opts.weightsDtype}': give one of them`);
+  }
+  return opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
+}
+
 export interface ForwardOptions {
   /** Encoder output to reuse (then inputFeatures may be null). */
   encoderHiddenStates?: tf.Tensor3D;
@@ -141,8 +149,7 @@ export class WhisperForConditionalGeneration {
     const expected = expectedWeightShapes(config);
     // Everything is validated here, before one tensor exists.
     const weights = loadSafetensorsCheckpoint(files, expected, new Set([PROJ_OUT]));
-    const weightsDtype = opts.weightsDtype ?? (opts.loadIn8bit ? 'int8' : 'float32');
-    const model = WhisperForConditionalGeneration.fromWeights(config, weights, { weightsDtype, consume: true });
+    const model = WhisperForConditionalGeneration.fromWeights(config, weights, { weightsDtype: weightsDtypeOf(opts), consume: true });
     model.specialTokens = readSpecialTokens(files, config);
     return model;
   }
@@ -224,7 +231,7 @@ export class WhisperForConditionalGeneration {
    */
   trainableParameters(): Map<string, tf.Variable> {
     if (this.trainedWeights.size) return this.trainedWeights;
-    if (this.linears().some((l) => l.quantized)) throw new Error('full fine-tuning needs float weights: load the model without loadIn8bit');
+    if (this.linears().some((l) => l.quantized)) throw new Error('full fine-tuning needs float weights: load the model with float32 weights (no loadIn8bit or weightsDtype)');
     for (const slot of this.weightSlots()) {
       if (slot.name === 'model.encoder.embed_positions.weight' || (this.encoderFrozen && slot.name.startsWith('model.encoder.'))) continue;
       const t = slot.get();
@@ -240,7 +247,7 @@ export class WhisperForConditionalGeneration {
   stateDict(): Record<string, LoadedTensor> {
     const out: Record<string, LoadedTensor> = {};
     for (const slot of this.weightSlots()) {
-      if (slot.quantized?.()) throw new Error(`stateDict: '${slot.name}' is stored as ${slot.quantized()!.dtype} bytes; load the model without loadIn8bit to save it`);
+      if (slot.quantized?.()) throw new Error(`stateDict: '${slot.name}' is stored as ${slot.quantized()!.dtype} bytes; load the model with float32 weights to save it`);
       const t = slot.get();
       const hf = slot.perm ? tf.transpose(t, slot.perm) : t;
       out[slot.name] = { shape: hf.shape, data: hf.dataSync() as Float32Array };

@@ -13,10 +13,11 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { PeftModel } from '../lora/peft';
 import type { MicroBatch } from './step';
+import type { WeightDtype } from '../backend';
 
 export interface WorkerInit {
   modelDir: string;
-  loadIn8bit: boolean;
+  weightsDtype: WeightDtype;
   loraConfig: Record<string, unknown>;
   adapterName: string;
 }
@@ -54,7 +55,7 @@ export class GradientWorkers {
     const js = path.join(__dirname, 'gradientWorker.js');
     const ts = path.join(__dirname, 'gradientWorker.ts');
     const code = fs.existsSync(js) ? `require(${JSON.stringify(js)})` : `require('tsx/cjs'); require(${JSON.stringify(ts)})`;
-    const init: WorkerInit = { modelDir: base.dir!, loadIn8bit: model.baseModel.linears().some((l) => l.int8), loraConfig: model.peftConfig[model.activeAdapter].toJSON(), adapterName: model.activeAdapter };
+    const init: WorkerInit = { modelDir: base.dir!, weightsDtype: model.baseModel.linears().find((l) => l.quantized)?.quantized?.dtype ?? 'float32', loraConfig: model.peftConfig[model.activeAdapter].toJSON(), adapterName: model.activeAdapter };
     const workers = Array.from({ length: n }, () => new Worker(code, { eval: true, env: { ...process.env, WHISPER_WASM_THREADS: '1' } }));
     const pool = new GradientWorkers(workers);
     try {

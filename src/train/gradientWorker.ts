@@ -15,7 +15,7 @@ parentPort!.on('message', async (msg: { init?: WorkerInit; job?: GradientJob }) 
   try {
     if (msg.init) {
       await initBackend();
-      const model = await WhisperForConditionalGeneration.fromPretrained(msg.init.modelDir, { loadIn8bit: msg.init.loadIn8bit });
+      const model = await WhisperForConditionalGeneration.fromPretrained(msg.init.modelDir, { weightsDtype: msg.init.weightsDtype });
       peft = getPeftModel(model, LoraConfig.fromJSON(msg.init.loraConfig), { adapterName: msg.init.adapterName });
       parentPort!.postMessage({ ready: true });
       return;
