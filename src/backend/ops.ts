@@ -229,8 +229,8 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
  * Its gradient, Phi(x) + x phi(x), is written out to keep it out of the subnormal range: far in
  * the negative tail phi(x) = exp(-x^2/2) / sqrt(2 pi) is ~1e-30, and times a small incoming
  * gradient it is subnormal (< 1.2e-38), which a CPU multiplies about 100x slower (wasm has no
- * flush-to-zero mode): a [1500, 1536] gradient with 6 % subnormal values made the next matMul
- * take 388 ms instead of 33 ms. So phi is taken at |x| <= 9 at most (x clipped to [-9, 9]), i.e.
+ * flush-to-zero mode), and a few percent of them slow the next product by an order of magnitude
+ * (BENCHMARKS.md). So phi is taken at |x| <= 9 at most (x clipped to [-9, 9]), i.e.
  * it never drops below 1e-18: beyond that the gradient is off by at most 2e-17 x |x|, far below
  * float32 resolution of the sums it enters.
  *

@@ -3,9 +3,9 @@
  *
  * Order: `tensorflow` (tfjs-node-gpu, then tfjs-node: native libtensorflow, only if the package
  * loads AND registers the backend) -> `webgpu` (Dawn, on a real GPU adapter) -> `wasm` (SIMD,
- * about 30 GFLOP/s per core) -> `cpu` (pure JS).
+ * threaded) -> `cpu` (pure JS).
  * `WHISPER_BACKEND=tensorflow|webgpu|wasm|cpu` forces one: if the forced backend cannot start, we
- * throw with the reason instead of silently running 30x slower on another one (a forced `webgpu`
+ * throw with the reason instead of silently running far slower on another one (a forced `webgpu`
  * also takes a software adapter, for tests).
  */
 import * as tf from '@tensorflow/tfjs';

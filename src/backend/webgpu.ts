@@ -5,7 +5,7 @@
  * Dawn's `gpu` object is put there first (Node has no WebGPU of its own). An adapter is only
  * taken when it is a real GPU, unless `allowFallback` (WHISPER_BACKEND=webgpu): a fallback adapter
  * is a software rasterizer (SwiftShader's Vulkan driver, `VK_ICD_FILENAMES=
- * /usr/lib/chromium/vk_swiftshader_icd.json`), right but about 0.1 GFLOP/s, for tests.
+ * /usr/lib/chromium/vk_swiftshader_icd.json`), right but far too slow for real work: for tests.
  */
 import * as fs from 'fs';
 import * as os from 'os';

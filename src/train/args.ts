@@ -48,14 +48,15 @@ export interface Seq2SeqTrainingArguments {
   groupByLength: boolean;
   /**
    * Run the frozen encoder once per clip and reuse its output, when no encoder Linear is adapted.
-   * Not an HF field: the reason this library trains 10x faster on a CPU.
+   * Not an HF field: the encoder is most of a step's work, and a frozen one computes the same
+   * output every epoch.
    */
   cacheEncoderOutputs: boolean;
   /**
    * Worker threads that compute an optimizer step's micro-batches side by side, each with its own
    * single-threaded wasm backend (see dataParallel.ts); 1 = in this thread. Not an HF field (HF
    * spreads data-parallel training over processes with torchrun). Worth it on wasm when the
-   * encoder is trained through: 2 workers make such a step 1.15x faster on 2 cores.
+   * encoder is trained through (BENCHMARKS.md).
    */
   dataParallelWorkers: number;
 }

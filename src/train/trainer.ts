@@ -476,7 +476,7 @@ export class Seq2SeqTrainer {
     const predictions: number[][] = [];
     const labelIds: number[][] = [];
     // One clip at a time: on single-threaded wasm batched greedy decoding is slower per clip
-    // (measured 0.67 s/clip at batch 1 vs 1.22 s/clip at batch 4, whisper-tiny, cached encoder).
+    // (BENCHMARKS.md, "Why the wasm kernels").
     for await (const f of iterateRows(dataset)) {
       const b = this.dataCollator.collateArrays([f]);
       labelIds.push([...labelledPositions(b.labels).labels]);

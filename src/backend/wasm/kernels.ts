@@ -8,19 +8,18 @@
  *    never write into their inputs, so sharing is safe.
  *
  * 2. A matMul gradient. tfjs differentiates C = A B with transposed products
- *    (dA = dC B^T, dB = A^T dC), and wasm runs a matMul with transposeA/transposeB about 10x
- *    slower than a plain one (measured here: 240x384 by 384x384, 53 ms vs 5.7 ms; the logits
- *    backward, 240x51865 by 51865x384, 7.3 s vs 0.57 s). Transposing explicitly first is cheap, so
+ *    (dA = dC B^T, dB = A^T dC), and wasm runs a matMul with transposeA/transposeB an order of
+ *    magnitude slower than a plain one (BENCHMARKS.md). Transposing explicitly first is cheap, so
  *    this gradient does exactly that, in the order that moves the least data (see `mm`). Same
  *    values, same laziness (each input's gradient only when it is needed).
  *
- * 3. Kernels in wasm SIMD (simd.ts): Transpose for the swap of the last two axes (4-5x faster
- *    on the [1500, 1500] attention maps a training step transposes, same bits), and fused passes
+ * 3. Kernels in wasm SIMD (simd.ts): Transpose for the swap of the last two axes (cache-friendly
+ *    tiles for the [1500, 1500] attention maps a training step transposes, same bits), and fused passes
  *    (softmax backward, GELU, LayerNorm) that ops.ts reaches through `fused`.
  *
  * 4. Slice, SplitV and Concat with `copyWithin`. wasm's versions copy with `TypedArray.set`
- *    between two views of its own heap, which V8 runs about 5x slower than `copyWithin` on one
- *    view (2.3 MB: 1.3 ms vs 0.3 ms; per head, one `set` per row). Splitting rows and heads (and
+ *    between two views of its own heap, which V8 runs several times slower than `copyWithin` on
+ *    one view (per head, one `set` per row). Splitting rows and heads (and
  *    concatenating their gradients) is most of the bookkeeping of an attention step.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -36,7 +35,7 @@ function t(x: tf.Tensor): tf.Tensor {
 /**
  * XNNPACK packs a product's right operand before multiplying (cached for a tensor that lives on,
  * like a frozen weight, but gradients are new every step). Packing costs about 3x a transpose of
- * the same matrix (measured here: [1500, 1500] 10.9 ms vs 3.9 ms).
+ * the same matrix (BENCHMARKS.md, "Why the wasm kernels").
  */
 const PACK_COST = 3;
 

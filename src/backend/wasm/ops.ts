@@ -1,8 +1,8 @@
 /**
  * How the wasm backend does the ops of ../ops.ts: the same values, in less time and memory on
- * tfjs-wasm, where XNNPACK runs plain 2-D products fast but a product with transposeA/transposeB
- * about 10-30x slower, batched (3-D/4-D) products 10-40x slower than the same work as 2-D ones,
- * and packs a product's right operand once per tensor. So here:
+ * tfjs-wasm, where XNNPACK runs plain 2-D products fast but products with transposeA/transposeB
+ * and batched (3-D/4-D) products an order of magnitude slower than the same work as 2-D ones
+ * (BENCHMARKS.md, "Why the wasm kernels"), and packs a product's right operand once per tensor. So here:
  * - a Linear multiplies by a transposed copy of its weight, made once (for weights up to
  *   MAX_TRANSPOSED_COPY values), and wide weights take the swapped product in training;
  * - products with transposed operands transpose first (the SIMD Transpose of kernels.ts);
@@ -51,7 +51,7 @@ const swappedProduct = (x: tf.Tensor2D, weight: tf.Tensor2D) => tf.transpose(tf.
  * streams its right operand once per few rows of the left one, so 40 rows x 51,865 x 384 read the
  * 80 MB weight about 10 times where the swapped product reads it once (bench/profile-step.ts).
  * Same sums, different rounding order at most; generation (one row per sequence) keeps the
- * direct product, 3x faster there.
+ * direct product, which reads the weight once per row anyway.
  */
 function frozenProduct(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D {
   const weight = w.weight;

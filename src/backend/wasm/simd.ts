@@ -2,10 +2,10 @@
  * Kernels for tfjs-wasm written in wasm SIMD, run on tfjs's own memory.
  *
  * - transpose2d. tfjs-wasm's Transpose copies one value at a time down each output column, so
- *   every write lands on another cache line: a [1500, 1500] attention map took 6-12 ms in a
- *   training step, and a step through the encoder transposes 42 of them (P^T for dV, dS^T for dK)
- *   plus smaller ones. Here 4 x 4 blocks move by eight lane shuffles, visited in 32 x 32 tiles so
- *   the destination rows a tile writes stay in cache: 2.4 ms for the same map. It copies bits.
+ *   every write lands on another cache line, and a training step through the encoder transposes
+ *   42 [1500, 1500] attention maps (P^T for dV, dS^T for dK) plus smaller ones. Here 4 x 4 blocks
+ *   move by eight lane shuffles, visited in 32 x 32 tiles so the destination rows a tile writes
+ *   stay in cache. It copies bits.
  * - softmaxGrad, P * (dP - r) with r one value per row: the softmax backward of attention in one
  *   pass over the [1500, 1500] maps instead of two (a Sub, then a Mul). Same float operations in
  *   the same order, so the same bits.
