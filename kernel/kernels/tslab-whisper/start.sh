@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the tslab kernel from this project's node_modules, wherever the project was cloned.
-# The kernel runs in the notebook's folder, so notebooks import the library as '../src/...'.
+# The kernel runs in the notebook's folder; notebooks import the compiled library as '../dist/src'.
 set -e
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 tslab="$root/node_modules/tslab/bin/tslab"
