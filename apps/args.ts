@@ -14,7 +14,13 @@ export class UsageError extends Error {}
  * `--logprob-threshold -1`, which util.parseArgs calls ambiguous, so a negative number after a
  * flag that takes a value is joined to it (`--logprob-threshold=-1`).
  */
-export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, usage = '') {
+/** What `parseFlags` returns: each flag's value (a string, strings for `multiple`, a boolean) when given, and the other words. */
+export interface Parsed<S extends FlagSpec> {
+  values: { [K in keyof S]?: S[K]['type'] extends 'boolean' ? boolean : S[K]['multiple'] extends true ? string[] : string };
+  positionals: string[];
+}
+
+export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, usage = ''): Parsed<S> {
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
@@ -22,7 +28,7 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, usage = 
     else args.push(argv[i]);
   }
   try {
-    return parseArgs({ args, options: spec, allowPositionals: true, strict: true });
+    return parseArgs({ args, options: spec, allowPositionals: true, strict: true }) as Parsed<S>;
   } catch (e) {
     const message = (e as Error).message.replace(/^Unknown option '([^']*)'.*$/s, 'unknown option $1');
     throw new UsageError(usage ? `${message}\n${usage}` : message);
