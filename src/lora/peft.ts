@@ -23,6 +23,9 @@ import { LoraConfig } from './config';
 import { countParameters, formatTrainableParameters } from './count';
 import { LoraLayer, SeedSource } from './layer';
 import { atomicWriteDir } from '../atomic';
+import type { DecodingModel } from '../model/decoding';
+import type { AlignmentModel } from '../model/timing';
+import type { SpecialTokens } from '../tokenizer/special';
 
 export { atomicWriteDir };
 
@@ -30,7 +33,8 @@ export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 
 /** What getPeftModel needs from the base model (WhisperForConditionalGeneration satisfies it). */
-export interface PeftBaseModel {
+export interface PeftBaseModel extends DecodingModel {
+  decoder: DecodingModel['decoder'] & AlignmentModel['decoder'];
   config: WhisperConfig;
   dir?: string;
   linears(): Linear[];
@@ -195,6 +199,20 @@ export class PeftModel implements SeedSource {
 
   generate(inputFeatures: tf.Tensor3D, opts: GenerateOptions = {}): Promise<GenerateOutput> {
     return this.baseModel.generate(inputFeatures, opts);
+  }
+
+  // The base model's parts, as PEFT forwards attributes: decoding and `transcribe` take a PeftModel
+  // like the model it wraps (the adapters sit in the base's Linears).
+  get specialTokens(): SpecialTokens {
+    return this.baseModel.specialTokens;
+  }
+
+  get decoder(): PeftBaseModel['decoder'] {
+    return this.baseModel.decoder;
+  }
+
+  logits(hidden: tf.Tensor3D): tf.Tensor3D {
+    return this.baseModel.logits(hidden);
   }
 
   /** The adapter's tensors under PEFT key names, copied to float32 arrays. */
