@@ -23,7 +23,7 @@ import { initBackend, describeBackend, tf } from '../src/backend';
 import { loadAudioFolder } from '../src/data';
 import { evaluate, EvalReport, loadReport, saveReport, scoreTranscripts, whisperTranscriber, TranscriptItem } from '../src/eval';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
-import { PROJECT_ROOT, sharedDir, loadReferenceTranscripts } from '../tools/shared';
+import { PROJECT_ROOT, sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 
 async function main() {
@@ -71,7 +71,7 @@ async function main() {
     ours = await evaluate(ds, {
       name: 'ours', language: 'en', task: 'transcribe',
       transcribe: (audios, o) => whisperTranscriber({ model, tokenizer, featureExtractor: WhisperFeatureExtractor.fromPretrained(modelDir) })(audios, { ...o, trimPadding: trim }),
-      normalizer: 'english', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json'), batchSize: Number(process.env.BATCH ?? 8), limit,
+      normalizer: 'english', normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json'), maxNewTokens: REFERENCE_MAX_NEW_TOKENS, batchSize: Number(process.env.BATCH ?? 8), limit,
       onProgress: (p) => console.log(`  ${p.done}/${p.total}  ${p.elapsedS.toFixed(0)} s, eta ${p.etaS.toFixed(0)} s, ` +
         `WER so far ${(100 * p.wer).toFixed(2)} %`),
     });

@@ -105,9 +105,10 @@ normalizer a WER used, and apply the same one to every model you compare.
 
 ## 4. Our whisper-tiny on LibriSpeech
 
-\`evaluate()\` decodes each clip at 16 kHz, transcribes batches of clips with one \`generate\` call
-(greedy, language and task forced, like the reference run), applies the normalizer to both sides and
-keeps raw and normalized scores for every clip.
+\`evaluate()\` decodes each clip at 16 kHz, transcribes batches of clips with \`transcribe\` (the route the
+CLI and the demo take too: greedy, language and task forced, like the reference run, and at most the
+reference run's 128 new tokens), applies the normalizer to both sides and keeps raw and normalized
+scores for every clip.
 `),
   code(`
 const modelDir = sharedDir('models', 'whisper-tiny');
@@ -118,7 +119,7 @@ const transcribe = whisperTranscriber({ model: model, tokenizer: tokenizer, feat
 const libri = (await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test')));
 const ours = await evaluate(libri, {
   name: 'whisper-tiny', transcribe, language: 'en', task: 'transcribe', normalizer: 'english', normalizerJson: normalizerJson,
-  batchSize: 4, limit: LIBRI_CLIPS,
+  batchSize: 4, limit: LIBRI_CLIPS, maxNewTokens: REFERENCE_MAX_NEW_TOKENS,
   onProgress: (p) => console.log(\`\${p.done}/\${p.total} clips, \${p.elapsedS.toFixed(0)} s, WER so far \${(100 * p.wer).toFixed(2)} %\`),
 });
 const files = saveReport(ours, path.join(OUT, 'librispeech-whisper-tiny'));

@@ -38,7 +38,7 @@ export function writeNotebook(file: string, cells: Cell[]): void {
 
 /** The session helpers and the shared-data paths every notebook may use (tools/, compiled into dist/tools). */
 const SESSION = ['fresh', 'finish', 'releaseAll', 'peakRssBytes', 'runDir', 'artifactPath', 'requireArtifact'];
-const SHARED = ['sharedDir', 'loadReferenceTranscripts', 'PROJECT_ROOT'];
+const SHARED = ['sharedDir', 'loadReferenceTranscripts', 'REFERENCE_MAX_NEW_TOKENS', 'PROJECT_ROOT'];
 const ALWAYS = ['tf', 'initBackend', 'describeBackend', 'display'];
 
 /**
