@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import { parse } from 'csv-parse';
 import { RowOrigin } from './types';
+import { regularFile } from '../io/node';
 
 export type ManifestItem =
   | { kind: 'row'; origin: RowOrigin; fields: Record<string, unknown> }
@@ -96,7 +97,7 @@ function startsWithBom(file: string): boolean {
 interface RawRecord { record: Buffer[]; line: number; error?: string }
 
 async function* readDelimitedRaw(file: string, options: DelimitedOptions): AsyncGenerator<RawRecord> {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  regularFile(file, 'manifest');
   // A UTF-8 byte order mark (Excel's "CSV UTF-8") is skipped here, not by csv-parse: its `bom`
   // option switches it to string fields, which the strict byte decoding below then misread.
   const input = fs.createReadStream(file, { start: startsWithBom(file) ? UTF8_BOM.length : 0 });
@@ -179,7 +180,7 @@ async function* byteLines(file: string): AsyncGenerator<Buffer> {
 
 /** JSON Lines: one object per line; blank lines are skipped, invalid text or JSON is a problem. */
 export async function* readJsonl(file: string, options: Pick<DelimitedOptions, 'encoding'> = {}): AsyncGenerator<ManifestItem> {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  regularFile(file, 'manifest');
   let line = 0;
   let row = 0;
   for await (const bytes of byteLines(file)) {
