@@ -76,7 +76,7 @@ describe('hostile files for the CLI and loaders (issue 26 items 6, 7)', () => {
     // The CLI itself: the FIFO is one failed file of the batch, named, and the process ends.
     const jfk = path.join(tmp, 'jfk.flac');
     fs.copyFileSync(sharedDir('datasets', 'samples', 'jfk.flac'), jfk);
-    const c = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/transcribe.ts', fifo, jfk], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 300_000 });
+    const c = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/transcribe.ts', fifo, jfk], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 });
     assert.equal(c.signal, null, 'the CLI blocked on the FIFO');
     assert.equal(c.status, 1, c.stderr);
     assert.ok(c.stderr.includes(`${fifo}: error: is a FIFO (named pipe), not an audio file`), c.stderr);
