@@ -29,6 +29,8 @@ export interface TensorInfo {
 
 export interface SafetensorsHeader {
   file: string;
+  /** The file's name in its Files (what `files.bytes` takes). */
+  name: string;
   /** Byte offset of the data section in the file (8 + header length). */
   dataStart: number;
   tensors: Map<string, TensorInfo>;
@@ -110,7 +112,7 @@ export function safetensorsHeader(files: Files, name: string): SafetensorsHeader
         `([${sorted[i - 1].begin}, ${sorted[i - 1].end}] and [${sorted[i].begin}, ${sorted[i].end}])`);
     }
   }
-  return { file, dataStart, tensors, metadata };
+  return { file, name, dataStart, tensors, metadata };
 }
 
 // IEEE half -> float via a 64K table: decoding 20M values is then one lookup each.
@@ -174,7 +176,6 @@ function checkShape(info: TensorInfo, name: string, shape: number[], expectedBy:
  */
 export function readTensors(files: Files, header: SafetensorsHeader, expected?: Map<string, number[]>,
   expectedBy = 'the model'): Map<string, LoadedTensor> {
-  const name = path.basename(header.file);
   if (expected) {
     for (const [key, shape] of expected) {
       const info = header.tensors.get(key);
@@ -184,7 +185,7 @@ export function readTensors(files: Files, header: SafetensorsHeader, expected?: 
   }
   const out = new Map<string, LoadedTensor>();
   for (const [key, info] of header.tensors) {
-    const bytes = files.bytes(name, header.dataStart + info.begin, header.dataStart + info.end);
+    const bytes = files.bytes(header.name, header.dataStart + info.begin, header.dataStart + info.end);
     out.set(key, { shape: info.shape, data: decodeFinite(bytes, info) });
   }
   return out;
