@@ -17,8 +17,7 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
  */
 export function outputFileName(file: string, variant: string | undefined, format: OutputFormat): { name: string; sanitized: boolean } {
   const raw = path.basename(file, path.extname(file)) + (variant ? `.${variant}` : '') + `.${format}`;
-  // eslint-disable-next-line no-control-regex
-  const name = raw.replace(/[\u0000-\u001f\u007f]/g, '_');
+  const name = raw.replace(/\p{Cc}/gu, '_');
   return { name, sanitized: name !== raw };
 }
 

@@ -280,9 +280,9 @@ export class PeftModel implements SeedSource {
       throw new Error(`${file}: keys do not match the LoRA config (${missing.length} missing, e.g. ${missing[0] ?? '-'}; ` +
         `${extra.length} unexpected, e.g. ${extra[0] ?? '-'})`);
     }
-    const weights = readTensors(files, header, expected, configFile);
-    for (const k of expected.keys()) {
-      if (k.endsWith('.lora_A.weight')) checkUpdateSize(file, k.slice(0, -'.lora_A.weight'.length), weights.get(k)!, weights.get(k.replace(/lora_A\.weight$/, 'lora_B.weight'))!, cfg.scaling);
+    const weights = readTensors(files, header, expected, fresh ? configFile : `adapter '${adapterName}' of this model`);
+    for (const key of weights.keys()) {
+      if (key.endsWith('.lora_A.weight')) checkUpdateSize(file, key, key.replace(/lora_A\.weight$/, 'lora_B.weight'), weights, cfg.scaling);
     }
     if (fresh) this.addAdapter(adapterName, cfg, 42, configFile);
     for (const [k, v] of this.namedTrainableVariables(adapterName)) {
@@ -366,14 +366,15 @@ export function getPeftModel(model: PeftBaseModel, config: LoraConfig, opts: Get
  * scaling * r * max|A| * max|B| settles almost every adapter; only above it is B A computed.
  */
 const MAX_UPDATE = 1e4;
-function checkUpdateSize(file: string, module: string, a: LoadedTensor, b: LoadedTensor, scaling: number): void {
+function checkUpdateSize(file: string, aKey: string, bKey: string, weights: Map<string, LoadedTensor>, scaling: number): void {
+  const [a, b] = [weights.get(aKey)!, weights.get(bKey)!];
   const maxAbs = (x: Float32Array) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const r = a.shape[0];
   if (scaling * r * maxAbs(a.data) * maxAbs(b.data) <= MAX_UPDATE) return;
   const largest = tf.tidy(() => tf.max(tf.abs(tf.mul(tf.matMul(tf.tensor2d(b.data, b.shape as [number, number]),
     tf.tensor2d(a.data, a.shape as [number, number])), scaling))).dataSync()[0]);
   if (!(largest <= MAX_UPDATE)) {
-    throw new Error(`${file}: tensors '${peftKey(module, 'A')}' and '${peftKey(module, 'B')}': the update scaling * B A ` +
+    throw new Error(`${file}: tensors '${aKey}' and '${bKey}': the update scaling * B A ` +
       `reaches ${largest} (limit ${MAX_UPDATE}); these weights would give garbage (a run that diverged, or a damaged file)`);
   }
 }
