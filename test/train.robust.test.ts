@@ -2,14 +2,16 @@
  * Issue 15, items 8 and 10: the encoder-output cache (keyed by model and by clip, atomic, a bad
  * entry names its file) and checkpoints (a broken latest one falls back to the previous, stale
  * temporary folders are cleaned, the log does not repeat steps, files are fsynced, resuming a
- * finished run reports its real train_loss).
+ * finished run reports its real train_loss); issue 26 item 4 (a checkpoint whose tensors do not fit
+ * the model, or are not finite, is skipped naming the file and tensor).
  */
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
-import { getPeftModel, LoraConfig, PeftModel } from '../src/lora';
+import { getPeftModel, LoraConfig, PeftModel, readSafetensorsFile } from '../src/lora';
+import { saveSafetensors } from '../src/model/safetensors';
 import { CheckpointError, listCheckpoints, Seq2SeqTrainer, seq2SeqTrainingArguments, Seq2SeqTrainingArguments } from '../src/train';
 import type { PreparedRow } from '../src/data';
 import { assertClose, maxAbsDiff } from './helpers/close';
@@ -45,6 +47,12 @@ function encodeDirect(model: ReturnType<typeof tinyModel>, f: PreparedRow): Floa
   const out = y.dataSync() as Float32Array;
   tf.dispose([x, y]);
   return out;
+}
+
+/** Rewrites one safetensors file of a checkpoint through `edit` (metadata kept). */
+function rewrite(file: string, edit: (key: string, t: { shape: number[]; data: Float32Array }) => { shape: number[]; data: Float32Array }, metadata: Record<string, string>) {
+  const t = readSafetensorsFile(file);
+  saveSafetensors(file, Object.fromEntries([...t].map(([k, v]) => [k, edit(k, v)])), metadata);
 }
 
 describe('encoder-output cache on disk (issue 15 item 8)', () => {
@@ -121,17 +129,22 @@ describe('checkpoint robustness (issue 15 item 10)', () => {
 
   const args = { maxSteps: 6, saveStrategy: 'steps' as const, saveSteps: 2, gradientAccumulationSteps: 2 };
 
-  it('an empty trainer_state.json in the latest checkpoint: resumes from the previous one, naming the broken file', async () => {
+  /** The weights of an uninterrupted run, and the output folder of the same run stopped after step `stopAt`. */
+  async function interruptedRun(stopAt: number): Promise<{ want: number[][]; outputDir: string }> {
     const full = setup(args);
     await full.trainer.train();
     const want = weights(full.peft);
     full.done();
-
     const outputDir = tmpDir();
     const first = setup({ ...args, outputDir });
-    first.trainer.addCallback({ onStepEnd: (_a, s, c) => { if (s.global_step === 4) c.shouldTrainingStop = true; } });
+    first.trainer.addCallback({ onStepEnd: (_a, s, c) => { if (s.global_step === stopAt) c.shouldTrainingStop = true; } });
     await first.trainer.train();
     first.done();
+    return { want, outputDir };
+  }
+
+  it('an empty trainer_state.json in the latest checkpoint: resumes from the previous one, naming the broken file', async () => {
+    const { want, outputDir } = await interruptedRun(4);
     const broken = path.join(outputDir, 'checkpoint-4', 'trainer_state.json');
     fs.writeFileSync(broken, '');
     const second = setup({ ...args, outputDir });
@@ -210,5 +223,32 @@ describe('checkpoint robustness (issue 15 item 10)', () => {
     assert.ok(Math.abs(out2.trainingLoss - out1.trainingLoss) < 1e-12, `${out2.trainingLoss} vs ${out1.trainingLoss}`);
     assert.deepEqual(listCheckpoints(outputDir).map((c) => c.step), [2, 4, 6]);
     second.done();
+  });
+
+  it('issue 26 item 4: an optimizer state of another model size, or NaN in the adapter, is skipped naming file and tensor', async () => {
+    const { want, outputDir } = await interruptedRun(6);
+    // checkpoint-6: the optimizer state of a model twice as wide (3,8,128 vs 3,8,256 in the report).
+    const opt6 = path.join(outputDir, 'checkpoint-6', 'optimizer.safetensors');
+    rewrite(opt6, (_k, t) => ({ shape: [t.shape[0], 2 * t.shape[1]], data: new Float32Array(2 * t.data.length) }), { format: 'pt', step: '6' });
+    // checkpoint-4: a NaN in one adapter matrix.
+    const ad4 = path.join(outputDir, 'checkpoint-4', 'adapter_model.safetensors');
+    rewrite(ad4, (k, t) => (k.includes('decoder') && k.includes('lora_B') ? { ...t, data: t.data.fill(NaN) } : t), { format: 'pt' });
+
+    // Asked for by name, the bad one is an error naming it (no silent fallback).
+    const third = setup({ ...args, outputDir });
+    await assert.rejects(third.trainer.train({ resumeFromCheckpoint: path.join(outputDir, 'checkpoint-6') }),
+      (e: Error) => e instanceof CheckpointError && e.message.includes(opt6));
+    third.done();
+    const second = setup({ ...args, outputDir });
+    await second.trainer.train({ resumeFromCheckpoint: true });
+    const skipped = second.trainer.skippedCheckpoints;
+    assert.equal(skipped.length, 2, skipped.join('\n'));
+    assert.ok(skipped[0].includes(opt6), skipped[0]);
+    assert.match(skipped[0], /tensor 'base_model\.model\..*\.exp_avg' has shape \[4,32\] but this model expects \[4,16\]/);
+    assert.ok(skipped[1].includes(ad4), skipped[1]);
+    assert.match(skipped[1], /tensor 'base_model\.model\.model\.decoder\..*lora_B\.weight' holds NaN/);
+    assert.deepEqual(weights(second.peft), want, 'resumed from checkpoint-2: the same run');
+    second.done();
+
   });
 });

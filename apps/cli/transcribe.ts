@@ -18,7 +18,7 @@ import { loadWhisper, WhisperPipeline } from '../../src/model/pipeline';
 import { AudioSource, streamSource, transcribe, TranscribeOptions, TranscriptionResult } from '../../src/model/transcribe';
 import { sharedDir } from '../../tools/shared';
 import { languageName } from '../../src/tokenizer/languages';
-import { formatResult, OUTPUT_FORMATS, OutputFormat } from './writers';
+import { formatResult, OUTPUT_FORMATS, OutputFormat, outputFileName } from './writers';
 import { choiceFlag, numberFlag, parseFlags, positiveIntFlag, UsageError } from '../args';
 
 export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
@@ -188,13 +188,15 @@ async function transcribeFiles(args: Args, pipe: WhisperPipeline, opts: Transcri
     failed.push(file);
   };
   const emit = (file: string, variant: string | undefined, r: TranscriptionResult) => {
-    if (!args.options.language && r.language) io.stderr(`${file}: language ${languageName(r.language) ?? r.language}\n`);
+    if (!args.options.language && r.language && !r.warning) io.stderr(`${file}: language ${languageName(r.language) ?? r.language}\n`);
+    if (r.warning) io.stderr(`${file}: warning: ${r.warning}\n`);
     for (const format of args.formats) {
       const text = format === 'json'
         ? JSON.stringify({ file, ...(variant ? { adapter: variant } : {}), ...JSON.parse(formatResult(r, 'json')), seconds: Number((r.seconds ?? 0).toFixed(3)) }) + '\n'
         : formatResult(r, format);
       if (args.outputDir) {
-        const name = path.basename(file, path.extname(file)) + (variant ? `.${variant}` : '') + `.${format}`;
+        const { name, sanitized } = outputFileName(file, variant, format);
+        if (sanitized) io.stderr(`${JSON.stringify(file)}: control characters in the name replaced by '_': writing ${name}\n`);
         fs.writeFileSync(path.join(args.outputDir, name), text);
       } else {
         if (format !== 'json' && (args.files.length > 1 || variants.length > 1)) io.stdout(`==> ${file}${variant ? ` (${variant})` : ''} <==\n`);

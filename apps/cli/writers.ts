@@ -4,10 +4,22 @@
  * timestamps were computed), tsv (start and end in integer milliseconds) and json (the whole result:
  * text, language, segments with tokens, log-probabilities and words).
  */
+import * as path from 'path';
 import type { TranscriptionResult } from '../../src/model/transcribe';
 
 export const OUTPUT_FORMATS = ['txt', 'vtt', 'srt', 'tsv', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/**
+ * NAME[.ADAPTER].FORMAT, the output file of input `file` in the output folder. Control characters
+ * (a newline in the input's name) are replaced by '_': in a file name they break every shell loop
+ * and log line that lists it. `sanitized` tells the caller to say so.
+ */
+export function outputFileName(file: string, variant: string | undefined, format: OutputFormat): { name: string; sanitized: boolean } {
+  const raw = path.basename(file, path.extname(file)) + (variant ? `.${variant}` : '') + `.${format}`;
+  const name = raw.replace(/\p{Cc}/gu, '_');
+  return { name, sanitized: name !== raw };
+}
 
 /** openai's format_timestamp: [hh:]mm:ss.mmm (hours always for srt, decimal comma for srt). */
 export function formatTimestamp(seconds: number, alwaysIncludeHours = false, decimalMarker = '.'): string {

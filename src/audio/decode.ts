@@ -6,6 +6,7 @@
  * `openAudioStream`, which never holds the whole file).
  */
 import * as fs from 'fs';
+import { regularFile } from '../io/node';
 import { DEFAULT_MAX_SECONDS } from './limits';
 import type { ResampleQuality } from './resample';
 import { decodeStream, AudioDecodeOptions } from './stream';
@@ -44,13 +45,11 @@ export async function decodeAudio(bytes: Uint8Array, name = '<bytes>', sampleRat
 /** Reads and decodes an audio file: `loadAudio('clip.mp3')` -> 16 kHz mono samples in [-1, 1]. */
 export async function loadAudio(file: string, sampleRate = 16000, quality: ResampleQuality = 'best',
   limits: Omit<AudioDecodeOptions, 'sampleRate' | 'quality'> = {}): Promise<Float32Array> {
+  regularFile(file, 'audio file');
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${file}: file not found`);
-    if (code === 'EISDIR') throw new Error(`${file}: is a directory, not an audio file`);
     throw new Error(`${file}: cannot read: ${(e as Error).message}`);
   }
   return decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, sampleRate, quality, limits);
@@ -64,7 +63,7 @@ export async function loadAudio(file: string, sampleRate = 16000, quality: Resam
  * Needs `ffmpeg` on PATH (apt install ffmpeg).
  */
 export async function loadAudioFfmpeg(file: string, sampleRate = 16000): Promise<Float32Array> {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  regularFile(file, 'audio file');
   const { execFile } = await import('child_process');
   const args = ['-nostdin', '-threads', '0', '-i', file, '-f', 's16le', '-ac', '1', '-acodec', 'pcm_s16le', '-ar', String(sampleRate), '-'];
   const out = await new Promise<Buffer>((resolve, reject) => {

@@ -6,6 +6,7 @@
  * undefined = not said: MP3, OGG, a streamed WAV (data size 0 or 0xffffffff), FLAC with total 0.
  */
 import * as fs from 'fs';
+import { regularFile } from '../io/node';
 
 export interface AudioHeader {
   format: 'wav' | 'flac';
@@ -135,6 +136,7 @@ export function readAudioHeader(file: string): AudioHeader | undefined {
 
 /** The first 64 KiB of a file: enough for the header of every format above except an MP4 whose moov comes last. */
 export function readHead(file: string): Uint8Array {
+  regularFile(file, 'audio file');
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.alloc(65536);

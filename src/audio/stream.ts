@@ -13,6 +13,7 @@ import audioType from 'audio-type';
 import { checkAudioFormat, AudioLimitError, AudioLimits, DEFAULT_MAX_CHANNELS, formatDuration } from './limits';
 import { AudioFormat, parseAudioFormat, readHead } from './header';
 import { Resampler, ResampleQuality } from './resample';
+import { regularFile } from '../io/node';
 
 export interface AudioDecodeOptions extends AudioLimits {
   /** Output rate (default 16000, Whisper's). */
@@ -199,13 +200,7 @@ export interface AudioStreamOptions extends AudioDecodeOptions {
  * No duration limit unless `maxSeconds` is given. Errors name the file.
  */
 export async function* openAudioStream(file: string, opts: AudioStreamOptions = {}): AsyncGenerator<Float32Array> {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    throw new Error(`${file}: file not found`);
-  }
-  if (stat.isDirectory()) throw new Error(`${file}: is a directory, not an audio file`);
+  regularFile(file, 'audio file');
   const rate = opts.sampleRate ?? 16000;
   const size = Math.round((opts.chunkSeconds ?? 30) * rate);
   if (!(size > 0)) throw new Error(`openAudioStream: chunkSeconds must be positive, got ${opts.chunkSeconds}`);

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataReport } from './report';
 import { Row, RowOrigin } from './types';
+import { regularFile } from '../io/node';
 
 /** Column names tried, in order, when the caller does not name the audio / text column. */
 export const AUDIO_COLUMNS = ['audio', 'audios', 'file_name', 'path', 'audio_filepath', 'file', 'filename', 'audio_path'];
@@ -55,7 +56,13 @@ export function checkAudioFile(file: string): string | undefined {
   } catch {
     return 'audio file not found';
   }
-  if (!stat.isFile()) return 'audio path is not a file';
+  if (!stat.isFile()) {
+    try {
+      regularFile(file, 'audio file');
+    } catch (e) {
+      return (e as Error).message.slice(file.length + 2); // what it is, without the path the report names
+    }
+  }
   if (stat.size === 0) return 'audio file is empty (0 bytes)';
   return undefined;
 }

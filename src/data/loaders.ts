@@ -19,6 +19,7 @@ import { AudioDataset } from './dataset';
 import { DelimitedOptions, ManifestItem, decodeText, readDelimited, readHeader, readJsonl } from './manifest';
 import { DataReport } from './report';
 import { Row, RowOrigin } from './types';
+import { regularFile } from '../io/node';
 
 export interface ManifestOptions extends DelimitedOptions {
   /** Column holding the audio path (default: first of audio, audios, file_name, path, ...). */
@@ -162,7 +163,15 @@ export async function loadTxtPairs(dir: string, options: { samplingRate?: number
       report.add(origin, 'text', `no transcript file ${path.basename(txt)}`, audio);
       ok = false;
     } else {
-      const decoded = decodeText(fs.readFileSync(txt), options.encoding);
+      let bytes: Uint8Array;
+      try {
+        regularFile(txt, 'transcript file');
+        bytes = fs.readFileSync(txt);
+      } catch (e) {
+        report.add(origin, 'text', (e as Error).message, first ? audio : undefined);
+        continue;
+      }
+      const decoded = decodeText(bytes, options.encoding);
       text = 'text' in decoded ? decoded.text.trim() : '';
       const bad = 'error' in decoded ? `transcript file is ${decoded.error}` : !text ? 'transcript file is empty' : textProblem(text);
       if (bad) {

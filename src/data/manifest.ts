@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import { parse } from 'csv-parse';
 import { RowOrigin } from './types';
+import { regularFile } from '../io/node';
 
 export type ManifestItem =
   | { kind: 'row'; origin: RowOrigin; fields: Record<string, unknown> }
@@ -80,16 +81,31 @@ function headerNames(file: string, record: Buffer[], encoding?: string): string[
   return names;
 }
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** True when `file` begins with the UTF-8 byte order mark. */
+function startsWithBom(file: string): boolean {
+  const head = Buffer.alloc(UTF8_BOM.length);
+  const fd = fs.openSync(file, 'r');
+  try {
+    return fs.readSync(fd, head, 0, head.length, 0) === head.length && head.equals(UTF8_BOM);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 interface RawRecord { record: Buffer[]; line: number; error?: string }
 
 async function* readDelimitedRaw(file: string, options: DelimitedOptions): AsyncGenerator<RawRecord> {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
-  const input = fs.createReadStream(file);
+  regularFile(file, 'manifest');
+  // A UTF-8 byte order mark (Excel's "CSV UTF-8") is skipped here, not by csv-parse: its `bom`
+  // option switches it to string fields, which the strict byte decoding below then misread.
+  const input = fs.createReadStream(file, { start: startsWithBom(file) ? UTF8_BOM.length : 0 });
   const parser = input.pipe(parse({
     // Fields as bytes (null, which the typings omit): readDelimited decodes them strictly and reports invalid text.
     encoding: null as unknown as BufferEncoding,
     delimiter: options.delimiter ?? delimiterFor(file),
-    bom: true,
+    bom: false,
     relax_column_count: true, // we check counts ourselves to report the row instead of failing
     relax_quotes: true, // a stray quote inside an unquoted transcript is text, not an error
     skip_empty_lines: true,
@@ -164,12 +180,12 @@ async function* byteLines(file: string): AsyncGenerator<Buffer> {
 
 /** JSON Lines: one object per line; blank lines are skipped, invalid text or JSON is a problem. */
 export async function* readJsonl(file: string, options: Pick<DelimitedOptions, 'encoding'> = {}): AsyncGenerator<ManifestItem> {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  regularFile(file, 'manifest');
   let line = 0;
   let row = 0;
   for await (const bytes of byteLines(file)) {
     line += 1;
-    const decoded = decodeText(line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes, options.encoding);
+    const decoded = decodeText(line === 1 && bytes.subarray(0, 3).equals(UTF8_BOM) ? bytes.subarray(3) : bytes, options.encoding);
     const text = 'text' in decoded ? decoded.text : '';
     if ('text' in decoded && !text.trim()) continue;
     row += 1;

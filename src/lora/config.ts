@@ -3,6 +3,8 @@
  * so an adapter saved here loads in Python PEFT (and the other way round).
  */
 
+import { FullMatchPattern } from './pattern';
+
 export type TargetModules = string[] | string;
 
 export interface LoraConfigInit {
@@ -34,6 +36,7 @@ export class LoraConfig {
   // PEFT's Whisper tutorials use SEQ_2_SEQ_LM; kept for the on-disk config.
   taskType = 'SEQ_2_SEQ_LM';
   inferenceMode = false;
+  private compiled?: FullMatchPattern;
 
   constructor(init: LoraConfigInit = {}) {
     Object.assign(this, Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)));
@@ -55,9 +58,9 @@ export class LoraConfig {
     const t = this.targetModules;
     if (typeof t === 'string') {
       try {
-        new RegExp(t);
+        this.pattern();
       } catch (e) {
-        throw new Error(`${src}: field 'target_modules' is not a valid regex (${(e as Error).message})`);
+        throw new Error(`${src}: field 'target_modules' ${JSON.stringify(t)} is not a regex this loader matches: ${(e as Error).message}`);
       }
     } else if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === 'string' && x.length > 0)) {
       throw new Error(`${src}: field 'target_modules' must be a non-empty list of module names or a regex string`);
@@ -70,8 +73,15 @@ export class LoraConfig {
    */
   matches(moduleName: string): boolean {
     const t = this.targetModules;
-    if (typeof t === 'string') return new RegExp(`^(?:${t})$`).test(moduleName);
+    if (typeof t === 'string') return this.pattern().fullMatch(moduleName);
     return t.some((k) => moduleName === k || moduleName.endsWith('.' + k));
+  }
+
+  /** The compiled regex target_modules (linear-time: see pattern.ts), compiled once per string. */
+  private pattern(): FullMatchPattern {
+    const t = this.targetModules as string;
+    if (this.compiled?.source !== t) this.compiled = new FullMatchPattern(t);
+    return this.compiled;
   }
 
   /** adapter_config.json as PEFT writes it (fields PEFT has but we do not use keep their defaults). */

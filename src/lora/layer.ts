@@ -80,16 +80,34 @@ export class LoraLayer implements LinearAdapter {
 
   /** Folds adapter `name` into the base weight (inference then costs nothing extra). */
   merge(name: string): void {
-    if (this.merged.has(name)) return;
-    if (this.linear.int8) {
-      throw new Error(`${this.linear.name}: cannot merge adapter '${name}' into an int8 base weight; ` +
-        'load the base model without loadIn8bit to merge');
+    if (!this.merged.has(name)) this.setMerged(name, this.mergedWeight(name));
+  }
+
+  /**
+   * W + scaling * B A, not yet in place: refused for a base kept as int8 or float16 bytes (merging
+   * needs float32 weights) and when a value is not finite (PEFT's safe_merge).
+   */
+  mergedWeight(name: string): tf.Tensor2D {
+    const q = this.linear.quantized;
+    if (q) {
+      throw new Error(`${this.linear.name}: cannot merge adapter '${name}' into ${q.dtype === 'int8' ? 'an' : 'a'} ${q.dtype} base weight; merging needs ` +
+        'float32 base weights: load the base model with weightsDtype \'float32\' (the default, without loadIn8bit), or keep the adapter unmerged');
     }
     const d = this.delta(name);
-    const old = this.linear.weight;
-    this.linear.weight = tf.add(old, d);
-    old.dispose();
+    const w = tf.add(this.linear.weight, d) as tf.Tensor2D;
     d.dispose();
+    const finite = tf.tidy(() => tf.all(tf.isFinite(w)).dataSync()[0]);
+    if (!finite) {
+      w.dispose();
+      throw new Error(`${this.linear.name}: merging adapter '${name}' gives non-finite weights (NaN or infinity); nothing was merged`);
+    }
+    return w;
+  }
+
+  /** Puts a weight from mergedWeight in place. */
+  setMerged(name: string, w: tf.Tensor2D): void {
+    this.linear.weight.dispose();
+    this.linear.weight = w;
     this.merged.add(name);
   }
 

@@ -17,8 +17,8 @@ import type { WhisperConfig } from '../model/config';
 import type { GenerateOptions, GenerateOutput } from '../model/generate';
 import type { ForwardOptions } from '../model/whisper';
 import { Files, readJson } from '../io/files';
-import { asFiles, nodeFiles } from '../io/node';
-import { decodeTensorBytes, safetensorsHeader, saveSafetensors, LoadedTensor } from '../model/safetensors';
+import { asFiles } from '../io/node';
+import { readTensors, safetensorsHeader, saveSafetensors, LoadedTensor } from '../model/safetensors';
 import { LoraConfig } from './config';
 import { countParameters, formatTrainableParameters } from './count';
 import { LoraLayer, SeedSource } from './layer';
@@ -80,16 +80,9 @@ export class PeftModel implements SeedSource {
   }
 
   /** Adds adapter `name` on every Linear the config targets (PEFT's inject_adapter). */
-  addAdapter(name: string, config: LoraConfig, seed: number | string = 42): void {
+  addAdapter(name: string, config: LoraConfig, seed: number | string = 42, src = 'LoraConfig'): void {
     if (this.peftConfig[name]) throw new Error(`addAdapter: an adapter named '${name}' already exists`);
-    const targets = this.baseModel.linears().filter((l) => config.matches(l.name));
-    if (!targets.length) {
-      throw new Error(`LoraConfig: target_modules ${JSON.stringify(config.targetModules)} match no Linear of this model ` +
-        `(names look like 'model.decoder.layers.0.self_attn.q_proj')`);
-    }
-    const tied = targets.find((l) => l.name === 'proj_out');
-    if (tied) throw new Error(`LoraConfig: target_modules matches 'proj_out', which is tied to embed_tokens; adapting it is not supported`);
-    for (const lin of targets) {
+    for (const lin of this.targets(config, src)) {
       let layer = this.loraLayers.get(lin.name);
       if (!layer) {
         layer = new LoraLayer(lin, this);
@@ -100,6 +93,38 @@ export class PeftModel implements SeedSource {
     }
     this.peftConfig[name] = config;
     if (Object.keys(this.peftConfig).length === 1) this.setAdapter(name);
+  }
+
+  /**
+   * The Linears `config` adapts, checked before anything is allocated: `r` must fit them. PEFT
+   * accepts any r, but B A has rank at most min(in, out), so a larger r only costs memory (r = 1e9
+   * asked for 384 GB on whisper-tiny).
+   */
+  private targets(config: LoraConfig, src: string): Linear[] {
+    const targets = this.baseModel.linears().filter((l) => config.matches(l.name));
+    if (!targets.length) {
+      throw new Error(`${src}: target_modules ${JSON.stringify(config.targetModules)} match no Linear of this model ` +
+        `(names look like 'model.decoder.layers.0.self_attn.q_proj')`);
+    }
+    const tied = targets.find((l) => l.name === 'proj_out');
+    if (tied) throw new Error(`${src}: target_modules matches 'proj_out', which is tied to embed_tokens; adapting it is not supported`);
+    const small = targets.reduce((a, b) => (Math.min(b.inFeatures, b.outFeatures) < Math.min(a.inFeatures, a.outFeatures) ? b : a));
+    const limit = Math.min(small.inFeatures, small.outFeatures);
+    if (config.r > limit) {
+      throw new Error(`${src}: field 'r' is ${config.r}, more than ${limit} = min(in_features, out_features) of ` +
+        `${small.name} [${small.outFeatures}, ${small.inFeatures}]; a larger rank adds nothing (use r <= ${limit})`);
+    }
+    return targets;
+  }
+
+  /** PEFT key -> [r, in] or [out, r] for each matrix `config` would create (nothing allocated). */
+  private adapterShapes(config: LoraConfig, src: string): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const l of this.targets(config, src)) {
+      out.set(peftKey(l.name, 'A'), [config.r, l.inFeatures]);
+      out.set(peftKey(l.name, 'B'), [l.outFeatures, config.r]);
+    }
+    return out;
   }
 
   /** Makes `name` the adapter used by forward/generate and the one trained (PEFT set_adapter). */
@@ -257,29 +282,28 @@ export class PeftModel implements SeedSource {
    */
   loadAdapter(dir: string | Files, adapterName = 'default'): LoraConfig {
     const files = asFiles(dir);
-    const cfg = LoraConfig.fromJSON(readJson(files, ADAPTER_CONFIG_NAME, 'adapter config'), files.path(ADAPTER_CONFIG_NAME));
+    const configFile = files.path(ADAPTER_CONFIG_NAME);
+    const cfg = LoraConfig.fromJSON(readJson(files, ADAPTER_CONFIG_NAME, 'adapter config'), configFile);
     cfg.inferenceMode = false;
     const file = files.path(ADAPTER_WEIGHTS_NAME);
     const header = safetensorsHeader(files, ADAPTER_WEIGHTS_NAME);
     const fresh = !this.peftConfig[adapterName];
-    if (fresh) this.addAdapter(adapterName, cfg);
-    const vars = this.namedTrainableVariables(adapterName);
-    const expected = new Map([...vars].map(([k, v]) => [k, v.shape as number[]]));
+    // Names and shapes come from the config (or the adapter being overwritten) and are checked
+    // against the file's header before a single matrix is allocated.
+    const expected = fresh ? this.adapterShapes(cfg, configFile)
+      : new Map([...this.namedTrainableVariables(adapterName)].map(([k, v]) => [k, v.shape as number[]]));
     const missing = [...expected.keys()].filter((k) => !header.tensors.has(k));
     const extra = [...header.tensors.keys()].filter((k) => !expected.has(k));
     if (missing.length || extra.length) {
-      if (fresh) this.deleteAdapter(adapterName);
       throw new Error(`${file}: keys do not match the LoRA config (${missing.length} missing, e.g. ${missing[0] ?? '-'}; ` +
         `${extra.length} unexpected, e.g. ${extra[0] ?? '-'})`);
     }
-    let weights: Map<string, LoadedTensor>;
-    try {
-      weights = readSafetensorsFile(files, expected, ADAPTER_WEIGHTS_NAME);
-    } catch (e) {
-      if (fresh) this.deleteAdapter(adapterName);
-      throw e;
+    const weights = readTensors(files, header, expected, fresh ? configFile : `adapter '${adapterName}' of this model`);
+    for (const key of weights.keys()) {
+      if (key.endsWith('.lora_A.weight')) checkUpdateSize(file, key, key.replace(/lora_A\.weight$/, 'lora_B.weight'), weights, cfg.scaling);
     }
-    for (const [k, v] of vars) {
+    if (fresh) this.addAdapter(adapterName, cfg, 42, configFile);
+    for (const [k, v] of this.namedTrainableVariables(adapterName)) {
       const t = tf.tensor(weights.get(k)!.data, v.shape);
       v.assign(t);
       t.dispose();
@@ -296,12 +320,22 @@ export class PeftModel implements SeedSource {
     return p;
   }
 
-  /** Folds the active adapter into the base weights (forward then skips the branch). */
+  /**
+   * Folds the adapter into the base weights (forward then skips the branch). All or nothing, like
+   * PEFT's safe_merge: every merged weight is computed and checked to be finite before any is
+   * replaced, and a base stored as int8 or float16 bytes is refused (its weight cannot take a
+   * float32 update without losing it to rounding).
+   */
   merge(name = this.activeAdapter): void {
-    const layers = [...this.loraLayers.values()].filter((l) => l.adapters.has(name));
-    // All or nothing: an int8 base layer refuses, so check before changing any weight.
-    layers.find((l) => l.linear.int8)?.merge(name);
-    for (const l of layers) l.merge(name);
+    const layers = [...this.loraLayers.values()].filter((l) => l.adapters.has(name) && !l.merged.has(name));
+    const merged: tf.Tensor2D[] = [];
+    try {
+      for (const l of layers) merged.push(l.mergedWeight(name));
+    } catch (e) {
+      tf.dispose(merged);
+      throw e;
+    }
+    layers.forEach((l, i) => l.setMerged(name, merged[i]));
   }
 
   /** Undoes merge: subtracts scaling * B A again. */
@@ -343,28 +377,22 @@ export function getPeftModel(model: PeftBaseModel, config: LoraConfig, opts: Get
 }
 
 /**
- * Reads every tensor of one .safetensors file as float32, checking the expected shapes first: a
- * file path, or file `name` of Files.
+ * Refuses an adapter whose update scaling * B A is not finite or dwarfs any weight: with all
+ * weights 1e30 the branch overflows float32 and the CLI printed "!!!!" with exit 0. Whisper's own
+ * weights are well below 10 in magnitude; an update entry above MAX_UPDATE does not fine-tune a
+ * layer, it replaces it by noise (and the next LayerNorm's squares overflow). The cheap bound
+ * scaling * r * max|A| * max|B| settles almost every adapter; only above it is B A computed.
  */
-export function readSafetensorsFile(source: string | Files, expected?: Map<string, number[]>, name?: string): Map<string, LoadedTensor> {
-  const files = typeof source === 'string' ? nodeFiles(path.dirname(source)) : source;
-  name ??= typeof source === 'string' ? path.basename(source) : ADAPTER_WEIGHTS_NAME;
-  const file = files.path(name);
-  const h = safetensorsHeader(files, name);
-  if (expected) {
-    for (const [name, shape] of expected) {
-      const info = h.tensors.get(name);
-      if (!info) throw new Error(`${file}: tensor '${name}' is missing (expected shape [${shape}])`);
-      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-        throw new Error(`${file}: tensor '${name}' has shape [${info.shape}], expected [${shape}]`);
-      }
-    }
+const MAX_UPDATE = 1e4;
+function checkUpdateSize(file: string, aKey: string, bKey: string, weights: Map<string, LoadedTensor>, scaling: number): void {
+  const [a, b] = [weights.get(aKey)!, weights.get(bKey)!];
+  const maxAbs = (x: Float32Array) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const r = a.shape[0];
+  if (scaling * r * maxAbs(a.data) * maxAbs(b.data) <= MAX_UPDATE) return;
+  const largest = tf.tidy(() => tf.max(tf.abs(tf.mul(tf.matMul(tf.tensor2d(b.data, b.shape as [number, number]),
+    tf.tensor2d(a.data, a.shape as [number, number])), scaling))).dataSync()[0]);
+  if (!(largest <= MAX_UPDATE)) {
+    throw new Error(`${file}: tensors '${aKey}' and '${bKey}': the update scaling * B A ` +
+      `reaches ${largest} (limit ${MAX_UPDATE}); these weights would give garbage (a run that diverged, or a damaged file)`);
   }
-  const buf = files.bytes(name);
-  const out = new Map<string, LoadedTensor>();
-  for (const [key, info] of h.tensors) {
-    const bytes = buf.subarray(h.dataStart + info.begin, h.dataStart + info.end);
-    out.set(key, { shape: info.shape, data: decodeTensorBytes(bytes, info.dtype) });
-  }
-  return out;
 }

@@ -2,7 +2,7 @@
 export { WhisperConfig } from './config';
 export { resolveModel, findInCache, hubCacheDir } from './hub';
 export type { ResolveOptions, DownloadProgress } from './hub';
-export { readSafetensorsHeader, loadSafetensorsCheckpoint, saveSafetensors, decodeTensorBytes } from './safetensors';
+export { readSafetensorsHeader, readSafetensorsFile, loadSafetensorsCheckpoint, saveSafetensors, decodeTensorBytes } from './safetensors';
 export { Linear, LayerNorm, Conv1d, gelu } from './layers';
 export type { LinearAdapter, WeightSlot } from './layers';
 export { WhisperAttention } from './attention';

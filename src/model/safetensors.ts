@@ -29,6 +29,8 @@ export interface TensorInfo {
 
 export interface SafetensorsHeader {
   file: string;
+  /** The file's name in its Files (what `files.bytes` takes). */
+  name: string;
   /** Byte offset of the data section in the file (8 + header length). */
   dataStart: number;
   tensors: Map<string, TensorInfo>;
@@ -110,7 +112,7 @@ export function safetensorsHeader(files: Files, name: string): SafetensorsHeader
         `([${sorted[i - 1].begin}, ${sorted[i - 1].end}] and [${sorted[i].begin}, ${sorted[i].end}])`);
     }
   }
-  return { file, dataStart, tensors, metadata };
+  return { file, name, dataStart, tensors, metadata };
 }
 
 // IEEE half -> float via a 64K table: decoding 20M values is then one lookup each.
@@ -146,6 +148,54 @@ export function decodeTensorBytes(bytes: Uint8Array, dtype: SafetensorsDtype): F
     for (let i = 0; i < n; i++) u32[i] = u16[i] << 16;
   }
   return out;
+}
+
+/** Decodes one tensor and refuses NaN or infinite values: a model or optimizer state holding one gives garbage. */
+function decodeFinite(bytes: Uint8Array, info: TensorInfo, name = info.name): Float32Array {
+  const data = decodeTensorBytes(bytes, info.dtype);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new Error(`${info.file}: tensor '${name}' holds ${data[i]} at index ${i} (every value must be finite; ` +
+        'the file was saved from a run that diverged, or is damaged)');
+    }
+  }
+  return data;
+}
+
+/** Throws, naming the file and tensor, when a tensor's shape in the header is not the expected one. */
+function checkShape(info: TensorInfo, name: string, shape: number[], expectedBy: string): void {
+  if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${info.file}: tensor '${name}' has shape [${info.shape}] but ${expectedBy} expects [${shape}]`);
+  }
+}
+
+/**
+ * Every tensor of one parsed .safetensors file as float32, after checking the expected names and
+ * shapes against the header (nothing is allocated for a file that does not fit) and that every
+ * value is finite. Pass the header you already parsed (its metadata, its keys): it is not parsed twice.
+ */
+export function readTensors(files: Files, header: SafetensorsHeader, expected?: Map<string, number[]>,
+  expectedBy = 'the model'): Map<string, LoadedTensor> {
+  if (expected) {
+    for (const [key, shape] of expected) {
+      const info = header.tensors.get(key);
+      if (!info) throw new Error(`${header.file}: tensor '${key}' is missing (expected shape [${shape}])`);
+      checkShape(info, key, shape, expectedBy);
+    }
+  }
+  const out = new Map<string, LoadedTensor>();
+  for (const [key, info] of header.tensors) {
+    const bytes = files.bytes(header.name, header.dataStart + info.begin, header.dataStart + info.end);
+    out.set(key, { shape: info.shape, data: decodeFinite(bytes, info) });
+  }
+  return out;
+}
+
+/** Reads every tensor of one .safetensors file (a path, or file `name` of Files; see readTensors). */
+export function readSafetensorsFile(source: string | Files, expected?: Map<string, number[]>, name?: string): Map<string, LoadedTensor> {
+  const files = typeof source === 'string' ? nodeFiles(path.dirname(source)) : source;
+  name ??= typeof source === 'string' ? path.basename(source) : 'adapter_model.safetensors';
+  return readTensors(files, safetensorsHeader(files, name), expected);
 }
 
 /**
@@ -224,16 +274,14 @@ export function loadSafetensorsCheckpoint(
         if (optional.has(name)) continue;
         throw new Error(`${names.map((n) => files.path(n)).join(', ')}: tensor '${name}' is missing (expected shape [${shape}])`);
       }
-      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-        throw new Error(`${info.file}: tensor '${name}' has shape [${info.shape}] but the config expects [${shape}]`);
-      }
+      checkShape(info, name, shape, 'the config');
     }
   }
   // Everything checked: now read the bytes.
   const out = new Map<string, LoadedTensor>();
   for (const name of wanted) {
     const info = all.get(name);
-    if (info) out.set(name, { shape: info.shape, data: decodeTensorBytes(files.bytes(info.shard, info.begin, info.end), info.dtype) });
+    if (info) out.set(name, { shape: info.shape, data: decodeFinite(files.bytes(info.shard, info.begin, info.end), info, name) });
   }
   return out;
 }

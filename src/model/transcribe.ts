@@ -149,6 +149,8 @@ export interface TranscriptionResult {
   draft?: { proposed: number; accepted: number };
   /** Wall-clock seconds spent on this recording (its share of a batch), set by `transcribe`. */
   seconds?: number;
+  /** Why the transcript is empty without decoding (audio shorter than one frame, or silent throughout). */
+  warning?: string;
 }
 
 /** What transcription needs: a model, its tokenizer and feature extractor (a WhisperPipeline fits). */
@@ -240,6 +242,28 @@ export async function transcribeClips(t: Transcriber, clips: Float32Array[], opt
   checkOptions(opts);
   const tooLong = clips.findIndex((c) => c.length > t.featureExtractor.nSamples);
   if (tooLong >= 0) throw new Error(`transcribeClips: clip ${tooLong} is longer than 30 s (use transcribeAudio)`);
+  // Nothing to decode in a clip shorter than one STFT frame or all zeros: Whisper answers such input
+  // with a hallucination (" you" for one sample). Real speech never is either, so parity is untouched.
+  const warnings = clips.map((c) => degenerateAudio(c, t.featureExtractor.nFft));
+  const decoded = await decodeClips(t, clips.filter((_c, k) => !warnings[k]), opts);
+  return warnings.map((warning) => (warning ? silentResult(t, opts, 0, 1, warning) : decoded.shift()!));
+}
+
+/** Why `clip` holds nothing to transcribe: shorter than one analysis frame, or every sample zero. */
+function degenerateAudio(clip: Float32Array, nFft: number): string | undefined {
+  if (clip.length < nFft) return `audio of ${clip.length} samples is shorter than one ${nFft}-sample frame: nothing to transcribe`;
+  if (clip.every((x) => x === 0)) return 'every sample is zero (digital silence): nothing to transcribe';
+  return undefined;
+}
+
+/** The empty transcript of audio skipped as silent, with the reason as its warning. */
+function silentResult(t: Transcriber, opts: TranscribeOptions, windows: number, skippedSilent: number, warning: string): TranscriptionResult {
+  const language = (opts.language === undefined ? undefined : new DecodingTask(t.model, { language: opts.language }).language) ?? 'en';
+  return { text: '', tokens: [], segments: [], language, windows, skippedSilent, skippedNoSpeech: 0, warning };
+}
+
+/** transcribeClips for clips that hold audio: decoded `batchSize` at a time. */
+async function decodeClips(t: Transcriber, clips: Float32Array[], opts: TranscribeOptions): Promise<TranscriptionResult[]> {
   const temps = temperatures(opts, false);
   const out: TranscriptionResult[] = [];
   const bs = opts.batchSize ?? 1;
@@ -427,6 +451,7 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
     if (opts.conditionOnPreviousText === false || result.temperature > 0.5) promptResetSince = allTokens.length;
     progress(seek);
   }
+  if (!windows && skippedSilent) return silentResult(t, opts, 0, skippedSilent, 'every 30-s window is silent: nothing to transcribe');
   const tokens = segments.flatMap((s) => s.tokens.filter((x) => x < sp.eot));
   return {
     text: t.tokenizer.decode(tokens, { skipSpecialTokens: true }), tokens, segments, language: language ?? 'en',

@@ -9,8 +9,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { atomicWriteDir } from '../atomic';
-import { saveSafetensors, readSafetensorsHeader } from '../model/safetensors';
-import { readSafetensorsFile } from '../lora/peft';
+import { nodeFiles } from '../io/node';
+import { readTensors, safetensorsHeader, saveSafetensors } from '../model/safetensors';
 import type { AdamW } from './optimizer';
 import type { TrainableModel } from './model';
 
@@ -118,9 +118,13 @@ export function loadCheckpoint(dir: string, model: TrainableModel, opt: AdamW): 
     const state = readTrainerState(dir);
     const optFile = path.join(dir, OPTIMIZER_NAME);
     if (!fs.existsSync(optFile)) throw new Error(`${optFile}: missing`);
-    const step = Number(readSafetensorsHeader(optFile).metadata.step);
+    const files = nodeFiles(dir);
+    const header = safetensorsHeader(files, OPTIMIZER_NAME);
+    const step = Number(header.metadata.step);
     if (!Number.isInteger(step)) throw new Error(`${optFile}: metadata 'step' is missing`);
-    const optimizerState = readSafetensorsFile(optFile);
+    // Every moment must have its parameter's shape (a state saved for another model size failed
+    // only at the first step, naming no file) and be finite; checked before the model changes.
+    const optimizerState = readTensors(files, header, opt.stateShapes(), 'this model');
     model.loadCheckpointFiles(dir);
     opt.loadStateDict(step, optimizerState, optFile);
     state.train_loss_sum ??= meanLoggedLoss(state.log_history) * state.global_step;

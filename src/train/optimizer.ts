@@ -73,6 +73,13 @@ export class AdamW {
     return { step: this.step, tensors };
   }
 
+  /** The name and shape of every tensor stateDict() writes (what a checkpoint's optimizer file must hold). */
+  stateShapes(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const [k, p] of this.params) for (const suffix of ['exp_avg', 'exp_avg_sq']) out.set(`${k}.${suffix}`, p.shape);
+    return out;
+  }
+
   loadStateDict(step: number, tensors: Map<string, { shape: number[]; data: Float32Array }>, src = 'optimizer'): void {
     for (const k of this.params.keys()) {
       for (const [suffix, map] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
