@@ -229,13 +229,6 @@ export function checkpointShards(files: Files): { names: string[]; weightMap?: R
   throw new Error(`${files.where}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
 }
 
-/** The list of .safetensors files of a checkpoint folder: one file, or the shards of the index. */
-export function checkpointFiles(dir: string): { files: string[]; weightMap?: Record<string, string> } {
-  const files = nodeFiles(dir);
-  const { names, weightMap } = checkpointShards(files);
-  return { files: names.map((n) => files.path(n)), weightMap };
-}
-
 /**
  * Reads every tensor of a checkpoint (one file or shards; a folder or Files) after validating all
  * headers and, when given, the expected shapes: missing names, unexpected shapes. Names listed in

@@ -65,18 +65,6 @@ export function listCheckpoints(outputDir: string): { step: number; dir: string 
     .sort((a, b) => a.step - b.step);
 }
 
-/** The newest checkpoint whose trainer_state.json reads, if any. */
-export function latestCheckpoint(outputDir: string): string | undefined {
-  return listCheckpoints(outputDir).reverse().find((c) => {
-    try {
-      readTrainerState(c.dir);
-      return true;
-    } catch {
-      return false;
-    }
-  })?.dir;
-}
-
 /** Parses and checks `dir/trainer_state.json`, naming the file in every error. */
 export function readTrainerState(dir: string): TrainerState {
   const file = path.join(dir, TRAINER_STATE_NAME);

@@ -13,7 +13,7 @@ export { asTrainable } from './model';
 export type { TrainableModel } from './model';
 export { EncoderCache } from './encoderCache';
 export {
-  checkpointDir, listCheckpoints, latestCheckpoint, saveCheckpoint, loadCheckpoint, readTrainerState, rotateCheckpoints, CheckpointError,
+  checkpointDir, listCheckpoints, saveCheckpoint, loadCheckpoint, readTrainerState, rotateCheckpoints, CheckpointError,
 } from './checkpoint';
 export type { TrainerState, LogEntry } from './checkpoint';
 export { TrainingMonitor } from './monitor';
