@@ -8,8 +8,9 @@ export const nb10: Cell[] = [
 **The article** is a review of someone's LoRA fine-tune of Whisper on their own Vietnamese
 recordings (read from S3 with \`librosa.load(..., sr=16000)\`), which ended at a word error rate of
 **0.89**. Its diagnosis: "a data pipeline issue", not a hyper-parameter one. The training labels
-were tokenized from the raw transcriptions (\`processor.tokenizer(batch["transcription"])\`), so the
-model was trained on casing and punctuation it does not write. Its action plan, in order:
+were tokenized from the raw transcriptions (\`processor.tokenizer(batch["transcription"])\`), so they
+kept casing and punctuation that, it says, Whisper's pre-training text did not have: "a
+vocabulary mismatch". Its action plan, in order:
 
 1. normalize the transcriptions **before tokenizing them**: lowercase, then delete every character
    that is not in its list of Vietnamese letters or a space (the list has no digits, so numbers are

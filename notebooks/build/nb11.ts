@@ -12,7 +12,7 @@ them, a data collator, WER as the metric and \`Seq2SeqTrainer\`, which "periodic
 model during training. Its central lesson is a chart: training and validation loss fall while the
 WER at some steps *rises*, and it lists why (overfitting, loss ≠ WER, data imbalance, noise,
 hyper-parameters) and what to do (check the splits, tune, early stopping, more metrics). It ends
-with a web app. It asks for a GPU with 24 GB or more; it states no model size, no hyper-parameters
+with a web app. It recommends a GPU with 24 GB or more; it states no model size, no hyper-parameters
 and no WER in its text (its results are images).
 
 **What we reproduce**, in the article's order:

@@ -186,7 +186,7 @@ tf.dispose([batch.inputFeatures, batch.labels, batch.decoderInputIds]);
   md(`
 ## 7. The model: every weight trained, the encoder frozen
 
-The guide fine-tunes all of \`whisper-small.en\` (English only, 244M parameters). **We depart from
+The guide fine-tunes all of \`whisper-small.en\` (English only). **We depart from
 it twice here.** The model is the multilingual whisper-tiny, the one on this machine, told to
 write English by its prompt. And training the encoder means running it forward and backward on
 every 30 s window in every step; on two CPU cores that is several seconds per clip. We train every weight of the **decoder** (\`freezeEncoder()\`, as transformers' \`model.freeze_encoder()\`):

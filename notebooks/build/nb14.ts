@@ -7,7 +7,8 @@ export const nb14: Cell[] = [
 
 **The article** fine-tunes whisper-small on French telephone conversations from a public data set,
 \`diabolocom/talkbank_4_stt\` on the Hugging Face Hub (its \`fr/segment\` part: short segments of
-CallFriend calls, the first 1,000 of each split kept, then 100 used to train and 100 to evaluate).
+CallFriend calls: the first 1,000 of each split kept, 100 of them used to train and 100 to
+validate; its WER loop then runs over the 1,000 test segments).
 It loads the base model in 8 bits, prints a summary of its layers, clears \`forced_decoder_ids\` and
 \`suppress_tokens\`, adds a LoRA adapter on the attention's query and value projections, trains with
 \`Seq2SeqTrainer\` (validation loss each epoch: 3.89 → 2.56 → 1.94 over 39 steps), evaluates WER
@@ -417,7 +418,7 @@ display(tableHtml([
   { quantity: 'learning rate', 'the article': '1e-3', 'this notebook': '1e-3' },
   { quantity: 'batch', 'the article': '8, no accumulation; 3 epochs, 39 steps, warmup 50 steps', 'this notebook': \`1 x 8 accumulation; \${EPOCHS} epochs, \${trainOut.globalStep} steps, warmup 2 steps\` },
   { quantity: 'validation loss per epoch', 'the article': '3.89 → 2.56 → 1.94', 'this notebook': epochLosses.join(', ') },
-  { quantity: 'data', 'the article': 'diabolocom/talkbank_4_stt fr/segment (CallFriend), 100 train / 100 test segments', 'this notebook': \`\${trainSet.length} Common Voice fr clips through a simulated phone line, \${testSet.length} test clips\` },
+  { quantity: 'data', 'the article': 'diabolocom/talkbank_4_stt fr/segment (CallFriend), 100 train / 100 validation segments', 'this notebook': \`\${trainSet.length} Common Voice fr clips through a simulated phone line, \${testSet.length} test clips\` },
   { quantity: 'WER before → after (BasicTextNormalizer)', 'the article': 'not stated (its WER cell shows no output)', 'this notebook': \`\${results[1]['WER % basic']} % → \${results[2]['WER % basic']} %\` },
   { quantity: 'silence', 'the article': 'a VAD model recommended, not used', 'this notebook': 'an energy gate (isSilent), not a model' },
   { quantity: 'speculative decoding', 'the article': 'announced, not shown', 'this notebook': 'shown with whisper-tiny as assistant' },
