@@ -139,7 +139,7 @@ const basic = getNormalizer('basic');
 const ARTICLE_CHARS = 'a-zàáâãèéêìíòóôõùúýăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữự';
 const articleNormalize = (t: string) => t.toLowerCase().replace(new RegExp(\`[^\${ARTICLE_CHARS}\\\\s]\`, 'gu'), '').replace(/\\s+/g, ' ').trim();
 const examples = ['Tôi có 100 con gà.', 'Năm 2024, giá tăng 3,5%!', 'Anh ấy là kỹ sư, chị Kỳ cũng vậy.', ...train.rows.slice(0, 2).map((r) => r.text)];
-display(tableHtml(examples.map((s) => ({ raw: s, basic: basic(s).trim(), vietnamese: vi(s), 'the article\'s normalize_transcription': articleNormalize(s) })),
+display(tableHtml(examples.map((s) => ({ raw: s, basic: basic(s).trim(), vietnamese: vi(s), "the article's normalize_transcription": articleNormalize(s) })),
   { caption: 'one sentence, four forms' }));
 display(tableHtml(['5', '15', '21', '24', '105', '1.000', '2024', '1000001', '3,14', '0,05'].map((n) => ({ written: n, spoken: spellVietnameseNumber(n) })),
   { caption: 'numbers as they are read' }));
