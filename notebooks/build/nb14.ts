@@ -416,7 +416,7 @@ display(tableHtml([
   { quantity: 'LoRA', 'the article': 'r=8, α=32, dropout 0.1, q_proj + v_proj', 'this notebook': 'r=8, α=32, dropout 0.1, q_proj + v_proj' },
   { quantity: 'trainable parameters', 'the article': '884,736 || 242,619,648 || 0.3647 %', 'this notebook': \`whisper-small (computed): \${smallLine}; whisper-tiny: \${tinyLine}\` },
   { quantity: 'learning rate', 'the article': '1e-3', 'this notebook': '1e-3' },
-  { quantity: 'batch', 'the article': '8, no accumulation; 3 epochs, 39 steps, warmup 50 steps', 'this notebook': \`1 x 8 accumulation; \${EPOCHS} epochs, \${trainOut.globalStep} steps, warmup 2 steps\` },
+  { quantity: 'batch', 'the article': '8, no accumulation; 3 epochs, 39 steps, warmup 50 steps', 'this notebook': \`\${args.perDeviceTrainBatchSize} x \${args.gradientAccumulationSteps} accumulation; \${EPOCHS} epoch(s), \${trainOut.globalStep} steps, warmup \${args.warmupSteps} steps\` },
   { quantity: 'validation loss per epoch', 'the article': '3.89 → 2.56 → 1.94', 'this notebook': epochLosses.join(', ') },
   { quantity: 'data', 'the article': 'diabolocom/talkbank_4_stt fr/segment (CallFriend), 100 train / 100 validation segments', 'this notebook': \`\${trainSet.length} Common Voice fr clips through a simulated phone line, \${testSet.length} test clips\` },
   { quantity: 'WER before → after (BasicTextNormalizer)', 'the article': 'not stated (its WER cell shows no output)', 'this notebook': \`\${results[1]['WER % basic']} % → \${results[2]['WER % basic']} %\` },
