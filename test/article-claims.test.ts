@@ -47,9 +47,10 @@ function valuesAfter(spec: Spec, text: string): string[] {
   const out: string[] = [];
   let last = 0;
   for (const m of text.matchAll(spec.value)) {
-    if (words(text.slice(last, m.index)) > (out.length ? 2 : 3)) break;
+    const at = m.index ?? 0;
+    if (words(text.slice(last, at)) > (out.length ? 2 : 3)) break;
     out.push(canon(m[0]));
-    last = m.index + m[0].length;
+    last = at + m[0].length;
   }
   return out;
 }
@@ -59,7 +60,7 @@ export function attributedClauses(text: string): string[] {
   const t = norm(text);
   const out: string[] = [];
   for (const m of t.matchAll(ATTRIBUTION)) {
-    const rest = t.slice(m.index);
+    const rest = t.slice(m.index ?? 0);
     const end = rest.slice(m[0].length).search(CLAUSE_END);
     out.push(end < 0 ? rest : rest.slice(0, m[0].length + end));
   }

@@ -325,7 +325,7 @@ display(tableHtml([
   { quantity: 'WER after normalizing the labels', 'the article': 'not stated ("a dramatic and immediate improvement" expected)', 'this notebook': \`\${wer(2, 'vietnamese')} normalized-target LoRA, \${wer(1, 'vietnamese')} raw-target LoRA (both scored with the vietnamese normalizer)\` },
   { quantity: 'label normalizer', 'the article': 'lowercase, keep its Vietnamese letter list and spaces (digits deleted, ỳ ỷ ỹ ỵ missing)', 'this notebook': 'vietnamese: lowercase, numbers spelled out, all Vietnamese letters kept' },
   { quantity: 'learning rate', 'the article': '1e-4 (raised from 5e-6)', 'this notebook': '1e-4, linear decay' },
-  { quantity: 'batch', 'the article': '16 x 4 accumulation', 'this notebook': '8, no accumulation (50 clips)' },
+  { quantity: 'batch', 'the article': '16 x 4 accumulation', 'this notebook': \`\${args('raw').perDeviceTrainBatchSize}, no accumulation (\${trainRaw.length} clips)\` },
   { quantity: 'gradient checkpointing', 'the article': 're-enabled', 'this notebook': 'none (the library has none; the frozen encoder is cached)' },
   { quantity: 'augmentation', 'the article': 'one baseline run without it', 'this notebook': 'none (the baseline)' },
   { quantity: 'model', 'the article': 'not stated (LoRA, PEFT)', 'this notebook': 'whisper-tiny + LoRA r=8 on the decoder' },
