@@ -152,9 +152,11 @@ display(await checkData(trainPrepared, { n: 2, seed: 42, tokenizer: tokenizer, s
 ## 5. Filter, then batch
 
 The validity filter uses the audio length measured while preparing (\`inputLength\`), the text and
-the label length (the decoder holds at most 448 tokens). Its defaults come from the French telephone
-article (more than 5 characters, 1 to 30 s); a spoken digit is one short word in half a second, so
-we lower both: the defaults would drop every row, and say so in the report.
+the label length (the decoder holds at most 448 tokens). Its defaults come from the complete guide's
+\`is_valid\` (notebook 12: more than 5 characters, 1 to 30 s). They are limits for sentences: they
+would also drop the short segments of the French telephone article's data (its example segment
+lasts 0.48 s), and a spoken digit is one short word in half a second, so we lower both: the
+defaults would drop every row, and say so in the report.
 `),
   code(`
 const validity = { minTextLength: 2, minDuration: 0.2, maxDuration: 30, maxLabelLength: 448 };

@@ -11,8 +11,10 @@ clips of single digit words, where the base model scores about 65 % WER (it hear
 checkpoints and collator:
 
 - **LoRA** (notebook 04): the base weights stay frozen, a small adapter learns (0.8 % of the parameters);
-- **full fine-tuning**: every weight of the decoder is trained (the medical-transcription article and
-  the complete guide do this); the encoder is frozen with \`freezeEncoder()\`, as they do on small data.
+- **full fine-tuning**: no adapter, as in the complete guide (and the medical-transcription article,
+  which mentions none). They train every weight; here the encoder is frozen with
+  \`freezeEncoder()\` and every weight of the decoder is trained. None of the articles freezes the
+  encoder: that is this project's choice, to fit a CPU.
 
 | notebook | reads | writes |
 | --- | --- | --- |
@@ -183,8 +185,8 @@ console.log('log.jsonl, last line:', fs.readFileSync(path.join(loraDir, 'log.jso
 
 The same trainer on a plain \`WhisperForConditionalGeneration\`: every weight becomes a \`tf.Variable\`
 with its own gradient and Adam moments. \`freezeEncoder()\` (transformers' \`model.freeze_encoder()\`)
-leaves the encoder as it is, which is what the articles do on small data and what keeps this fast on
-a CPU: the encoder's outputs come from the cache above, and 29.5M decoder weights (the 20M of the
+leaves the encoder as it is. None of the articles does that (the complete guide trains every
+weight); it is what keeps this fast on a CPU: the encoder's outputs come from the cache above, and 29.5M decoder weights (the 20M of the
 token embedding included, tied to the output projection) are trained. Full fine-tuning wants a much
 smaller learning rate than LoRA. Without \`freezeEncoder()\` every weight is trained, through the
 encoder: on the wasm backend that means micro-batches of one clip (\`perDeviceTrainBatchSize: 1\`,

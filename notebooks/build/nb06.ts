@@ -100,7 +100,8 @@ console.log(\`normalized: \${JSON.stringify(english(first.reference))}  vs  \${J
 `),
   md(`
 Raw: **98 %**, normalized: **6.35 %**, the number in \`shared/README.md\`. The Vietnamese
-fine-tuning article reports WER 0.89 before normalizing for the same reason. Always say which
+fine-tuning article (notebook 10) traces a WER of 0.89 to the same mismatch, on the training side:
+its labels kept capitals and punctuation because they were not normalized before tokenizing. Always say which
 normalizer a WER used, and apply the same one to every model you compare.
 
 ## 4. Our whisper-tiny on LibriSpeech

@@ -1,5 +1,6 @@
 /**
- * Telephone audio from wideband audio, the French telephone article's data step: a phone line
+ * Telephone audio from wideband audio (a stand-in for the French telephone article's recorded calls,
+ * which are not reachable offline): a phone line
  * carries 8 kHz samples of the 300-3400 Hz voice band (ITU-T G.712), companded to 8 bits with
  * G.711 mu-law. Whisper expects 16 kHz, so the result is resampled back up: the model sees a 16 kHz
  * signal with nothing above 3.4 kHz, as when a call recording is fed to it.

@@ -1,8 +1,10 @@
 /**
- * The guides' validity filter: drop rows Whisper cannot learn from. Defaults follow the French
- * telephone article: text longer than 5 characters and 1 s < duration < 30 s (Whisper sees at
- * most 30 s; longer clips would be cut and their labels no longer match). Every dropped row goes
- * into the dataset's report with its reason.
+ * The complete guide's validity filter (`is_valid`, notebook 12): drop rows Whisper cannot learn
+ * from. Defaults follow that guide: text longer than 5 characters and 1 s < duration < 30 s
+ * (Whisper sees at most 30 s; longer clips would be cut and their labels no longer match). These
+ * are limits for sentences: they drop short segments such as the 0.48 s example of the French
+ * telephone article, which filters nothing. Every dropped row goes into the dataset's report with
+ * its reason.
  */
 import { AudioDataset } from './dataset';
 import { durations } from './durations';

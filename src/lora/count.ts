@@ -91,3 +91,44 @@ export function trainableParametersLine(c: Sizes, lora: LoraConfig): string {
   const t = countLoraParameters(c, lora);
   return formatTrainableParameters(t, countParameters(c) + t);
 }
+
+/** One row of `modelSummary`: a module at depth 1-3 and its parameter count (null: a container). */
+export interface ModelSummaryRow {
+  module: string;
+  type: string;
+  depth: number;
+  params: number | null;
+  /** Not trained even in full fine-tuning (the encoder's sinusoidal positions): torchinfo prints it in parentheses. */
+  frozen?: boolean;
+}
+
+/**
+ * torchinfo's `summary(model)` at its default depth for HF's WhisperForConditionalGeneration, from the
+ * config alone. `total` adds the rows as torchinfo does, so the tied proj_out is counted a second
+ * time (whisper-small: 281,567,232); `unique` counts it once, as `countParameters` and PEFT do.
+ */
+export function modelSummary(c: Sizes): { rows: ModelSummaryRow[]; total: number; unique: number } {
+  const d = c.dModel;
+  const ln = 2 * d;
+  const linears = linearSpecs(c);
+  const layers = (side: string) => linears.filter((s) => s.name.startsWith(`model.${side}.layers.`))
+    .reduce((n, s) => n + s.inFeatures * s.outFeatures + (s.bias ? s.outFeatures : 0), 0)
+    + ln * (side === 'encoder' ? 2 * c.encoderLayers : 3 * c.decoderLayers);
+  const rows: ModelSummaryRow[] = [
+    { module: 'model', type: 'WhisperModel', depth: 1, params: null },
+    { module: 'model.encoder', type: 'WhisperEncoder', depth: 2, params: null },
+    { module: 'model.encoder.conv1', type: 'Conv1d', depth: 3, params: d * c.numMelBins * 3 + d },
+    { module: 'model.encoder.conv2', type: 'Conv1d', depth: 3, params: d * d * 3 + d },
+    { module: 'model.encoder.embed_positions', type: 'Embedding', depth: 3, params: c.maxSourcePositions * d, frozen: true },
+    { module: 'model.encoder.layers', type: 'ModuleList', depth: 3, params: layers('encoder') },
+    { module: 'model.encoder.layer_norm', type: 'LayerNorm', depth: 3, params: ln },
+    { module: 'model.decoder', type: 'WhisperDecoder', depth: 2, params: null },
+    { module: 'model.decoder.embed_tokens', type: 'Embedding', depth: 3, params: c.vocabSize * d },
+    { module: 'model.decoder.embed_positions', type: 'WhisperPositionalEmbedding', depth: 3, params: c.maxTargetPositions * d },
+    { module: 'model.decoder.layers', type: 'ModuleList', depth: 3, params: layers('decoder') },
+    { module: 'model.decoder.layer_norm', type: 'LayerNorm', depth: 3, params: ln },
+    { module: 'proj_out', type: 'Linear', depth: 1, params: c.vocabSize * d },
+  ];
+  const total = rows.reduce((n, r) => n + (r.params ?? 0), 0);
+  return { rows, total, unique: total - c.vocabSize * d };
+}

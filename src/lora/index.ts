@@ -1,7 +1,7 @@
 export { LoraConfig } from './config';
 export type { LoraConfigInit, TargetModules } from './config';
-export { countParameters, formatTrainableParameters, trainableParametersLine } from './count';
-export type { LinearSpec } from './count';
+export { countParameters, formatTrainableParameters, trainableParametersLine, modelSummary } from './count';
+export type { LinearSpec, ModelSummaryRow } from './count';
 export { LoraLayer } from './layer';
 export { PeftModel, getPeftModel, peftKey, atomicWriteDir, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './peft';
 export type { PeftBaseModel, GetPeftModelOptions } from './peft';

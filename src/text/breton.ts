@@ -1,5 +1,6 @@
 /**
- * `cleanText` for Breton training targets (the Breton article's `clean_text` step): one spelling
+ * `cleanText` for Breton training targets (the Breton article names a `clean_text` step and gives no
+ * rules; these are this project's): one spelling
  * of each word, so the model is not asked to learn the typography of whoever typed the sentence.
  *
  *   bretonCleanText("Ha koulz eo cʼhoazh da saveteiñ ar brezhoneg ?") === "ha koulz eo c'hoazh da saveteiñ ar brezhoneg"
