@@ -42,7 +42,8 @@ export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
   --batch-size N            clips up to 30 s decoded together (default 1)
   --assistant-model ID|DIR  speculative decoding with this smaller model (same tokens as greedy)
   --max-new-tokens N        tokens per 30 s window (default 224)
-  --no-vad                  decode silent windows of long files too (default: skipped)`;
+  --vad                     long files: skip windows with no frame over -45 dBFS (default: decode
+                            every window, as openai's whisper; --no-vad is that default)`;
 
 interface Args {
   files: string[];
@@ -121,6 +122,7 @@ function parseArgs(argv: string[]): Args {
       case '--batch-size': o.batchSize = posInt(); break;
       case '--assistant-model': a.assistantModel = value(); break;
       case '--max-new-tokens': o.maxNewTokens = posInt(); break;
+      case '--vad': o.vad = {}; break;
       case '--no-vad': o.vad = false; break;
       case '--help': case '-h': throw new HelpRequested();
       default:
