@@ -48,7 +48,7 @@ export function arraySource(samples: Float32Array): AudioSource {
 /**
  * An AudioSource over consecutive chunks (audio/stream.ts openAudioStream): it keeps the samples
  * from the latest `start` read on, so memory holds about one read whatever the length.
- * `length`, when given (a header's declared frames), only feeds progress reports.
+ * `length`, when given, is a header's declared frames (transcription reads to the stream's end).
  */
 export function streamSource(chunks: AsyncIterable<Float32Array>, length?: number): AudioSource {
   const it = chunks[Symbol.asyncIterator]();
@@ -112,7 +112,7 @@ export interface TranscribeOptions extends Omit<DecodingOptions, 'temperature' |
   batchSize?: number;
   /** Called as soon as a segment is final. */
   onSegment?: (segment: Segment) => void;
-  /** Called after each window with the seconds done and the total (NaN while a stream's length is unknown). */
+  /** Called after each window with the seconds done and the total. */
   onProgress?: (seconds: number, total: number) => void;
 }
 
