@@ -7,6 +7,7 @@
  *
  * --before DIR: also run the CLI of another checkout (e.g. `git archive 72b25c1 src | tar -x -C DIR`
  * with node_modules linked), interleaved with this one file by file, so both see the same machine.
+ * Wall and CPU seconds of the process are printed; on a shared machine compare the CPU seconds.
  */
 import * as path from 'path';
 import { initBackend } from '../src/backend';
@@ -19,10 +20,12 @@ async function timed(runCli: RunCli, args: string[]) {
   let out = '';
   let err = '';
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const code = await runCli(args, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   if (code !== 0) throw new Error(`CLI exited ${code}: ${err}`);
-  return { result: JSON.parse(out), seconds };
+  return { result: JSON.parse(out), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 async function main() {
@@ -40,10 +43,11 @@ async function main() {
   for (const c of LONGFORM_CASES.filter((x) => !only || x.reference.includes(only))) {
     const minutes = readAudioHeader(longformPath(c.audio))!.duration / 60;
     for (const v of versions) {
-      const { result, seconds } = await timed(v.runCli, cliArgs(c));
+      const { result, seconds, cpuSeconds } = await timed(v.runCli, cliArgs(c));
       const r = compareWithReference(c, result);
       console.log(`${c.reference} ${v.name}: ${r.equal}/${r.total} segments equal (ours ${r.ours}), language ${r.language}, ` +
-        `${seconds.toFixed(1)} s = ${(seconds / minutes).toFixed(2)} s per minute of audio; ` +
+        `${seconds.toFixed(1)} s = ${(seconds / minutes).toFixed(2)} s per minute of audio ` +
+        `(CPU ${(cpuSeconds / minutes).toFixed(2)} s per minute); ` +
         `max |d avg_logprob| ${r.maxLogprobDiff.toFixed(4)}, |d no_speech_prob| ${r.maxNoSpeechDiff.toFixed(4)}` +
         (r.firstDifference ? `\n  first difference: ${r.firstDifference.slice(0, 400)}` : ''));
     }
