@@ -30,7 +30,7 @@ async function runCliJson(args: string[]): Promise<CliResult> {
   return JSON.parse(out);
 }
 
-/** A second of noise with a loud burst, then quiet: frames of every kind near chunk edges. */
+/** Quiet noise with a loud burst at 1.25-1.63 s: loud, quiet and mixed frames near chunk edges. */
 function testSignal(n: number): Float32Array {
   let seed = 7;
   const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
