@@ -198,7 +198,7 @@ describe('long-form transcription of a 2-minute file (real whisper-tiny)', funct
     const before = tf.memory().numTensors;
     const t0 = performance.now();
     const featureExtractor = new WhisperFeatureExtractor();
-    const long = await transcribeAudio({ model, tokenizer, featureExtractor }, audio, { language: 'en' });
+    const long = await transcribeAudio({ model, tokenizer, featureExtractor }, audio, { language: 'en', vad: {} });
     const longSeconds = (performance.now() - t0) / 1000;
     assert.equal(tf.memory().numTensors, before, 'long-form leaked tensors');
 

@@ -43,7 +43,8 @@ export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
   --batch-size N            clips up to 30 s decoded together (default 1)
   --assistant-model ID|DIR  speculative decoding with this smaller model (same tokens as greedy)
   --max-new-tokens N        tokens per 30 s window (default 224)
-  --no-vad                  decode silent windows of long files too (default: skipped)`;
+  --vad                     long files: skip windows with no frame over -45 dBFS (default: decode
+                            every window, as openai's whisper; --no-vad is that default)`;
 
 interface Args {
   files: string[];
@@ -65,7 +66,7 @@ const FLAGS = {
   temperature: text, 'temperature-increment-on-fallback': text, 'compression-ratio-threshold': text, 'logprob-threshold': text,
   'no-speech-threshold': text, 'condition-on-previous-text': text, 'initial-prompt': text, 'word-timestamps': flag,
   'output-format': text, 'output-dir': text, fast: flag, 'batch-size': text, 'assistant-model': text, 'max-new-tokens': text,
-  'no-vad': flag, help: { type: 'boolean', short: 'h' },
+  vad: flag, 'no-vad': flag, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function parseCommandLine(argv: string[]): Args {
@@ -98,7 +99,7 @@ function parseCommandLine(argv: string[]): Args {
     trimPadding: v.fast,
     batchSize: positiveIntFlag('batch-size', v['batch-size']),
     maxNewTokens: positiveIntFlag('max-new-tokens', v['max-new-tokens']),
-    vad: v['no-vad'] ? false : undefined,
+    vad: v['no-vad'] ? false : v.vad ? {} : undefined,
   };
   // Unset options stay absent, so transcribe's defaults apply.
   for (const k of Object.keys(options) as (keyof TranscribeOptions)[]) if (options[k] === undefined) delete options[k];

@@ -121,8 +121,10 @@ rules keep the model's output well formed (pairs, never going back in time).
 
 We build a long recording by concatenating LibriSpeech test clips, add 35 s of silence at the end,
 and compare the long-form WER with the WER of the clips transcribed one by one (OpenAI's reference
-transcripts of the same clips). The silent window is skipped by the energy gate
-(\`isSilent\`: no 25 ms frame louder than -45 dBFS).
+transcripts of the same clips). The features of every window are sliced from the log-Mel of the
+whole recording, as openai's. The silent window is skipped by the energy gate, which openai does
+not have and which is off by default (\`vad: {}\` turns it on; \`isSilent\`: no 25 ms frame louder
+than -45 dBFS).
 `),
   code(`
 const picked = [];
@@ -141,6 +143,7 @@ display(audioPlayerHtml(long.subarray(0, 30 * 16000), 16000, 'the first 30 s'));
 const t0 = performance.now();
 const result = await transcribeAudio(pipe, long, {
   language: 'en',
+  vad: {},
   onSegment: (s) => console.log(\`[\${s.start.toFixed(2)} -> \${s.end.toFixed(2)}] \${s.text}\`),
 });
 const longSeconds = (performance.now() - t0) / 1000;

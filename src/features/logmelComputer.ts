@@ -75,8 +75,7 @@ export class LogMelComputer {
         `(torch.stft needs more than n_fft/2 samples); pad it to 30 s first`);
     }
     const nFrames = this.numFrames(n);
-    const { nMels, nFft, hopLength, window, frame, power } = this;
-    const { start, length, offset, values } = this.filters;
+    const { nMels, nFft, hopLength } = this;
     const result = out ?? new Float32Array(nMels * nFrames);
     if (result.length !== nMels * nFrames) {
       throw new Error(`logmelComputer.ts: output buffer has ${result.length} values, need ${nMels}x${nFrames}`);
@@ -87,54 +86,25 @@ export class LogMelComputer {
 
     if (this.byFrame.length !== nMels * nFrames) this.byFrame = new Float64Array(nMels * nFrames);
     const byFrame = this.byFrame; // log10 Mel energies, frame-major
-    let maxLog = -Infinity;
-    let skipBelow = 0; // linear energy 8 decades under the running maximum
+    const peak: LogPeak = { max: -Infinity, skipBelow: 0 };
+    // numpy 'reflect' padding at both ends (edge sample not repeated)
+    const reflect = (j: number) => audio[j < 0 ? -j : 2 * (n - 1) - j];
     for (let t = 0; t < nFrames; t++) {
       const s0 = t * hopLength - pad; // frame start in the unpadded signal
       if (s0 > lastNonZero && s0 + nFft <= n) {
         // frame wholly inside the zero tail: and reflect padding never reaches it (s0 + nFft <= n)
         byFrame.fill(-10, t * nMels, (t + 1) * nMels);
-        if (-10 > maxLog) {
-          maxLog = -10;
-          skipBelow = 1e-18; // = 1e-10 * 1e-8, as after a computed all-zero frame
+        if (-10 > peak.max) {
+          peak.max = -10;
+          peak.skipBelow = 1e-18; // = 1e-10 * 1e-8, as after a computed all-zero frame
         }
         continue;
       }
-      if (s0 >= 0 && s0 + nFft <= n) {
-        this.fft.power(audio, power, s0, window);
-      } else {
-        // first/last frames: numpy 'reflect' padding (edge sample not repeated)
-        for (let i = 0; i < nFft; i++) {
-          let j = s0 + i;
-          if (j < 0) j = -j;
-          else if (j >= n) j = 2 * (n - 1) - j;
-          frame[i] = audio[j] * window[i];
-        }
-        this.fft.power(frame, power);
-      }
-      for (let m = 0, row = t * nMels; m < nMels; m++) {
-        let acc = 0;
-        const k0 = start[m];
-        const o = offset[m] - k0;
-        for (let k = k0, e = k0 + length[m]; k < e; k++) acc += values[o + k] * power[k];
-        if (acc < 1e-10) acc = 1e-10; // torch.clamp(min=1e-10)
-        if (acc < skipBelow) {
-          // 8 decades under the loudest energy so far: the final clamp to max - 8 will floor it
-          // whatever comes later, so skip the log (the slowest step here).
-          byFrame[row + m] = -Infinity;
-          continue;
-        }
-        const v = Math.log(acc) * Math.LOG10E; // log10, ~30% faster in V8
-        byFrame[row + m] = v;
-        if (v > maxLog) {
-          maxLog = v;
-          skipBelow = acc * 1e-8;
-        }
-      }
+      this.logMelFrame(this.framePower(audio, s0, reflect), byFrame, t * nMels, peak);
     }
     // Clamp, rescale and transpose to mel-major in tiles of frames: writing mel-major directly
     // from the frame loop strides 12 kB per value and misses the cache 80 times per frame.
-    const floor = maxLog - 8;
+    const floor = peak.max - 8;
     const TILE = 64;
     for (let t0 = 0; t0 < nFrames; t0 += TILE) {
       const t1 = Math.min(nFrames, t0 + TILE);
@@ -147,6 +117,53 @@ export class LogMelComputer {
     }
     return result;
   }
+
+  /**
+   * |STFT|^2 of the frame of nFft samples starting at `s0` of `audio` (Hann window), in a scratch
+   * buffer; `outside(j)` gives the samples at j < 0 or j >= audio.length (the STFT's padding).
+   */
+  framePower(audio: Float32Array, s0: number, outside: (j: number) => number): Float64Array {
+    const { nFft, window, frame, power } = this;
+    if (s0 >= 0 && s0 + nFft <= audio.length) {
+      this.fft.power(audio, power, s0, window);
+    } else {
+      for (let i = 0, j = s0; i < nFft; i++, j++) frame[i] = (j >= 0 && j < audio.length ? audio[j] : outside(j)) * window[i];
+      this.fft.power(frame, power);
+    }
+    return power;
+  }
+
+  /**
+   * log10 of the frame's Mel energies (clamped to 1e-10) into out[row, row + nMels); energies 8
+   * decades under `peak` get -Infinity (the final clamp to max - 8 floors them whatever comes later,
+   * and the log is the slowest step here). Raises `peak`.
+   */
+  logMelFrame(power: Float64Array, out: Float64Array | Float32Array, row: number, peak: LogPeak): void {
+    const { start, length, offset, values } = this.filters;
+    for (let m = 0; m < this.nMels; m++) {
+      let acc = 0;
+      const k0 = start[m];
+      const o = offset[m] - k0;
+      for (let k = k0, e = k0 + length[m]; k < e; k++) acc += values[o + k] * power[k];
+      if (acc < 1e-10) acc = 1e-10; // torch.clamp(min=1e-10)
+      if (acc < peak.skipBelow) {
+        out[row + m] = -Infinity;
+        continue;
+      }
+      const v = Math.log(acc) * Math.LOG10E; // log10, ~30% faster in V8
+      out[row + m] = v;
+      if (v > peak.max) {
+        peak.max = v;
+        peak.skipBelow = acc * 1e-8;
+      }
+    }
+  }
+}
+
+/** The largest log10 Mel energy so far, and the linear energy 8 decades under it. */
+export interface LogPeak {
+  max: number;
+  skipBelow: number;
 }
 
 const computers = new Map<string, LogMelComputer>();

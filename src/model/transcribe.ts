@@ -10,15 +10,17 @@
  * - a window whose text is too repetitive (gzip compression ratio above 2.4) or too unlikely
  *   (average log-probability below -1) is decoded again at the next temperature (0, 0.2 ... 1);
  * - a window where <|nospeech|> is likely (> 0.6) and the text unlikely is skipped as silence, and
- *   optionally (`vad`) windows with no loud frame are skipped before decoding at all;
+ *   optionally (`vad`, not in openai's) windows with no loud frame are skipped before decoding;
  * - `wordTimestamps` adds per-word times and probabilities (./timing.ts).
  *
- * Audio comes through an `AudioSource` ("samples [start, end)"), so a long file need not be
- * decoded into memory at once; `arraySource` wraps samples already in memory.
+ * Every window's features are sliced from the log-Mel of the whole recording, as openai's
+ * (features/recordingLogMel.ts). Audio comes through an `AudioSource` ("samples [start, end)"), read
+ * once from start to end: a long file is never in memory whole, its log-Mel is (115 MB an hour).
  */
 import * as tf from '@tensorflow/tfjs';
-import { isSilent, VadOptions } from '../audio/vad';
+import { SilenceGate, VadOptions } from '../audio/vad';
 import { WhisperFeatureExtractor } from '../features/logmel';
+import { RecordingLogMel } from '../features/recordingLogMel';
 import { DecodingModel, DecodingOptions, DecodingResult, DecodingTask } from './decoding';
 import { AudioFeatures } from './inference';
 import { addWordTimestamps, AlignmentModel, WordSplitter } from './timing';
@@ -34,7 +36,7 @@ const INPUT_STRIDE = 2;
 export interface AudioSource {
   /** Total number of samples, when known before reading (a stream's is known at its end). */
   readonly length?: number;
-  /** Samples [start, end), fewer where the audio ends; `start` never goes back by more than 30 s. */
+  /** Samples [start, end), fewer where the audio ends; `start` never goes back. */
   read(start: number, end: number): Float32Array | Promise<Float32Array>;
 }
 
@@ -45,8 +47,8 @@ export function arraySource(samples: Float32Array): AudioSource {
 
 /**
  * An AudioSource over consecutive chunks (audio/stream.ts openAudioStream): it keeps the samples
- * from the latest `start` read on, so memory holds about two windows whatever the length.
- * `length`, when given (a header's declared frames), only feeds progress reports.
+ * from the latest `start` read on, so memory holds about one read whatever the length.
+ * `length`, when given, is a header's declared frames (transcription reads to the stream's end).
  */
 export function streamSource(chunks: AsyncIterable<Float32Array>, length?: number): AudioSource {
   const it = chunks[Symbol.asyncIterator]();
@@ -99,7 +101,10 @@ export interface TranscribeOptions extends Omit<DecodingOptions, 'temperature' |
   wordTimestamps?: boolean;
   prependPunctuations?: string;
   appendPunctuations?: string;
-  /** Skip windows of a long recording with no frame louder than the threshold (default on, -45 dBFS); false decodes every window. */
+  /**
+   * Skip windows of a long recording with no frame louder than a threshold ({}: -45 dBFS) before
+   * decoding them. Default false: every window is decoded, as openai's transcribe() does.
+   */
   vad?: false | VadOptions;
   /** Opt-in fast mode for clips up to 30 s, not reference-identical: see TRIM_MARGIN_FRAMES in features/logmel.ts. */
   trimPadding?: boolean;
@@ -107,7 +112,7 @@ export interface TranscribeOptions extends Omit<DecodingOptions, 'temperature' |
   batchSize?: number;
   /** Called as soon as a segment is final. */
   onSegment?: (segment: Segment) => void;
-  /** Called after each window with the seconds done and the total (NaN while a stream's length is unknown). */
+  /** Called after each window with the seconds done and the total. */
   onProgress?: (seconds: number, total: number) => void;
 }
 
@@ -345,6 +350,24 @@ export function splitWindow(tokens: number[], timestampBegin: number, segmentFra
   return { segments, seekFrames: segmentFrames, singleTimestampEnding };
 }
 
+/**
+ * Reads the whole source once, from its start: the recording's log-Mel (openai's
+ * log_mel_spectrogram(audio, padding=N_SAMPLES)) and, when `vad` is on, its silence gate.
+ */
+async function readRecording(fe: WhisperFeatureExtractor, source: AudioSource, vad: TranscribeOptions['vad']):
+  Promise<{ mel: RecordingLogMel; gate?: SilenceGate }> {
+  const mel = new RecordingLogMel(fe.featureSize, fe.samplingRate, fe.nFft, fe.hopLength);
+  const gate = vad ? new SilenceGate(vad, fe.hopLength) : undefined;
+  for (let pos = 0; ; pos += fe.nSamples) {
+    const chunk = await source.read(pos, pos + fe.nSamples);
+    mel.push(chunk);
+    gate?.push(chunk);
+    if (chunk.length < fe.nSamples) break;
+  }
+  mel.end();
+  return { mel, gate };
+}
+
 /** Any length of audio (openai's transcribe()); a clip of up to 30 s goes through transcribeClips. */
 export async function transcribeAudio(t: Transcriber, audio: Float32Array | AudioSource,
   opts: TranscribeOptions = {}): Promise<TranscriptionResult> {
@@ -353,13 +376,11 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
   const fe = t.featureExtractor;
   const first = await source.read(0, fe.nSamples + 1);
   if (first.length <= fe.nSamples) return (await transcribeClips(t, [first.slice()], opts))[0];
-  const hop = fe.hopLength;
+  const { mel, gate } = await readRecording(fe, source, opts.vad);
+  const contentFrames = mel.contentFrames;
   const model = t.model;
   const sp = model.specialTokens;
   const temps = temperatures(opts, true);
-  // Frames of audio (openai's content_frames), known from the start or once the stream ends.
-  let contentFrames = source.length === undefined ? Infinity : Math.floor(source.length / hop);
-  const total = () => (Number.isFinite(contentFrames) ? contentFrames / FRAMES_PER_SECOND : source.length! / SAMPLE_RATE);
   const decoding: DecodingOptions = { ...decodingOptions(opts), withoutTimestamps: false };
   const initialPrompt = opts.initialPrompt ? t.tokenizer.encode(' ' + opts.initialPrompt.trim()) : [];
   const allTokens: number[] = [...initialPrompt];
@@ -372,25 +393,18 @@ export async function transcribeAudio(t: Transcriber, audio: Float32Array | Audi
   let skippedNoSpeech = 0;
   const draft = { proposed: 0, accepted: 0 };
 
-  const progress = (seek: number) => opts.onProgress?.(Math.min(seek, contentFrames) / FRAMES_PER_SECOND, total());
+  const progress = (seek: number) => opts.onProgress?.(Math.min(seek, contentFrames) / FRAMES_PER_SECOND, contentFrames / FRAMES_PER_SECOND);
   for (let seek = 0; seek < contentFrames;) {
     const timeOffset = seek / FRAMES_PER_SECOND;
-    const read = await source.read(seek * hop, (seek + fe.nFrames) * hop);
-    if (read.length < fe.nSamples) contentFrames = Math.min(contentFrames, seek + Math.floor(read.length / hop));
     const segmentSize = Math.min(fe.nFrames, contentFrames - seek);
-    if (segmentSize <= 0) break;
-    const samples = read.subarray(0, segmentSize * hop);
-    if (opts.vad !== false && isSilent(samples, opts.vad ?? {})) {
+    if (gate?.isSilent(seek * fe.hopLength, (seek + segmentSize) * fe.hopLength)) {
       skippedSilent++;
       seek += segmentSize;
       progress(seek);
       continue;
     }
     windows++;
-    // The window's log-Mel; frames past the audio are zero, as openai pads its mel segment.
-    const mel = fe.extract(samples);
-    if (segmentSize < fe.nFrames) for (let m = 0; m < fe.featureSize; m++) mel.fill(0, m * fe.nFrames + segmentSize, (m + 1) * fe.nFrames);
-    const features = tf.tensor3d(mel, [1, fe.featureSize, fe.nFrames]);
+    const features = tf.tensor3d(mel.window(seek, segmentSize, fe.nFrames), [1, fe.featureSize, fe.nFrames]);
     const enc = model.encode(features);
     const audioFeatures = new AudioFeatures(model, enc);
     let advance: number;
