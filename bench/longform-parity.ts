@@ -35,7 +35,8 @@ async function main() {
   await initBackend();
   const versions: { name: string; runCli: RunCli }[] = [{ name: 'after', runCli: (await import('../apps/cli/transcribe')).runCli }];
   if (beforeDir) {
-    versions.unshift({ name: 'before', runCli: (await import(path.resolve(beforeDir, 'src/cli/transcribe'))).runCli // the layout of the code measured against });
+    // The code measured against has the layout from before apps/ (src/cli).
+    versions.unshift({ name: 'before', runCli: (await import(path.resolve(beforeDir, 'src/cli/transcribe'))).runCli });
   }
   // Warm-up: model load and first compilation, outside the timings.
   for (const v of versions) await timed(v.runCli, [longformPath('fr_long.flac'), '--output-format', 'json', '--language', 'fr', '--max-new-tokens', '1']);
