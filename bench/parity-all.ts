@@ -14,16 +14,8 @@ import * as path from 'path';
 import { loadAudio, loadAudioFfmpeg } from '../src/audio/decode';
 import { initBackend } from '../src/backend';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
+import { sharedDir, loadReferenceTranscripts, ReferenceTranscript, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
 import { parseFlags } from '../apps/args';
-
-interface RefRow {
-  id: string;
-  path: string;
-  lang: string;
-  prompt: number[];
-  tokens: number[];
-}
 
 const text = { type: 'string' } as const;
 const { values: flags } = parseFlags(process.argv.slice(2), { filter: text, shard: text, limit: text, batch: text, audio: text });
@@ -33,7 +25,7 @@ function arg(name: keyof typeof flags, def?: string): string | undefined {
 
 async function main() {
   await initBackend();
-  const rows: RefRow[] = loadReferenceTranscripts();
+  const rows: ReferenceTranscript[] = loadReferenceTranscripts();
   const filter = arg('filter');
   const [shard, nShards] = (arg('shard', '0/1') as string).split('/').map(Number);
   const selected = rows.filter((r) => !filter || r.path.includes(filter)).slice(0, Number(arg('limit', '100000')))
@@ -45,7 +37,7 @@ async function main() {
   const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
   const langOf = new Map(pipe.model.specialTokens.languages.map((l) => [l.id, l.code]));
   // Group by prompt so each batch shares one language.
-  const groups = new Map<string, RefRow[]>();
+  const groups = new Map<string, ReferenceTranscript[]>();
   for (const r of selected) groups.set(r.prompt.join(','), [...(groups.get(r.prompt.join(',')) ?? []), r]);
   let same = 0;
   let done = 0;

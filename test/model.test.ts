@@ -10,7 +10,7 @@ import { initBackend, tf } from '../src/backend';
 import { LinearAdapter } from '../src/model/layers';
 import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
 import { transcribe } from '../src/model/transcribe';
-import { sharedDir, loadReferenceTranscripts } from '../tools/shared';
+import { sharedDir, loadReferenceTranscripts, ReferenceTranscript } from '../tools/shared';
 
 const FIXTURES = ['jfk', 'libri_19-198-0001', 'fsdd_7_theo_3'];
 const PROMPT = [50258, 50259, 50359, 50363];
@@ -32,17 +32,9 @@ function maxAbsDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array):
   return { max, mean: sum / a.length };
 }
 
-interface RefRow {
-  id: string;
-  path: string;
-  lang: string;
-  prompt: number[];
-  tokens: number[];
-}
-
 /** A fixed sample: jfk, 3 LibriSpeech, 2 digits, 2 Common Voice en, 2 fr, 1 vi, 1 br (short outputs). */
-function sampleClips(): RefRow[] {
-  const rows: RefRow[] = loadReferenceTranscripts();
+function sampleClips(): ReferenceTranscript[] {
+  const rows: ReferenceTranscript[] = loadReferenceTranscripts();
   const pick = (prefix: string, lang: string, n: number) =>
     rows.filter((r) => r.path.startsWith(prefix) && r.lang === lang && r.tokens.length <= 40).slice(0, n);
   return [...pick('samples', 'en', 1), ...pick('librispeech', 'en', 3), ...pick('fsdd', 'en', 2),
@@ -88,7 +80,7 @@ describe('whisper model (parity with OpenAI PyTorch)', function () {
     assert.equal(clips.length, 12);
     const langOf = new Map(pipe.model.specialTokens.languages.map((l) => [l.id, l.code]));
     const before = tf.memory().numTensors;
-    const byPrompt = new Map<number, RefRow[]>();
+    const byPrompt = new Map<number, ReferenceTranscript[]>();
     for (const c of clips) byPrompt.set(c.prompt[1], [...(byPrompt.get(c.prompt[1]) ?? []), c]);
     let same = 0;
     for (const [langId, group] of byPrompt) {
