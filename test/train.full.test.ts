@@ -213,7 +213,7 @@ describe('full fine-tuning', () => {
     merged.dispose();
     await unloadWhisper();
 
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli', 'transcribe.ts'),
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'apps', 'cli', 'transcribe.ts'),
       sharedDir('datasets', 'samples', 'jfk.flac'), '--model', dir, '--language', 'en'], { encoding: 'utf8', env: { ...process.env, WHISPER_WASM_THREADS: '1' } });
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /ask not what your country can do for you/i);
