@@ -60,7 +60,8 @@ export async function* parquetRows(file: AsyncBuffer, source: string, columns: P
     const rowEnd = rowStart + Number(group.num_rows);
     let objects: Record<string, unknown>[];
     try {
-      objects = await parquetReadObjects({ file, metadata, rowStart, rowEnd, compressors });
+      // utf8: false: only columns typed as strings are text; `binary` (the audio bytes) stays bytes.
+      objects = await parquetReadObjects({ file, metadata, rowStart, rowEnd, compressors, utf8: false });
     } catch (e) {
       throw new Error(`${source} rows ${rowStart + 1}-${rowEnd}: ${(e as Error).message}`);
     }
