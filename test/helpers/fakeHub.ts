@@ -141,7 +141,7 @@ export async function startFakeHub(): Promise<FakeHub> {
   };
 
   const server = http.createServer((req, res) => {
-    hub.requests.push(`${req.method} ${req.url}`);
+    hub.requests.push(`${req.method} ${req.url}${req.headers.range ? ` ${req.headers.range}` : ''}`);
     if (hub.intercept?.(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://x');
     const p = url.pathname;
