@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../tools/shared';
 const OUT = path.join(PROJECT_ROOT, 'out', 'test', 'notebooks');
 
 function run(name: string): Promise<RunResult> {
-  return runNotebook(path.join(PROJECT_ROOT, 'notebooks', `${name}.ipynb`), { outDir: OUT, env: { SMOKE: '1' }, twice: true });
+  return runNotebook(path.join(PROJECT_ROOT, 'notebooks', `${name}.ipynb`), { outDir: OUT, env: { SMOKE: '1', HF_HUB_OFFLINE: '1' }, twice: true });
 }
 
 /** The visible text of the executed notebook's outputs (HTML tables flattened to "a | b | c"). */

@@ -1,5 +1,5 @@
 /** Notebook 10 (article 000, Vietnamese LoRA). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, pushCell } from './notebook';
 
 export const nb10: Cell[] = [
   md(`
@@ -275,4 +275,5 @@ checkpoint and the weakest in Vietnamese (its normalized WER on these clips is a
 in Vietnamese, so every misheard tone is a full word error. Larger models, more data and more steps
 are what lower the normalized WER; the normalizer is what makes the number mean something.
 `),
+  pushCell("path.join(RUN_DIR, 'adapter-normalized')", 'your-username/whisper-tiny-vi-lora', { language: ['vi'], datasets: ['mozilla-foundation/common_voice_11_0'] }),
 ];

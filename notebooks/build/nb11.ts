@@ -1,5 +1,5 @@
 /** Notebook 11 (article 001, medical ASR). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, hubDataCell, pushCell } from './notebook';
 
 export const nb11: Cell[] = [
   md(`
@@ -47,6 +47,7 @@ const medical = await loadCsvDataset('overview-of-recordings.csv', { audioColumn
 and everything below runs unchanged. We use LibriSpeech-mini instead: read English, a train and a
 test split with different speakers, references in upper case without punctuation.
 `),
+  hubDataCell('load_dataset("yashtiwari/PaulMooney-Medical-ASR-Data", split="train")', 'yashtiwari/PaulMooney-Medical-ASR-Data', { split: 'train' }, "sharedDir('datasets', 'librispeech-mini', 'train')"),
   code(`
 const libri = await loadDatasetDict(sharedDir('datasets', 'librispeech-mini'));
 // SMOKE takes the shortest clips (short labels: quick steps); the full run takes them all.
@@ -209,4 +210,5 @@ together ("sadbilly"). 29.6 million weights moved by 150 clips overfit; the reme
 fewer trained weights (LoRA, notebook 05). The mechanism is the same as the article's, and what
 would change with its data is which column of the S/D/I table moves: substitutions of domain words.
 `),
+  pushCell('savedDir', 'your-username/whisper-tiny-medical', { language: ['en'], datasets: ['yashtiwari/PaulMooney-Medical-ASR-Data'] }),
 ];

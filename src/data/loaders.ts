@@ -214,6 +214,7 @@ export interface LoadDatasetOptions extends ManifestOptions, Omit<HubDatasetOpti
  */
 export async function loadDataset(p: string, options: LoadDatasetOptions & { streaming: true }): Promise<IterableAudioDataset>;
 export async function loadDataset(p: string, options?: LoadDatasetOptions & { streaming?: false }): Promise<AudioDataset>;
+export async function loadDataset(p: string, options?: LoadDatasetOptions): Promise<AudioDataset | IterableAudioDataset>;
 export async function loadDataset(p: string, options: LoadDatasetOptions = {}): Promise<AudioDataset | IterableAudioDataset> {
   if (!fs.existsSync(p) && isRepoId(p)) {
     // Loaded on first use: local datasets never pay for the Hub client and the Parquet reader.

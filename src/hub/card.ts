@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { isRepoId } from './cache';
 
 export const MODEL_CARD_NAME = 'README.md';
@@ -138,5 +138,24 @@ export function writeModelCard(dir: string, info: ModelCardInfo = {}): string {
   });
   const file = path.join(dir, MODEL_CARD_NAME);
   fs.writeFileSync(file, card);
+  return file;
+}
+
+/**
+ * Adds `info`'s front-matter fields (base_model, language, license, datasets, tags) to the card in
+ * `dir`, keeping the rest (the trainer's hyperparameters and results); writes a new card when the
+ * folder has none. What a notebook calls before pushing a folder the trainer saved.
+ */
+export function updateModelCard(dir: string, info: ModelCardInfo): string {
+  const file = path.join(dir, MODEL_CARD_NAME);
+  const m = fs.existsSync(file) ? /^---\n([\s\S]*?)\n?---\n([\s\S]*)$/.exec(fs.readFileSync(file, 'utf8')) : null;
+  if (!m) return writeModelCard(dir, info);
+  const front = (parse(m[1]) ?? {}) as Record<string, unknown>;
+  if (info.baseModel) front.base_model = info.baseModel;
+  if (info.language !== undefined) front.language = list(info.language);
+  if (info.license) front.license = info.license;
+  if (info.datasets) front.datasets = info.datasets;
+  if (info.tags) front.tags = [...new Set([...(front.tags as string[] ?? []), ...info.tags])];
+  fs.writeFileSync(file, `---\n${stringify(front)}---\n${m[2]}`);
   return file;
 }

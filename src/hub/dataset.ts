@@ -21,6 +21,8 @@ import { rangeFile } from './rangeFile';
 export interface HubDatasetOptions extends HubAccess, ParquetColumns {
   /** The config (`datasets`' `name`), e.g. a language of Common Voice; default: the only one, or `default`. */
   name?: string;
+  /** Only the files under this folder of the repository (`datasets`' data_dir, e.g. 'fr/segment'). */
+  dataDir?: string;
   /** Default 'train'. */
   split?: string;
   /** Branch, tag or commit (default 'main'). */
@@ -48,7 +50,10 @@ async function locate(repoId: string, opts: HubDatasetOptions): Promise<Located>
   const revision = opts.revision ?? 'main';
   checkRevision(revision);
   const own = await listing(repoId, root, revision, opts);
-  const mine = selectParquet(repoId, own.files, split, opts.name, false);
+  const dataDir = opts.dataDir?.replace(/^\/+|\/+$/g, '');
+  const files = dataDir ? own.files.filter((f) => f.path.startsWith(`${dataDir}/`)) : own.files;
+  if (dataDir && !files.length) throw new Error(`${repoId}: no files under data_dir '${dataDir}'`);
+  const mine = selectParquet(repoId, files, split, opts.name, false);
   if (mine.files.length) return { repoId, root, revision, listing: own, files: mine.files };
   // No Parquet in the repository (audio folders, scripts): the Hub's conversion of it.
   const converted = await listing(repoId, root, CONVERTED, opts);

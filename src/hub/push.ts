@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { hubEndpoint, hubToken, isRepoId } from './cache';
-import { MODEL_CARD_NAME, ModelCardInfo, writeModelCard } from './card';
+import { MODEL_CARD_NAME, ModelCardInfo, updateModelCard, writeModelCard } from './card';
 import { hubError } from './errors';
 
 export interface PushOptions {
@@ -16,7 +16,7 @@ export interface PushOptions {
   commitMessage?: string;
   /** Hub URL; default $HF_ENDPOINT or https://huggingface.co. */
   endpoint?: string;
-  /** Card fields (language, datasets, metrics, …): the card is (re)written with them; without them a card is written only when the folder has none. */
+  /** Card fields (language, datasets, …) added to the folder's card (updateModelCard); a folder without a card gets one. */
   card?: ModelCardInfo;
 }
 
@@ -47,7 +47,8 @@ export async function pushToHub(folder: string, repoId: string, opts: PushOption
   if (!isRepoId(repoId) || !repoId.includes('/')) throw new Error(`pushToHub: '${repoId}' is not a Hub repo id of the form owner/name`);
   const accessToken = hubToken(opts.token);
   if (!accessToken) throw new Error('pushToHub: no token: set HF_TOKEN to a write token (https://huggingface.co/settings/tokens) or pass {token}');
-  if (opts.card || !fs.existsSync(path.join(dir, MODEL_CARD_NAME))) writeModelCard(dir, { modelName: repoId, ...opts.card });
+  if (!fs.existsSync(path.join(dir, MODEL_CARD_NAME))) writeModelCard(dir, { modelName: repoId, ...opts.card });
+  else if (opts.card) updateModelCard(dir, opts.card);
   const hub = await import('@huggingface/hub');
   const hubUrl = hubEndpoint(opts.endpoint);
   const repo = { type: 'model' as const, name: repoId };
