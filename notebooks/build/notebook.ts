@@ -80,7 +80,7 @@ export function hubDataCell(articleCall: string, repoId: string, options: Record
   return code([
     `// The article: ${articleCall}`,
     '// Run when the Hub answers; offline (the test suite sets HF_HUB_OFFLINE=1) the shared copy stands in.',
-    "import { hubOrLocal } from '../dist/tools/notebook/hub';",
+    "import { hubOrLocal } from '../dist/tools/notebook/session';",
     `const articleData = await hubOrLocal(${JSON.stringify(repoId)}, ${JSON.stringify({ ...options, streaming: true })}, ${localExpr});`,
     'for await (const ex of articleData.take(3)) console.log(`${(ex.audio.array.length / ex.audio.samplingRate).toFixed(1)} s  ${ex.text.slice(0, 100)}`);',
   ].join('\n'));
@@ -94,7 +94,7 @@ export function pushCell(folderExpr: string, repoId: string, card: Record<string
   return code([
     "// transformers' trainer.push_to_hub(): the card (README.md, YAML front matter with the WER) is written;",
     '// the upload needs HF_TOKEN (a write token) and your user name in the repo id.',
-    "import { pushIfToken } from '../dist/tools/notebook/hub';",
+    "import { pushIfToken } from '../dist/tools/notebook/session';",
     `await pushIfToken(${folderExpr}, ${JSON.stringify(repoId)}, ${JSON.stringify(card)});`,
   ].join('\n'));
 }
