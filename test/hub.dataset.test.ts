@@ -50,6 +50,11 @@ describe('hub datasets: loadDataset(owner/name)', function () {
     putRepo(hub, 'dataset:test-org/converted', new Map([['default/train/0000.parquet', parquet], ['default/validation/0000.parquet', parquet]]), 'refs/convert/parquet');
     putRepo(hub, 'dataset:test-org/two-configs', new Map([['README.md', Buffer.from('x')]]));
     putRepo(hub, 'dataset:test-org/two-configs', new Map([['fr/train/0000.parquet', parquet], ['br/train/0000.parquet', parquet]]), 'refs/convert/parquet');
+    putRepo(hub, 'dataset:test-org/talkbank', new Map([
+      ['fr/segment/train-00000-of-00001.parquet', await parquetOf(list.slice(0, 3))],
+      ['fr/switch/train-00000-of-00001.parquet', await parquetOf(list.slice(0, 2))],
+      ['en/segment/train-00000-of-00001.parquet', parquet],
+    ]));
     putRepo(hub, 'dataset:test-org/gated', new Map([['data/train-00000-of-00001.parquet', parquet]]), 'main', { gated: true });
     delete process.env.HF_HUB_CACHE;
     delete process.env.HF_HUB_OFFLINE;
@@ -122,6 +127,12 @@ describe('hub datasets: loadDataset(owner/name)', function () {
     await assert.rejects(loadDataset('test-org/converted', { split: 'dev' }), /config 'default' has no split 'dev' \(splits: train, validation\)/);
     await assert.rejects(loadDataset('test-org/two-configs'), /several configs \(br, fr\): pick one with \{name: '…'\}/);
     assert.equal((await loadDataset('test-org/two-configs', { name: 'br', streaming: true }) as IterableAudioDataset).samplingRate, 16000);
+  });
+
+  it('dataDir reads only the files under that folder (datasets\' data_dir)', async () => {
+    assert.equal((await loadDataset('test-org/talkbank', { dataDir: 'fr/segment', split: 'train' })).length, 3);
+    assert.equal((await loadDataset('test-org/talkbank', { dataDir: 'fr/switch/' })).length, 2);
+    await assert.rejects(loadDataset('test-org/talkbank', { dataDir: 'de' }), /no files under data_dir 'de'/);
   });
 
   it('a gated repository without a token gets the Hub\'s message and what to do', async () => {

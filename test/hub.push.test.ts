@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { initBackend } from '../src/backend';
-import { MODEL_CARD_NAME, modelCard, pushToHub } from '../src/hub';
+import { MODEL_CARD_NAME, modelCard, pushToHub, updateModelCard } from '../src/hub';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../src/train';
 import { FakeHub, folderFiles, startFakeHub } from './helpers/fakeHub';
@@ -93,6 +93,13 @@ describe('hub push: pushToHub and model cards', function () {
       assert.match(card, /\| Training Loss \| Epoch \| Step \| Validation Loss \| Wer \|/);
       assert.match(card, /\| 2 \| [\d.]+ \| 42\.25 \|/);
       assert.match(card, /- learningRate: 0\.01/);
+      // adding the language to the saved card keeps the trainer's table and hyperparameters
+      updateModelCard(saved, { language: 'en', tags: ['medical'] });
+      const updated = fs.readFileSync(path.join(saved, MODEL_CARD_NAME), 'utf8');
+      assert.deepEqual(frontMatter(updated).language, ['en']);
+      assert.ok(frontMatter(updated).tags.includes('medical') && frontMatter(updated).tags.includes('peft'));
+      assert.equal(frontMatter(updated)['model-index'][0].results[0].metrics[0].value, 42.25);
+      assert.match(updated, /\| 2 \| [\d.]+ \| 42\.25 \|/);
       // a second push to the same repository is a new commit on it (createRepo's 409 is fine)
       const again = await trainer.pushToHub('me/tiny-lora', { token: hub.token });
       assert.notEqual(again.commit, out.commit);
