@@ -12,7 +12,7 @@ import { initBackend } from '../src/backend';
 import { MODEL_CARD_NAME, modelCard, pushToHub, updateModelCard } from '../src/hub';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../src/train';
-import { FakeHub, folderFiles, startFakeHub } from './helpers/fakeHub';
+import { FakeHub, folderFiles, startFakeHub, useFakeHub } from './helpers/fakeHub';
 import { tinyDataset, tinyModel } from './lora.helpers';
 
 /** The YAML front matter of a README.md. */
@@ -29,7 +29,7 @@ function pushed(hub: FakeHub, repoId: string): Map<string, Buffer> {
 
 describe('hub push: pushToHub and model cards', function () {
   this.timeout(120_000);
-  const saved = { ...process.env };
+  let restore: () => void;
   let hub: FakeHub;
   let tmp: string;
 
@@ -37,13 +37,12 @@ describe('hub push: pushToHub and model cards', function () {
     await initBackend();
     hub = await startFakeHub();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-push-'));
-    delete process.env.HF_TOKEN;
-    process.env.HF_ENDPOINT = hub.url;
+    restore = useFakeHub(hub);
   });
 
   after(async () => {
     await hub.close();
-    process.env = saved;
+    restore();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -15,12 +15,12 @@ import { WhisperConfig } from '../src/model/config';
 import { DownloadProgress, findInCache, hubCacheDir, resolveModel } from '../src/model/hub';
 import { loadSafetensorsCheckpoint, saveSafetensors } from '../src/model/safetensors';
 import { sharedDir } from '../tools/shared';
-import { FakeHub, folderFiles, putRepo, startFakeHub } from './helpers/fakeHub';
+import { FakeHub, folderFiles, putRepo, startFakeHub, useFakeHub } from './helpers/fakeHub';
 
 const COMMIT = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 
 describe('model hub: cache + download', function () {
-  const saved = { ...process.env };
+  let restore: () => void;
   let hub: FakeHub;
   let home: string;
 
@@ -28,15 +28,12 @@ describe('model hub: cache + download', function () {
     hub = await startFakeHub();
     putRepo(hub, 'model:openai/whisper-tiny', folderFiles(sharedDir('models', 'whisper-tiny')), 'main', { commit: COMMIT });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-home-'));
-    delete process.env.HF_HUB_CACHE;
-    delete process.env.HF_HUB_OFFLINE;
-    process.env.HF_HOME = home;
-    process.env.HF_ENDPOINT = hub.url;
+    restore = useFakeHub(hub, home);
   });
 
   after(async () => {
     await hub.close();
-    process.env = saved;
+    restore();
     fs.rmSync(home, { recursive: true, force: true });
   });
 

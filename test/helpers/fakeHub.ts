@@ -230,3 +230,19 @@ export async function startFakeHub(): Promise<FakeHub> {
   });
   return hub;
 }
+
+/**
+ * Points the Hub clients at `hub` with a clean environment (no cache override, online, no token;
+ * HF_HOME = `home` when given). Returns what puts the environment back.
+ */
+export function useFakeHub(hub: FakeHub, home?: string): () => void {
+  const saved = { ...process.env };
+  delete process.env.HF_HUB_CACHE;
+  delete process.env.HF_HUB_OFFLINE;
+  delete process.env.HF_TOKEN;
+  process.env.HF_ENDPOINT = hub.url;
+  if (home) process.env.HF_HOME = home;
+  return () => {
+    process.env = saved;
+  };
+}
