@@ -60,6 +60,8 @@ describe('hub datasets: loadDataset(owner/name)', function () {
       ['fr/switch/train-00000-of-00001.parquet', await parquetOf(list.slice(0, 2))],
       ['en/segment/train-00000-of-00001.parquet', parquet],
     ]));
+    const bad = list.map((c, i) => (i === 1 ? { ...c, transcription: '' } : c));
+    putRepo(hub, 'dataset:test-org/bad-rows', new Map([['data/train-00000-of-00001.parquet', await parquetOf(bad, 2, [2])]]));
     putRepo(hub, 'dataset:test-org/gated', new Map([['data/train-00000-of-00001.parquet', parquet]]), 'main', { gated: true });
     restore = useFakeHub(hub, home);
   });
@@ -128,6 +130,27 @@ describe('hub datasets: loadDataset(owner/name)', function () {
     await assert.rejects(loadDataset('test-org/converted', { split: 'dev' }), /config 'default' has no split 'dev' \(splits: train, validation\)/);
     await assert.rejects(loadDataset('test-org/two-configs'), /several configs \(br, fr\): pick one with \{name: '…'\}/);
     assert.equal((await loadDataset('test-org/two-configs', { name: 'br', streaming: true }) as IterableAudioDataset).samplingRate, 16000);
+    const n = hub.requests.length;
+    process.env.HF_HUB_OFFLINE = '1';
+    try {
+      assert.deepEqual(await plain(await loadDataset('test-org/converted', { split: 'validation' })), local, 'offline from the cached conversion');
+    } finally {
+      delete process.env.HF_HUB_OFFLINE;
+    }
+    assert.equal(hub.requests.length, n);
+  });
+
+  it('bad rows are reported with file, row and field, like the local loaders', async () => {
+    for (const streaming of [false, true]) {
+      const ds = await loadDataset('test-org/bad-rows', { streaming });
+      const rows = await plain(ds);
+      assert.deepEqual(rows, [local[0], local[3]]);
+      const source = 'test-org/bad-rows/data/train-00000-of-00001.parquet';
+      assert.deepEqual(ds.report.problems.map((p) => [p.source, p.row, p.field]), [[source, 2, 'text'], [source, 3, 'audio']]);
+      assert.match(ds.report.problems[0].reason, /transcript 'transcription' is empty/);
+      assert.match(ds.report.problems[1].reason, /no audio bytes in the cell \(path "[^"]+\.flac" only/);
+      assert.equal(ds.report.kept, 2);
+    }
   });
 
   it('dataDir reads only the files under that folder (datasets\' data_dir)', async () => {

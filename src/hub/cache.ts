@@ -17,6 +17,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { checkRegularFileOrAbsent, isPlainRelativePath, joinInside, mkdirInside } from '../model/paths';
+import { hubError } from './errors';
 
 export type RepoType = 'model' | 'dataset';
 
@@ -130,7 +131,9 @@ export async function fetchToCache(repoId: string, file: string, opts: FetchOpti
     if (commit) seen.commit = commit;
     return resp;
   };
-  const info = await hub.fileDownloadInfo({ repo, path: file, revision, hubUrl, fetch: spy, accessToken });
+  // A gated or private repository's 401/403 gets the Hub's message and what to do (set HF_TOKEN).
+  const info = await hub.fileDownloadInfo({ repo, path: file, revision, hubUrl, fetch: spy, accessToken })
+    .catch((e) => { throw hubError(e, repoId, hubUrl, repoType); });
   if (!info) return undefined;
   const etag = info.etag.replace(/^W\//, '').replace(/"/g, '');
   if (!ETAG.test(etag)) {

@@ -14,7 +14,7 @@ import { IterableAudioDataset } from '../data/stream';
 import { Row, RowOrigin } from '../data/types';
 import { checkRealpathInside, joinInside } from '../model/paths';
 import { checkRevision, fetchToCache, hubCacheDir, hubEndpoint, hubToken, isOffline, isRepoId, repoFolder } from './cache';
-import { CONVERTED, HubAccess, Listing, RepoFile, listCached, listing, saveListing, selectParquet } from './files';
+import { CONVERTED, HubAccess, Listing, RepoFile, listing, selectParquet } from './files';
 import { ParquetColumns, parquetRows } from './parquet';
 import { rangeFile } from './rangeFile';
 
@@ -72,10 +72,9 @@ function isCached(at: Located, file: string): boolean {
   return true;
 }
 
-/** Downloads the split's missing files; then the listing is saved, so the next run asks nothing. */
+/** Downloads the split's files that are not in the snapshot yet. */
 async function download(at: Located, opts: HubDatasetOptions): Promise<void> {
   const missing = at.files.filter((f) => !isCached(at, f.path));
-  if (!missing.length && listCached(at.root, at.revision)) return;
   if (missing.length && isOffline()) throw new Error(`${at.repoId}: ${missing[0].path} is not in the cache and HF_HUB_OFFLINE is set`);
   for (const f of missing) {
     snapshotPath(at, f.path); // refuse a hostile name before any request
@@ -83,7 +82,6 @@ async function download(at: Located, opts: HubDatasetOptions): Promise<void> {
       repoType: 'dataset', revision: at.listing.commit, cacheDir: path.dirname(at.root), endpoint: opts.endpoint, token: opts.token, expectedSize: f.size,
     });
   }
-  saveListing(at.root, at.revision, at.listing);
 }
 
 /** A cached file read piece by piece like a remote one (hyparquet's node-only asyncBufferFromFile, typed for commonjs). */

@@ -3,7 +3,7 @@
  * (split named in the path, as `datasets` matches its data_files patterns), else the Hub's
  * conversion branch `refs/convert/parquet` (`<config>/<split>/NNNN.parquet`).
  * The listing of a revision is kept beside the snapshot (`listings/<commit>.json`) so a later run
- * knows the snapshot is complete without asking the Hub.
+ * knows which files make the split, and that they are all in the snapshot, without asking the Hub.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -65,7 +65,7 @@ export function listCached(root: string, revision: string): Listing | undefined 
   return { commit, files };
 }
 
-/** Remembers `listing` for `revision` (after its files are in the snapshot). */
+/** Remembers `listing` for `revision`: refs/<revision> and listings/<commit>.json. */
 export function saveListing(root: string, revision: string, listing: Listing): void {
   mkdirInside(root, path.join(root, 'listings'));
   fs.writeFileSync(path.join(root, 'listings', `${listing.commit}.json`), JSON.stringify(listing.files));
@@ -80,7 +80,10 @@ export async function listing(repoId: string, root: string, revision: string, ac
     throw new Error(`dataset '${repoId}' (revision ${revision}) is not in the Hugging Face cache ${path.dirname(root)} and ` +
       'HF_HUB_OFFLINE is set: download it first (unset HF_HUB_OFFLINE) or pass a local folder');
   }
-  return listOnline(repoId, revision, access);
+  // Kept at once (a few KB): a later run, offline too, knows the revision's files without asking.
+  const online = await listOnline(repoId, revision, access);
+  saveListing(root, revision, online);
+  return online;
 }
 
 /** True when a path segment (folder or file stem) names `split`: `train/…`, `train-0000-of-0001.parquet`, `data/my_train.parquet`. */

@@ -30,12 +30,13 @@ export function writeAudioFolder(dir: string, list: Clip[]): string {
   return dir;
 }
 
-/** The clips as one Parquet file in the Hub's Audio layout, `rowGroupSize` rows per row group. */
-export async function parquetOf(list: Clip[], rowGroupSize = 2): Promise<Buffer> {
+/** The clips as one Parquet file in the Hub's Audio layout, `rowGroupSize` rows per row group; rows `noBytes` keep only their path. */
+export async function parquetOf(list: Clip[], rowGroupSize = 2, noBytes: number[] = []): Promise<Buffer> {
   const { parquetWriteBuffer } = await import('hyparquet-writer');
+  const bytes = (c: Clip, i: number) => (noBytes.includes(i) ? null : new Uint8Array(fs.readFileSync(sharedDir('datasets', 'librispeech-mini', 'test', c.file))));
   const buf = parquetWriteBuffer({
     columnData: [
-      { name: 'audio', data: list.map((c) => ({ bytes: new Uint8Array(fs.readFileSync(sharedDir('datasets', 'librispeech-mini', 'test', c.file))), path: c.file })) },
+      { name: 'audio', data: list.map((c, i) => ({ bytes: bytes(c, i), path: c.file })) },
       { name: 'transcription', data: list.map((c) => c.transcription) },
       { name: 'speaker_id', data: list.map((c) => BigInt(c.speakerId)) },
     ],
