@@ -68,6 +68,9 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     const r = await run('11_medical');
     const text = outputText(r);
     assert.match(text, /article 001 vs this notebook/);
+    // the article's Hub dataset, offline: the shared copy stands in; the card is written, nothing uploaded
+    assert.match(text, /yashtiwari\/PaulMooney-Medical-ASR-Data: Hub not used \(HF_HUB_OFFLINE is set\); using the shared local copy/);
+    assert.match(text, /model card written to \S+README\.md; set HF_TOKEN/);
     assert.match(text, /loadCsvDataset\('overview-of-recordings\.csv'/);
     assert.match(text, /trainable params: 29,552,256 \|\| all params: 37,760,640 \|\| trainable%: 78\.2621/);
     for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) {
@@ -120,6 +123,8 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     const r = await run('14_french_telephone');
     const text = outputText(r);
     assert.match(text, /article 004 vs this notebook/);
+    assert.match(text, /diabolocom\/talkbank_4_stt: Hub not used \(HF_HUB_OFFLINE is set\); using the shared local copy/);
+    assert.match(text, /model card written to \S+README\.md; set HF_TOKEN/);
     assert.match(text, /whisper-small: trainable params: 884,736 \|\| all params: 242,619,648 \|\| trainable%: 0\.3647/);
     assert.match(text, /trainable params: 147,456 \|\| all params: 37,908,096 \|\| trainable%: 0\.3890/);
     assert.match(text, /in float32 -> [\d.]+ MB in int8/);
