@@ -128,6 +128,7 @@ describe('hub datasets: loadDataset(owner/name)', function () {
     const repo = path.join(home, 'hub', 'datasets--test-org--converted');
     assert.ok(fs.existsSync(path.join(repo, 'refs', 'refs', 'convert', 'parquet')));
     await assert.rejects(loadDataset('test-org/converted', { split: 'dev' }), /config 'default' has no split 'dev' \(splits: train, validation\)/);
+    await assert.rejects(loadDataset('test-org/no-such-dataset'), /test-org\/no-such-dataset: Repository not found.* No such repository on .*\(and there is no local path .*test-org\/no-such-dataset\)/);
     await assert.rejects(loadDataset('test-org/two-configs'), /several configs \(br, fr\): pick one with \{name: '…'\}/);
     assert.equal((await loadDataset('test-org/two-configs', { name: 'br', streaming: true }) as IterableAudioDataset).samplingRate, 16000);
     const n = hub.requests.length;

@@ -219,7 +219,10 @@ export async function loadDataset(p: string, options: LoadDatasetOptions = {}): 
   if (!fs.existsSync(p) && isRepoId(p)) {
     // Loaded on first use: local datasets never pay for the Hub client and the Parquet reader.
     const { loadHubDataset } = await import('../hub/dataset');
-    return loadHubDataset(p, options);
+    return loadHubDataset(p, options).catch((e: Error & { statusCode?: number }) => {
+      // 'data/train' is a valid Hub id too: a missing local folder must not read as a Hub problem only.
+      throw e.statusCode === 404 ? new Error(`${e.message} (and there is no local path ${path.resolve(p)})`) : e;
+    });
   }
   if (options.streaming) {
     const target = path.resolve(p);

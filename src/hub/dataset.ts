@@ -74,10 +74,9 @@ function isCached(at: Located, file: string): boolean {
 
 /** Downloads the split's files that are not in the snapshot yet. */
 async function download(at: Located, opts: HubDatasetOptions): Promise<void> {
-  const missing = at.files.filter((f) => !isCached(at, f.path));
+  const missing = at.files.filter((f) => !isCached(at, f.path)); // a hostile name is refused here, before any request
   if (missing.length && isOffline()) throw new Error(`${at.repoId}: ${missing[0].path} is not in the cache and HF_HUB_OFFLINE is set`);
   for (const f of missing) {
-    snapshotPath(at, f.path); // refuse a hostile name before any request
     await fetchToCache(at.repoId, f.path, {
       repoType: 'dataset', revision: at.listing.commit, cacheDir: path.dirname(at.root), endpoint: opts.endpoint, token: opts.token, expectedSize: f.size,
     });

@@ -12,5 +12,5 @@ export function hubError(e: unknown, repo: string, endpoint: string, type: 'data
   } else if (status === 404) {
     hint = ` No such repository on ${endpoint}, or it is private: check the id, or set HF_TOKEN.`;
   }
-  return new Error(`${repo}: ${err.message}${hint}`);
+  return Object.assign(new Error(`${repo}: ${err.message}${hint}`), { statusCode: status });
 }
