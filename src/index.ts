@@ -7,7 +7,8 @@
  *
  * Stage by stage: audio (decode, resample) -> data (datasets, preparation, the collator) ->
  * features (log-Mel) and tokenizer -> model (Whisper, decoding, transcription) -> lora (PEFT
- * adapters) -> train (Seq2SeqTrainer) -> eval (WER) -> viz (notebook displays). backend/ is the
+ * adapters) -> train (Seq2SeqTrainer) -> eval (WER) -> viz (notebook displays); hub: datasets in
+ * from the Hugging Face Hub, adapters and models out (pushToHub, model cards). backend/ is the
  * one place that knows which TensorFlow.js backend runs.
  */
 export * from './backend';
@@ -20,4 +21,5 @@ export * from './model';
 export * from './lora';
 export * from './train';
 export * from './eval';
+export * from './hub';
 export * from './viz';

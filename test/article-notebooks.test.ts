@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../tools/shared';
 const OUT = path.join(PROJECT_ROOT, 'out', 'test', 'notebooks');
 
 function run(name: string): Promise<RunResult> {
-  return runNotebook(path.join(PROJECT_ROOT, 'notebooks', `${name}.ipynb`), { outDir: OUT, env: { SMOKE: '1' }, twice: true });
+  return runNotebook(path.join(PROJECT_ROOT, 'notebooks', `${name}.ipynb`), { outDir: OUT, env: { SMOKE: '1', HF_HUB_OFFLINE: '1' }, twice: true });
 }
 
 /** The visible text of the executed notebook's outputs (HTML tables flattened to "a | b | c"). */
@@ -72,6 +72,9 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     const text = outputText(r);
     assert.match(text, /article 001 vs this notebook/);
     assert.match(text, /yashtiwari\/PaulMooney-Medical-ASR-Data/);
+    // the article's Hub dataset, offline: the shared copy stands in; the card is written, nothing uploaded
+    assert.match(text, /yashtiwari\/PaulMooney-Medical-ASR-Data: Hub not used \(HF_HUB_OFFLINE is set\); using the shared local copy/);
+    assert.match(text, /model card written to \S+README\.md; set HF_TOKEN/);
     assert.match(text, /loadCsvDataset\('overview-of-recordings\.csv'/);
     // Evaluation during training, the article's lesson: a table of the evaluations (step 0 = before) and the chart.
     assert.match(text, /evaluations during training \(test clips, English normalizer\)\s*step \| eval loss \| eval WER % \|\s*0 \| /);
@@ -127,6 +130,8 @@ describe('article notebooks 10-14 (SMOKE=1, each cell run twice)', function () {
     const r = await run('14_french_telephone');
     const text = outputText(r);
     assert.match(text, /article 004 vs this notebook/);
+    assert.match(text, /diabolocom\/talkbank_4_stt: Hub not used \(HF_HUB_OFFLINE is set\); using the shared local copy/);
+    assert.match(text, /model card written to \S+README\.md; set HF_TOKEN/);
     assert.match(text, /whisper-small: trainable params: 884,736 \|\| all params: 242,619,648 \|\| trainable%: 0\.3647/);
     assert.match(text, /trainable params: 147,456 \|\| all params: 37,908,096 \|\| trainable%: 0\.3890/);
     assert.match(text, /in float32 -> [\d.]+ MB in int8/);

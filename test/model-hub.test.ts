@@ -15,59 +15,25 @@ import { WhisperConfig } from '../src/model/config';
 import { DownloadProgress, findInCache, hubCacheDir, resolveModel } from '../src/model/hub';
 import { loadSafetensorsCheckpoint, saveSafetensors } from '../src/model/safetensors';
 import { sharedDir } from '../tools/shared';
+import { FakeHub, folderFiles, putRepo, startFakeHub, useFakeHub } from './helpers/fakeHub';
 
 const COMMIT = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 
-function fakeHub(root: string) {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
-    if (!m || m[1] !== 'openai/whisper-tiny' || m[2] !== 'main') {
-      res.writeHead(404, { 'X-Error-Code': 'RepoNotFound' }).end('not found');
-      return;
-    }
-    const file = path.join(root, decodeURIComponent(m[3]));
-    if (!fs.existsSync(file)) {
-      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': COMMIT }).end('entry not found');
-      return;
-    }
-    const data = fs.readFileSync(file);
-    const isLfs = data.length > 10_000_000;
-    const etag = isLfs ? crypto.createHash('sha256').update(data).digest('hex') : crypto.createHash('sha1').update(data).digest('hex');
-    const headers: Record<string, string> = { 'X-Repo-Commit': COMMIT, ETag: `"${etag}"`, 'Accept-Ranges': 'bytes' };
-    if (isLfs) headers['X-Linked-Etag'] = `"${etag}"`;
-    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    if (range) {
-      const [a, b] = [Number(range[1]), Math.min(Number(range[2]), data.length - 1)];
-      res.writeHead(206, { ...headers, 'Content-Range': `bytes ${a}-${b}/${data.length}`, 'Content-Length': String(b - a + 1) });
-      res.end(req.method === 'HEAD' ? undefined : data.subarray(a, b + 1));
-    } else {
-      res.writeHead(200, { ...headers, 'Content-Length': String(data.length) });
-      res.end(req.method === 'HEAD' ? undefined : data);
-    }
-  });
-  return { server, requests };
-}
-
 describe('model hub: cache + download', function () {
-  const saved = { ...process.env };
-  let hub: ReturnType<typeof fakeHub>;
+  let restore: () => void;
+  let hub: FakeHub;
   let home: string;
 
   before(async () => {
-    hub = fakeHub(sharedDir('models', 'whisper-tiny'));
-    await new Promise<void>((r) => hub.server.listen(0, '127.0.0.1', () => r()));
+    hub = await startFakeHub();
+    putRepo(hub, 'model:openai/whisper-tiny', folderFiles(sharedDir('models', 'whisper-tiny')), 'main', { commit: COMMIT });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-home-'));
-    delete process.env.HF_HUB_CACHE;
-    delete process.env.HF_HUB_OFFLINE;
-    process.env.HF_HOME = home;
-    process.env.HF_ENDPOINT = `http://127.0.0.1:${(hub.server.address() as AddressInfo).port}`;
+    restore = useFakeHub(hub, home);
   });
 
-  after(() => {
-    hub.server.close();
-    process.env = saved;
+  after(async () => {
+    await hub.close();
+    restore();
     fs.rmSync(home, { recursive: true, force: true });
   });
 

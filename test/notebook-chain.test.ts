@@ -19,7 +19,7 @@ describe('notebook chain 03 -> 05 -> 06 -> 07 (SMOKE=1, every cell run twice)', 
   let runDir: string;
   let outDir: string;
   const results: Record<string, RunResult> = {};
-  const run = async (name: string) => (results[name] = await runNotebook(nb(name), { env: { SMOKE: '1', WHISPER_RUN_DIR: runDir }, outDir, twice: true }));
+  const run = async (name: string) => (results[name] = await runNotebook(nb(name), { env: { SMOKE: '1', HF_HUB_OFFLINE: '1', WHISPER_RUN_DIR: runDir }, outDir, twice: true }));
   const text = (name: string, r = 0) => results[name].runs[r].join('\n');
   const html = (name: string) => fs.readFileSync(results[name].html, 'utf8');
   // The same line in the first execution of every cell and in its re-run.

@@ -16,7 +16,7 @@ describe('data notebooks 01-02 (SMOKE=1, each cell run twice)', function () {
   let outDir: string;
   before(() => (outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wf-nb-data-'))));
   after(() => fs.rmSync(outDir, { recursive: true, force: true }));
-  const run = (name: string): Promise<RunResult> => runNotebook(nb(name), { env: { SMOKE: '1' }, outDir, twice: true });
+  const run = (name: string): Promise<RunResult> => runNotebook(nb(name), { env: { SMOKE: '1', HF_HUB_OFFLINE: '1' }, outDir, twice: true });
 
   it('01_load_dataset: tables, an audio player, the bad-row report; identical outputs when re-run', async () => {
     const r = await run('01_load_dataset.ipynb');

@@ -109,7 +109,7 @@ describe('full fine-tuning', () => {
 
     const dir = path.join(tmpDir(), 'full-model');
     trainer.saveModel(dir);
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'generation_config.json', 'model.safetensors']);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['README.md', 'config.json', 'generation_config.json', 'model.safetensors']);
     const names = [...readSafetensorsHeader(path.join(dir, 'model.safetensors')).tensors.keys()].sort();
     assert.deepEqual(names, [...expectedWeightShapes(model.config).keys()].filter((n) => n !== 'proj_out.weight').sort());
     const reloaded = await WhisperForConditionalGeneration.fromPretrained(dir);

@@ -1,5 +1,5 @@
 /** Notebook 05. Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, pushCell } from './notebook';
 
 export const nb05: Cell[] = [
   md(`
@@ -233,4 +233,5 @@ display(tableHtml([
 await releaseAll();
 console.log('tensors left:', tf.memory().numTensors);
 `),
+  pushCell('adapterDir', 'your-username/whisper-tiny-digits-lora', { language: ['en'] }),
 ];

@@ -1,5 +1,5 @@
 /** Notebook 10 (article 000, Vietnamese LoRA). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, pushCell } from './notebook';
 
 export const nb10: Cell[] = [
   md(`
@@ -330,4 +330,5 @@ time. A tone mark is part of the word in Vietnamese, so every misheard tone is a
 What carries over is the rule: normalize the labels you train on, and say which normalizer a WER
 used.
 `),
+  pushCell("path.join(RUN_DIR, 'adapter-normalized')", 'your-username/whisper-tiny-vi-lora', { language: ['vi'], datasets: ['mozilla-foundation/common_voice_11_0'] }),
 ];

@@ -1,5 +1,5 @@
 /** Notebook 11 (article 001, medical ASR). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, hubDataCell, pushCell } from './notebook';
 
 export const nb11: Cell[] = [
   md(`
@@ -60,6 +60,7 @@ and everything below runs unchanged. We use LibriSpeech-mini instead: read Engli
 test split with different speakers, references in upper case without punctuation. It is not
 medical: what transfers is the method, not the numbers.
 `),
+  hubDataCell('load_dataset("yashtiwari/PaulMooney-Medical-ASR-Data", split="train")', 'yashtiwari/PaulMooney-Medical-ASR-Data', { split: 'train' }, "sharedDir('datasets', 'librispeech-mini', 'train')"),
   code(`
 const libri = await loadDatasetDict(sharedDir('datasets', 'librispeech-mini'));
 // SMOKE takes the shortest clips (short labels: quick steps); the full run takes them all.
@@ -252,4 +253,5 @@ and "loss ≠ WER" (the loss rewards the targets' form) fit this run; its remedi
 notebooks' tools: early stopping and the best checkpoint by WER (notebook 12), fewer trained
 weights (LoRA, notebook 05).
 `),
+  pushCell('savedDir', 'your-username/whisper-tiny-medical', { language: ['en'], datasets: ['yashtiwari/PaulMooney-Medical-ASR-Data'] }),
 ];

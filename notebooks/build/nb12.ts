@@ -1,5 +1,5 @@
 /** Notebook 12 (article 002, the complete Hugging Face guide). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, pushCell } from './notebook';
 
 export const nb12: Cell[] = [
   md(`
@@ -314,4 +314,5 @@ many as something else ("you", "Thank you."), so the base WER is high and one wr
 checkpoint is chosen on the same test clips the guide evaluates on (its \`eval_dataset\`): for an
 honest final number, keep a third split that neither training nor model selection saw.
 `),
+  pushCell('bestDir', 'your-username/whisper-tiny-finetuned', { language: ['en'] }),
 ];

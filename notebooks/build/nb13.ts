@@ -1,5 +1,5 @@
 /** Notebook 13 (article 003, Breton). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, pushCell } from './notebook';
 
 export const nb13: Cell[] = [
   md(`
@@ -241,4 +241,5 @@ repetition loops, sentences that stop. That removes the insertions and brings th
 need hours of recordings, a larger model and many more steps, which is the situation the
 streaming dataset is for.
 `),
+  pushCell("path.join(RUN_DIR, 'adapter')", 'your-username/whisper-tiny-br-lora', { language: ['br'], datasets: ['mozilla-foundation/common_voice_11_0'] }),
 ];

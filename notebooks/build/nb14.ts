@@ -1,5 +1,5 @@
 /** Notebook 14 (article 004, French telephone speech). Regenerate: `npx tsx notebooks/build/build.ts`. */
-import { Cell, code, md, setupCell } from './notebook';
+import { Cell, code, md, setupCell, hubDataCell, pushCell } from './notebook';
 
 export const nb14: Cell[] = [
   md(`
@@ -69,6 +69,7 @@ The test clips are the 50 that OpenAI's reference implementation transcribed (cl
 normalizer: 49.2 % WER over all 50, \`shared/README.md\`), so the cost of the phone line shows up
 as the gap between that number and ours. The other clips are for training.
 `),
+  hubDataCell('load_dataset("diabolocom/talkbank_4_stt", data_dir="fr/segment", verification_mode="no_checks")', 'diabolocom/talkbank_4_stt', { dataDir: 'fr/segment', split: 'train' }, "sharedDir('datasets', 'commonvoice-sample', 'fr')"),
   code(`
 const cv = await loadCommonVoice(sharedDir('datasets', 'commonvoice-sample', 'fr'));
 const reference = new Map(loadReferenceTranscripts().filter((r) => r.lang === 'fr').map((r) => [r.id, r]));
@@ -414,4 +415,5 @@ simulated line, for a few minutes on two CPU cores, and test on 30 other sentenc
 are on another scale. Read our "after" as what a small adapter does in minutes: it adapts to the
 channel and the style of the targets; most of the errors left are whisper-tiny's French.
 `),
+  pushCell('adapterDir', 'your-username/whisper-tiny-fr-telephone-lora', { language: ['fr'], datasets: ['diabolocom/talkbank_4_stt'] }),
 ];

@@ -70,3 +70,31 @@ const SMOKE = process.env.SMOKE === '1';
 console.log(describeBackend(await initBackend()), SMOKE ? '(SMOKE: small settings)' : '');
 ${more.replace(/^\n/, '')}`);
 }
+
+/**
+ * The article's `load_dataset(...)` as a cell of its own (tools/notebook/hub.ts): run against the
+ * Hub when it answers, else the shared local copy `localExpr` stands in, said in one line. Shows
+ * three examples; the rest of the notebook keeps working on its own data.
+ */
+export function hubDataCell(articleCall: string, repoId: string, options: Record<string, unknown>, localExpr: string): Cell {
+  return code([
+    `// The article: ${articleCall}`,
+    '// Run when the Hub answers; offline (the test suite sets HF_HUB_OFFLINE=1) the shared copy stands in.',
+    "import { hubOrLocal } from '../dist/tools/notebook/session';",
+    `const articleData = await hubOrLocal(${JSON.stringify(repoId)}, ${JSON.stringify({ ...options, streaming: true })}, ${localExpr});`,
+    'for await (const ex of articleData.take(3)) console.log(`${(ex.audio.array.length / ex.audio.samplingRate).toFixed(1)} s  ${ex.text.slice(0, 100)}`);',
+  ].join('\n'));
+}
+
+/**
+ * The closing `push_to_hub` cell: the saved folder's card gets `card` (language, datasets), and
+ * the folder is uploaded to `repoId` only when HF_TOKEN is set.
+ */
+export function pushCell(folderExpr: string, repoId: string, card: Record<string, unknown>): Cell {
+  return code([
+    "// transformers' trainer.push_to_hub(): the card (README.md, YAML front matter with the WER) is written;",
+    '// the upload needs HF_TOKEN (a write token) and your user name in the repo id.',
+    "import { pushIfToken } from '../dist/tools/notebook/session';",
+    `await pushIfToken(${folderExpr}, ${JSON.stringify(repoId)}, ${JSON.stringify(card)});`,
+  ].join('\n'));
+}

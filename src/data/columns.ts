@@ -5,8 +5,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isAudioValue } from './decodeCell';
 import { DataReport } from './report';
-import { Row, RowOrigin } from './types';
+import { AudioValue, Row, RowOrigin } from './types';
 import { regularFile } from '../io/node';
 
 /** Column names tried, in order, when the caller does not name the audio / text column. */
@@ -75,8 +76,9 @@ export function toRow(fields: Record<string, unknown>, origin: RowOrigin, spec: 
   report: DataReport): Row | undefined {
   const { [spec.audioColumn]: audioField, [spec.textColumn]: textField, ...extra } = fields;
   let ok = true;
-  let audio: string | Uint8Array = '';
-  if (audioField instanceof Uint8Array) {
+  let audio: AudioValue = '';
+  // Bytes or samples (a Hub Parquet row) are checked when decoded; only a path can be checked now.
+  if (isAudioValue(audioField) && typeof audioField !== 'string') {
     audio = audioField;
   } else if (typeof audioField === 'string' && audioField.trim()) {
     audio = path.resolve(spec.baseDir, audioField.trim());

@@ -2,7 +2,7 @@
 export * from './types';
 export { DataReport, Problem, reportHtml } from './report';
 export { AudioDataset, MapOptions, CacheInfo } from './dataset';
-export { loadCsvDataset, loadAudioFolder, loadCommonVoice, loadTxtPairs, loadJsonl, loadDataset, loadDatasetDict, detectLayout, DatasetDict, Layout, ManifestOptions } from './loaders';
+export { loadCsvDataset, loadAudioFolder, loadCommonVoice, loadTxtPairs, loadJsonl, loadDataset, loadDatasetDict, detectLayout, DatasetDict, Layout, ManifestOptions, LoadDatasetOptions } from './loaders';
 export { IterableAudioDataset, streamDataset } from './stream';
 export { durations, audioDuration } from './durations';
 export { readAudioHeader, parseAudioHeader, AudioHeader } from '../audio/header';

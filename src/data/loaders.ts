@@ -18,8 +18,11 @@ import { AUDIO_COLUMNS, TEXT_COLUMNS, checkAudioFile, inferNumberColumns, pickCo
 import { AudioDataset } from './dataset';
 import { DelimitedOptions, ManifestItem, decodeText, readDelimited, readHeader, readJsonl } from './manifest';
 import { DataReport } from './report';
+import { IterableAudioDataset, streamDataset } from './stream';
 import { Row, RowOrigin } from './types';
 import { regularFile } from '../io/node';
+import type { HubDatasetOptions } from '../hub/dataset';
+import { isRepoId } from '../hub/cache';
 
 export interface ManifestOptions extends DelimitedOptions {
   /** Column holding the audio path (default: first of audio, audios, file_name, path, ...). */
@@ -211,8 +214,35 @@ export function detectLayout(p: string): Layout {
     (splits.length ? ` (it has folders ${splits.join(', ')}: use loadDatasetDict for one dataset per folder)` : ''));
 }
 
-/** Loads a dataset from a manifest file or folder of any supported layout (see `detectLayout`). */
-export async function loadDataset(p: string, options: ManifestOptions = {}): Promise<AudioDataset> {
+export interface LoadDatasetOptions extends ManifestOptions, Omit<HubDatasetOptions, keyof ManifestOptions> {}
+
+/**
+ * HF `load_dataset`: a manifest file or folder of any supported layout (see `detectLayout`), or,
+ * when no such local path exists, a Hub dataset id (`owner/name`: its Parquet files, src/hub).
+ * `streaming: true` gives an IterableAudioDataset (rows read as iterated).
+ */
+export async function loadDataset(p: string, options: LoadDatasetOptions & { streaming: true }): Promise<IterableAudioDataset>;
+export async function loadDataset(p: string, options?: LoadDatasetOptions & { streaming?: false }): Promise<AudioDataset>;
+export async function loadDataset(p: string, options?: LoadDatasetOptions): Promise<AudioDataset | IterableAudioDataset>;
+export async function loadDataset(p: string, options: LoadDatasetOptions = {}): Promise<AudioDataset | IterableAudioDataset> {
+  if (!fs.existsSync(p) && isRepoId(p)) {
+    // Loaded on first use: local datasets never pay for the Hub client and the Parquet reader.
+    const { loadHubDataset } = await import('../hub/dataset');
+    return loadHubDataset(p, options).catch((e: Error & { statusCode?: number }) => {
+      // 'data/train' is a valid Hub id too: a missing local folder must not read as a Hub problem only.
+      throw e.statusCode === 404 ? new Error(`${e.message} (and there is no local path ${path.resolve(p)})`) : e;
+    });
+  }
+  if (options.streaming) {
+    const target = path.resolve(p);
+    if (fs.existsSync(target) && fs.statSync(target).isFile()) return streamDataset(target, options);
+    const ds = await loadLocal(p, options);
+    return IterableAudioDataset.fromRows(ds.rows, ds.origins, ds.samplingRate);
+  }
+  return loadLocal(p, options);
+}
+
+async function loadLocal(p: string, options: ManifestOptions): Promise<AudioDataset> {
   const target = path.resolve(p);
   const layout = detectLayout(target);
   switch (layout) {
@@ -238,6 +268,6 @@ export async function loadDatasetDict(dir: string, options: ManifestOptions & { 
   const root = path.resolve(dir);
   const names = options.splits ?? fs.readdirSync(root).filter((n) => fs.statSync(path.join(root, n)).isDirectory()).sort();
   const out: DatasetDict = {};
-  for (const name of names) out[name] = await loadDataset(path.join(root, name), options);
+  for (const name of names) out[name] = await loadLocal(path.join(root, name), options);
   return out;
 }

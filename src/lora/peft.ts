@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import seedrandom from 'seedrandom';
 import type { Linear } from '../model/layers';
@@ -26,6 +27,8 @@ import { atomicWriteDir } from '../atomic';
 import type { DecodingModel } from '../model/decoding';
 import type { AlignmentModel } from '../model/timing';
 import type { SpecialTokens } from '../tokenizer/special';
+import { ModelCardInfo, writeModelCard } from '../hub/card';
+import type { PushOptions, PushResult } from '../hub/push';
 
 export { atomicWriteDir };
 
@@ -249,13 +252,33 @@ export class PeftModel implements SeedSource {
 
   /**
    * Writes `dir/adapter_config.json` and `dir/adapter_model.safetensors` (F32, PEFT keys), the
-   * layout `PeftModel.from_pretrained` reads. Written to a temporary folder first, then renamed,
-   * so a crash never leaves half an adapter.
+   * layout `PeftModel.from_pretrained` reads, and a model card (README.md) so the folder can be
+   * uploaded as it is. Written to a temporary folder first, then renamed, so a crash never leaves
+   * half an adapter.
    */
-  saveAdapter(dir: string, opts: { adapterName?: string } = {}): void {
+  saveAdapter(dir: string, opts: { adapterName?: string; card?: ModelCardInfo } = {}): void {
     const name = opts.adapterName ?? this.activeAdapter;
     if (!this.peftConfig[name]) throw new Error(`saveAdapter: no adapter '${name}'`);
-    atomicWriteDir(dir, (tmp) => this.writeAdapterFiles(tmp, name));
+    atomicWriteDir(dir, (tmp) => {
+      this.writeAdapterFiles(tmp, name);
+      writeModelCard(tmp, { modelName: path.basename(path.resolve(dir)), ...opts.card });
+    });
+  }
+
+  /**
+   * PEFT's `push_to_hub(repo_id)`: saves the adapter (with its card) to a temporary folder and
+   * uploads it as one commit (src/hub/push.ts).
+   */
+  async pushToHub(repoId: string, opts: PushOptions & { adapterName?: string } = {}): Promise<PushResult> {
+    const { pushToHub } = await import('../hub/push');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'push-adapter-'));
+    try {
+      const dir = path.join(tmp, repoId.split('/').pop() ?? 'adapter');
+      this.saveAdapter(dir, { adapterName: opts.adapterName, card: { modelName: repoId, ...opts.card } });
+      return await pushToHub(dir, repoId, opts);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
 
   /** Writes the two adapter files into an existing folder (no atomic swap; checkpoints use it). */
@@ -272,7 +295,7 @@ export class PeftModel implements SeedSource {
   }
 
   /** PEFT's name for saveAdapter. */
-  savePretrained(dir: string, opts: { adapterName?: string } = {}): void {
+  savePretrained(dir: string, opts: { adapterName?: string; card?: ModelCardInfo } = {}): void {
     this.saveAdapter(dir, opts);
   }
 

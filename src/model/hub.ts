@@ -1,30 +1,16 @@
 /**
  * Finding a checkpoint: a local folder, else the Hugging Face cache, else a download into that
- * cache. The cache layout is exactly Python huggingface_hub's, so a model downloaded from Python
- * is found here and vice versa:
- *   $HF_HUB_CACHE | $HF_HOME/hub | ~/.cache/huggingface/hub
- *     models--org--name/refs/<revision>            (text: the commit hash)
- *     models--org--name/blobs/<etag>               (file contents)
- *     models--org--name/snapshots/<commit>/<file>  (symlink -> ../../blobs/<etag>)
- * HF_HUB_OFFLINE=1 never touches the network. HF_ENDPOINT changes the server (tests use a local one).
- *
- * The server is not trusted with local paths (huggingface_hub's rules): the commit must be 40 hex
- * characters, the ETag (blob name) a hex hash, every file and shard name a plain relative path, and
- * every folder written to must resolve inside the repo folder, so a hostile endpoint or a symbolic
- * link planted in the cache cannot make us write or read outside it.
+ * cache (`src/hub/cache.ts`: Python huggingface_hub's layout, HF_HUB_OFFLINE, HF_ENDPOINT, and the
+ * rules that keep a hostile server's names inside the cache).
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { checkRealpathInside, checkRegularFileOrAbsent, isPlainRelativePath, joinInside, mkdirInside } from './paths';
+import { DownloadProgress, cachedCommit, checkRevision, fetchToCache, hubCacheDir, isOffline, isRepoId, repoFolder } from '../hub/cache';
+import { checkRealpathInside } from './paths';
 import { readShardIndex } from './safetensors';
 import { CONFIG_NAME, GENERATION_CONFIG_NAME, PROCESSOR_FILES, WEIGHTS_INDEX_NAME, WEIGHTS_NAME } from './files';
 
-export interface DownloadProgress {
-  file: string;
-  loaded: number;
-  total: number;
-}
+export { DownloadProgress, hubCacheDir };
 
 export interface ResolveOptions {
   /** Branch, tag or commit (default 'main'). */
@@ -41,37 +27,6 @@ const OPTIONAL = [GENERATION_CONFIG_NAME, ...PROCESSOR_FILES];
 const WEIGHTS = WEIGHTS_NAME;
 const WEIGHTS_INDEX = WEIGHTS_INDEX_NAME;
 
-export function hubCacheDir(): string {
-  if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
-  if (process.env.HF_HOME) return path.join(process.env.HF_HOME, 'hub');
-  const xdg = process.env.XDG_CACHE_HOME;
-  return path.join(xdg ?? path.join(os.homedir(), '.cache'), 'huggingface', 'hub');
-}
-
-function isOffline(): boolean {
-  const v = (process.env.HF_HUB_OFFLINE ?? '').toLowerCase();
-  return v === '1' || v === 'true' || v === 'yes' || v === 'on';
-}
-
-function repoFolder(cacheDir: string, repoId: string): string {
-  return path.join(cacheDir, `models--${repoId.split('/').join('--')}`);
-}
-
-const COMMIT = /^[0-9a-f]{40}$/;
-/** Blob names: a git blob SHA-1 (small files) or the SHA-256 of an LFS file. */
-const ETAG = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
-
-/** huggingface_hub's validate_repo_id: `name` or `org/name`, word characters, '-' and '.', no '--' or '..'. */
-function isRepoId(id: string): boolean {
-  const parts = id.split('/');
-  return parts.length <= 2 && !id.includes('--') && !id.includes('..') && !id.endsWith('.git') &&
-    parts.every((p) => p.length <= 96 && /^\w([\w.-]*\w)?$/.test(p));
-}
-
-function checkRevision(revision: string): void {
-  if (!isPlainRelativePath(revision)) throw new Error(`revision ${JSON.stringify(revision)} is not a valid branch, tag or commit`);
-}
-
 /** model.safetensors, or an index whose shards are all there (a download cut between shards is not complete). */
 function hasCompleteWeights(dir: string): boolean {
   if (fs.existsSync(path.join(dir, WEIGHTS))) return true;
@@ -81,18 +36,9 @@ function hasCompleteWeights(dir: string): boolean {
 
 /** The snapshot folder of a cached repo at `revision` (a ref name or a commit), if complete. */
 export function findInCache(repoId: string, revision = 'main', cacheDir = hubCacheDir()): string | undefined {
-  checkRevision(revision);
   const root = repoFolder(cacheDir, repoId);
-  let commit = revision;
-  const ref = path.join(root, 'refs', revision);
-  checkRegularFileOrAbsent(ref);
-  if (fs.existsSync(ref)) {
-    commit = fs.readFileSync(ref, 'utf8').trim();
-    if (!COMMIT.test(commit)) {
-      throw new Error(`${ref} holds ${JSON.stringify(commit.slice(0, 100))}, not a 40-character commit hash: the cache is damaged; remove it and retry`);
-    }
-  }
-  if (!COMMIT.test(commit)) return undefined;
+  const commit = cachedCommit(root, revision);
+  if (!commit) return undefined;
   const snap = path.join(root, 'snapshots', commit);
   if (!fs.existsSync(path.join(snap, CONFIG_NAME)) || !hasCompleteWeights(snap)) return undefined;
   // The snapshot's files are links into ../../blobs: all of them must resolve inside the repo folder.
@@ -129,93 +75,14 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
   return downloadModel(idOrDir, revision, cacheDir, opts);
 }
 
-interface FetchedInfo {
-  etag: string;
-  commit?: string;
-}
-
-/** Writes `data` to `file` through a fresh temp file and a rename, so a planted link at `file` is replaced, never followed. */
-function writeReplacing(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { force: true });
-  fs.writeFileSync(tmp, data, { flag: 'wx' });
-  fs.renameSync(tmp, file);
-}
-
 async function downloadModel(repoId: string, revision: string, cacheDir: string, opts: ResolveOptions): Promise<string> {
-  const hub = await import('@huggingface/hub');
-  const hubUrl = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
-  const accessToken = process.env.HF_TOKEN || undefined;
-  const root = repoFolder(cacheDir, repoId);
   let snapshot: string | undefined;
-
   /** Downloads one file into blobs/ + snapshots/; returns false when the repo has no such file. */
   const fetchOne = async (file: string): Promise<boolean> => {
-    const where = `${hubUrl}/${repoId}/resolve/${revision}/${file}`;
-    const seen: FetchedInfo = { etag: '' };
-    // Wrap fetch to read X-Repo-Commit (huggingface_hub's snapshot name), which the library drops.
-    const spy: typeof fetch = async (input, init) => {
-      const resp = await fetch(input, init);
-      const commit = resp.headers.get('x-repo-commit');
-      if (commit) seen.commit = commit;
-      return resp;
-    };
-    const info = await hub.fileDownloadInfo({ repo: repoId, path: file, revision, hubUrl, fetch: spy, accessToken });
-    if (!info) return false;
-    const etag = info.etag.replace(/^W\//, '').replace(/"/g, '');
-    if (!ETAG.test(etag)) {
-      throw new Error(`${where}: the server sent ETag ${JSON.stringify(etag.slice(0, 100))}, not a hex hash (git SHA-1 or SHA-256); refusing to use it as a file name`);
-    }
-    const commit = seen.commit ?? (COMMIT.test(revision) ? revision : undefined);
-    if (!commit) throw new Error(`${where}: the server sent no X-Repo-Commit header`);
-    if (!COMMIT.test(commit)) {
-      throw new Error(`${where}: the server sent X-Repo-Commit ${JSON.stringify(commit.slice(0, 100))}, not a 40-character commit hash`);
-    }
-    snapshot = path.join(root, 'snapshots', commit);
-    const blob = path.join(root, 'blobs', etag);
-    const link = joinInside(snapshot, file, where, 'file name', 'repository');
-    mkdirInside(root, path.dirname(blob));
-    mkdirInside(root, path.dirname(link));
-    checkRegularFileOrAbsent(blob);
-    if (!fs.existsSync(blob)) {
-      const data = await hub.downloadFile({ repo: repoId, path: file, revision, hubUrl, fetch, accessToken, downloadInfo: info, xet: false });
-      if (!data) return false;
-      const tmp = `${blob}.incomplete`;
-      fs.rmSync(tmp, { force: true });
-      const out = fs.createWriteStream(tmp, { flags: 'wx' });
-      const reader = data.stream().getReader();
-      let loaded = 0;
-      opts.onProgress?.({ file, loaded, total: info.size });
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          loaded += value.byteLength;
-          if (loaded > info.size) throw new Error(`${where}: the server sent more than the ${info.size} bytes it announced`);
-          if (!out.write(value)) await new Promise<void>((r) => out.once('drain', () => r()));
-          opts.onProgress?.({ file, loaded, total: info.size });
-        }
-        await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-        if (loaded !== info.size) throw new Error(`${where}: got ${loaded} bytes, expected ${info.size}`);
-      } catch (e) {
-        out.destroy();
-        await reader.cancel().catch(() => undefined);
-        fs.rmSync(tmp, { force: true });
-        throw e;
-      }
-      fs.renameSync(tmp, blob);
-    }
-    fs.rmSync(link, { force: true });
-    fs.symlinkSync(path.relative(path.dirname(link), blob), link);
-    if (!COMMIT.test(revision) || revision !== commit) {
-      const ref = path.join(root, 'refs', revision);
-      mkdirInside(root, path.dirname(ref));
-      checkRegularFileOrAbsent(ref);
-      writeReplacing(ref, commit);
-    }
-    return true;
+    const snap = await fetchToCache(repoId, file, { revision, cacheDir, endpoint: opts.endpoint, onProgress: opts.onProgress });
+    snapshot = snap ?? snapshot;
+    return snap !== undefined;
   };
-
   for (const f of [CONFIG_NAME]) {
     if (!(await fetchOne(f))) throw new Error(`${repoId}@${revision}: the repository has no ${f}`);
   }

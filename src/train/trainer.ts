@@ -14,11 +14,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { heapLimitBytes, prefetch } from '../backend';
 import { atomicWriteFile, cleanStaleTemporaries, fsyncPath } from '../atomic';
 import { DataCollatorSpeechSeq2SeqWithPadding } from '../data/collator';
 import type { PeftModel } from '../lora/peft';
+import { ModelCardInfo, writeModelCard } from '../hub/card';
+import type { PushOptions, PushResult } from '../hub/push';
 import type { WhisperForConditionalGeneration } from '../model/whisper';
 import { greaterIsBetter, metricKey, Seq2SeqTrainingArguments } from './args';
 import { callHook, EarlyStoppingCallback, HookName, StepInfo, TrainerCallback, TrainerControl } from './callbacks';
@@ -500,6 +503,40 @@ export class Seq2SeqTrainer {
    */
   saveModel(dir = this.args.outputDir): void {
     this.trained.save(dir);
+    this.createModelCard({}, dir);
+  }
+
+  /** Card fields given so far (language, datasets, …): every later card keeps them. */
+  private cardInfo: ModelCardInfo = {};
+
+  /**
+   * transformers' `create_model_card(language, dataset_tags, …)`: writes README.md into `dir`
+   * (default outputDir) with `info`, the training arguments, the log's loss / WER table and the
+   * last WER in the model-index. saveModel calls it, so a saved folder always has a card.
+   */
+  createModelCard(info: ModelCardInfo = {}, dir = this.args.outputDir): string {
+    this.cardInfo = { ...this.cardInfo, ...info };
+    fs.mkdirSync(dir, { recursive: true });
+    const { outputDir: _, ...trainingArgs } = this.args;
+    return writeModelCard(dir, { trainingArgs, logHistory: this.state.log_history, ...this.cardInfo });
+  }
+
+  /**
+   * transformers' `trainer.push_to_hub()`: the model (adapter or full) and its card, saved as
+   * saveModel saves them, uploaded to `repoId` as one commit. Saved into a temporary folder:
+   * saving into outputDir would replace it, checkpoints included.
+   */
+  async pushToHub(repoId: string, opts: PushOptions = {}): Promise<PushResult> {
+    this.cardInfo = { ...this.cardInfo, modelName: repoId, ...opts.card };
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'push-model-'));
+    try {
+      const dir = path.join(tmp, repoId.split('/').pop() ?? 'model');
+      this.saveModel(dir);
+      const { pushToHub } = await import('../hub/push');
+      return await pushToHub(dir, repoId, { ...opts, card: undefined });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
 
   /** Frees the optimizer state and the encoder cache (the model is the caller's). */

@@ -111,3 +111,6 @@ export async function finish(timings: Record<string, number> = {}): Promise<void
   const parts = Object.entries(timings).map(([k, v]) => `${k}: ${v.toFixed(1)}`);
   if (parts.length) console.log(parts.join(', '));
 }
+
+/** The article notebooks' Hub cells (the article's load_dataset with an offline fallback, push_to_hub when HF_TOKEN is set). */
+export { hubOrLocal, pushIfToken } from './hub';
