@@ -11,7 +11,7 @@
  *   transcripts.jsonl), ours in the opt-in fast mode (trimPadding; its WER: TRIM=1
  *   bench/wer-librispeech.ts) and whisper.cpp (npm @napi-rs/whisper, greedy, its default full
  *   30 s window, the same number of threads; ggml file converted from the same checkpoint by
- *   bench/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
+ *   src/export/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
  *   the ratios to whisper.cpp are the numbers to compare across machines
  * - peak RSS over the 100 librispeech-mini test clips (skipped with --quick)
  * Wall times on a shared machine are noisy; CPU seconds (process.cpuUsage) are printed beside them.
@@ -25,7 +25,7 @@ import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
 import { transcribe } from '../src/model/transcribe';
 import { wantedWasmThreads } from '../src/backend/wasm/threads';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
-import { convertToGgml } from './ggml';
+import { convertToGgml } from '../src/export/ggml';
 import { benchCacheDir } from './whisper-base';
 import { parseFlags, positiveIntFlag } from '../apps/args';
 

@@ -1,0 +1,87 @@
+/**
+ * `exportModel`: a fine-tuned Whisper as files another runtime loads. The LoRA adapter (if any) is
+ * merged into the base weights first (PEFT's merge_and_unload), so the result is a plain model:
+ *
+ * - `ggml`: one whisper.cpp model file (f32, f16 or q8_0 matrices, ./ggml.ts);
+ * - `safetensors`: a Hugging Face folder (config, generation_config, model.safetensors, the
+ *   tokenizer and preprocessor files of the base) with a model card README.md, which transformers,
+ *   transformers.js's conversion script, this project's `loadWhisper` and the demo load.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { atomicWriteDir, atomicWriteFile } from '../atomic';
+import { PeftModel } from '../lora/peft';
+import { resolveModel, ResolveOptions } from '../model/hub';
+import { WhisperForConditionalGeneration } from '../model/whisper';
+import { ggmlBytes, GgmlType, readVocab } from './ggml';
+
+export type ExportFormat = 'ggml' | 'safetensors';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['ggml', 'safetensors'];
+
+export interface ExportOptions extends ResolveOptions {
+  /** The base checkpoint (a folder or a Hub id), or a full fine-tune's `savePretrained` folder. */
+  model: string;
+  /** A PEFT adapter folder (adapter_config.json + adapter_model.safetensors) merged into `model`. */
+  adapter?: string;
+  format: ExportFormat;
+  /** The ggml file, or the folder of the safetensors format. */
+  out: string;
+  /** ggml only: how the matrices are stored (default f16, whisper.cpp's usual file). */
+  ggmlType?: GgmlType;
+}
+
+/** The merged model: the base with the adapter folded in (the caller disposes it). */
+export async function mergedModel(model: string, adapter?: string, opts: ResolveOptions = {}): Promise<WhisperForConditionalGeneration> {
+  const dir = await resolveModel(model, opts);
+  // float32 weights: merging adds B A to them, and every format is written from float32.
+  const base = await WhisperForConditionalGeneration.fromPretrained(dir, { weightsDtype: 'float32' });
+  if (adapter) PeftModel.fromPretrained(base, adapter).mergeAndUnload();
+  return base;
+}
+
+/** Writes the export and returns the path written (a file for ggml, a folder for safetensors). */
+export async function exportModel(opts: ExportOptions): Promise<string> {
+  const model = await mergedModel(opts.model, opts.adapter, opts);
+  try {
+    if (opts.format === 'ggml') {
+      const weights = Object.entries(model.stateDict());
+      atomicWriteFile(opts.out, ggmlBytes(model.config, weights, readVocab(model.dir!), opts.ggmlType ?? 'f16'));
+    } else if (opts.format === 'safetensors') {
+      atomicWriteDir(opts.out, (tmp) => {
+        model.writePretrainedFiles(tmp);
+        fs.writeFileSync(path.join(tmp, 'README.md'), modelCard(opts));
+      });
+    } else {
+      throw new Error(`exportModel: format must be one of ${EXPORT_FORMATS.join(', ')}; got '${opts.format}'`);
+    }
+  } finally {
+    model.dispose();
+  }
+  return opts.out;
+}
+
+/** A short model card: what the folder is and how it was made. */
+export function modelCard(opts: Pick<ExportOptions, 'model' | 'adapter'>): string {
+  const made = opts.adapter
+    ? `the LoRA adapter \`${path.basename(path.resolve(opts.adapter))}\` merged into \`${opts.model}\` (PEFT merge_and_unload: W + scaling * B A)`
+    : `the weights of \`${opts.model}\` as they are`;
+  return [
+    '---',
+    'library_name: transformers',
+    'pipeline_tag: automatic-speech-recognition',
+    `base_model: ${opts.model}`,
+    'tags: [whisper, whisper-finetune-ts]',
+    '---',
+    '',
+    `# ${path.basename(path.resolve(opts.model))} fine-tuned`,
+    '',
+    `- Base model: \`${opts.model}\``,
+    `- Adapter: ${opts.adapter ? `\`${opts.adapter}\`` : 'none (a full fine-tune or the base itself)'}`,
+    `- Made by whisper-finetune-ts \`exportModel\` (\`npm run export -- --format safetensors\`): ${made}, float32.`,
+    '',
+    'Load it like any Whisper checkpoint: `WhisperForConditionalGeneration.from_pretrained(dir)` in transformers,',
+    '`loadWhisper(dir)` in whisper-finetune-ts. Force the language and task tokens when transcribing: a model',
+    'fine-tuned on one language detects other languages less reliably.',
+    '',
+  ].join('\n');
+}
