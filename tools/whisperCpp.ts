@@ -1,0 +1,24 @@
+/**
+ * whisper.cpp (npm @napi-rs/whisper, a prebuilt dev dependency) on a ggml file, for the tests, the
+ * benches and notebook 07 to set its output beside this project's: greedy, its full 30 s window,
+ * the language forced. Required lazily so that the library never loads it.
+ */
+import * as fs from 'fs';
+
+export interface WhisperCppOptions {
+  language?: string;
+  threads?: number;
+}
+
+/** A transcriber: 16 kHz mono audio -> whisper.cpp's text (leading space trimmed). */
+export function whisperCpp(ggmlFile: string, opts: WhisperCppOptions = {}): (audio: Float32Array) => string {
+  const { Whisper, WhisperFullParams } = require('@napi-rs/whisper') as typeof import('@napi-rs/whisper');
+  const w = new Whisper(fs.readFileSync(ggmlFile));
+  const params = new WhisperFullParams(0); // greedy
+  params.language = opts.language ?? 'en';
+  params.nThreads = opts.threads ?? 1;
+  params.printProgress = false;
+  params.printRealtime = false;
+  params.printTimestamps = false;
+  return (audio) => w.full(params, audio).trim();
+}
