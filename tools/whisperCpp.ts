@@ -1,7 +1,7 @@
 /**
  * whisper.cpp (npm @napi-rs/whisper, a prebuilt dev dependency) on a ggml file, for the tests, the
  * benches and notebook 07 to set its output beside this project's: greedy, its full 30 s window,
- * the language forced. Required lazily so that the library never loads it.
+ * the language forced, no timestamps (one clip of up to 30 s). Required lazily so that the library never loads it.
  */
 import * as fs from 'fs';
 
@@ -20,5 +20,10 @@ export function whisperCpp(ggmlFile: string, opts: WhisperCppOptions = {}): (aud
   params.printProgress = false;
   params.printRealtime = false;
   params.printTimestamps = false;
+  // This project's transcribe of a clip: the prompt ends with <|notimestamps|> and openai's
+  // suppress_tokens (the non-speech symbols) apply; whisper.cpp's defaults differ in both.
+  params.noTimestamps = true;
+  params.singleSegment = true;
+  params.suppressNonSpeechTokens = true;
   return (audio) => w.full(params, audio).trim();
 }
