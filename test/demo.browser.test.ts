@@ -10,34 +10,12 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser } from 'playwright-core';
 import { decodeAudio } from '../src/audio/decode';
-import { encodeWav } from '../src/audio/wav';
-import { initBackend, tf } from '../src/backend';
+import { initBackend } from '../src/backend';
 import { startDemo, DemoHandle } from '../apps/demo/server';
 import { createTranscriber, DemoTranscriber } from '../apps/demo/transcriber';
-import { getPeftModel, LoraConfig } from '../src/lora';
-import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { sharedDir } from '../tools/shared';
 import { launchChromium } from './helpers/browser';
-
-/** jfk as a 16 kHz 16-bit WAV: the page (WebAudio) and Node decode it to the same samples. */
-function jfkWav(dir: string): string {
-  const pcm = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'fixtures', 'jfk.pcm.f32'));
-  const file = path.join(dir, 'jfk-16k.wav');
-  fs.writeFileSync(file, encodeWav(new Float32Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength)), 16000));
-  return file;
-}
-
-/** A small random LoRA adapter on q/v (B = 1e-3 noise: it nudges the logits, saved in PEFT layout). */
-async function savedAdapter(dir: string): Promise<string> {
-  const base = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
-  const peft = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }), { seed: 5 });
-  for (const [k, v] of peft.namedTrainableVariables()) if (k.includes('lora_B')) v.assign(tf.randomNormal(v.shape, 0, 1e-3, 'float32', 9));
-  const out = path.join(dir, 'adapter');
-  peft.saveAdapter(out);
-  peft.dispose();
-  base.dispose();
-  return out;
-}
+import { jfkWav, savedAdapter } from './helpers/demoFiles';
 
 describe('demo: run in this browser (headless Chromium)', function () {
   this.timeout(30 * 60_000);
