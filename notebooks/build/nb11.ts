@@ -89,6 +89,7 @@ once per clip. The learning rate is 3.75e-5, the rate used for whisper-tiny in H
 Whisper fine-tuning event (40 times below its pre-training rate; 1e-5 is small's). To train
 everything, drop that line and use \`perDeviceTrainBatchSize: 1\` with
 \`gradientAccumulationSteps\` (one 30 s example through the encoder needs ~3 GB of wasm heap).
+Evaluation forces the language and task tokens (\`language: 'en'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));

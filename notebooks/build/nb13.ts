@@ -144,6 +144,7 @@ A small adapter: LoRA r=8 on the decoder's attention (q, k, v, out) and MLP, the
 its output is computed once per clip (and kept in \`out/encoder-cache/\` for the next run).
 \`computeMetrics\` scores generated text with the Basic normalizer; at most 64 new tokens per clip
 (the base model loops in Breton and would otherwise fill 448).
+Evaluation forces the language and task tokens (\`language: 'br'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));
