@@ -2,7 +2,7 @@
  * The demo's "run in this browser" mode in headless Chromium: the page loads the bundled library
  * (browser/whisper.js), fetches whisper-tiny and a PEFT adapter from the demo server, and
  * transcribes jfk with the adapter on its own backend (WebGL on SwiftShader here, about 1 GFLOP/s).
- * Its tokens must equal Node's for the same samples.
+ * Its tokens must equal Node's for the same samples; so must a merged folder that exportModel wrote.
  */
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
@@ -13,6 +13,7 @@ import { decodeAudio } from '../src/audio/decode';
 import { initBackend } from '../src/backend';
 import { startDemo, DemoHandle } from '../apps/demo/server';
 import { createTranscriber, DemoTranscriber } from '../apps/demo/transcriber';
+import { exportModel } from '../src/export/export';
 import { sharedDir } from '../tools/shared';
 import { launchChromium } from './helpers/browser';
 import { jfkWav, savedAdapter } from './helpers/demoFiles';
@@ -65,27 +66,47 @@ describe('demo: run in this browser (headless Chromium)', function () {
   it('transcribes jfk in the page (model + adapter over HTTP, WebGL) with the same tokens as Node', async () => {
     const samples = await decodeAudio(fs.readFileSync(wav), 'jfk-16k.wav', 16000);
     const node = await transcriber.transcribe(samples, 'adapter');
-    const nodeTokens = node.segments.flatMap((s) => s.tokens);
+    const page = await transcribeInPage(browser, `${demo.url}?backend=webgl`, wav, 'adapter');
+    console.log(`      ${page.timing}\n      ${page.text}`);
+    assert.match(page.timing, /in this browser \(backend: webgl on .*SwiftShader.*\(forced by the page\)/);
+    assert.deepEqual(page.tokens, node.segments.flatMap((s) => s.tokens));
+    assert.equal(page.text.trim(), node.text);
+  });
 
-    const page = await browser.newPage();
-    page.setDefaultTimeout(25 * 60_000);
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${demo.url}?backend=webgl`);
-    await page.waitForSelector('#where-choice:not([hidden])');
-    await page.check('input[name=where][value=browser]');
-    await page.check('input[name=variant][value=adapter]');
-    await page.setInputFiles('#file', wav);
-    await page.click('#upload');
-    await page.waitForSelector('#transcript[data-state=done], #transcript[data-state=error]');
-    const error = await page.textContent('#error');
-    assert.equal(error, '', `page error: ${error} ${errors.join('; ')}`);
-    const tokens = JSON.parse((await page.getAttribute('#transcript', 'data-tokens'))!);
-    const timing = await page.textContent('#timing');
-    console.log(`      ${timing}\n      ${await page.textContent('#transcript')}`);
-    assert.match(timing!, /in this browser \(backend: webgl on .*SwiftShader.*\(forced by the page\)/);
-    assert.deepEqual(tokens, nodeTokens);
-    assert.equal((await page.textContent('#transcript'))!.trim(), node.text);
-    await page.close();
+  it('loads a merged folder written by exportModel (npm run export --format safetensors) like a checkpoint: same tokens as Node (wasm)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-export-'));
+    const merged = await exportModel({ model: sharedDir('models', 'whisper-tiny'), adapter: await savedAdapter(dir), format: 'safetensors', out: path.join(dir, 'merged') });
+    const own = await createTranscriber({ model: merged });
+    const server = await startDemo({ transcriber: own });
+    try {
+      const node = await own.transcribe(await decodeAudio(fs.readFileSync(wav), 'jfk-16k.wav', 16000), 'base');
+      const page = await transcribeInPage(browser, server.url, wav, 'base');
+      assert.match(page.timing, /in this browser \(backend: wasm/);
+      assert.deepEqual(page.tokens, node.segments.flatMap((s) => s.tokens));
+      assert.match(node.text, /ask not what your country can do for you/i);
+    } finally {
+      await server.close();
+    }
   });
 });
+
+/** The page's "run in this browser" mode on one file: its tokens, transcript and timing line. */
+async function transcribeInPage(browser: Browser, url: string, wav: string, variant: 'base' | 'adapter') {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(25 * 60_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('#where-choice:not([hidden])');
+  await page.check('input[name=where][value=browser]');
+  if (variant === 'adapter') await page.check('input[name=variant][value=adapter]'); // shown only when the server has an adapter
+  await page.setInputFiles('#file', wav);
+  await page.click('#upload');
+  await page.waitForSelector('#transcript[data-state=done], #transcript[data-state=error]');
+  const error = await page.textContent('#error');
+  assert.equal(error, '', `page error: ${error} ${errors.join('; ')}`);
+  const out = { tokens: JSON.parse((await page.getAttribute('#transcript', 'data-tokens'))!) as number[],
+    text: (await page.textContent('#transcript'))!, timing: (await page.textContent('#timing'))! };
+  await page.close();
+  return out;
+}
