@@ -25,5 +25,12 @@ export function whisperCpp(ggmlFile: string, opts: WhisperCppOptions = {}): (aud
   params.noTimestamps = true;
   params.singleSegment = true;
   params.suppressNonSpeechTokens = true;
-  return (audio) => w.full(params, audio).trim();
+  // whisper.cpp returns nothing for less than 1 s of audio; Whisper pads every clip with zeros to
+  // 30 s anyway, so zeros up to 1 s give both engines the same features.
+  const minSamples = 16000 + 1600;
+  return (audio) => {
+    const input = audio.length >= minSamples ? audio : new Float32Array(minSamples);
+    if (input !== audio) input.set(audio);
+    return w.full(params, input).trim();
+  };
 }
