@@ -36,7 +36,7 @@ const { model, tokenizer } = pipe;
 const norm = (s: string) => tokenizer.normalize(s);
 console.log(\`whisper-tiny loaded; SMOKE=\${SMOKE}\`);
 `, ["import { transcribeAny, createTranscriber } from '../dist/apps/demo/transcriber';", "import { startDemo } from '../dist/apps/demo/server';",
-  "import { whisperCpp } from '../dist/tools/whisperCpp';"]),
+  "import { whisperCpp } from '../dist/tools/shared';"]),
   md(`
 ## 1. Transcribe sample files
 
