@@ -45,6 +45,7 @@ async function ours(model: WhisperForConditionalGeneration, audios: Float32Array
 describe('export', function () {
   this.timeout(900_000);
   before(() => initBackend());
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('q8_0 blocks: float16 absmax/127 scale + 32 int8, within half a step of the values', () => {
     const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * (i < 32 ? 1 : 0.01));
