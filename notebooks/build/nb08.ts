@@ -145,7 +145,7 @@ for (const [name, data] of [['notimestamps', plainData], ['timestamps', timedDat
 ## 5. Long-form with each adapter
 
 The adapter trained on \`<|notimestamps|>\` labels only has never been asked for a timestamp; the
-long-form loop asks for them in every window.
+long-form loop asks for them in every window. Compare segments, times and WER with the base row.
 `),
   code(`
 for (const name of ['notimestamps', 'timestamps']) {
@@ -213,9 +213,13 @@ console.log(\`detected right: base \${sum('base')}, LoRA notimestamps \${sum('+ 
   md(`
 ## What to take away
 
-- A model fine-tuned on \`<|notimestamps|>\` labels only is not asked for timestamps in training;
-  long-form transcription asks for them, so compare its segments and WER with the base model's above.
-  Timestamped labels for part of the data (\`timestampRatio\`) keep the skill.
+- A model fine-tuned on \`<|notimestamps|>\` labels only is never asked for timestamps in training,
+  while long-form transcription asks for them in every window. In the full run (EXPERIMENTS.md: 64
+  clips, 48 steps, LoRA r=8 on the decoder's q/v) that adapter still wrote well-formed timestamps
+  (WER 5.45 % against the base's 6.81 %): a small adapter forgets little. The more a fine-tune
+  changes (more steps, every projection, full fine-tuning), the more there is to lose; timestamped
+  labels for part of the data (\`timestampRatio: 0.5\`) keep the skill in the training signal and
+  cost nothing here (5.99 %, times increasing and inside the audio).
 - Language detection after fine-tuning on one language is measured, not assumed: whenever the
   language is known, pass it (\`language: 'en'\`, the CLI's \`--language\`), so the prompt is the one
   the adapter was trained with and detection cannot go wrong.
