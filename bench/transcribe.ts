@@ -11,7 +11,7 @@
  *   transcripts.jsonl), ours in the opt-in fast mode (trimPadding; its WER: TRIM=1
  *   bench/wer-librispeech.ts) and whisper.cpp (npm @napi-rs/whisper, greedy, its default full
  *   30 s window, the same number of threads; ggml file converted from the same checkpoint by
- *   bench/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
+ *   src/export/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
  *   the ratios to whisper.cpp are the numbers to compare across machines
  * - peak RSS over the 100 librispeech-mini test clips (skipped with --quick)
  * Wall times on a shared machine are noisy; CPU seconds (process.cpuUsage) are printed beside them.
@@ -25,7 +25,8 @@ import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
 import { transcribe } from '../src/model/transcribe';
 import { wantedWasmThreads } from '../src/backend/wasm/threads';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
-import { convertToGgml } from './ggml';
+import { convertToGgml } from '../src/export/ggml';
+import { whisperCpp } from '../tools/whisperCpp';
 import { benchCacheDir } from './whisper-base';
 import { parseFlags, positiveIntFlag } from '../apps/args';
 
@@ -55,22 +56,13 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; wall: numb
 }
 
 /** whisper.cpp on the same checkpoint (converted to ggml once, cached). */
-function whisperCpp(pipe: WhisperPipeline, threads: number): (audio: Float32Array) => string {
+function whisperCppOf(pipe: WhisperPipeline, threads: number): (audio: Float32Array) => string {
   const file = path.join(benchCacheDir(), `ggml-${path.basename(pipe.dir)}.bin`);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(benchCacheDir(), { recursive: true });
     convertToGgml(pipe.dir, file);
   }
-  // A dev dependency (prebuilt whisper.cpp); required here so the library never loads it.
-  const { Whisper, WhisperFullParams } = require('@napi-rs/whisper') as typeof import('@napi-rs/whisper');
-  const w = new Whisper(fs.readFileSync(file));
-  const params = new WhisperFullParams(0); // greedy
-  params.language = 'en';
-  params.nThreads = threads;
-  params.printProgress = false;
-  params.printRealtime = false;
-  params.printTimestamps = false;
-  return (audio) => w.full(params, audio);
+  return whisperCpp(file, { language: 'en', threads });
 }
 
 type Engine = 'exact' | 'fast' | 'whisper.cpp';
@@ -127,7 +119,7 @@ async function main() {
   tf.dispose([hidden, features]);
 
   // End to end, clip by clip, the three engines in rotating order.
-  const cpp = whisperCpp(pipe, positiveIntFlag('cpp-threads', flags['cpp-threads']) ?? wantedWasmThreads());
+  const cpp = whisperCppOf(pipe, positiveIntFlag('cpp-threads', flags['cpp-threads']) ?? wantedWasmThreads());
   const engines: Engine[] = ['exact', 'fast', 'whisper.cpp'];
   const run = async (e: Engine, i: number) => {
     if (e === 'whisper.cpp') return { text: cpp(audios[i]) };

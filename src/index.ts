@@ -19,6 +19,7 @@ export * from './tokenizer';
 export * from './text';
 export * from './model';
 export * from './lora';
+export * from './export';
 export * from './train';
 export * from './eval';
 export * from './hub';

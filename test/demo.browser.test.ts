@@ -2,7 +2,7 @@
  * The demo's "run in this browser" mode in headless Chromium: the page loads the bundled library
  * (browser/whisper.js), fetches whisper-tiny and a PEFT adapter from the demo server, and
  * transcribes jfk with the adapter on its own backend (WebGL on SwiftShader here, about 1 GFLOP/s).
- * Its tokens must equal Node's for the same samples.
+ * Its tokens must equal Node's for the same samples; so must a merged folder that exportModel wrote.
  */
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
@@ -10,34 +10,13 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser } from 'playwright-core';
 import { decodeAudio } from '../src/audio/decode';
-import { encodeWav } from '../src/audio/wav';
-import { initBackend, tf } from '../src/backend';
+import { initBackend } from '../src/backend';
 import { startDemo, DemoHandle } from '../apps/demo/server';
 import { createTranscriber, DemoTranscriber } from '../apps/demo/transcriber';
-import { getPeftModel, LoraConfig } from '../src/lora';
-import { WhisperForConditionalGeneration } from '../src/model/whisper';
+import { exportModel } from '../src/export/export';
 import { sharedDir } from '../tools/shared';
 import { launchChromium } from './helpers/browser';
-
-/** jfk as a 16 kHz 16-bit WAV: the page (WebAudio) and Node decode it to the same samples. */
-function jfkWav(dir: string): string {
-  const pcm = fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'fixtures', 'jfk.pcm.f32'));
-  const file = path.join(dir, 'jfk-16k.wav');
-  fs.writeFileSync(file, encodeWav(new Float32Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength)), 16000));
-  return file;
-}
-
-/** A small random LoRA adapter on q/v (B = 1e-3 noise: it nudges the logits, saved in PEFT layout). */
-async function savedAdapter(dir: string): Promise<string> {
-  const base = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
-  const peft = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }), { seed: 5 });
-  for (const [k, v] of peft.namedTrainableVariables()) if (k.includes('lora_B')) v.assign(tf.randomNormal(v.shape, 0, 1e-3, 'float32', 9));
-  const out = path.join(dir, 'adapter');
-  peft.saveAdapter(out);
-  peft.dispose();
-  base.dispose();
-  return out;
-}
+import { jfkWav, savedAdapter } from './helpers/demoFiles';
 
 describe('demo: run in this browser (headless Chromium)', function () {
   this.timeout(30 * 60_000);
@@ -87,27 +66,47 @@ describe('demo: run in this browser (headless Chromium)', function () {
   it('transcribes jfk in the page (model + adapter over HTTP, WebGL) with the same tokens as Node', async () => {
     const samples = await decodeAudio(fs.readFileSync(wav), 'jfk-16k.wav', 16000);
     const node = await transcriber.transcribe(samples, 'adapter');
-    const nodeTokens = node.segments.flatMap((s) => s.tokens);
+    const page = await transcribeInPage(browser, `${demo.url}?backend=webgl`, wav, 'adapter');
+    console.log(`      ${page.timing}\n      ${page.text}`);
+    assert.match(page.timing, /in this browser \(backend: webgl on .*SwiftShader.*\(forced by the page\)/);
+    assert.deepEqual(page.tokens, node.segments.flatMap((s) => s.tokens));
+    assert.equal(page.text.trim(), node.text);
+  });
 
-    const page = await browser.newPage();
-    page.setDefaultTimeout(25 * 60_000);
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${demo.url}?backend=webgl`);
-    await page.waitForSelector('#where-choice:not([hidden])');
-    await page.check('input[name=where][value=browser]');
-    await page.check('input[name=variant][value=adapter]');
-    await page.setInputFiles('#file', wav);
-    await page.click('#upload');
-    await page.waitForSelector('#transcript[data-state=done], #transcript[data-state=error]');
-    const error = await page.textContent('#error');
-    assert.equal(error, '', `page error: ${error} ${errors.join('; ')}`);
-    const tokens = JSON.parse((await page.getAttribute('#transcript', 'data-tokens'))!);
-    const timing = await page.textContent('#timing');
-    console.log(`      ${timing}\n      ${await page.textContent('#transcript')}`);
-    assert.match(timing!, /in this browser \(backend: webgl on .*SwiftShader.*\(forced by the page\)/);
-    assert.deepEqual(tokens, nodeTokens);
-    assert.equal((await page.textContent('#transcript'))!.trim(), node.text);
-    await page.close();
+  it('loads a merged folder written by exportModel (npm run export --format safetensors) like a checkpoint: same tokens as Node (wasm)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-export-'));
+    const merged = await exportModel({ model: sharedDir('models', 'whisper-tiny'), adapter: await savedAdapter(dir), format: 'safetensors', out: path.join(dir, 'merged') });
+    const own = await createTranscriber({ model: merged });
+    const server = await startDemo({ transcriber: own });
+    try {
+      const node = await own.transcribe(await decodeAudio(fs.readFileSync(wav), 'jfk-16k.wav', 16000), 'base');
+      const page = await transcribeInPage(browser, server.url, wav, 'base');
+      assert.match(page.timing, /in this browser \(backend: wasm/);
+      assert.deepEqual(page.tokens, node.segments.flatMap((s) => s.tokens));
+      assert.match(node.text, /ask not what your country can do for you/i);
+    } finally {
+      await server.close();
+    }
   });
 });
+
+/** The page's "run in this browser" mode on one file: its tokens, transcript and timing line. */
+async function transcribeInPage(browser: Browser, url: string, wav: string, variant: 'base' | 'adapter') {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(25 * 60_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('#where-choice:not([hidden])');
+  await page.check('input[name=where][value=browser]');
+  if (variant === 'adapter') await page.check('input[name=variant][value=adapter]'); // shown only when the server has an adapter
+  await page.setInputFiles('#file', wav);
+  await page.click('#upload');
+  await page.waitForSelector('#transcript[data-state=done], #transcript[data-state=error]');
+  const error = await page.textContent('#error');
+  assert.equal(error, '', `page error: ${error} ${errors.join('; ')}`);
+  const out = { tokens: JSON.parse((await page.getAttribute('#transcript', 'data-tokens'))!) as number[],
+    text: (await page.textContent('#transcript'))!, timing: (await page.textContent('#timing'))! };
+  await page.close();
+  return out;
+}

@@ -127,7 +127,7 @@ describe('notebook chain 03 -> 05 -> 06 -> 07 (SMOKE=1, every cell run twice)', 
     assert.match(html('06_evaluate'), /FSDD held-out speakers \(4 clips\)/);
   });
 
-  it('07_demo: transcribes, long-form, then 05\'s adapter on held-out clips and in the demo server', async () => {
+  it('07_demo: transcribes, long-form, then 05\'s adapter on held-out clips, in the demo server and exported to whisper.cpp', async () => {
     await run('07_demo');
     const all = text('07_demo');
     assert.match(all, /ask not what your country can do for you/i);
@@ -141,6 +141,8 @@ describe('notebook chain 03 -> 05 -> 06 -> 07 (SMOKE=1, every cell run twice)', 
     assert.match(all, /demo running at http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(all, /demo, base \+ adapter: "[^"]+" for "\w+"/);
     assert.match(all, /notes\.txt: cannot decode audio/);
+    const cpp = /whisper\.cpp with the merged adapter: (\d+)\/(\d+) transcripts the same as ours/.exec(all);
+    assert.ok(cpp && cpp[1] === cpp[2], cpp?.[0] ?? 'no whisper.cpp line');
     const cells = results['07_demo'].runs[1];
     assert.match(cells[cells.length - 1], /demo stopped/);
   });

@@ -55,3 +55,6 @@ export function loadReferenceTranscripts(): ReferenceTranscript[] {
   return fs.readFileSync(sharedDir('reference', 'whisper-tiny', 'transcripts.jsonl'), 'utf8')
     .split('\n').filter(Boolean).map((l) => JSON.parse(l) as ReferenceTranscript);
 }
+
+/** whisper.cpp beside this project (tests, benches, notebook 07): see ./whisperCpp.ts. */
+export { whisperCpp } from './whisperCpp';

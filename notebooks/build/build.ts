@@ -12,6 +12,7 @@ import { nb04 } from './nb04';
 import { nb05 } from './nb05';
 import { nb06 } from './nb06';
 import { nb07 } from './nb07';
+import { nb08 } from './nb08';
 import { nb10 } from './nb10';
 import { nb11 } from './nb11';
 import { nb12 } from './nb12';
@@ -21,7 +22,7 @@ import { nb14 } from './nb14';
 /** Every notebook by file name (without .ipynb), in course order. */
 export const NOTEBOOKS: [string, Cell[]][] = [
   ['00_setup', nb00], ['01_load_dataset', nb01], ['02_explore_durations', nb02], ['03_preprocess', nb03],
-  ['04_lora', nb04], ['05_train', nb05], ['06_evaluate', nb06], ['07_demo', nb07],
+  ['04_lora', nb04], ['05_train', nb05], ['06_evaluate', nb06], ['07_demo', nb07], ['08_timestamps', nb08],
   ['10_vietnamese', nb10], ['11_medical', nb11], ['12_complete_guide', nb12], ['13_breton', nb13],
   ['14_french_telephone', nb14],
 ];

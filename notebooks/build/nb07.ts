@@ -14,18 +14,20 @@ notebook does the same in TypeScript, in four steps:
    model predicts, with silent windows skipped (Whisper invents text on silence);
 4. the **adapter notebook 05 trained**, on the held-out speakers notebook 03 set aside: base vs adapter;
 5. the **web demo**: a small server with a page that records from your microphone (base, or base +
-   the adapter), started and stopped from here.
+   the adapter), started and stopped from here;
+6. **deploy**: the adapter merged into whisper-tiny and exported as a whisper.cpp model file
+   (\`npm run export\`), transcribing the same clips through whisper.cpp beside this project.
 
 | notebook | reads | writes |
 | --- | --- | --- |
 | 03_preprocess | \`../shared/datasets/fsdd-digits\` | \`out/run/data/train\`, \`out/run/data/test\` |
 | 05_train | \`out/run/data/*\` | \`out/run/adapter\`, \`out/run/full-model\` |
 | 06_evaluate | \`out/run/data/test\`, \`adapter\`, \`full-model\` | reports in \`out/06_evaluate\` |
-| **07_demo** (this one) | \`out/run/data/test\`, \`adapter\` (and \`../shared\` samples) | nothing (a demo server while it runs) |
+| **07_demo** (this one) | \`out/run/data/test\`, \`adapter\` (and \`../shared\` samples) | \`out/run/adapter-ggml-f16.bin\` (the merged adapter for whisper.cpp; a demo server while it runs) |
 
 With \`SMOKE=1\` every step runs on less audio (and reads \`out/run-smoke\`).
 `),
-  setupCell(['initBackend', 'describeBackend', 'tf', 'loadAudio', 'encodeWav', 'isSilent', 'logMelSpectrogram', 'loadWhisper', 'transcribe', 'transcribeAudio', 'getNormalizer', 'wer', 'PeftModel', 'WhisperForConditionalGeneration', 'loadFromDisk', 'PreparedRow', 'Row', 'DecodedAudio', 'display', 'tableHtml', 'audioPlayerHtml', 'escapeHtml'], `
+  setupCell(['initBackend', 'describeBackend', 'tf', 'loadAudio', 'encodeWav', 'isSilent', 'logMelSpectrogram', 'loadWhisper', 'transcribe', 'transcribeAudio', 'getNormalizer', 'wer', 'PeftModel', 'WhisperForConditionalGeneration', 'loadFromDisk', 'PreparedRow', 'Row', 'DecodedAudio', 'display', 'tableHtml', 'audioPlayerHtml', 'escapeHtml', 'exportModel'], `
 const LONG_SECONDS = SMOKE ? 40 : 120;   // length of the long-form example
 const BEAMS = SMOKE ? 2 : 5;
 // Loaded once per kernel: re-running cells (or starting the demo) reuses it.
@@ -33,7 +35,8 @@ const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
 const { model, tokenizer } = pipe;
 const norm = (s: string) => tokenizer.normalize(s);
 console.log(\`whisper-tiny loaded; SMOKE=\${SMOKE}\`);
-`, ["import { transcribeAny, createTranscriber } from '../dist/apps/demo/transcriber';", "import { startDemo } from '../dist/apps/demo/server';"]),
+`, ["import { transcribeAny, createTranscriber } from '../dist/apps/demo/transcriber';", "import { startDemo } from '../dist/apps/demo/server';",
+  "import { whisperCpp } from '../dist/tools/shared';"]),
   md(`
 ## 1. Transcribe sample files
 
@@ -231,6 +234,28 @@ display(tableHtml([
 ]));
 console.log(\`demo, base + adapter: "\${digitTuned.text}" for "\${testClips.get(0).text}"\`);
 console.log(\`notes.txt -> HTTP \${bad.status}: \${bad.error}\`);
+`),
+  md(`
+## 6. Deploy: the adapter in whisper.cpp
+
+\`exportModel\` (the CLI: \`npm run export -- --model ../shared/models/whisper-tiny --adapter out/run/adapter --format ggml --out tuned.bin\`)
+merges the adapter into the base weights (PEFT's \`merge_and_unload\`: W + scaling · B A) and writes
+one ggml file (F16 matrices) that whisper.cpp, its apps and its bindings load. \`--format safetensors\`
+writes a merged Hugging Face folder instead (transformers, transformers.js's converter, this demo).
+whisper.cpp runs here through npm \`@napi-rs/whisper\`, greedy, language forced, no timestamps, like
+section 4; its transcripts should be ours, word for word (the merged weights are rounded to F16, so a
+rare token may differ).
+`),
+  code(`
+const ggml = await exportModel({ model: sharedDir('models', 'whisper-tiny'), adapter: adapterDir, format: 'ggml', out: path.join(runDir(), 'adapter-ggml-f16.bin') });
+const cpp = whisperCpp(ggml, { language: 'en' });
+const deployed = testClips.rows.slice(0, withAdapter.length).map((r, i) => {
+  const text = cpp((r.audio as DecodedAudio).array);
+  return { reference: r.text, 'ours (base + adapter)': withAdapter[i]['base + adapter'], 'whisper.cpp (merged ggml)': text,
+    same: text.trim() === String(withAdapter[i]['base + adapter']).trim() ? 'yes' : 'no' };
+});
+display(tableHtml(deployed, { caption: \`\${path.basename(ggml)}: \${(fs.statSync(ggml).size / 2 ** 20).toFixed(1)} MiB\` }));
+console.log(\`whisper.cpp with the merged adapter: \${deployed.filter((r) => r.same === 'yes').length}/\${deployed.length} transcripts the same as ours\`);
 `),
   md(`
 Stop the server when you are done (re-running the cell above starts a new one), and free the

@@ -162,6 +162,7 @@ One whisper-tiny holds both adapters (PEFT's \`add_adapter\`, the same seed so t
 with the adapters switched off it *is* the base model. \`fresh(name, make)\` disposes what an earlier run of a cell made under that name,
 so every cell can be re-run. The encoder is not adapted, so the trainer runs it once per clip and
 keeps its output (in memory, and on disk in \`out/encoder-cache/\` for the next run).
+Evaluation forces the language and task tokens (\`language: 'vi'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));

@@ -115,6 +115,7 @@ clips every few optimizer steps (loss, and WER on generated text through \`compu
 the chart under the training cell draws the training loss, the eval loss and the WER together. To train
 everything, drop that line and use \`perDeviceTrainBatchSize: 1\` with
 \`gradientAccumulationSteps\` (one 30 s example through the encoder needs ~3 GB of wasm heap).
+Evaluation forces the language and task tokens (\`language: 'en'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));

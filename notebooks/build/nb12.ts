@@ -233,6 +233,7 @@ const args = seq2SeqTrainingArguments({
 
 Besides the live chart, a small custom callback records the learning rate of every step, to see
 the warmup and the cosine. The trainer evaluates the untouched model first (the "before").
+Evaluation forces the language and task tokens (\`language: 'en'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 fs.rmSync(args.outputDir, { recursive: true, force: true });   // a re-run starts without old checkpoints

@@ -150,6 +150,7 @@ article mentions no adapter and states no model size, learning rate or batch siz
 every setting below are this notebook's choices**, made so the run fits two CPU cores.
 \`computeMetrics\` scores generated text with the Basic normalizer; at most 64 new tokens per clip
 (the base model loops in Breton and would otherwise fill 448).
+Evaluation forces the language and task tokens (\`language: 'br'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));

@@ -186,6 +186,7 @@ Each label starts with the four prompt tokens. The article evaluates with
 \`model.generate(input_features, decoder_input_ids=labels[:, :4])\`: the decoder starts from the
 prompt it was trained with, instead of guessing the language from 8 kHz audio. Our \`generate\`
 takes the language and task and builds that prompt; the cell checks it token for token.
+Evaluation forces the language and task tokens (\`language: 'fr'\`), as the article does: after fine-tuning on one language the model's own language detection can drift (notebook 08 measures it).
 `),
   code(`
 t0 = Date.now();

@@ -10,6 +10,8 @@ export { formatSeconds } from './format';
 export { describeValues, describeGroups, groupBy, quantile, summaryDataFrame, Describe, SummaryRow } from './summary';
 export { filterValid, invalidReason, ValidityOptions, DEFAULT_VALIDITY } from './validity';
 export { prepareDataset, labelsFor, PrepareOptions, FeatureExtractorLike, TokenizerLike } from './prepare';
+export { timestampedLabels, isTimestamped, retimeText } from './timestamps';
+export type { TimedSegment, TimestampTokenizer } from './timestamps';
 export { DataCollatorSpeechSeq2SeqWithPadding, CollatedBatch, CollatedArrays, CollatorOptions, IGNORE_INDEX } from './collator';
 export { permutation, shuffleInPlace } from './split';
 export { splitDurations, durationsBy, summaryHtml, durationHistogramsHtml } from './explore';

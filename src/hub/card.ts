@@ -37,6 +37,8 @@ export interface ModelCardInfo {
   trainingArgs?: Record<string, unknown>;
   /** The trainer's log: train loss and eval lines make the results table. */
   logHistory?: LogLine[];
+  /** Weights made by merging a LoRA adapter into a base (exportModel): the adapter and the base, as given. */
+  merged?: { adapter: string; base: string };
 }
 
 const TASK = { type: 'automatic-speech-recognition', name: 'Automatic Speech Recognition' };
@@ -102,6 +104,7 @@ export function modelCard(info: ModelCardInfo): string {
   const body = [
     `# ${name}`, '',
     `${what} ${base}${datasetName ? ` on ${datasetName}` : ''}, trained with whisper-finetune-ts (TensorFlow.js).`,
+    ...(info.merged ? ['', `Adapter: \`${info.merged.adapter}\` merged into \`${info.merged.base}\` (PEFT merge_and_unload: W + scaling * B A), float32.`] : []),
     ...(wer !== undefined || evalLoss !== undefined ? ['It achieves on the evaluation set:',
       ...(evalLoss !== undefined ? [`- Loss: ${cell(evalLoss)}`] : []), ...(wer !== undefined ? [`- Wer: ${cell(wer)}`] : [])] : []),
     '',

@@ -19,6 +19,7 @@ export type { WordTiming } from './timing';
 export { transcribe, transcribeAudio, transcribeClips, arraySource, streamSource, compressionRatio } from './transcribe';
 export type { AudioSource, Segment, Word, TranscriptionResult, TranscribeOptions, Transcriber } from './transcribe';
 export { WhisperForConditionalGeneration, expectedWeightShapes } from './whisper';
+export { clipSegments } from './clipSegments';
 export { generate } from './generate';
 export type { GenerateOptions, GenerateOutput } from './generate';
 export { loadWhisper, unloadWhisper } from './pipeline';
