@@ -73,7 +73,9 @@ esac
 # 5. The oneDNN addon (native/, WHISPER_NATIVE=1): built where g++, make and libdnnl-dev are (as root
 #    with apt, libdnnl-dev is installed like Jupyter above); never stops setup: without them the
 #    wasm path runs and build-native.sh prints why in one line.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -f /usr/include/oneapi/dnnl/dnnl.h ]; then
+#    Tried once (stamp native/build/.apt-tried), so that an offline machine does not retry apt at every run.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -f /usr/include/oneapi/dnnl/dnnl.h ] && [ ! -f native/build/.apt-tried ]; then
+  mkdir -p native/build && touch native/build/.apt-tried
   missing_native=()
   command -v g++ >/dev/null 2>&1 || missing_native+=(g++)
   command -v make >/dev/null 2>&1 || missing_native+=(make)
