@@ -8,14 +8,14 @@
  *
  * Opt-in while it is being proven: WHISPER_NATIVE=1 turns it on (and fails with the reason if the
  * addon cannot load), WHISPER_NATIVE=0 or unset leaves wasm's own kernels; describeBackend says
- * which path runs and why. Model code is unchanged: the kernel swap and the op overrides
- * (`linear` and `matMulT` without transposed copies, since sgemm takes transposed operands at no
- * cost) all live here.
+ * which path runs and why. Model code is unchanged: the kernel swap and the op override
+ * (`matMulT` and the BatchMatMul gradient without transposing first, since sgemm takes transposed
+ * operands of many rows at no cost) all live here.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { FrozenWeight, isTrainable, recording, registeredOps, registerOps } from './ops';
+import { registeredOps, registerOps } from './ops';
 import { setDirectTransposedProducts } from './wasm/kernels';
 
 /** The addon's functions (native/dnnl.cc). */
@@ -134,16 +134,19 @@ function batchMatMul(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfj
   return out;
 }
 
-/** x W^T for a float32 frozen weight: the weight as it is (sgemm reads it transposed), no copy. */
-function linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean, wasmLinear: (x: tf.Tensor2D, w: FrozenWeight, training: boolean) => tf.Tensor2D): tf.Tensor2D {
-  if (w.quantized || (training && isTrainable(w.weight))) return wasmLinear(x, w, training);
-  if (!recording()) return tf.matMul(x, w.weight, false, true);
-  // dL/dx = dy W: a plain product; no gradient for the frozen weight.
-  const product = (input: tf.Tensor2D) => ({ value: tf.matMul(input, w.weight, false, true), gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, w.weight) });
-  return tf.customGrad(product as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
-}
-
 let active: string | undefined;
+/** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
+let enabled = false;
+
+/**
+ * Switches the started native path off and on again within a process, so that a bench can time
+ * wasm's kernels and the addon interleaved (bench/native.ts); throws unless startNative ran.
+ */
+export function setNativeProducts(on: boolean): void {
+  if (!active) throw new Error('setNativeProducts: startNative has not run');
+  enabled = on;
+  setDirectTransposedProducts(on);
+}
 
 /**
  * Puts the addon under the wasm backend (which must be active, its ops registered): BatchMatMul
@@ -159,17 +162,18 @@ export function startNative(threads: number): string {
   const inUse = addon.setThreads(threads);
   const tfjs = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
   tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: (args) => batchMatMul(addon, args, tfjs) });
-  setDirectTransposedProducts(true);
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: (args) => (enabled ? batchMatMul(addon, args, tfjs) : tfjs(args)) });
   const wasmOps = registeredOps('wasm');
   registerOps('wasm', {
     ...wasmOps,
-    // Frozen weights need no transposed copy (half the weights' memory on the heap).
-    prepareLinear: (w) => { if (w.quantized || isTrainable(w.weight)) wasmOps.prepareLinear(w); },
-    linear: (x, w, training) => linear(x, w, training, wasmOps.linear),
-    matMulT: (a, b, transposeA, transposeB) => tf.matMul(a, b, transposeA, transposeB),
+    // `linear` stays wasm's: it multiplies by the transposed weight copy, a plain product that the
+    // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
+    // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.
+    matMulT: (a, b, transposeA, transposeB) => (enabled ? tf.matMul(a, b, transposeA, transposeB) : wasmOps.matMulT(a, b, transposeA, transposeB)),
   });
   const info = addon.info();
+  enabled = true;
+  setDirectTransposedProducts(true);
   return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})`);
 }
 

@@ -1,0 +1,97 @@
+/**
+ * The native oneDNN products (src/backend/native.ts) against wasm's own (XNNPACK, with the wasm
+ * ops' transposed weight copies), interleaved in one process: wasm, native, wasm, native ... so
+ * that a machine shared with other jobs drifts for both alike. Needs the addon
+ * (bash scripts/build-native.sh). Prints one line per case: median ms of each, and the median of
+ * the per-round ratios wasm/native (the number to compare).
+ *
+ *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0]
+ *
+ * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
+ * out, a projection; one attention head's q k^T; the vocabulary projection for 1 and 5 rows),
+ * then the encoder's forward pass on a 30 s window, and with --train-rounds N a LoRA-free
+ * training step's gradient of the encoder (every product's backward pass too).
+ */
+import { describeBackend, initBackend, linear, tf } from '../src/backend';
+import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
+import { setNativeProducts, startNative } from '../src/backend/native';
+import { loadWhisper } from '../src/model/pipeline';
+import { sharedDir } from '../tools/shared';
+import { parseFlags, positiveIntFlag, intFlag } from '../apps/args';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Times f with wasm's kernels and with the addon, alternating, after one warm-up of each. */
+function interleaved(name: string, rounds: number, flops: number | undefined, f: () => void): void {
+  const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const ratios: number[] = [];
+  for (let r = -1; r < rounds; r++) {
+    const t: Record<string, number> = {};
+    for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
+      setNativeProducts(path === 'native');
+      const t0 = performance.now();
+      f();
+      t[path] = performance.now() - t0;
+    }
+    if (r < 0) continue; // warm-up: packing, transposed copies, first allocations
+    ms.wasm.push(t.wasm);
+    ms.native.push(t.native);
+    ratios.push(t.wasm / t.native);
+  }
+  const gf = (m: number) => (flops ? ` (${(flops / m / 1e6).toFixed(0)} GFLOP/s)` : '');
+  console.log(`${name.padEnd(34)} wasm ${median(ms.wasm).toFixed(2)} ms${gf(median(ms.wasm))}  native ${median(ms.native).toFixed(2)} ms${gf(median(ms.native))}` +
+    `  wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+}
+
+function random(shape: number[]): tf.Tensor {
+  return tf.randomUniform(shape, -1, 1);
+}
+
+async function main() {
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' } });
+  const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
+  const encoderRounds = positiveIntFlag('encoder-rounds', flags['encoder-rounds']) ?? 4;
+  const trainRounds = intFlag('train-rounds', flags['train-rounds'], 0, 0, 100);
+  process.env.WHISPER_NATIVE = '0'; // started below, to switch between the two
+  const report = await initBackend();
+  if (report.active !== 'wasm') throw new Error(`bench/native.ts: needs the wasm backend, got ${report.active}`);
+  const native = startNative(report.threads ?? 1);
+  console.log(`${describeBackend(report).split('\n')[0]}; ${native}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}`);
+
+  // Linear [rows, in] x [out, in]^T as the model calls it.
+  for (const [rows, out, inF] of [[1500, 1536, 384], [1500, 384, 1536], [1500, 384, 384], [1, 51865, 384], [5, 51865, 384]]) {
+    const x = random([rows, inF]) as tf.Tensor2D;
+    const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
+    setNativeProducts(false);
+    prepareLinear(w); // wasm's transposed copy, made once as when a model loads
+    interleaved(`linear ${rows}x${out}x${inF}`, rounds, 2 * rows * out * inF, () => linear(x, w).dispose());
+    w.derived.dispose();
+    tf.dispose([x, w.weight]);
+  }
+  // One head's scores: q [1500, 64] times kT [64, 1500] (wasm keeps keys transposed).
+  {
+    const q = random([1500, 64]);
+    const kT = random([64, 1500]);
+    interleaved('attention q kT 1500x1500x64', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(q, kT).dispose());
+    const p = random([1500, 1500]);
+    const v = random([1500, 64]);
+    interleaved('attention p v 1500x64x1500', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(p, v).dispose());
+    tf.dispose([q, kT, p, v]);
+  }
+
+  const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
+  const mel = random([1, 80, 3000]) as tf.Tensor3D;
+  interleaved('whisper-tiny encoder, 30 s window', encoderRounds, undefined, () => pipe.model.encode(mel).dispose());
+  if (trainRounds > 0) {
+    // The encoder's gradient w.r.t. its input: every product's backward pass (no weight updates).
+    const grad = tf.grad((m: tf.Tensor) => tf.sum(pipe.model.encode(m as tf.Tensor3D)));
+    interleaved('whisper-tiny encoder forward+backward', trainRounds, undefined, () => grad(mel).dispose());
+  }
+  mel.dispose();
+  pipe.model.dispose?.();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
