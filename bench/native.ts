@@ -5,18 +5,23 @@
  * (bash scripts/build-native.sh). Prints one line per case: median ms of each, and the median of
  * the per-round ratios wasm/native (the number to compare).
  *
- *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0]
+ *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0]
  *
  * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
  * out, a projection; one attention head's q k^T; the vocabulary projection for 1 and 5 rows),
  * then the encoder's forward pass on a 30 s window, and with --train-rounds N a LoRA-free
- * training step's gradient of the encoder (every product's backward pass too).
+ * training step's gradient of the encoder (every product's backward pass too), and with
+ * --clips N whisper-tiny's exact-mode transcription of jfk and N-1 LibriSpeech test clips (audio
+ * decoded beforehand, greedy, language given), clip by clip on each path, tokens checked against
+ * the reference (bench/transcribe.ts's end-to-end case, both paths in one process).
  */
 import { describeBackend, initBackend, linear, tf } from '../src/backend';
 import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
 import { setNativeProducts, startNative } from '../src/backend/native';
+import { loadAudio } from '../src/audio/decode';
 import { loadWhisper } from '../src/model/pipeline';
-import { sharedDir } from '../tools/shared';
+import { transcribe } from '../src/model/transcribe';
+import { loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS, sharedDir } from '../tools/shared';
 import { parseFlags, positiveIntFlag, intFlag } from '../apps/args';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -48,7 +53,8 @@ function random(shape: number[]): tf.Tensor {
 }
 
 async function main() {
-  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' } });
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' } });
+  const clipCount = intFlag('clips', flags.clips, 0, 0, 400);
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
   const encoderRounds = positiveIntFlag('encoder-rounds', flags['encoder-rounds']) ?? 4;
   const trainRounds = intFlag('train-rounds', flags['train-rounds'], 0, 0, 100);
@@ -88,7 +94,27 @@ async function main() {
     interleaved('whisper-tiny encoder forward+backward', trainRounds, undefined, () => grad(mel).dispose());
   }
   mel.dispose();
-  pipe.model.dispose?.();
+  if (clipCount > 0) {
+    const refs = loadReferenceTranscripts();
+    const clips = [refs.find((r) => r.path === 'samples/jfk.flac')!, ...refs.filter((r) => r.path.startsWith('librispeech')).slice(0, clipCount - 1)];
+    const audios = await Promise.all(clips.map((c) => loadAudio(sharedDir('datasets', c.path))));
+    const same = { wasm: 0, native: 0 };
+    const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+    await transcribe(pipe, audios[0], { language: 'en' }); // warm-up
+    for (let i = 0; i < clips.length; i++) {
+      for (const path of (i % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
+        setNativeProducts(path === 'native');
+        const t0 = performance.now();
+        const [r] = await transcribe(pipe, audios[i], { language: 'en', maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
+        ms[path].push(performance.now() - t0);
+        if (JSON.stringify(r.tokens) === JSON.stringify(clips[i].tokens)) same[path]++;
+      }
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    console.log(`whisper-tiny exact, jfk + ${clips.length - 1} librispeech: wasm ${(sum(ms.wasm) / clips.length / 1000).toFixed(3)} s/clip ` +
+      `(reference tokens ${same.wasm}/${clips.length})  native ${(sum(ms.native) / clips.length / 1000).toFixed(3)} s/clip ` +
+      `(reference tokens ${same.native}/${clips.length})  wasm/native ${(sum(ms.wasm) / sum(ms.native)).toFixed(2)}x`);
+  }
 }
 
 main().catch((e) => {

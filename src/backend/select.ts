@@ -174,9 +174,11 @@ export async function initBackend(): Promise<BackendReport> {
 /** One line for humans: "backend: wasm (skipped tensorflow: ...)". */
 export function describeBackend(r: BackendReport): string {
   const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
-  const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''})` : '';
+  // The native products on the first line when they run (the line benches and notebooks print), why not on a line of their own.
+  const native = r.native && !r.native.startsWith('native off') ? `; products: ${r.native}` : '';
+  const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''}${native})` : '';
   const adapter = r.adapter ? ` on ${r.adapter}` : '';
   return `backend: ${r.active}${threads}${adapter}${r.forced ? ` (forced by ${r.forcedBy ?? 'WHISPER_BACKEND'})` : ''}` +
-    (r.native ? `\n  ${r.native}` : '') + (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
+    (r.native?.startsWith('native off') ? `\n  ${r.native}` : '') + (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
 }
 
