@@ -29,14 +29,15 @@ export interface NativeAddon {
   info(): { version: string; threads: number; isa: number };
 }
 
-const ADDON = path.join('native', 'build', 'Release', 'whisper_dnnl.node');
+/** Under the project root. (A plain string: this module is also bundled into the demo page, where `path` is a stub that throws.) */
+const ADDON = ['native', 'build', 'Release', 'whisper_dnnl.node'];
 
 /** The addon's path: WHISPER_NATIVE_ADDON, else native/build/Release under the first folder above this file that has native/binding.gyp (src/ or dist/src/ alike). */
 function addonPath(): string | undefined {
   const env = process.env.WHISPER_NATIVE_ADDON?.trim();
   if (env) return path.resolve(env);
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'native', 'binding.gyp'))) return path.join(dir, ADDON);
+    if (fs.existsSync(path.join(dir, 'native', 'binding.gyp'))) return path.join(dir, ...ADDON);
     if (path.dirname(dir) === dir) return undefined;
   }
 }
