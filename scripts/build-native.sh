@@ -31,7 +31,7 @@ fi
 if log=$($gyp rebuild --nodedir="$nodedir" 2>&1); then
   say "built native/$out (oneDNN; WHISPER_NATIVE=1 uses it)"
 else
-  say "not built: node-gyp failed (the wasm path runs); its last lines:"
-  echo "$log" | tail -n 5 | sed 's/^/[native]   /'
+  say "not built: node-gyp failed (the wasm path runs); the compiler said:"
+  { echo "$log" | grep -m 3 -E 'error|Error' | grep -v '^gyp ERR' || echo "$log" | tail -n 5; } | sed 's/^/[native]   /'
 fi
 exit 0
