@@ -5,7 +5,7 @@
  * (bash scripts/build-native.sh). Prints one line per case: median ms of each, and the median of
  * the per-round ratios wasm/native (the number to compare).
  *
- *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0]
+ *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0]
  *
  * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
  * out, a projection; one attention head's q k^T; the vocabulary projection for 1 and 5 rows),
@@ -13,12 +13,17 @@
  * training step's gradient of the encoder (every product's backward pass too), and with
  * --clips N whisper-tiny's exact-mode transcription of jfk and N-1 LibriSpeech test clips (audio
  * decoded beforehand, greedy, language given), clip by clip on each path, tokens checked against
- * the reference (bench/transcribe.ts's end-to-end case, both paths in one process).
+ * the reference (bench/transcribe.ts's end-to-end case, both paths in one process); with
+ * --lora-rounds N one LoRA training step of BENCHMARKS.md's setup A (1 LibriSpeech example, 30 s,
+ * r=8 on q/v of every attention module, so the encoder runs forward and backward), loss and
+ * gradients, as bench/profile-step.ts A times it.
  */
 import { describeBackend, initBackend, linear, tf } from '../src/backend';
 import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
 import { setNativeProducts, startNative } from '../src/backend/native';
 import { loadAudio } from '../src/audio/decode';
+import { getPeftModel, LoraConfig } from '../src/lora';
+import { crossEntropyLoss } from '../src/train/loss';
 import { loadWhisper } from '../src/model/pipeline';
 import { transcribe } from '../src/model/transcribe';
 import { loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS, sharedDir } from '../tools/shared';
@@ -53,7 +58,8 @@ function random(shape: number[]): tf.Tensor {
 }
 
 async function main() {
-  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' } });
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' }, 'lora-rounds': { type: 'string' } });
+  const loraRounds = intFlag('lora-rounds', flags['lora-rounds'], 0, 0, 100);
   const clipCount = intFlag('clips', flags.clips, 0, 0, 400);
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
   const encoderRounds = positiveIntFlag('encoder-rounds', flags['encoder-rounds']) ?? 4;
@@ -114,6 +120,26 @@ async function main() {
     console.log(`whisper-tiny exact, jfk + ${clips.length - 1} librispeech: wasm ${(sum(ms.wasm) / clips.length / 1000).toFixed(3)} s/clip ` +
       `(reference tokens ${same.wasm}/${clips.length})  native ${(sum(ms.native) / clips.length / 1000).toFixed(3)} s/clip ` +
       `(reference tokens ${same.native}/${clips.length})  wasm/native ${(sum(ms.wasm) / sum(ms.native)).toFixed(2)}x`);
+  }
+  // Last: LoRA wraps the model's layers.
+  if (loraRounds > 0) {
+    const tok = pipe.tokenizer;
+    const split = sharedDir('datasets', 'librispeech-mini', 'train');
+    const [file, text] = (await import('fs')).readFileSync(`${split}/metadata.csv`, 'utf8').trim().split('\n')[1].split(',');
+    const labels = [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot];
+    const features = tf.tensor3d(pipe.featureExtractor.extract(await loadAudio(`${split}/${file}`)), [1, pipe.featureExtractor.featureSize, pipe.featureExtractor.nFrames]);
+    const ids = tf.tensor2d([labels.slice(0, -1)], undefined, 'int32');
+    const target = tf.tensor2d([labels.slice(1)], undefined, 'int32');
+    const positions = labels.slice(1).map((_, i) => i);
+    const peft = getPeftModel(pipe.model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)` }));
+    const vars = [...peft.namedTrainableVariables().values()];
+    interleaved('LoRA step A (1 example, 30 s)', loraRounds, undefined, () => {
+      const { value, grads } = tf.variableGrads(() => crossEntropyLoss(pipe.model.forward(features, ids, { training: true, positions }), target), vars);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    tf.dispose([features, ids, target]);
+    peft.dispose();
   }
 }
 
