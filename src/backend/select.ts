@@ -157,8 +157,10 @@ function nativePath(threads: number): string {
 
 /** Finishes a selection: the adapter of webgpu; on wasm, its kernels and ops (wasm/ops.ts), the thread count and the native products. */
 async function selected(r: BackendReport): Promise<BackendReport> {
-  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter };
-  if (r.active !== 'wasm') return r;
+  // WHISPER_NATIVE=1 on another backend: said, not an error (the products are that backend's own).
+  const elsewhere = nativeWanted() ? { native: `native off: the native products run under the wasm backend only, not ${r.active}` } : {};
+  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter, ...elsewhere };
+  if (r.active !== 'wasm') return { ...r, ...elsewhere };
   await registerWasmOps();
   const native = nativePath(wasmThreads ?? 1);
   return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}), native };

@@ -5,6 +5,7 @@
  *   tsx test/helpers/nativeRun.ts products     wasm's products and gradients first, then the same
  *                                              with startNative: the largest differences, relative
  *                                              to the largest value of each result
+ *   tsx test/helpers/nativeRun.ts describe      describeBackend's text
  *   WHISPER_NATIVE=1 tsx test/helpers/nativeRun.ts transcribe N
  *                                              whisper-tiny's greedy tokens on N reference clips
  */
@@ -100,6 +101,8 @@ async function main() {
     const native = startNative(report.threads ?? 1);
     const got = compute();
     console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm }));
+  } else if (mode === 'describe') {
+    console.log(JSON.stringify({ describe: describeBackend(report) }));
   } else if (mode === 'transcribe') {
     const n = Number(process.argv[3] ?? 4);
     const clips = loadReferenceTranscripts().filter((r) => r.lang === 'en' && r.tokens.length <= 40).slice(0, n);
@@ -111,7 +114,7 @@ async function main() {
     }
     console.log(JSON.stringify({ describe: describeBackend(report), clips: clips.length, mismatches }));
   } else {
-    throw new Error(`nativeRun: mode ${mode}: products or transcribe`);
+    throw new Error(`nativeRun: mode ${mode}: products, describe or transcribe`);
   }
 }
 
