@@ -8,9 +8,9 @@
  *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0]
  *
  * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
- * out, a projection; one attention head's q k^T; the vocabulary projection for 1 and 5 rows),
- * then the encoder's forward pass on a 30 s window, and with --train-rounds N a LoRA-free
- * training step's gradient of the encoder (every product's backward pass too), and with
+ * out, a projection; the vocabulary projection for 1 and 5 rows; one attention head's q k^T
+ * and p v; the conv stem), then the encoder's forward pass on a 30 s window, and with
+ * --train-rounds N the gradient of the encoder w.r.t. its input (every product's backward pass too), and with
  * --clips N whisper-tiny's exact-mode transcription of jfk and N-1 LibriSpeech test clips (audio
  * decoded beforehand, greedy, language given), clip by clip on each path, tokens checked against
  * the reference (bench/transcribe.ts's end-to-end case, both paths in one process); with
@@ -89,6 +89,14 @@ async function main() {
     const v = random([1500, 64]);
     interleaved('attention p v 1500x64x1500', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(p, v).dispose());
     tf.dispose([q, kT, p, v]);
+  }
+
+  // The encoder's conv stem: conv1d on the padded [3002, in] input, channels last.
+  for (const [cin, stride] of [[80, 1], [384, 2]]) {
+    const x = random([1, 3002, cin]) as tf.Tensor3D;
+    const f = random([3, cin, 384]) as tf.Tensor3D;
+    interleaved(`conv1d ${cin}->384 k3 stride ${stride}`, rounds, 2 * Math.floor(3000 / stride) * 384 * cin * 3, () => tf.conv1d(x, f, stride, 'valid').dispose());
+    tf.dispose([x, f]);
   }
 
   const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));

@@ -2,7 +2,7 @@
  * The heavy products on the CPU's own vector units (issue 25, first step): a Node-API addon over
  * oneDNN (native/dnnl.cc, built by scripts/build-native.sh where g++ and libdnnl-dev are) runs
  * the wasm backend's float32 matrix products (the BatchMatMul kernel: every Linear, the attention
- * products, their gradients) with AVX-512/FMA, which wasm SIMD cannot reach. It reads and writes
+ * products, their gradients; Conv2D when it is the encoder's conv1d) with AVX-512/FMA, which wasm SIMD cannot reach. It reads and writes
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
@@ -135,6 +135,41 @@ function batchMatMul(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfj
   return out;
 }
 
+/**
+ * Conv2D of a conv1d (height 1, NHWC, 'valid', no dilation; the encoder's conv stem, padded
+ * beforehand) as k products without copying: in channels-last layout, tap j of output t reads
+ * input row t * stride + j, so tap j's operand is the input itself starting j rows on, with a
+ * leading dimension of stride rows; out = sum over j of that [T', in] view times the filter's
+ * [in, out] slice j (accumulated with beta = 1). Anything else goes to tfjs's kernel.
+ */
+function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const x = args.inputs.x as tf.TensorInfo;
+  const filter = args.inputs.filter as tf.TensorInfo;
+  const { strides, dilations, pad, dataFormat } = args.attrs as unknown as
+    { strides: number | [number, number]; dilations: number | [number, number]; pad: unknown; dataFormat: string };
+  const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+  const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : (dilations ?? [1, 1]);
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || filter.shape.length !== 4 || dataFormat !== 'NHWC'
+    || x.shape[1] !== 1 || filter.shape[0] !== 1 || sh !== 1 || dh !== 1 || dw !== 1 || (pad !== 'valid' && pad !== 0)) return tfjs(args);
+  const [batch, , width, cin] = x.shape;
+  const [, taps, fin, cout] = filter.shape;
+  if (fin !== cin || width < taps) return tfjs(args);
+  const outW = Math.floor((width - taps) / sw) + 1;
+  if (batch * outW * cout * cin * taps < MIN_NATIVE_MACS) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput([batch, 1, outW, cout], 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const [px, pf, po] = [at(x), at(filter), at(out)];
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < taps; j++) {
+      addon.sgemm(false, false, outW, cout, cin, 1, h, px + b * width * cin + j * cin, sw * cin,
+        h, pf + j * cin * cout, cout, j === 0 ? 0 : 1, h, po + b * outW * cout, cout);
+    }
+  }
+  return out;
+}
+
 let active: string | undefined;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
@@ -164,6 +199,9 @@ export function startNative(threads: number): string {
   const tfjs = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: (args) => (enabled ? batchMatMul(addon, args, tfjs) : tfjs(args)) });
+  const tfjsConv = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('Conv2D', 'wasm');
+  tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
   const wasmOps = registeredOps('wasm');
   registerOps('wasm', {
     ...wasmOps,

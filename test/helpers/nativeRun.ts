@@ -46,6 +46,10 @@ function compute(): Record<string, Float32Array[]> {
     const a = random([3, 40, 64], rng);
     keep('batched 3x40x50x64', [tf.matMul(a, random([3, 50, 64], rng), false, true)]);
     keep('broadcast [3,40,64] x [64,70]', [tf.matMul(a, random([64, 70], rng))]);
+    // The encoder's conv stem (conv1d, channels last, padded beforehand), batch 2; 'same' padding takes tfjs's kernel.
+    keep('conv1d 80->384 k3 s1', [tf.conv1d(random([2, 302, 80], rng) as tf.Tensor3D, random([3, 80, 384], rng) as tf.Tensor3D, 1, 'valid')]);
+    keep('conv1d 384->384 k3 s2', [tf.conv1d(random([2, 302, 384], rng) as tf.Tensor3D, random([3, 384, 384], rng) as tf.Tensor3D, 2, 'valid')]);
+    keep('conv1d same', [tf.conv1d(random([1, 50, 16], rng) as tf.Tensor3D, random([3, 16, 8], rng) as tf.Tensor3D, 1, 'same')]);
     // A Linear on a frozen weight: value and input gradient; on a trained weight: both gradients.
     const x = random([300, 384], rng);
     const w: FrozenWeight = { weight: random([1536, 384], rng) as tf.Tensor2D, derived: new DerivedTensors() };
