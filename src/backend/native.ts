@@ -55,8 +55,9 @@ export function nativeAddonMissing(): string | undefined {
 
 /**
  * The addon, loaded once (OMP_WAIT_POLICY=passive unless set: OpenMP's threads otherwise spin
- * after each product and take the cores from the wasm threads that run the next kernel), or
- * the reason it is not there.
+ * after each product and take the cores from the wasm threads that run the next kernel; on the
+ * loaded 2-core box passive was as fast or faster, active on an idle machine is not measured yet),
+ * or the reason it is not there.
  */
 export function loadNativeAddon(): { addon?: NativeAddon; error?: string } {
   if (loaded) return loaded;
