@@ -171,6 +171,11 @@ export function registerOps(name: string, own: Partial<BackendOps>): void {
   registered.set(name, { ...plainOps, ...own });
 }
 
+/** The ops registered for backend `name` (the plain ones if none): for a layer over them (native.ts). */
+export function registeredOps(name: string): BackendOps {
+  return registered.get(name) ?? plainOps;
+}
+
 /** The ops of the active backend. */
 function ops(): BackendOps {
   return registered.get(tf.getBackend()) ?? plainOps;

@@ -9,6 +9,7 @@
  * also takes a software adapter, for tests).
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeAddonMissing, nativeWanted, startNative } from './native';
 import { registerWasmOps } from './wasm/ops';
 import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
 import { startWebGpu } from './webgpu';
@@ -27,6 +28,11 @@ export interface BackendReport {
   threadsError?: string;
   /** webgpu only: the adapter, e.g. "nvidia / hopper / NVIDIA H200". */
   adapter?: string;
+  /**
+   * wasm only: whether its products run on the oneDNN addon (native.ts), e.g. "native oneDNN
+   * 2.6.3 sgemm (2 threads)", or why not, e.g. "native off: WHISPER_NATIVE unset (the addon is built)".
+   */
+  native?: string;
 }
 
 let report: BackendReport | undefined;
@@ -131,12 +137,33 @@ async function select(): Promise<BackendReport> {
   throw new Error(`No TensorFlow.js backend could start: ${JSON.stringify(skipped)}`);
 }
 
-/** Finishes a selection: the adapter of webgpu; on wasm, its kernels and ops (wasm/ops.ts) and the thread count. */
+/**
+ * The native products under wasm (native.ts): on with WHISPER_NATIVE=1 (failing with the reason
+ * when the addon cannot load, as a forced backend does), off otherwise; returns the line for the report.
+ */
+function nativePath(threads: number): string {
+  const wanted = nativeWanted();
+  if (wanted) {
+    try {
+      return startNative(threads);
+    } catch (e) {
+      throw new Error(`WHISPER_NATIVE=1 was requested but the native products cannot start: ${errorText(e)}. Unset WHISPER_NATIVE to run wasm's own kernels.`);
+    }
+  }
+  const error = nativeAddonMissing();
+  const why = wanted === false ? 'WHISPER_NATIVE=0' : 'WHISPER_NATIVE unset (opt-in while it is proven)';
+  return `native off: ${why}; ${error ?? 'the addon is built: WHISPER_NATIVE=1 uses it'}`;
+}
+
+/** Finishes a selection: the adapter of webgpu; on wasm, its kernels and ops (wasm/ops.ts), the thread count and the native products. */
 async function selected(r: BackendReport): Promise<BackendReport> {
-  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter };
-  if (r.active !== 'wasm') return r;
+  // WHISPER_NATIVE=1 on another backend: said, not an error (the products are that backend's own).
+  const elsewhere = nativeWanted() ? { native: `native off: the native products run under the wasm backend only, not ${r.active}` } : {};
+  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter, ...elsewhere };
+  if (r.active !== 'wasm') return { ...r, ...elsewhere };
   await registerWasmOps();
-  return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}) };
+  const native = nativePath(wasmThreads ?? 1);
+  return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}), native };
 }
 
 /** Selects the backend once per process (safe to call from every notebook cell). */
@@ -149,9 +176,11 @@ export async function initBackend(): Promise<BackendReport> {
 /** One line for humans: "backend: wasm (skipped tensorflow: ...)". */
 export function describeBackend(r: BackendReport): string {
   const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
-  const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''})` : '';
+  // The native products on the first line when they run (the line benches and notebooks print), why not on a line of their own.
+  const native = r.native && !r.native.startsWith('native off') ? `; products: ${r.native}` : '';
+  const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''}${native})` : '';
   const adapter = r.adapter ? ` on ${r.adapter}` : '';
   return `backend: ${r.active}${threads}${adapter}${r.forced ? ` (forced by ${r.forcedBy ?? 'WHISPER_BACKEND'})` : ''}` +
-    (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
+    (r.native?.startsWith('native off') ? `\n  ${r.native}` : '') + (skipped.length ? `\n  skipped ${skipped.join('\n  skipped ')}` : '');
 }
 

@@ -32,6 +32,16 @@ function t(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
+let directTransposes = false;
+
+/**
+ * Products with transposed operands as they are, no transposes first: for a BatchMatMul that
+ * takes them at no cost (../native.ts, oneDNN's sgemm).
+ */
+export function setDirectTransposedProducts(on: boolean): void {
+  directTransposes = on;
+}
+
 /**
  * XNNPACK packs a product's right operand before multiplying (cached for a tensor that lives on,
  * like a frozen weight, but gradients are new every step). Packing costs about 3x a transpose of
@@ -46,6 +56,7 @@ const PACK_COST = 3;
  * rather than pack it.
  */
 function mm(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  if (directTransposes) return tf.matMul(a, b, transposeA, transposeB);
   const batch = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const rows = a.shape[a.rank - (transposeA ? 1 : 2)];
   const cols = b.shape[b.rank - (transposeB ? 2 : 1)];

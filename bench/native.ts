@@ -1,0 +1,157 @@
+/**
+ * The native oneDNN products (src/backend/native.ts) against wasm's own (XNNPACK, with the wasm
+ * ops' transposed weight copies), interleaved in one process: wasm, native, wasm, native ... so
+ * that a machine shared with other jobs drifts for both alike. Needs the addon
+ * (bash scripts/build-native.sh). Prints one line per case: median ms of each, and the median of
+ * the per-round ratios wasm/native (the number to compare).
+ *
+ *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0]
+ *
+ * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
+ * out, a projection; the vocabulary projection for 1 and 5 rows; one attention head's q k^T
+ * and p v; the conv stem), then the encoder's forward pass on a 30 s window, and with
+ * --train-rounds N the gradient of the encoder w.r.t. its input (every product's backward pass too), and with
+ * --clips N whisper-tiny's exact-mode transcription of jfk and N-1 LibriSpeech test clips (audio
+ * decoded beforehand, greedy, language given), clip by clip on each path, tokens checked against
+ * the reference (bench/transcribe.ts's end-to-end case, both paths in one process); with
+ * --lora-rounds N one LoRA training step of BENCHMARKS.md's setup A (1 LibriSpeech example, 30 s,
+ * r=8 on q/v of every attention module, so the encoder runs forward and backward), loss and
+ * gradients, as bench/profile-step.ts A times it.
+ */
+import { describeBackend, initBackend, linear, tf } from '../src/backend';
+import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
+import { setNativeProducts, startNative } from '../src/backend/native';
+import { loadAudio } from '../src/audio/decode';
+import { getPeftModel, LoraConfig } from '../src/lora';
+import { crossEntropyLoss } from '../src/train/loss';
+import { loadWhisper } from '../src/model/pipeline';
+import { transcribe } from '../src/model/transcribe';
+import { loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS, sharedDir } from '../tools/shared';
+import { parseFlags, positiveIntFlag, intFlag } from '../apps/args';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Times f with wasm's kernels and with the addon, alternating, after one warm-up of each. */
+function interleaved(name: string, rounds: number, flops: number | undefined, f: () => void): void {
+  const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const ratios: number[] = [];
+  for (let r = -1; r < rounds; r++) {
+    const t: Record<string, number> = {};
+    for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
+      setNativeProducts(path === 'native');
+      const t0 = performance.now();
+      f();
+      t[path] = performance.now() - t0;
+    }
+    if (r < 0) continue; // warm-up: packing, transposed copies, first allocations
+    ms.wasm.push(t.wasm);
+    ms.native.push(t.native);
+    ratios.push(t.wasm / t.native);
+  }
+  const gf = (m: number) => (flops ? ` (${(flops / m / 1e6).toFixed(0)} GFLOP/s)` : '');
+  console.log(`${name.padEnd(34)} wasm ${median(ms.wasm).toFixed(2)} ms${gf(median(ms.wasm))}  native ${median(ms.native).toFixed(2)} ms${gf(median(ms.native))}` +
+    `  wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+}
+
+function random(shape: number[]): tf.Tensor {
+  return tf.randomUniform(shape, -1, 1);
+}
+
+async function main() {
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' }, 'lora-rounds': { type: 'string' } });
+  const loraRounds = intFlag('lora-rounds', flags['lora-rounds'], 0, 0, 100);
+  const clipCount = intFlag('clips', flags.clips, 0, 0, 400);
+  const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
+  const encoderRounds = positiveIntFlag('encoder-rounds', flags['encoder-rounds']) ?? 4;
+  const trainRounds = intFlag('train-rounds', flags['train-rounds'], 0, 0, 100);
+  process.env.WHISPER_NATIVE = '0'; // started below, to switch between the two
+  const report = await initBackend();
+  if (report.active !== 'wasm') throw new Error(`bench/native.ts: needs the wasm backend, got ${report.active}`);
+  const native = startNative(report.threads ?? 1);
+  console.log(`${describeBackend(report).split('\n')[0]}; ${native}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}`);
+
+  // Linear [rows, in] x [out, in]^T as the model calls it.
+  for (const [rows, out, inF] of [[1500, 1536, 384], [1500, 384, 1536], [1500, 384, 384], [1, 51865, 384], [5, 51865, 384]]) {
+    const x = random([rows, inF]) as tf.Tensor2D;
+    const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
+    setNativeProducts(false);
+    prepareLinear(w); // wasm's transposed copy, made once as when a model loads
+    interleaved(`linear ${rows}x${out}x${inF}`, rounds, 2 * rows * out * inF, () => linear(x, w).dispose());
+    w.derived.dispose();
+    tf.dispose([x, w.weight]);
+  }
+  // One head's scores: q [1500, 64] times kT [64, 1500] (wasm keeps keys transposed).
+  {
+    const q = random([1500, 64]);
+    const kT = random([64, 1500]);
+    interleaved('attention q kT 1500x1500x64', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(q, kT).dispose());
+    const p = random([1500, 1500]);
+    const v = random([1500, 64]);
+    interleaved('attention p v 1500x64x1500', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(p, v).dispose());
+    tf.dispose([q, kT, p, v]);
+  }
+
+  // The encoder's conv stem: conv1d on the padded [3002, in] input, channels last.
+  for (const [cin, stride] of [[80, 1], [384, 2]]) {
+    const x = random([1, 3002, cin]) as tf.Tensor3D;
+    const f = random([3, cin, 384]) as tf.Tensor3D;
+    interleaved(`conv1d ${cin}->384 k3 stride ${stride}`, rounds, 2 * Math.floor(3000 / stride) * 384 * cin * 3, () => tf.conv1d(x, f, stride, 'valid').dispose());
+    tf.dispose([x, f]);
+  }
+
+  const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
+  const mel = random([1, 80, 3000]) as tf.Tensor3D;
+  interleaved('whisper-tiny encoder, 30 s window', encoderRounds, undefined, () => pipe.model.encode(mel).dispose());
+  if (trainRounds > 0) {
+    // The encoder's gradient w.r.t. its input: every product's backward pass (no weight updates).
+    const grad = tf.grad((m: tf.Tensor) => tf.sum(pipe.model.encode(m as tf.Tensor3D)));
+    interleaved('whisper-tiny encoder forward+backward', trainRounds, undefined, () => grad(mel).dispose());
+  }
+  mel.dispose();
+  if (clipCount > 0) {
+    const refs = loadReferenceTranscripts();
+    const clips = [refs.find((r) => r.path === 'samples/jfk.flac')!, ...refs.filter((r) => r.path.startsWith('librispeech')).slice(0, clipCount - 1)];
+    const audios = await Promise.all(clips.map((c) => loadAudio(sharedDir('datasets', c.path))));
+    const same = { wasm: 0, native: 0 };
+    const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+    await transcribe(pipe, audios[0], { language: 'en' }); // warm-up
+    for (let i = 0; i < clips.length; i++) {
+      for (const path of (i % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
+        setNativeProducts(path === 'native');
+        const t0 = performance.now();
+        const [r] = await transcribe(pipe, audios[i], { language: 'en', maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
+        ms[path].push(performance.now() - t0);
+        if (JSON.stringify(r.tokens) === JSON.stringify(clips[i].tokens)) same[path]++;
+      }
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    console.log(`whisper-tiny exact, jfk + ${clips.length - 1} librispeech: wasm ${(sum(ms.wasm) / clips.length / 1000).toFixed(3)} s/clip ` +
+      `(reference tokens ${same.wasm}/${clips.length})  native ${(sum(ms.native) / clips.length / 1000).toFixed(3)} s/clip ` +
+      `(reference tokens ${same.native}/${clips.length})  wasm/native ${(sum(ms.wasm) / sum(ms.native)).toFixed(2)}x`);
+  }
+  // Last: LoRA wraps the model's layers.
+  if (loraRounds > 0) {
+    const tok = pipe.tokenizer;
+    const split = sharedDir('datasets', 'librispeech-mini', 'train');
+    const [file, text] = (await import('fs')).readFileSync(`${split}/metadata.csv`, 'utf8').trim().split('\n')[1].split(',');
+    const labels = [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot];
+    const features = tf.tensor3d(pipe.featureExtractor.extract(await loadAudio(`${split}/${file}`)), [1, pipe.featureExtractor.featureSize, pipe.featureExtractor.nFrames]);
+    const ids = tf.tensor2d([labels.slice(0, -1)], undefined, 'int32');
+    const target = tf.tensor2d([labels.slice(1)], undefined, 'int32');
+    const positions = labels.slice(1).map((_, i) => i);
+    const peft = getPeftModel(pipe.model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)` }));
+    const vars = [...peft.namedTrainableVariables().values()];
+    interleaved('LoRA step A (1 example, 30 s)', loraRounds, undefined, () => {
+      const { value, grads } = tf.variableGrads(() => crossEntropyLoss(pipe.model.forward(features, ids, { training: true, positions }), target), vars);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    tf.dispose([features, ids, target]);
+    peft.dispose();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,221 @@
+/**
+ * The heavy products on the CPU's own vector units (issue 25, first step): a Node-API addon over
+ * oneDNN (native/dnnl.cc, built by scripts/build-native.sh where g++ and libdnnl-dev are) runs
+ * the wasm backend's float32 matrix products (the BatchMatMul kernel: every Linear, the attention
+ * products, their gradients; Conv2D when it is the encoder's conv1d) with AVX-512/FMA, which wasm SIMD cannot reach. It reads and writes
+ * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
+ * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
+ *
+ * Opt-in while it is being proven: WHISPER_NATIVE=1 turns it on (and fails with the reason if the
+ * addon cannot load), WHISPER_NATIVE=0 or unset leaves wasm's own kernels; describeBackend says
+ * which path runs and why. Model code is unchanged: the kernel swap and the op override
+ * (`matMulT` and the BatchMatMul gradient without transposing first, since sgemm takes transposed
+ * operands of many rows at no cost) all live here.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { registeredOps, registerOps } from './ops';
+import { setDirectTransposedProducts } from './wasm/kernels';
+
+/** The addon's functions (native/dnnl.cc). */
+export interface NativeAddon {
+  /** C = alpha op(A) op(B) + beta C, row-major; offsets and leading dimensions in floats. */
+  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, aOffset: number, lda: number, b: Float32Array, bOffset: number, ldb: number,
+    beta: number, c: Float32Array, cOffset: number, ldc: number): void;
+  /** OpenMP threads of the following products; returns the count in effect. */
+  setThreads(n: number): number;
+  info(): { version: string; threads: number; isa: number };
+}
+
+/** Under the project root. (A plain string: this module is also bundled into the demo page, where `path` is a stub that throws.) */
+const ADDON = ['native', 'build', 'Release', 'whisper_dnnl.node'];
+
+/** The addon's path: WHISPER_NATIVE_ADDON, else native/build/Release under the first folder above this file that has native/binding.gyp (src/ or dist/src/ alike). */
+function addonPath(): string | undefined {
+  const env = process.env.WHISPER_NATIVE_ADDON?.trim();
+  if (env) return path.resolve(env);
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'native', 'binding.gyp'))) return path.join(dir, ...ADDON);
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+let loaded: { addon?: NativeAddon; error?: string } | undefined;
+
+/** Why the addon is not there (not built), without loading it; undefined when it is built. */
+export function nativeAddonMissing(): string | undefined {
+  if (loaded) return loaded.error;
+  const file = addonPath();
+  if (!file) return 'no native/ folder above this library';
+  if (!fs.existsSync(file)) return `addon not built (${path.relative(process.cwd(), file) || file} missing; bash scripts/build-native.sh needs g++ and libdnnl-dev)`;
+  return undefined;
+}
+
+/**
+ * The addon, loaded once (OMP_WAIT_POLICY=passive unless set: OpenMP's threads otherwise spin
+ * after each product and take the cores from the wasm threads that run the next kernel; on the
+ * loaded 2-core box passive was as fast or faster, active on an idle machine is not measured yet),
+ * or the reason it is not there.
+ */
+export function loadNativeAddon(): { addon?: NativeAddon; error?: string } {
+  if (loaded) return loaded;
+  const missing = nativeAddonMissing();
+  if (missing) return (loaded = { error: missing });
+  const file = addonPath()!;
+  process.env.OMP_WAIT_POLICY ??= 'passive';
+  try {
+    return (loaded = { addon: require(file) as NativeAddon });
+  } catch (e) {
+    return (loaded = { error: `addon did not load: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}` });
+  }
+}
+
+/** WHISPER_NATIVE: true (1), false (0), undefined (unset: off for now, the opt-in phase). */
+export function nativeWanted(): boolean | undefined {
+  const v = process.env.WHISPER_NATIVE?.trim();
+  if (!v) return undefined;
+  if (v === '1') return true;
+  if (v === '0') return false;
+  throw new Error(`WHISPER_NATIVE=${v} must be 1 (use the oneDNN addon) or 0 (wasm's own kernels)`);
+}
+
+interface WasmBackend {
+  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory }; HEAPF32: Float32Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+/**
+ * Products below this many multiply-adds stay with XNNPACK: the addon call and OpenMP's wake-up
+ * cost more than such a product (bench/native.ts).
+ */
+const MIN_NATIVE_MACS = 1 << 16;
+
+let heapView: Float32Array | undefined;
+
+/** A Float32Array over the whole heap, made anew when the heap grew (a grown memory has a new buffer). */
+function heap(backend: WasmBackend): Float32Array {
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+  const buffer = memory ? memory.buffer : backend.wasm.HEAPF32.buffer;
+  if (!heapView || heapView.buffer !== buffer) heapView = new Float32Array(buffer);
+  return heapView;
+}
+
+/**
+ * BatchMatMul through sgemm, one call per batch index: float32 operands, batch dimensions equal or
+ * one side unbatched (broadcast); anything else (and small products) goes to tfjs's kernel.
+ */
+function batchMatMul(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const a = args.inputs.a as tf.TensorInfo;
+  const b = args.inputs.b as tf.TensorInfo;
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return tfjs(args);
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  const [m, k] = transposeA ? [ca, ra] : [ra, ca];
+  const n = transposeB ? rb : cb;
+  if ((transposeB ? cb : rb) !== k) return tfjs(args); // tfjs names the mismatch
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return tfjs(args);
+  const batch = Math.max(batchA, batchB);
+  if (batch * m * n * k < MIN_NATIVE_MACS) return tfjs(args);
+  const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput([...outer, m, n], 'float32');
+  if (m * n === 0) return out;
+  const h = heap(backend); // after makeOutput, which may grow the heap
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const [pa, pb, pc] = [at(a), at(b), at(out)];
+  for (let i = 0; i < batch; i++) {
+    addon.sgemm(transposeA, transposeB, m, n, k, 1, h, pa + (batchA > 1 ? i * m * k : 0), transposeA ? m : k,
+      h, pb + (batchB > 1 ? i * k * n : 0), transposeB ? k : n, 0, h, pc + i * m * n, n);
+  }
+  return out;
+}
+
+/**
+ * Conv2D of a conv1d (height 1, NHWC, 'valid', no dilation; the encoder's conv stem, padded
+ * beforehand) as k products without copying: in channels-last layout, tap j of output t reads
+ * input row t * stride + j, so tap j's operand is the input itself starting j rows on, with a
+ * leading dimension of stride rows; out = sum over j of that [T', in] view times the filter's
+ * [in, out] slice j (accumulated with beta = 1). Anything else goes to tfjs's kernel.
+ */
+function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const x = args.inputs.x as tf.TensorInfo;
+  const filter = args.inputs.filter as tf.TensorInfo;
+  const { strides, dilations, pad, dataFormat } = args.attrs as unknown as
+    { strides: number | [number, number]; dilations: number | [number, number]; pad: unknown; dataFormat: string };
+  const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+  const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : (dilations ?? [1, 1]);
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || filter.shape.length !== 4 || dataFormat !== 'NHWC'
+    || x.shape[1] !== 1 || filter.shape[0] !== 1 || sh !== 1 || dh !== 1 || dw !== 1 || (pad !== 'valid' && pad !== 0)) return tfjs(args);
+  const [batch, , width, cin] = x.shape;
+  const [, taps, fin, cout] = filter.shape;
+  if (fin !== cin || width < taps) return tfjs(args);
+  const outW = Math.floor((width - taps) / sw) + 1;
+  if (batch * outW * cout * cin * taps < MIN_NATIVE_MACS) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput([batch, 1, outW, cout], 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const [px, pf, po] = [at(x), at(filter), at(out)];
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < taps; j++) {
+      addon.sgemm(false, false, outW, cout, cin, 1, h, px + b * width * cin + j * cin, sw * cin,
+        h, pf + j * cin * cout, cout, j === 0 ? 0 : 1, h, po + b * outW * cout, cout);
+    }
+  }
+  return out;
+}
+
+let active: string | undefined;
+/** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
+let enabled = false;
+
+/**
+ * Switches the started native path off and on again within a process, so that a bench can time
+ * wasm's kernels and the addon interleaved (bench/native.ts); throws unless startNative ran.
+ */
+export function setNativeProducts(on: boolean): void {
+  if (!active) throw new Error('setNativeProducts: startNative has not run');
+  enabled = on;
+  setDirectTransposedProducts(on);
+}
+
+/**
+ * Puts the addon under the wasm backend (which must be active, its ops registered): BatchMatMul
+ * through sgemm, OpenMP on `threads` threads (the wasm thread count), `linear` and `matMulT` with
+ * transposed operands passed as flags. Returns a line for describeBackend; throws with the reason
+ * when the addon is not there.
+ */
+export function startNative(threads: number): string {
+  if (active) return active;
+  const { addon, error } = loadNativeAddon();
+  if (!addon) throw new Error(error);
+  if (tf.getBackend() !== 'wasm') throw new Error(`the native products run under the wasm backend, not ${tf.getBackend()}`);
+  const inUse = addon.setThreads(threads);
+  const tfjs = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: (args) => (enabled ? batchMatMul(addon, args, tfjs) : tfjs(args)) });
+  const tfjsConv = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('Conv2D', 'wasm');
+  tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
+  const wasmOps = registeredOps('wasm');
+  registerOps('wasm', {
+    ...wasmOps,
+    // `linear` stays wasm's: it multiplies by the transposed weight copy, a plain product that the
+    // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
+    // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.
+    matMulT: (a, b, transposeA, transposeB) => (enabled ? tf.matMul(a, b, transposeA, transposeB) : wasmOps.matMulT(a, b, transposeA, transposeB)),
+  });
+  const info = addon.info();
+  enabled = true;
+  setDirectTransposedProducts(true);
+  return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})`);
+}
+
+/** Whether startNative ran in this process. */
+export const nativeActive = () => active !== undefined;
