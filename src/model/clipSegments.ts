@@ -6,9 +6,7 @@
 import { tf } from '../backend';
 import { TimedSegment } from '../data/timestamps';
 import { decode } from './decoding';
-import { splitWindow, Transcriber } from './transcribe';
-
-const FRAMES_PER_SECOND = 100;
+import { FRAMES_PER_SECOND, splitWindow, Transcriber } from './transcribe';
 
 export async function clipSegments(t: Transcriber, audio: Float32Array, opts: { language?: string } = {}): Promise<TimedSegment[]> {
   if (audio.length > t.featureExtractor.nSamples) throw new Error(`clipSegments: the clip is longer than 30 s (${audio.length} samples)`);

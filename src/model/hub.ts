@@ -24,13 +24,11 @@ export interface ResolveOptions {
 
 /** The optional files are skipped when the repo lacks them. */
 const OPTIONAL = [GENERATION_CONFIG_NAME, ...PROCESSOR_FILES];
-const WEIGHTS = WEIGHTS_NAME;
-const WEIGHTS_INDEX = WEIGHTS_INDEX_NAME;
 
 /** model.safetensors, or an index whose shards are all there (a download cut between shards is not complete). */
 function hasCompleteWeights(dir: string): boolean {
-  if (fs.existsSync(path.join(dir, WEIGHTS))) return true;
-  const index = path.join(dir, WEIGHTS_INDEX);
+  if (fs.existsSync(path.join(dir, WEIGHTS_NAME))) return true;
+  const index = path.join(dir, WEIGHTS_INDEX_NAME);
   return fs.existsSync(index) && readShardIndex(index, 'repository').shards.every((s) => fs.existsSync(path.join(dir, s)));
 }
 
@@ -55,8 +53,8 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
   if (fs.existsSync(idOrDir) && fs.statSync(idOrDir).isDirectory()) {
     const dir = path.resolve(idOrDir);
     if (!fs.existsSync(path.join(dir, CONFIG_NAME))) throw new Error(`${dir}: not a model folder (config.json is missing)`);
-    if (!fs.existsSync(path.join(dir, WEIGHTS)) && !fs.existsSync(path.join(dir, WEIGHTS_INDEX))) {
-      throw new Error(`${dir}: no ${WEIGHTS} or ${WEIGHTS_INDEX} in the model folder`);
+    if (!fs.existsSync(path.join(dir, WEIGHTS_NAME)) && !fs.existsSync(path.join(dir, WEIGHTS_INDEX_NAME))) {
+      throw new Error(`${dir}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME} in the model folder`);
     }
     return dir;
   }
@@ -83,17 +81,15 @@ async function downloadModel(repoId: string, revision: string, cacheDir: string,
     snapshot = snap ?? snapshot;
     return snap !== undefined;
   };
-  for (const f of [CONFIG_NAME]) {
-    if (!(await fetchOne(f))) throw new Error(`${repoId}@${revision}: the repository has no ${f}`);
-  }
+  if (!(await fetchOne(CONFIG_NAME))) throw new Error(`${repoId}@${revision}: the repository has no ${CONFIG_NAME}`);
   for (const f of OPTIONAL) await fetchOne(f);
-  if (!(await fetchOne(WEIGHTS))) {
-    if (!(await fetchOne(WEIGHTS_INDEX))) {
-      throw new Error(`${repoId}@${revision}: no ${WEIGHTS} or ${WEIGHTS_INDEX} (only safetensors checkpoints are supported)`);
+  if (!(await fetchOne(WEIGHTS_NAME))) {
+    if (!(await fetchOne(WEIGHTS_INDEX_NAME))) {
+      throw new Error(`${repoId}@${revision}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME} (only safetensors checkpoints are supported)`);
     }
-    const indexFile = path.join(snapshot!, WEIGHTS_INDEX);
+    const indexFile = path.join(snapshot!, WEIGHTS_INDEX_NAME);
     for (const shard of readShardIndex(indexFile, 'repository').shards) {
-      if (!(await fetchOne(shard))) throw new Error(`${repoId}@${revision}: shard ${shard} listed in ${WEIGHTS_INDEX} is missing`);
+      if (!(await fetchOne(shard))) throw new Error(`${repoId}@${revision}: shard ${shard} listed in ${WEIGHTS_INDEX_NAME} is missing`);
     }
   }
   return snapshot!;

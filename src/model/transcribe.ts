@@ -28,7 +28,7 @@ import { TIME_PRECISION } from '../tokenizer/special';
 
 export const SAMPLE_RATE = 16000;
 /** Mel frames per second (hop of 160 samples). */
-const FRAMES_PER_SECOND = 100;
+export const FRAMES_PER_SECOND = 100;
 /** Mel frames per timestamp step (the encoder halves the frame rate). */
 const INPUT_STRIDE = 2;
 
