@@ -6,9 +6,8 @@ import { initBackend, tf } from '../src/backend';
 import { WhisperConfig } from '../src/model/config';
 import { readSafetensorsHeader } from '../src/model/safetensors';
 import { sharedDir } from '../tools/shared';
-import {
-  countParameters, getPeftModel, LoraConfig, PeftModel, readSafetensorsFile, trainableParametersLine,
-} from '../src/lora';
+import { countParameters, getPeftModel, LoraConfig, PeftModel, trainableParametersLine } from '../src/lora';
+import { readSafetensorsFile } from '../src/model/safetensors';
 import { numTensors, tinyConfig, tinyModel } from './lora.helpers';
 
 const SMALL = {

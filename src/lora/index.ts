@@ -5,5 +5,3 @@ export type { LinearSpec, ModelSummaryRow } from './count';
 export { LoraLayer } from './layer';
 export { PeftModel, getPeftModel, peftKey, atomicWriteDir, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './peft';
 export type { PeftBaseModel, GetPeftModelOptions } from './peft';
-// The one safetensors reader lives in model/safetensors.ts; exported here too, where notebooks import it.
-export { readSafetensorsFile } from '../model/safetensors';
