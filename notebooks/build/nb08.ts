@@ -15,23 +15,24 @@ things Whisper can do are easy to lose this way:
    Whisper with about half of the examples timestamped; \`prepareDataset({ timestampRatio: 0.5 })\`
    does the same, with segment times from the data or, as here, from the base model's own
    timestamps on each training clip (\`clipSegments\`).
-2. **Language detection.** An adapter trained on English only shifts the one decoder step that
+2. **Language detection.** A decoder fine-tuned on English only shifts the one decoder step that
    detects the language. Force the language and task tokens at inference (\`language: 'en'\`),
    as the article notebooks do, and measure what detection does on other languages.
 
-We train two adapters on the same English clips (\`librispeech-mini/train\`, speaker 1867 left out:
-the long recording below is made of that speaker's clips) with the same settings; only the labels
-differ. Then both transcribe a 4-minute recording (\`../shared/reference/whisper-tiny/longform/en_long.flac\`)
-beside the base model.
+We fine-tune whisper-tiny's decoder twice on the same English clips (\`librispeech-mini/train\`,
+speaker 1867 left out: the long recording below is made of that speaker's clips) with the same
+settings; only the labels differ. Then both transcribe a 4-minute recording
+(\`../shared/reference/whisper-tiny/longform/en_long.flac\`) beside the base model.
 
-Reads \`../shared\` only; writes \`out/run/08_timestamps/\` (both adapters). \`SMOKE=1\` runs everything on
-a few clips and the first minute of the recording.
+Reads \`../shared\` only; writes \`out/run/08_timestamps/\` (both fine-tuned models). \`SMOKE=1\` runs
+everything on a few clips, two steps and the first 45 s of the recording: too little training to
+change anything, it only checks that the notebook runs.
 `),
   setupCell(['loadAudio', 'loadAudioFolder', 'loadCommonVoice', 'loadWhisper', 'WhisperForConditionalGeneration', 'prepareDataset', 'clipSegments', 'retimeText',
-    'transcribeAudio', 'LoraConfig', 'getPeftModel', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'DecodingTask', 'AudioFeatures',
+    'transcribeAudio', 'Seq2SeqTrainer', 'seq2SeqTrainingArguments', 'DecodingTask', 'AudioFeatures',
     'wer', 'tableHtml'], `
 const N_TRAIN = SMOKE ? 4 : 64;          // training clips
-const STEPS = SMOKE ? 2 : 48;            // optimizer steps per adapter
+const STEPS = SMOKE ? 2 : 48;            // optimizer steps per fine-tune
 const LONG_SECONDS = SMOKE ? 45 : Infinity;   // how much of the 255.6 s recording
 const LANG_CLIPS = SMOKE ? 2 : 10;       // Common Voice clips per language for detection
 const RUN_DIR = path.join(PROJECT_ROOT, 'out', 'run', SMOKE ? '08_timestamps-smoke' : '08_timestamps');
@@ -39,6 +40,7 @@ const modelDir = sharedDir('models', 'whisper-tiny');
 const pipe = await loadWhisper(modelDir);
 const { tokenizer, featureExtractor } = pipe;
 const norm = (s: string) => tokenizer.normalize(s);
+const timestampBegin = pipe.model.specialTokens.timestampBegin;
 `),
   md(`
 ## 1. The data
@@ -66,8 +68,9 @@ console.log(\`train: \${train.numRows} clips; long recording: \${longSeconds.toF
 ## 2. The base model on the long recording
 
 \`transcribeAudio\` is openai's long-form loop. We check what must hold for a usable transcript: the
-WER (Whisper's English normalizer on both sides), segment times that never go back and stay inside
-the audio, and how much of the audio the segments cover.
+WER (Whisper's English normalizer on both sides), how many timestamp tokens the model wrote and how
+many segments it closed with one (a window without them becomes one 30 s segment), segment times
+that never go back and stay inside the audio, and how much of the audio the segments cover.
 `),
   code(`
 type LongRun = Awaited<ReturnType<typeof transcribeAudio>>;
@@ -76,9 +79,11 @@ function longRow(label: string, r: LongRun) {
   const increasing = s.every((x, i) => x.end >= x.start && (i === 0 || x.start >= s[i - 1].start));
   const inside = s.every((x) => x.start >= 0 && x.end <= longSeconds + 0.5);
   const covered = s.reduce((a, x) => a + Math.max(0, x.end - x.start), 0);
-  const withTimes = s.filter((x) => x.end > x.start).length;
+  const timestamps = s.reduce((a, x) => a + x.tokens.filter((t) => t >= timestampBegin).length, 0);
+  const closed = s.filter((x) => x.tokens.length > 0 && x.tokens.at(-1)! >= timestampBegin).length;
   return { model: label, 'WER %': +(100 * wer(norm(longReference), norm(r.text))).toFixed(2), segments: s.length,
-    'segments with times': withTimes, windows: r.windows, 'times increasing': increasing, 'times inside audio': inside,
+    'timestamp tokens': timestamps, 'segments closed by a timestamp': closed, windows: r.windows,
+    'times increasing': increasing, 'times inside audio': inside,
     'covered s': +covered.toFixed(1), 'last end s': +(s.at(-1)?.end ?? 0).toFixed(1) };
 }
 const longRuns: Record<string, LongRun> = {};
@@ -116,77 +121,75 @@ display(tableHtml([
 ], { caption: 'the same clip, two labels' }));
 `),
   md(`
-## 4. Two adapters, the same settings
+## 4. Two fine-tunes, the same settings
 
-LoRA r=8 on the decoder's q/v projections (self- and cross-attention), learning rate 1e-3, the
-same seed; one whisper-tiny holds both adapters.
+Every weight of the decoder is trained (\`freezeEncoder()\`: the encoder stays as it is, notebook 05),
+AdamW at learning rate 1e-4, batch 8, the same seed. A LoRA adapter on the decoder's q/v (r=8, 48
+steps at 1e-3) or on all its projections (r=16) kept its timestamps after the same training on
+\`<|notimestamps|>\` labels (EXPERIMENTS.md); the full decoder, whose token embedding is also its
+output projection, is where the labels without timestamps take them away.
 `),
   code(`
-const model = await fresh('model', () => WhisperForConditionalGeneration.fromPretrained(modelDir));
-const loraConfig = () => new LoraConfig({ r: 8, loraAlpha: 16, loraDropout: 0.05,
-  targetModules: String.raw\`model\\.decoder\\.layers\\.\\d+\\.(self_attn|encoder_attn)\\.(q_proj|v_proj)\` });
-const peft = await fresh('peft', () => getPeftModel(model, loraConfig(), { adapterName: 'notimestamps', seed: 0 }));
-peft.addAdapter('timestamps', loraConfig(), 0);
-const adapted = { model: model, tokenizer: tokenizer, featureExtractor: featureExtractor };
+const tuned: Record<string, WhisperForConditionalGeneration> = {};
 for (const [name, data] of [['notimestamps', plainData], ['timestamps', timedData]] as const) {
-  peft.deleteAdapter(name);   // a re-run starts from the same initial adapter
-  peft.addAdapter(name, loraConfig(), 0);
-  peft.setAdapter(name);
-  const trainer = await fresh(\`trainer-\${name}\`, () => new Seq2SeqTrainer({ model: peft, trainDataset: data,
-    args: seq2SeqTrainingArguments({ outputDir: path.join(RUN_DIR, name), learningRate: 1e-3, warmupSteps: SMOKE ? 0 : 4,
+  const m = await fresh(\`model-\${name}\`, () => WhisperForConditionalGeneration.fromPretrained(modelDir));
+  m.freezeEncoder();
+  const trainer = await fresh(\`trainer-\${name}\`, () => new Seq2SeqTrainer({ model: m, trainDataset: data,
+    args: seq2SeqTrainingArguments({ outputDir: path.join(RUN_DIR, name), learningRate: 1e-4, warmupSteps: SMOKE ? 0 : 4,
       perDeviceTrainBatchSize: SMOKE ? 2 : 8, maxSteps: STEPS, saveStrategy: 'no', loggingSteps: SMOKE ? 1 : 8, seed: 0 }) }));
   await trainer.precomputeEncoderOutputs(data, { cacheDir: path.join(PROJECT_ROOT, 'out', 'encoder-cache', 'librispeech-train') });
   const out = await trainer.train();
-  trainer.saveModel(path.join(RUN_DIR, \`adapter-\${name}\`));
-  console.log(\`adapter '\${name}': \${out.globalStep} steps, training loss \${out.trainingLoss.toFixed(3)}\`);
+  trainer.saveModel(path.join(RUN_DIR, \`model-\${name}\`));
+  tuned[name] = m;
+  console.log(\`fine-tune '\${name}': \${out.globalStep} steps, training loss \${out.trainingLoss.toFixed(3)}\`);
 }
 `),
   md(`
-## 5. Long-form with each adapter
+## 5. Long-form with each fine-tune
 
-The adapter trained on \`<|notimestamps|>\` labels only has never been asked for a timestamp; the
-long-form loop asks for them in every window. Compare segments, times and WER with the base row.
+The model trained on \`<|notimestamps|>\` labels only has never been asked for a timestamp; the
+long-form loop asks for them in every window. Compare timestamps, segments, times and WER with the
+base row.
 `),
   code(`
 for (const name of ['notimestamps', 'timestamps']) {
-  peft.setAdapter(name);
-  longRuns[name] = await transcribeAudio(adapted, longAudio, { language: 'en' });
+  longRuns[name] = await transcribeAudio({ model: tuned[name], tokenizer: tokenizer, featureExtractor: featureExtractor }, longAudio, { language: 'en' });
 }
-longTable.splice(1, longTable.length, longRow('+ LoRA, <|notimestamps|> labels only', longRuns.notimestamps),
-  longRow('+ LoRA, timestampRatio 0.5', longRuns.timestamps));
-display(tableHtml(longTable, { caption: \`long-form, \${longSeconds.toFixed(1)} s: base vs the two adapters\` }));
-for (const r of longTable) console.log(\`\${r.model}: WER \${r['WER %']} %, \${r.segments} segments, times increasing \${r['times increasing']}, inside \${r['times inside audio']}\`);
+longTable.splice(1, longTable.length, longRow('fine-tuned, <|notimestamps|> labels only', longRuns.notimestamps),
+  longRow('fine-tuned, timestampRatio 0.5', longRuns.timestamps));
+display(tableHtml(longTable, { caption: \`long-form, \${longSeconds.toFixed(1)} s: base vs the two fine-tunes\` }));
+for (const r of longTable) {
+  console.log(\`\${r.model}: WER \${r['WER %']} %, \${r.segments} segments, \${r['timestamp tokens']} timestamp tokens, \` +
+    \`\${r['segments closed by a timestamp']} closed, times increasing \${r['times increasing']}, inside \${r['times inside audio']}, covered \${r['covered s']} s\`);
+}
 display(tableHtml(longRuns.notimestamps.segments.slice(0, 4).map((s) => ({ start: s.start.toFixed(2), end: s.end.toFixed(2), text: s.text })),
-  { caption: '<|notimestamps|> adapter: first segments' }));
+  { caption: '<|notimestamps|> fine-tune: first segments' }));
 `),
   md(`
-## 6. Which language does the adapter speak?
+## 6. Which language does the fine-tuned model speak?
 
 Language detection is one decoder step on \`<|startoftranscript|>\`: the most likely language token.
-Both adapters were trained on English with \`<|en|>\` in every label. On \`../shared/datasets/commonvoice-sample\`,
-base vs adapter, the share of clips detected as their true language:
+Both fine-tunes were trained on English with \`<|en|>\` in every label. On \`../shared/datasets/commonvoice-sample\`,
+base vs fine-tuned, the clips detected as their true language:
 `),
   code(`
 const LANGS = ['de', 'es', 'fr', 'it', 'ja', 'vi', 'zh-CN', 'ar', 'br'].slice(0, SMOKE ? 2 : 9);
-// The adapters change only the decoder: one encoder pass per clip serves all three.
+// The fine-tunes change only the decoder: one encoder pass per clip serves all three.
 async function detectedAll(audio: Float32Array): Promise<Record<'base' | 'notimestamps' | 'timestamps', string>> {
-  const enc = model.encode(featureExtractor.call([audio]));
-  const detect = async () => {
-    const feats = new AudioFeatures(model, enc);   // cross-attention keys and values: the adapter's v_proj counts
+  const features = featureExtractor.call([audio]);
+  const enc = pipe.model.encode(features);
+  const detect = async (m: WhisperForConditionalGeneration) => {
+    const feats = new AudioFeatures(m, enc);   // cross-attention keys and values from each decoder's own k/v projections
     try {
-      return (await new DecodingTask(model, {}).detectLanguage(feats)).codes[0];
+      return (await new DecodingTask(m, {}).detectLanguage(feats)).codes[0];
     } finally {
       feats.dispose();
     }
   };
   try {
-    const base = await peft.withAdapterDisabled(detect);
-    peft.setAdapter('notimestamps');
-    const notimestamps = await detect();
-    peft.setAdapter('timestamps');
-    return { base: base, notimestamps: notimestamps, timestamps: await detect() };
+    return { base: await detect(pipe.model), notimestamps: await detect(tuned.notimestamps), timestamps: await detect(tuned.timestamps) };
   } finally {
-    enc.dispose();
+    tf.dispose([features, enc]);
   }
 }
 const langRows = [];
@@ -203,12 +206,12 @@ for (const lang of LANGS) {
       if (code === 'en') asEnglish[k]++;
     }
   }
-  langRows.push({ language: lang, clips: LANG_CLIPS, base: right.base, '+ LoRA (notimestamps)': right.notimestamps,
-    '+ LoRA (timestamps)': right.timestamps, 'as English: base / LoRA / LoRA': \`\${asEnglish.base} / \${asEnglish.notimestamps} / \${asEnglish.timestamps}\` });
+  langRows.push({ language: lang, clips: LANG_CLIPS, base: right.base, 'fine-tuned (notimestamps)': right.notimestamps,
+    'fine-tuned (timestamps)': right.timestamps, 'as English: base / notimestamps / timestamps': \`\${asEnglish.base} / \${asEnglish.notimestamps} / \${asEnglish.timestamps}\` });
 }
 display(tableHtml(langRows, { caption: 'clips detected as their true language (and as English)' }));
 const sum = (k: string) => langRows.reduce((a, r) => a + Number((r as Record<string, unknown>)[k]), 0);
-console.log(\`detected right: base \${sum('base')}, LoRA notimestamps \${sum('+ LoRA (notimestamps)')}, LoRA timestamps \${sum('+ LoRA (timestamps)')} of \${LANGS.length * LANG_CLIPS}\`);
+console.log(\`detected right: base \${sum('base')}, fine-tuned notimestamps \${sum('fine-tuned (notimestamps)')}, fine-tuned timestamps \${sum('fine-tuned (timestamps)')} of \${LANGS.length * LANG_CLIPS}\`);
 `),
   md(`
 ## What to take away
