@@ -140,6 +140,9 @@ for (const [name, data] of [['notimestamps', plainData], ['timestamps', timedDat
   await trainer.precomputeEncoderOutputs(data, { cacheDir: path.join(PROJECT_ROOT, 'out', 'encoder-cache', 'librispeech-train') });
   const out = await trainer.train();
   trainer.saveModel(path.join(RUN_DIR, \`model-\${name}\`));
+  // Adam's moments of 29.5M weights and the encoder cache go before the next fine-tune: two at once
+  // crowd wasm's 4 GB heap. The trained model stays.
+  trainer.dispose();
   tuned[name] = m;
   console.log(\`fine-tune '\${name}': \${out.globalStep} steps, training loss \${out.trainingLoss.toFixed(3)}\`);
 }
