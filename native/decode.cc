@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -154,9 +159,87 @@ void linearGeneric(const float* x, const float* w, const float* b, const float* 
   }
 }
 
-// Products from this many multiply-adds on split their outputs over the OpenMP threads (a
-// vocabulary projection; a 384 x 1536 Linear of one row is over before a second thread wakes).
+// Products from this many multiply-adds on share their outputs with helper threads (a vocabulary
+// projection; a 384 x 1536 Linear of one row is over before a second thread wakes).
 const int64_t kSplitMacs = 1 << 21;
+
+// Chunks of work shared between the calling thread and helpers, without a barrier: the caller
+// takes chunks until none is left and then waits only for chunks a helper has taken. A helper
+// that is not running (a busy machine: other processes on the cores) never holds the caller up,
+// which an OpenMP team does (its end waits for every thread to arrive); with a core free, the
+// helpers wake within microseconds and take their share. Results do not depend on who computes a
+// chunk.
+class Helpers {
+ public:
+  // run(i) for i in [0, chunks), on the caller and up to `helpers` helper threads.
+  // (A second caller meanwhile, another Node worker thread with the addon, runs its chunks alone.)
+  void share(int64_t chunks, int helpers, const std::function<void(int64_t)>& run) {
+    std::unique_lock<std::mutex> caller(busy_, std::try_to_lock);
+    if (!caller.owns_lock()) {
+      for (int64_t i = 0; i < chunks; i++) run(i);
+      return;
+    }
+    start(helpers);
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      gen = ++gen_;
+      job_ = &run;
+      chunks_ = chunks;
+      ticket_.store(gen << 32);
+    }
+    cv_.notify_all();
+    work(gen, chunks, run);
+    while (inFlight_.load() != 0) std::this_thread::yield();
+  }
+
+ private:
+  // Takes chunks of job `gen` until none is left.
+  void work(uint64_t gen, int64_t chunks, const std::function<void(int64_t)>& run) {
+    for (;;) {
+      uint64_t t = ticket_.load();
+      if ((t >> 32) != gen || (int64_t)(t & 0xffffffffu) >= chunks) return;
+      if (ticket_.compare_exchange_weak(t, t + 1)) run((int64_t)(t & 0xffffffffu));
+    }
+  }
+
+  void start(int helpers) {
+    while ((int)threads_.size() < helpers) {
+      threads_.emplace_back([this] {
+        uint64_t seen = 0;
+        for (;;) {
+          const std::function<void(int64_t)>* job;
+          int64_t chunks;
+          uint64_t gen;
+          {
+            std::unique_lock<std::mutex> lock(m_);
+            cv_.wait(lock, [&] { return gen_ != seen; });
+            seen = gen = gen_;
+            job = job_;
+            chunks = chunks_;
+          }
+          // Counted before taking a chunk: the caller waits for this to drop back.
+          inFlight_.fetch_add(1);
+          work(gen, chunks, *job);
+          inFlight_.fetch_sub(1);
+        }
+      });
+      threads_.back().detach();
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex busy_, m_;
+  std::condition_variable cv_;
+  uint64_t gen_ = 0;
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t chunks_ = 0;
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> inFlight_{0};
+};
+
+// Never destroyed: its threads wait on it until the process ends.
+Helpers& helpers = *new Helpers;
 
 // ---- attend: the wasm kernel's attention of T queries to `len` positions, every head ----
 
@@ -318,10 +401,6 @@ void attendHead(const float* q, const float* kT, const float* v, float* out, flo
   }
 }
 
-// Attention from this many keys on (every head's keys and values: d x len floats each) runs its
-// heads on the OpenMP threads: the cross-attention to 1500 audio positions, not a short cache.
-const int64_t kSplitKeys = 256;
-
 }  // namespace
 
 // packWeight(heap, offset, rows, cols): the weight at heap[offset..] as float16 outside the heap
@@ -406,13 +485,8 @@ napi_value LinearRows(napi_env env, napi_callback_info info) {
   if (threads <= 1) {
     run(0, m);
   } else {
-#pragma omp parallel num_threads(threads)
-    {
-      int nt = omp_get_num_threads(), id = omp_get_thread_num();
-      int64_t per = (m + nt - 1) / nt;
-      int64_t o0 = id * per, o1 = o0 + per < m ? o0 + per : m;
-      if (o0 < o1) run(o0, o1);
-    }
+    const int64_t chunk = 512;
+    helpers.share((m + chunk - 1) / chunk, threads - 1, [&](int64_t i) { run(i * chunk, (i + 1) * chunk < m ? (i + 1) * chunk : m); });
   }
   return nullptr;
 }
@@ -436,20 +510,9 @@ napi_value Attend(napi_env env, napi_callback_info info) {
   if (!inHeap(q, T * d, length) || !inHeap(kT, d * cap, length) || !inHeap(v, cap * d, length) || !inHeap(out, T * d, length))
     return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
   int64_t dh = d / H;
-  int threads = len >= kSplitKeys ? omp_get_max_threads() : 1;
-  if (threads > H) threads = (int)H;
-  auto heads = [&](int id, int nt) {
-    thread_local std::vector<float> scores;
-    if ((int64_t)scores.size() < len) scores.resize(len);
-    for (int64_t h = id; h < H; h += nt)
-      attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
-  };
-  if (threads <= 1) {
-    heads(0, 1);
-  } else {
-#pragma omp parallel num_threads(threads)
-    heads(omp_get_thread_num(), omp_get_num_threads());
-  }
+  static std::vector<float> scores;
+  if ((int64_t)scores.size() < len) scores.resize(len);
+  for (int64_t h = 0; h < H; h++) attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
   return nullptr;
 }
 
