@@ -510,7 +510,7 @@ napi_value Attend(napi_env env, napi_callback_info info) {
   if (!inHeap(q, T * d, length) || !inHeap(kT, d * cap, length) || !inHeap(v, cap * d, length) || !inHeap(out, T * d, length))
     return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
   int64_t dh = d / H;
-  static std::vector<float> scores;
+  thread_local std::vector<float> scores;  // per JS thread (Node workers may load the addon too)
   if ((int64_t)scores.size() < len) scores.resize(len);
   for (int64_t h = 0; h < H; h++) attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
   return nullptr;
