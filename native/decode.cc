@@ -166,8 +166,8 @@ const int64_t kSplitMacs = 1 << 21;
 // Chunks of work shared between the calling thread and helpers, without a barrier: the caller
 // takes chunks until none is left and then waits only for chunks a helper has taken. A helper
 // that is not running (a busy machine: other processes on the cores) never holds the caller up,
-// which an OpenMP team does (its end waits for every thread to arrive); with a core free, the
-// helpers wake within microseconds and take their share. Results do not depend on who computes a
+// which an OpenMP team does (its end waits for every thread to arrive); with a core free, a
+// helper wakes and takes its share. Results do not depend on who computes a
 // chunk.
 class Helpers {
  public:

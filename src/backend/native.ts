@@ -10,7 +10,10 @@
  * addon cannot load), WHISPER_NATIVE=0 or unset leaves wasm's own kernels; describeBackend says
  * which path runs and why. Model code is unchanged: the kernel swap and the op override
  * (`matMulT` and the BatchMatMul gradient without transposing first, since sgemm takes transposed
- * operands of many rows at no cost) all live here.
+ * operands of many rows at no cost) all live here. A generation step's few-row Linears (the
+ * vocabulary projection too) and attention run in the addon as well (native/decode.cc: the wasm
+ * kernels' sums in the same order with AVX-512, so the same bits; float16 copies of weights whose
+ * values are all float16, as in the checkpoints: exact, half the bytes).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -187,8 +190,8 @@ const packedWeights = new WeakMap<object, PackedWeight | null>();
 
 /**
  * WhisperLinear (wasm/kernels.ts; a generation step's Linears) in the addon: the wasm kernel's
- * sums with AVX-512, the weight read as float16 where that is exact, the vocabulary projection on
- * the OpenMP threads.
+ * sums with AVX-512, the weight read as float16 where that is exact, the vocabulary projection
+ * shared with a helper thread (decode.cc).
  */
 function linearRows(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
   const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => args.inputs[k] as tf.TensorInfo | undefined);
@@ -204,7 +207,7 @@ function linearRows(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): Ret
   return out;
 }
 
-/** WhisperAttend (wasm/kernels.ts) in the addon: the same sums, wider vectors, heads of the cross-attention on the OpenMP threads. */
+/** WhisperAttend (wasm/kernels.ts) in the addon: the same sums, wider vectors (one thread: a second one did not pay off). */
 function attend(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
   const [q, kT, v] = ['q', 'kT', 'v'].map((k) => args.inputs[k] as tf.TensorInfo);
   const { heads, length, causal } = args.attrs as unknown as { heads: number; length: number; causal: number };
@@ -278,7 +281,7 @@ export function startNative(threads: number): string {
       if (residual) inputs.res = residual;
       return fused('WhisperLinear', inputs, { scale })![0] as tf.Tensor2D;
     },
-    // `linear` stays wasm's: it multiplies by the transposed weight copy, a plain product that the
+    // `linear` of many rows stays wasm's: it multiplies by the transposed weight copy, a plain product that the
     // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
     // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.
     matMulT: (a, b, transposeA, transposeB) => (enabled ? tf.matMul(a, b, transposeA, transposeB) : wasmOps.matMulT(a, b, transposeA, transposeB)),
@@ -286,7 +289,7 @@ export function startNative(threads: number): string {
   const info = addon.info();
   enabled = true;
   setDirectTransposedProducts(true);
-  return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})`);
+  return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})${decode ? ' + generation-step kernels' : ''}`);
 }
 
 /** Whether startNative ran in this process. */
