@@ -139,6 +139,9 @@ static napi_value Info(napi_env env, napi_callback_info) {
   return out;
 }
 
+// decode.cc: the few-row kernels of a generation step.
+napi_value InitDecode(napi_env env, napi_value exports);
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -146,7 +149,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
-  return exports;
+  return InitDecode(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

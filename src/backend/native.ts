@@ -10,13 +10,16 @@
  * addon cannot load), WHISPER_NATIVE=0 or unset leaves wasm's own kernels; describeBackend says
  * which path runs and why. Model code is unchanged: the kernel swap and the op override
  * (`matMulT` and the BatchMatMul gradient without transposing first, since sgemm takes transposed
- * operands of many rows at no cost) all live here.
+ * operands of many rows at no cost) all live here. A generation step's few-row Linears (the
+ * vocabulary projection too) and attention run in the addon as well (native/decode.cc: the wasm
+ * kernels' sums in the same order with AVX-512, so the same bits; float16 copies of weights whose
+ * values are all float16, as in the checkpoints: exact, half the bytes).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { registeredOps, registerOps } from './ops';
-import { setDirectTransposedProducts } from './wasm/kernels';
+import { FrozenWeight, isTrainable, registeredOps, registerOps, recording } from './ops';
+import { fused, setDirectTransposedProducts } from './wasm/kernels';
 
 /** The addon's functions (native/dnnl.cc). */
 export interface NativeAddon {
@@ -27,7 +30,18 @@ export interface NativeAddon {
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
   info(): { version: string; threads: number; isa: number };
+  /** decode.cc: the weight at heap[offset..] as float16 outside the heap when that is exact (else null: read in place). */
+  packWeight?(heap: Float32Array, offset: number, rows: number, cols: number): PackedWeight | null;
+  /** decode.cc: out = ((x w^T) + b) * scale + res for x [rows, n], w [m, n] (offsets in floats, -1 = no b/res). */
+  linearRows?(heap: Float32Array, x: number, w: number, packed: PackedWeight | null, b: number, res: number, out: number,
+    rows: number, n: number, m: number, scale: number): void;
+  /** decode.cc: wasm's WhisperAttend (same bits): one batch row's q [T, d] to the first len positions of kT [d, cap], v [cap, d]. */
+  attend?(heap: Float32Array, q: number, kT: number, v: number, out: number, T: number, d: number, heads: number,
+    cap: number, len: number, causal: number): void;
 }
+
+/** A weight the addon keeps as float16 (opaque). */
+export type PackedWeight = { readonly packedWeight: unique symbol };
 
 /** Under the project root. (A plain string: this module is also bundled into the demo page, where `path` is a stub that throws.) */
 const ADDON = ['native', 'build', 'Release', 'whisper_dnnl.node'];
@@ -171,6 +185,48 @@ function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf
   return out;
 }
 
+/** Float16 copies of weights by their data (null: not exact in float16, read in place). */
+const packedWeights = new WeakMap<object, PackedWeight | null>();
+
+/**
+ * WhisperLinear (wasm/kernels.ts; a generation step's Linears) in the addon: the wasm kernel's
+ * sums with AVX-512, the weight read as float16 where that is exact, the vocabulary projection
+ * shared with a helper thread (decode.cc).
+ */
+function linearRows(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
+  const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => args.inputs[k] as tf.TensorInfo | undefined);
+  const backend = args.backend as unknown as WasmBackend;
+  const [rows, n] = x!.shape;
+  const m = w!.shape[0];
+  const out = backend.makeOutput([rows, m], 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo | undefined) => (t ? backend.dataIdMap.get(t.dataId).memoryOffset / 4 : -1);
+  let packed = packedWeights.get(w!.dataId);
+  if (packed === undefined) packedWeights.set(w!.dataId, (packed = addon.packWeight!(h, at(w), m, n)));
+  addon.linearRows!(h, at(x), at(w), packed, at(b), at(res), at(out), rows, n, m, (args.attrs as unknown as { scale: number }).scale);
+  return out;
+}
+
+/** WhisperAttend (wasm/kernels.ts) in the addon: the same sums, wider vectors (one thread: a second one did not pay off). */
+function attend(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
+  const [q, kT, v] = ['q', 'kT', 'v'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const { heads, length, causal } = args.attrs as unknown as { heads: number; length: number; causal: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput(q.shape, 'float32');
+  const scratch = backend.makeOutput([0], 'float32'); // the kernel's second output (wasm's scores); the addon keeps its own
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  addon.attend!(h, at(q), at(kT), at(v), at(out), q.shape[0], q.shape[1], heads, kT.shape[1], length, causal);
+  return [out, scratch];
+}
+
+/**
+ * Rows up to which `linear` and `affine` run as WhisperLinear outside training (wasm/ops.ts
+ * FEW_ROWS): a generation step's, the vocabulary projection included (in the addon it is a
+ * threaded pass over the float16 weight; wasm leaves it to XNNPACK).
+ */
+const FEW_ROWS = 16;
+
 let active: string | undefined;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
@@ -204,9 +260,28 @@ export function startNative(threads: number): string {
   tf.unregisterKernel('Conv2D', 'wasm');
   tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
   const wasmOps = registeredOps('wasm');
+  const decode = addon.linearRows && addon.attend && addon.packWeight;
+  if (decode) {
+    for (const [name, kernel] of [['WhisperLinear', linearRows], ['WhisperAttend', attend]] as const) {
+      const wasmKernel = tf.getKernel(name, 'wasm')!.kernelFunc;
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => (enabled ? kernel(addon, args) : wasmKernel(args)) });
+    }
+  }
+  const rowsKernel = (x: tf.Tensor2D, w: FrozenWeight, training: boolean) => enabled && decode && !training && !recording()
+    && !w.quantized && !isTrainable(w.weight) && x.shape[0] <= FEW_ROWS && x.shape[1] % 4 === 0;
   registerOps('wasm', {
     ...wasmOps,
-    // `linear` stays wasm's: it multiplies by the transposed weight copy, a plain product that the
+    linear: (x, w, training) => (rowsKernel(x, w, training)
+      ? fused('WhisperLinear', { x, w: w.weight }, { scale: 1 })![0] as tf.Tensor2D : wasmOps.linear(x, w, training)),
+    affine: (x, w, bias, scale, residual, training) => {
+      if (!rowsKernel(x, w, training)) return wasmOps.affine(x, w, bias, scale, residual, training);
+      const inputs: Record<string, tf.Tensor> = { x, w: w.weight };
+      if (bias) inputs.b = bias;
+      if (residual) inputs.res = residual;
+      return fused('WhisperLinear', inputs, { scale })![0] as tf.Tensor2D;
+    },
+    // `linear` of many rows stays wasm's: it multiplies by the transposed weight copy, a plain product that the
     // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
     // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.
     matMulT: (a, b, transposeA, transposeB) => (enabled ? tf.matMul(a, b, transposeA, transposeB) : wasmOps.matMulT(a, b, transposeA, transposeB)),
@@ -214,7 +289,7 @@ export function startNative(threads: number): string {
   const info = addon.info();
   enabled = true;
   setDirectTransposedProducts(true);
-  return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})`);
+  return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})${decode ? ' + generation-step kernels' : ''}`);
 }
 
 /** Whether startNative ran in this process. */

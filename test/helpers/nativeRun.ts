@@ -10,7 +10,7 @@
  *                                              whisper-tiny's greedy tokens on N reference clips
  */
 import seedrandom from 'seedrandom';
-import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
+import { initBackend, describeBackend, tf, affine, attention, concatKeyValue, keyValue, linear, matMulT, softmaxTimes } from '../../src/backend';
 import { startNative } from '../../src/backend/native';
 import { DerivedTensors, FrozenWeight } from '../../src/backend/ops';
 import { loadAudio } from '../../src/audio/decode';
@@ -72,6 +72,34 @@ function compute(): Record<string, Float32Array[]> {
     const vals = random([600, 64], rng);
     const dctx = random([600, 64], rng);
     keep('softmaxTimes grads', tf.grads((sc: tf.Tensor, vv: tf.Tensor) => softmaxTimes(sc, vv))([s, vals], dctx));
+  });
+  tf.tidy(() => {
+    // A generation step's kernels (no tape): Linears of 1 and 5 rows on a weight whose values are
+    // float16 (as in the checkpoints; the addon reads its float16 copy) and on one whose values are
+    // not, with bias, scale and residual; attention of 1 and 5 queries to 1500 audio positions and,
+    // causal, to a cache grown in place to 130 positions. Named "step ...": the same bits as wasm's.
+    const half = (t: tf.Tensor) => tf.tensor(Float32Array.from(t.dataSync() as Float32Array, (v) => Math.round(v * 2048) / 2048), t.shape);
+    for (const rows of [1, 5]) {
+      const x = random([rows, 384], rng) as tf.Tensor2D;
+      const b = random([1536], rng);
+      const res = random([rows, 1536], rng) as tf.Tensor2D;
+      for (const [kind, weight] of [['float16', half(random([1536, 384], rng))], ['float32', random([1536, 384], rng)]] as const) {
+        const w: FrozenWeight = { weight: weight as tf.Tensor2D, derived: new DerivedTensors() };
+        keep(`step linear ${rows}x1536x384 ${kind}`, [affine(x, w, b, { scale: 0.125, residual: res }), affine(x, w)]);
+        w.derived.dispose();
+      }
+      const vocab: FrozenWeight = { weight: half(random([51865, 384], rng)) as tf.Tensor2D, derived: new DerivedTensors() };
+      keep(`vocabulary projection ${rows} rows`, [linear(x, vocab)]);
+      vocab.derived.dispose();
+      const audio = random([1, 1500, 384], rng) as tf.Tensor3D;
+      const cross = keyValue(audio, tf.mul(audio, 0.5) as tf.Tensor3D, 6);
+      const q = random([1, rows, 384], rng) as tf.Tensor3D;
+      keep(`step cross-attention ${rows} queries`, [attention(q, cross, 6)]);
+      let cache = keyValue(random([1, 125, 384], rng) as tf.Tensor3D, random([1, 125, 384], rng) as tf.Tensor3D, 6);
+      cache = concatKeyValue(cache, keyValue(random([1, rows, 384], rng) as tf.Tensor3D, random([1, rows, 384], rng) as tf.Tensor3D, 6));
+      const mask = tf.zeros([rows, 125 + rows]) as tf.Tensor2D; // shape only: the kernels apply causality by position
+      keep(`step causal self-attention ${rows} queries`, [attention(q, cache, 6, mask)]);
+    }
   });
   return out;
 }

@@ -1,0 +1,89 @@
+/**
+ * A greedy decoder step of whisper-tiny (jfk, one token per call on a growing cache): wasm's
+ * kernels and the native ones (src/backend/native.ts) alternately in one process (median step of
+ * each round, the ratio per round), then where one step's time goes on each path: per kernel
+ * (tf.profile: count and time) and the rest of the step's wall time (tfjs dispatch, JavaScript).
+ *
+ *   npx tsx bench/decoder-step.ts [--rounds 6] [--steps 30]
+ */
+import { loadAudio } from '../src/audio/decode';
+import { describeBackend, initBackend, tf } from '../src/backend';
+import { nativeActive, setNativeProducts, startNative } from '../src/backend/native';
+import { AudioFeatures, DecoderSession } from '../src/model/inference';
+import { loadWhisper } from '../src/model/pipeline';
+import { sharedDir } from '../tools/shared';
+import { parseFlags, positiveIntFlag } from '../apps/args';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function main() {
+  const text = { type: 'string' } as const;
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: text, steps: text });
+  const rounds = positiveIntFlag('rounds', flags.rounds) ?? 6;
+  const steps = positiveIntFlag('steps', flags.steps) ?? 30;
+  const report = await initBackend();
+  if (!nativeActive()) startNative(report.threads ?? 1);
+  console.log(describeBackend(report).split('\n')[0]);
+  const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
+  const features = pipe.featureExtractor.call([await loadAudio(sharedDir('datasets', 'samples', 'jfk.flac'))]);
+  const hidden = pipe.model.encode(features);
+  const audio = new AudioFeatures(pipe.model, hidden);
+  const prompt = [...pipe.tokenizer.prefixTokens({ language: 'en' })];
+  /** Median ms of `steps` single-token calls after 10 warm ones, on a fresh session; the session is returned for profiling. */
+  const run = async (keep = false) => {
+    const session = new DecoderSession(audio, [0]);
+    const row = [...prompt];
+    await session.logits([row]);
+    const ms: number[] = [];
+    for (let i = 0; i < 10 + steps; i++) {
+      row.push(400 + i);
+      const t0 = performance.now();
+      await session.logits([row]);
+      if (i >= 10) ms.push(performance.now() - t0);
+    }
+    if (!keep) session.dispose();
+    return { ms: median(ms), fastest: Math.min(...ms), session, row };
+  };
+  const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const fastest = { wasm: Infinity, native: Infinity };
+  const ratios: number[] = [];
+  for (let r = -1; r < rounds; r++) {
+    const t: Record<string, number> = {};
+    for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
+      setNativeProducts(path === 'native');
+      const r = await run();
+      t[path] = r.ms;
+      fastest[path] = Math.min(fastest[path], r.fastest);
+    }
+    if (r < 0) continue;
+    ms.wasm.push(t.wasm);
+    ms.native.push(t.native);
+    ratios.push(t.wasm / t.native);
+  }
+  const tps = (x: number) => (1000 / x).toFixed(0);
+  console.log(`decoder step, median of ${rounds} rounds: wasm ${median(ms.wasm).toFixed(2)} ms (${tps(median(ms.wasm))} tokens/s), ` +
+    `native ${median(ms.native).toFixed(2)} ms (${tps(median(ms.native))} tokens/s); wasm / native ${median(ratios).toFixed(2)}x ` +
+    `(${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}); fastest step: wasm ${fastest.wasm.toFixed(2)} ms ` +
+    `(${tps(fastest.wasm)} tokens/s), native ${fastest.native.toFixed(2)} ms (${tps(fastest.native)} tokens/s)`);
+  for (const path of ['wasm', 'native'] as const) {
+    setNativeProducts(path === 'native');
+    const { session, row } = await run(true);
+    row.push(600);
+    const t0 = performance.now();
+    const info = await tf.profile(async () => { await session.logits([row]); });
+    const wall = performance.now() - t0;
+    session.dispose();
+    const by = new Map<string, { n: number; ms: number }>();
+    for (const k of info.kernels) {
+      const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+      const e = by.get(key) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += k.kernelTimeMs as number;
+      by.set(key, e);
+    }
+    const total = info.kernels.reduce((s, k) => s + (k.kernelTimeMs as number), 0);
+    console.log(`${path}: one profiled step ${wall.toFixed(2)} ms wall, ${info.kernels.length} kernels, kernel time ${total.toFixed(2)} ms`);
+    for (const [k, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8)) console.log(`  ${e.ms.toFixed(3).padStart(7)} ms ${String(e.n).padStart(3)}x ${k}`);
+  }
+}
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,528 @@
+// The few-row kernels of a generation step (src/backend/native.ts): a Linear on 1-16 rows and
+// attention of a few queries to a cache or to the audio positions, on the wasm heap's float32
+// memory like dnnl.cc's sgemm. They do what the wasm SIMD kernels linearRows and attend do
+// (src/backend/wasm/simd.ts), with the same float operations in the same order (16 lanes per
+// dot product added pairwise at the end; sums over a head's dims and over positions in order;
+// Cephes' exp), so they give the same bits: only wider vectors (AVX-512), a second thread for the
+// big ones, and weights read as float16 where that loses nothing.
+//
+// A weight whose every value is a float16 (a checkpoint stored in F16, as the shared ones are) is
+// copied once as float16 (packWeight): converting back is exact, so the products are unchanged,
+// and a step reads half the bytes (the vocabulary projection alone is 80 MB of float32).
+#include <node_api.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define NCHECK(call)                                                         \
+  do {                                                                       \
+    if ((call) != napi_ok) {                                                 \
+      napi_throw_error(env, nullptr, "whisper_dnnl: N-API call failed: " #call); \
+      return nullptr;                                                        \
+    }                                                                        \
+  } while (0)
+
+namespace {
+
+bool fail(napi_env env, const char* fn, const char* msg) {
+  char buf[160];
+  snprintf(buf, sizeof buf, "whisper_dnnl.%s: %s", fn, msg);
+  napi_throw_error(env, nullptr, buf);
+  return false;
+}
+
+bool heapOf(napi_env env, napi_value v, float** data, size_t* length, const char* fn) {
+  bool is = false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_float32_array)
+    return fail(env, fn, "the heap must be a Float32Array");
+  *data = static_cast<float*>(ptr);
+  return true;
+}
+
+bool ints(napi_env env, napi_value* argv, size_t n, int64_t* out, const char* fn) {
+  for (size_t i = 0; i < n; i++)
+    if (napi_get_value_int64(env, argv[i], &out[i]) != napi_ok) return fail(env, fn, "integer arguments expected");
+  return true;
+}
+
+// Whether [offset, offset + count) lies in a heap of `length` floats (offset -1: absent, allowed when optional).
+bool inHeap(int64_t offset, int64_t count, size_t length, bool optional = false) {
+  if (offset == -1) return optional;
+  return offset >= 0 && count >= 0 && offset + count <= (int64_t)length;
+}
+
+#if defined(__x86_64__)
+const bool kAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c");
+#else
+const bool kAvx512 = false;
+#endif
+
+// A weight kept outside the heap as float16 (rows x cols).
+struct Packed {
+  int64_t rows, cols;
+  uint16_t* half;
+};
+
+void freePacked(napi_env env, void* data, void*) {
+  Packed* p = static_cast<Packed*>(data);
+  int64_t change = 0;
+  napi_adjust_external_memory(env, -(int64_t)(p->rows * p->cols * 2), &change);
+  free(p->half);
+  delete p;
+}
+
+// ---- one output of linearRows: ((x . w) + b) * scale + res, the wasm kernel's order ----
+
+// The wasm kernel's final additions: lanes l, 4+l, 8+l, 12+l pairwise, then the four pairwise.
+inline float reduce16(const float* a) {
+  float t[4];
+  for (int l = 0; l < 4; l++) t[l] = (a[l] + a[4 + l]) + (a[8 + l] + a[12 + l]);
+  return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+// Portable dot product in 16 lanes (then 4), float32 weight row.
+float dotGeneric(const float* x, const float* w, int64_t n) {
+  float a[16] = {0};
+  int64_t k = 0, n16 = n & ~(int64_t)15;
+  for (; k < n16; k += 16)
+    for (int l = 0; l < 16; l++) a[l] = a[l] + x[k + l] * w[k + l];
+  for (; k < n; k += 4)
+    for (int l = 0; l < 4; l++) a[l] = a[l] + x[k + l] * w[k + l];
+  return reduce16(a);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,f16c"))) inline __m512 load16(const float* w) { return _mm512_loadu_ps(w); }
+__attribute__((target("avx512f,f16c"))) inline __m512 load16(const uint16_t* w) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+}
+__attribute__((target("avx512f,f16c"))) inline __m128 load4(const float* w) { return _mm_loadu_ps(w); }
+__attribute__((target("avx512f,f16c"))) inline __m128 load4(const uint16_t* w) {
+  return _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w)));
+}
+
+// Dot products of x [rows, n] with weight rows o0..o1 ([m, n], float32 or float16), the wasm
+// kernel's lanes and order (no fused multiply-add: a multiply, then an add, as wasm SIMD does).
+template <typename W>
+__attribute__((target("avx512f,f16c"))) void linearAvx512(const float* x, const W* w, const float* b, const float* res, float* out,
+    int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
+  int64_t n16 = n & ~(int64_t)15;
+  for (int64_t o = o0; o < o1; o++) {
+    const W* wr = w + o * n;
+    for (int64_t r = 0; r < rows; r++) {
+      const float* xr = x + r * n;
+      __m512 acc = _mm512_setzero_ps();
+      int64_t k = 0;
+      for (; k < n16; k += 16) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(xr + k), load16(wr + k)));
+      float a[16];
+      _mm512_storeu_ps(a, acc);
+      if (k < n) {
+        __m128 a0 = _mm_loadu_ps(a);
+        for (; k < n; k += 4) a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(xr + k), load4(wr + k)));
+        _mm_storeu_ps(a, a0);
+      }
+      float y = reduce16(a);
+      if (b) y = y + b[o];
+      y = y * scale;
+      if (res) y = y + res[r * m + o];
+      out[r * m + o] = y;
+    }
+  }
+}
+#endif
+
+void linearGeneric(const float* x, const float* w, const float* b, const float* res, float* out,
+    int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; o++) {
+    for (int64_t r = 0; r < rows; r++) {
+      float y = dotGeneric(x + r * n, w + o * n, n);
+      if (b) y = y + b[o];
+      y = y * scale;
+      if (res) y = y + res[r * m + o];
+      out[r * m + o] = y;
+    }
+  }
+}
+
+// Products from this many multiply-adds on share their outputs with helper threads (a vocabulary
+// projection; a 384 x 1536 Linear of one row is over before a second thread wakes).
+const int64_t kSplitMacs = 1 << 21;
+
+// Chunks of work shared between the calling thread and helpers, without a barrier: the caller
+// takes chunks until none is left and then waits only for chunks a helper has taken. A helper
+// that is not running (a busy machine: other processes on the cores) never holds the caller up,
+// which an OpenMP team does (its end waits for every thread to arrive); with a core free, a
+// helper wakes and takes its share. Results do not depend on who computes a
+// chunk.
+class Helpers {
+ public:
+  // run(i) for i in [0, chunks), on the caller and up to `helpers` helper threads.
+  // (A second caller meanwhile, another Node worker thread with the addon, runs its chunks alone.)
+  void share(int64_t chunks, int helpers, const std::function<void(int64_t)>& run) {
+    std::unique_lock<std::mutex> caller(busy_, std::try_to_lock);
+    if (!caller.owns_lock()) {
+      for (int64_t i = 0; i < chunks; i++) run(i);
+      return;
+    }
+    start(helpers);
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      gen = ++gen_;
+      job_ = &run;
+      chunks_ = chunks;
+      ticket_.store(gen << 32);
+    }
+    cv_.notify_all();
+    work(gen, chunks, run);
+    while (inFlight_.load() != 0) std::this_thread::yield();
+  }
+
+ private:
+  // Takes chunks of job `gen` until none is left.
+  void work(uint64_t gen, int64_t chunks, const std::function<void(int64_t)>& run) {
+    for (;;) {
+      uint64_t t = ticket_.load();
+      if ((t >> 32) != gen || (int64_t)(t & 0xffffffffu) >= chunks) return;
+      if (ticket_.compare_exchange_weak(t, t + 1)) run((int64_t)(t & 0xffffffffu));
+    }
+  }
+
+  void start(int helpers) {
+    while ((int)threads_.size() < helpers) {
+      threads_.emplace_back([this] {
+        uint64_t seen = 0;
+        for (;;) {
+          const std::function<void(int64_t)>* job;
+          int64_t chunks;
+          uint64_t gen;
+          {
+            std::unique_lock<std::mutex> lock(m_);
+            cv_.wait(lock, [&] { return gen_ != seen; });
+            seen = gen = gen_;
+            job = job_;
+            chunks = chunks_;
+          }
+          // Counted before taking a chunk: the caller waits for this to drop back.
+          inFlight_.fetch_add(1);
+          work(gen, chunks, *job);
+          inFlight_.fetch_sub(1);
+        }
+      });
+      threads_.back().detach();
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex busy_, m_;
+  std::condition_variable cv_;
+  uint64_t gen_ = 0;
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t chunks_ = 0;
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> inFlight_{0};
+};
+
+// Never destroyed: its threads wait on it until the process ends.
+Helpers& helpers = *new Helpers;
+
+// ---- attend: the wasm kernel's attention of T queries to `len` positions, every head ----
+
+// exp(z) for z <= 0 as the wasm kernel computes it (Cephes' expf polynomial, 2^n in the exponent bits).
+inline float expCephes(float z) {
+  z = z > -87.f ? z : -87.f;
+  float n = nearbyintf(z * 1.44269504f);
+  float r = (z - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = ((p * r) * r + r) + 1.f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scaleBits;
+  memcpy(&scaleBits, &bits, 4);
+  return p * scaleBits;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,f16c"))) inline __m512 expCephes16(__m512 z) {
+  z = _mm512_max_ps(z, _mm512_set1_ps(-87.f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f))), _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.f));
+  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+// e = exp(s - m) for 16 scores.
+__attribute__((target("avx512f,f16c"))) void exp16(const float* s, float m, float* e) {
+  _mm512_storeu_ps(e, expCephes16(_mm512_sub_ps(_mm512_loadu_ps(s), _mm512_set1_ps(m))));
+}
+
+// scores[s] = sum over j of q[j] kT[j, s], in order of j, 16 positions at a time from s; returns where it stopped.
+__attribute__((target("avx512f,f16c"))) int64_t scores16(const float* qr, const float* k0, float* scores, int64_t dh, int64_t cap, int64_t s, int64_t n) {
+  for (; s + 16 <= n; s += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < dh; j++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(qr[j]), _mm512_loadu_ps(k0 + j * cap + s)));
+    _mm512_storeu_ps(scores + s, acc);
+  }
+  return s;
+}
+
+// o[j] = sum over t < n of p[t] v[t, j], in order of t, 64 then 16 dims at a time from j (vr: v's
+// row 0 at the head's first dim); returns where it stopped.
+__attribute__((target("avx512f,f16c"))) int64_t values16(const float* p, const float* vr, float* o, int64_t d, int64_t n, int64_t j, int64_t dh) {
+  for (; j + 64 <= dh; j += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t t = 0; t < n; t++) {
+      __m512 pt = _mm512_set1_ps(p[t]);
+      const float* r = vr + t * d + j;
+      a0 = _mm512_add_ps(a0, _mm512_mul_ps(pt, _mm512_loadu_ps(r)));
+      a1 = _mm512_add_ps(a1, _mm512_mul_ps(pt, _mm512_loadu_ps(r + 16)));
+      a2 = _mm512_add_ps(a2, _mm512_mul_ps(pt, _mm512_loadu_ps(r + 32)));
+      a3 = _mm512_add_ps(a3, _mm512_mul_ps(pt, _mm512_loadu_ps(r + 48)));
+    }
+    _mm512_storeu_ps(o + j, a0);
+    _mm512_storeu_ps(o + j + 16, a1);
+    _mm512_storeu_ps(o + j + 32, a2);
+    _mm512_storeu_ps(o + j + 48, a3);
+  }
+  for (; j + 16 <= dh; j += 16) {
+    __m512 a0 = _mm512_setzero_ps();
+    for (int64_t t = 0; t < n; t++) a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_set1_ps(p[t]), _mm512_loadu_ps(vr + t * d + j)));
+    _mm512_storeu_ps(o + j, a0);
+  }
+  return j;
+}
+
+// half[0..count) = w as float16 while every value is one exactly; false at the first that is not
+// (NaN never compares equal: such weights stay float32).
+__attribute__((target("avx512f,f16c"))) bool toHalf(const float* w, uint16_t* half, int64_t count) {
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    __m512 x = _mm512_loadu_ps(w + i);
+    __m256i h = _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (_mm512_cmpneq_ps_mask(_mm512_cvtph_ps(h), x) != 0) return false;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(half + i), h);
+  }
+  for (; i < count; i++) {
+    __m128i h = _mm_cvtps_ph(_mm_set_ss(w[i]), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (!(_mm_cvtss_f32(_mm_cvtph_ps(h)) == w[i])) return false;
+    half[i] = (uint16_t)_mm_extract_epi16(h, 0);
+  }
+  return true;
+}
+#endif
+
+// Softmax of the n scores in place, in the wasm kernel's order (sums in 4 lanes, then a tail).
+void softmaxRow(float* s, int64_t n, bool wide) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; i++) m = fmaxf(m, s[i]);
+  float lanes[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+#if defined(__x86_64__)
+  if (wide) {
+    // 16 at a time, each value added to the lane (i mod 4) it joins in the wasm kernel, in order.
+    for (; i + 16 <= n; i += 16) {
+      float e[16];
+      exp16(s + i, m, e);
+      memcpy(s + i, e, 64);
+      for (int g = 0; g < 16; g += 4)
+        for (int l = 0; l < 4; l++) lanes[l] = lanes[l] + e[g + l];
+    }
+  }
+#endif
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; l++) {
+      s[i + l] = expCephes(s[i + l] - m);
+      lanes[l] = lanes[l] + s[i + l];
+    }
+  float tail = 0;
+  for (; i < n; i++) {
+    s[i] = expCephes(s[i] - m);
+    tail = tail + s[i];
+  }
+  float inv = 1.f / (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + tail);
+  for (i = 0; i < n; i++) s[i] = s[i] * inv;
+}
+
+// One head h of attend for every query: q [T, d], kT [d, cap], v [cap, d], out [T, d]; scores
+// scratch of len floats.
+void attendHead(const float* q, const float* kT, const float* v, float* out, float* scores,
+    int64_t T, int64_t d, int64_t dh, int64_t h, int64_t cap, int64_t len, bool causal) {
+  for (int64_t i = 0; i < T; i++) {
+    int64_t n = causal ? len - T + 1 + i : len;
+    const float* qr = q + i * d + h * dh;
+    float* o = out + i * d + h * dh;
+    const float* k0 = kT + h * dh * cap;
+    int64_t s = 0;
+#if defined(__x86_64__)
+    if (kAvx512) s = scores16(qr, k0, scores, dh, cap, s, n);
+#endif
+    for (; s < n; s++) {
+      float y = 0;
+      for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
+      scores[s] = y;
+    }
+    softmaxRow(scores, n, kAvx512);
+    // out[j] = sum over s of p[s] v[s, j], in order of s.
+    int64_t j = 0;
+#if defined(__x86_64__)
+    if (kAvx512) j = values16(scores, v + h * dh, o, d, n, j, dh);
+#endif
+    for (; j < dh; j++) {
+      float y = 0;
+      for (int64_t t = 0; t < n; t++) y = y + scores[t] * v[t * d + h * dh + j];
+      o[j] = y;
+    }
+  }
+}
+
+}  // namespace
+
+// packWeight(heap, offset, rows, cols): the weight at heap[offset..] as float16 outside the heap
+// when every value is one (an external to pass to linearRows), else null (read it in place).
+napi_value PackWeight(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  NCHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t length;
+  int64_t a[3];
+  napi_value none;
+  NCHECK(napi_get_null(env, &none));
+  if (argc != 4 || !heapOf(env, argv[0], &heap, &length, "packWeight") || !ints(env, argv + 1, 3, a, "packWeight")) return nullptr;
+  int64_t offset = a[0], rows = a[1], cols = a[2];
+  if (!inHeap(offset, rows * cols, length) || rows <= 0 || cols <= 0) return fail(env, "packWeight", "weight outside the heap"), nullptr;
+  if (!kAvx512) return none;  // float16 is read fast with F16C only; elsewhere float32 in place
+  int64_t count = rows * cols;
+  uint16_t* half = static_cast<uint16_t*>(aligned_alloc(64, ((count * 2 + 63) / 64) * 64));
+  if (!half) return none;
+  const float* w = heap + offset;
+  bool exact = false;
+#if defined(__x86_64__)
+  exact = toHalf(w, half, count);
+#endif
+  if (!exact) {
+    free(half);
+    return none;
+  }
+  Packed* p = new Packed{rows, cols, half};
+  int64_t change = 0;
+  napi_adjust_external_memory(env, count * 2, &change);
+  napi_value out;
+  NCHECK(napi_create_external(env, p, freePacked, nullptr, &out));
+  return out;
+}
+
+// linearRows(heap, x, w, packed, b, res, out, rows, n, m, scale): out[r, o] = ((x[r] . w[o]) + b[o])
+// * scale + res[r, o] for x [rows, n] and w [m, n] (heap offsets in floats; b, res = -1 when
+// absent; `packed` from packWeight, or null to read w from the heap).
+napi_value LinearRows(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  NCHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t length;
+  int64_t s[3];
+  double scale;
+  if (argc != 11) return fail(env, "linearRows", "11 arguments (heap, x, w, packed, b, res, out, rows, n, m, scale)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &length, "linearRows")) return nullptr;
+  int64_t off[5];  // x, w, b, res, out
+  if (!ints(env, argv + 1, 2, off, "linearRows") || !ints(env, argv + 4, 3, off + 2, "linearRows") ||
+      !ints(env, argv + 7, 3, s, "linearRows")) return nullptr;
+  NCHECK(napi_get_value_double(env, argv[10], &scale));
+  int64_t rows = s[0], n = s[1], m = s[2];
+  Packed* packed = nullptr;
+  napi_valuetype t;
+  NCHECK(napi_typeof(env, argv[3], &t));
+  if (t == napi_external) {
+    void* p;
+    NCHECK(napi_get_value_external(env, argv[3], &p));
+    packed = static_cast<Packed*>(p);
+    if (packed->rows != m || packed->cols != n) return fail(env, "linearRows", "packed weight of another shape"), nullptr;
+  }
+  if (rows <= 0 || n <= 0 || m <= 0 || n % 4 != 0) return fail(env, "linearRows", "rows, n, m positive, n a multiple of 4"), nullptr;
+  if (!inHeap(off[0], rows * n, length) || (!packed && !inHeap(off[1], m * n, length)) || !inHeap(off[2], m, length, true) ||
+      !inHeap(off[3], rows * m, length, true) || !inHeap(off[4], rows * m, length))
+    return fail(env, "linearRows", "an operand reaches outside the heap"), nullptr;
+  const float* x = heap + off[0];
+  const float* b = off[2] < 0 ? nullptr : heap + off[2];
+  const float* res = off[3] < 0 ? nullptr : heap + off[3];
+  float* out = heap + off[4];
+  float sc = (float)scale;
+  int threads = rows * n * m >= kSplitMacs ? omp_get_max_threads() : 1;
+  auto run = [&](int64_t o0, int64_t o1) {
+#if defined(__x86_64__)
+    if (packed) return linearAvx512(x, packed->half, b, res, out, rows, n, m, sc, o0, o1);
+    if (kAvx512) return linearAvx512(x, heap + off[1], b, res, out, rows, n, m, sc, o0, o1);
+#endif
+    linearGeneric(x, heap + off[1], b, res, out, rows, n, m, sc, o0, o1);
+  };
+  if (threads <= 1) {
+    run(0, m);
+  } else {
+    const int64_t chunk = 512;
+    helpers.share((m + chunk - 1) / chunk, threads - 1, [&](int64_t i) { run(i * chunk, (i + 1) * chunk < m ? (i + 1) * chunk : m); });
+  }
+  return nullptr;
+}
+
+// attend(heap, q, kT, v, out, T, d, heads, cap, len, causal): one batch row's attention of q [T,
+// d] (scaled) to the first len positions of kT [d, cap] and v [cap, d]; query i sees len - T + 1
+// + i positions when causal (heap offsets in floats).
+napi_value Attend(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  NCHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t length;
+  int64_t a[10];
+  if (argc != 11) return fail(env, "attend", "11 arguments (heap, q, kT, v, out, T, d, heads, cap, len, causal)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &length, "attend") || !ints(env, argv + 1, 10, a, "attend")) return nullptr;
+  int64_t q = a[0], kT = a[1], v = a[2], out = a[3], T = a[4], d = a[5], H = a[6], cap = a[7], len = a[8];
+  bool causal = a[9] != 0;
+  if (T <= 0 || d <= 0 || H <= 0 || d % H != 0 || len <= 0 || len > cap || (causal && len < T))
+    return fail(env, "attend", "sizes out of range"), nullptr;
+  if (!inHeap(q, T * d, length) || !inHeap(kT, d * cap, length) || !inHeap(v, cap * d, length) || !inHeap(out, T * d, length))
+    return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
+  int64_t dh = d / H;
+  thread_local std::vector<float> scores;  // per JS thread (Node workers may load the addon too)
+  if ((int64_t)scores.size() < len) scores.resize(len);
+  for (int64_t h = 0; h < H; h++) attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
+  return nullptr;
+}
+
+// The functions above, added to the module's exports by dnnl.cc's Init.
+napi_value InitDecode(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"packWeight", nullptr, PackWeight, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"linearRows", nullptr, LinearRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"attend", nullptr, Attend, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  NCHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
