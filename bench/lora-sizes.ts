@@ -5,11 +5,14 @@
  * LibriSpeech example of 30 s with its real transcript, loss and the LoRA gradients as one example
  * of a training step computes them (bench/native.ts's LoRA step, on another size).
  *
- *   npx tsx bench/lora-sizes.ts --size base|small [--setup A|B] [--rounds 3] [--dtype float32|float16|int8]
+ *   npx tsx bench/lora-sizes.ts --size base|small [--setup A|B] [--rounds 3] [--dtype float32|float16|int8] [--paths native,wasm]
  *
  * Setups as in BENCHMARKS.md's "Training": A, LoRA r=8 on q/v of every attention module, the
  * encoder trained through (notebook 14, the article's whisper-small setup); B, the same on the
  * decoder only, the encoder's output computed once beforehand (not timed). Needs the addon.
+ * `--paths native` times the native path alone: where wasm's kernels run out of the 4 GB wasm heap
+ * (whisper-base A does: wasm keeps transposed weight copies and XNNPACK's packed operands), the
+ * failed allocation corrupts the heap for the other path too.
  */
 import * as fs from 'fs';
 import { describeBackend, initBackend, tf, WeightDtype } from '../src/backend';
@@ -28,12 +31,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const text = { type: 'string' } as const;
 
 async function main() {
-  const { values: flags } = parseFlags(process.argv.slice(2), { size: text, setup: text, rounds: text, dtype: text });
+  const { values: flags } = parseFlags(process.argv.slice(2), { size: text, setup: text, rounds: text, dtype: text, paths: text });
   const size = flags.size ?? 'base';
   const setup = (flags.setup ?? 'A').toUpperCase();
   if (setup !== 'A' && setup !== 'B') throw new Error(`--setup ${flags.setup}: A or B`);
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 3;
   const dtype = (flags.dtype ?? 'float32') as WeightDtype;
+  const paths = (flags.paths ?? 'native,wasm').split(',') as ('wasm' | 'native')[];
+  if (!paths.length || paths.some((p) => p !== 'native' && p !== 'wasm')) throw new Error(`--paths ${flags.paths}: native, wasm or both`);
   process.env.WHISPER_BACKEND = 'native'; // fails with the reason without the addon; switched below
   const report = await initBackend();
   console.log(`${describeBackend(report).split('\n')[0]}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}; load average ${(await import('os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -65,22 +70,24 @@ async function main() {
   const ratios: number[] = [];
   for (let r = -1; r < rounds; r++) {
     const t: Record<string, number> = {};
-    for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
+    for (const path of r % 2 ? [...paths].reverse() : paths) {
       setNativeProducts(path === 'native');
       const t0 = performance.now();
       step();
       t[path] = performance.now() - t0;
     }
-    console.log(`round ${r < 0 ? 'warm-up' : r + 1}: native ${(t.native / 1000).toFixed(2)} s, wasm ${(t.wasm / 1000).toFixed(2)} s, wasm heap ${heapMiB()} MiB`);
+    console.log(`round ${r < 0 ? 'warm-up' : r + 1}: ${paths.map((p) => `${p} ${(t[p] / 1000).toFixed(2)} s`).join(', ')}, wasm heap ${heapMiB()} MiB`);
     if (r < 0) continue; // warm-up: packing, transposed copies, first allocations
-    ms.wasm.push(t.wasm);
-    ms.native.push(t.native);
-    ratios.push(t.wasm / t.native);
+    for (const p of paths) ms[p].push(t[p]);
+    if (paths.length === 2) ratios.push(t.wasm / t.native);
   }
-  const [n, w] = [median(ms.native) / 1000, median(ms.wasm) / 1000];
-  console.log(`whisper-${size} (random, ${dtype}) LoRA step ${setup}, 1 example of 30 s (${labels.length} tokens): ` +
-    `native ${n.toFixed(2)} s/example, wasm ${w.toFixed(2)} s/example; steps of batch 8 per minute: native ${(60 / (8 * n)).toFixed(2)}, wasm ${(60 / (8 * w)).toFixed(2)}; ` +
-    `wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}); load average ${(await import('os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const each = paths.map((p) => {
+    const s = median(ms[p]) / 1000;
+    return `${p} ${s.toFixed(2)} s/example (${(60 / (8 * s)).toFixed(2)} steps of batch 8 per minute)`;
+  });
+  const ratio = ratios.length ? `; wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '';
+  console.log(`whisper-${size} (random, ${dtype}) LoRA step ${setup}, 1 example of 30 s (${labels.length} tokens): ${each.join(', ')}${ratio}; ` +
+    `load average ${(await import('os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   tf.dispose([features, ids, target, ...(cached ? [cached] : [])]);
   peft.dispose();
   model.dispose();
