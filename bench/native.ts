@@ -64,7 +64,7 @@ async function main() {
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
   const encoderRounds = positiveIntFlag('encoder-rounds', flags['encoder-rounds']) ?? 4;
   const trainRounds = intFlag('train-rounds', flags['train-rounds'], 0, 0, 100);
-  process.env.WHISPER_NATIVE = '0'; // started below, to switch between the two
+  process.env.WHISPER_BACKEND = 'native'; // fails with the reason without the addon; switched below
   const report = await initBackend();
   if (report.active !== 'wasm') throw new Error(`bench/native.ts: needs the wasm backend, got ${report.active}`);
   const native = startNative(report.threads ?? 1);

@@ -29,7 +29,7 @@ if [ ! -x "$gyp" ]; then
   gyp="node $gyp"
 fi
 if log=$($gyp rebuild --nodedir="$nodedir" 2>&1); then
-  say "built native/$out (oneDNN; WHISPER_NATIVE=1 uses it)"
+  say "built native/$out (oneDNN: the wasm backend's products run on it; WHISPER_BACKEND=wasm runs without)"
 else
   say "not built: node-gyp failed (the wasm path runs); the compiler said:"
   { echo "$log" | grep -m 3 -E 'error|Error' | grep -v '^gyp ERR' || echo "$log" | tail -n 5; } | sed 's/^/[native]   /'

@@ -70,20 +70,22 @@ case "$kernels" in
   *) say "Jupyter does not see the kernel spec in $root/kernel"; exit 1 ;;
 esac
 
-# 5. The oneDNN addon (native/, WHISPER_NATIVE=1): built where g++, make and libdnnl-dev are (as root
-#    with apt, libdnnl-dev is installed like Jupyter above); never stops setup: without them the
-#    wasm path runs and build-native.sh prints why in one line.
+# 5. The oneDNN addon (native/; the wasm backend's products run on it by default once it is built):
+#    built where g++, make and libdnnl-dev are (as root with apt, they are installed like Jupyter
+#    above); never stops setup: without them wasm's own kernels run and build-native.sh prints why in one line.
 #    Tried once (stamp native/build/.apt-tried), so that an offline machine does not retry apt at every run.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -f /usr/include/oneapi/dnnl/dnnl.h ] && [ ! -f native/build/.apt-tried ]; then
+missing_native=()
+command -v g++ >/dev/null 2>&1 || missing_native+=(g++)
+command -v make >/dev/null 2>&1 || missing_native+=(make)
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] || [ -f /usr/include/dnnl.h ] || [ -f "${CONDA_PREFIX:-/nonexistent}/include/dnnl.h" ] || missing_native+=(libdnnl-dev)
+if [ ${#missing_native[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -f native/build/.apt-tried ]; then
   mkdir -p native/build && touch native/build/.apt-tried
-  missing_native=()
-  command -v g++ >/dev/null 2>&1 || missing_native+=(g++)
-  command -v make >/dev/null 2>&1 || missing_native+=(make)
-  missing_native+=(libdnnl-dev)
   say "installing with apt for the native products: ${missing_native[*]} ..."
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_native[@]}" >/dev/null 2>&1 ||
     { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_native[@]}" >/dev/null 2>&1; } ||
-    say "could not install ${missing_native[*]} (the wasm path runs)"
+    say "could not install ${missing_native[*]} (wasm's own kernels run)"
+elif [ ${#missing_native[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "for the native products (faster on a CPU): sudo apt-get install -y ${missing_native[*]}; then bash scripts/build-native.sh"
 fi
 bash scripts/build-native.sh || true
 

@@ -1,12 +1,16 @@
 /**
- * The native products (src/backend/native.ts, the oneDNN addon of native/): where the addon is
- * not built, the report says why and WHISPER_NATIVE=1 fails with that reason; where it is, its
- * products and gradients equal wasm's within float32 rounding on the model's shapes, and
- * whisper-tiny keeps the reference tokens. Each check runs in a process of its own
- * (test/helpers/nativeRun.ts): the kernel swap is once per process and must not reach other tests.
+ * The native products (src/backend/native.ts, the oneDNN addon of native/): on by default where
+ * the addon loads; where it is not built (or does not load) the report says why, wasm's own
+ * kernels run, and WHISPER_BACKEND=native fails with that reason; WHISPER_BACKEND=wasm keeps
+ * wasm's kernels beside a built addon. Where it is built, its products and gradients equal wasm's
+ * within float32 rounding on the model's shapes, and whisper-tiny keeps the reference tokens.
+ * Each check runs in a process of its own (test/helpers/nativeRun.ts): the kernel swap is once
+ * per process and must not reach other tests.
  */
 import { strict as assert } from 'assert';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { describeBackend, initBackend } from '../src/backend';
 import { nativeAddonMissing } from '../src/backend/native';
@@ -17,7 +21,7 @@ const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 function run(env: Record<string, string | undefined>, args: string[]): { ok: boolean; out: string } {
   try {
     const out = execFileSync(TSX, [path.join(ROOT, 'test', 'helpers', 'nativeRun.ts'), ...args], {
-      cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', stdio: 'pipe',
+      cwd: ROOT, env: { ...process.env, WHISPER_BACKEND: undefined, ...env }, encoding: 'utf8', stdio: 'pipe',
     });
     return { ok: true, out };
   } catch (e: any) {
@@ -28,34 +32,59 @@ function run(env: Record<string, string | undefined>, args: string[]): { ok: boo
 /** The JSON line a helper printed last. */
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
 
-describe('native oneDNN products (WHISPER_NATIVE)', function () {
+describe('native oneDNN products (WHISPER_BACKEND=native|wasm)', function () {
   this.timeout(20 * 60_000);
   const missing = nativeAddonMissing();
 
   it('describeBackend says whether the native products run, and why not', async function () {
     const r = await initBackend();
     if (r.active !== 'wasm') {
-      if (process.env.WHISPER_NATIVE === '1') assert.match(r.native ?? '', /under the wasm backend only/);
-      else assert.equal(r.native, undefined);
+      assert.equal(r.native, undefined);
       this.skip();
     }
-    if (process.env.WHISPER_NATIVE === '1') assert.match(describeBackend(r), /native oneDNN \d+\.\d+\.\d+ sgemm \(\d+ threads?\)/);
-    else if (missing) assert.match(describeBackend(r), /native off: .*addon not built .*build-native\.sh/);
-    else assert.match(describeBackend(r), /native off: WHISPER_NATIVE (unset|=0).*the addon is built/);
+    const text = describeBackend(r);
+    if (process.env.WHISPER_BACKEND === 'wasm') assert.match(text, /\(forced by WHISPER_BACKEND=wasm\)\n\s+native off: WHISPER_BACKEND=wasm runs wasm's own kernels/);
+    else if (missing) assert.match(text, /\n\s+native off: addon not built .*build-native\.sh/);
+    else assert.match(text, /^backend: wasm \(\d+ threads?; products: native oneDNN \d+\.\d+\.\d+ sgemm \(\d+ threads?\)\)/);
   });
 
-  it('WHISPER_NATIVE=1 without the addon fails with the reason; any other value than 0/1 is refused; on another backend it is said', function () {
-    const cpu = run({ WHISPER_NATIVE: '1', WHISPER_BACKEND: 'cpu' }, ['describe']);
+  it('without the addon (or with one that does not load) wasm runs with the reason, WHISPER_BACKEND=native fails with it; WHISPER_NATIVE is refused', function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'native-test-'));
+    try {
+      const absent = { WHISPER_NATIVE_ADDON: path.join(dir, 'absent.node') };
+      const auto = run(absent, ['describe']);
+      assert.ok(auto.ok, auto.out);
+      assert.match(lastJson(auto.out).describe, /^backend: wasm \(\d+ threads?\)\n\s+native off: addon not built \(.*absent\.node missing; bash scripts\/build-native\.sh needs g\+\+ and libdnnl-dev\)/);
+      const forced = run({ ...absent, WHISPER_BACKEND: 'native' }, ['describe']);
+      assert.ok(!forced.ok);
+      assert.match(forced.out, /WHISPER_BACKEND=native was requested but cannot start: the native products cannot start: addon not built/);
+      // A file that is no shared library (a half-written build, a library of another machine).
+      fs.writeFileSync(path.join(dir, 'broken.node'), 'not an ELF file');
+      const broken = { WHISPER_NATIVE_ADDON: path.join(dir, 'broken.node') };
+      const autoBroken = run(broken, ['describe']);
+      assert.ok(autoBroken.ok, autoBroken.out);
+      assert.match(lastJson(autoBroken.out).describe, /\n\s+native off: addon did not load: .*broken\.node/);
+      const forcedBroken = run({ ...broken, WHISPER_BACKEND: 'native' }, ['describe']);
+      assert.ok(!forcedBroken.ok);
+      assert.match(forcedBroken.out, /WHISPER_BACKEND=native was requested but cannot start: the native products cannot start: addon did not load/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const wasm = run({ WHISPER_BACKEND: 'wasm' }, ['describe']);
+    assert.ok(wasm.ok, wasm.out);
+    assert.match(lastJson(wasm.out).describe, /^backend: wasm \(\d+ threads?\) \(forced by WHISPER_BACKEND=wasm\)\n\s+native off: WHISPER_BACKEND=wasm runs wasm's own kernels; /);
+    const cpu = run({ WHISPER_BACKEND: 'cpu' }, ['describe']);
     assert.ok(cpu.ok, cpu.out);
-    assert.match(lastJson(cpu.out).describe, /backend: cpu.*\n\s+native off: the native products run under the wasm backend only, not cpu/);
-    const bad = run({ WHISPER_NATIVE: 'yes', WHISPER_BACKEND: 'wasm' }, ['products']);
-    assert.ok(!bad.ok);
-    assert.match(bad.out, /WHISPER_NATIVE=yes must be 1/);
-    if (!missing) return;
-    console.log(`      ${missing}: checking only that WHISPER_NATIVE=1 explains it`);
-    const { ok, out } = run({ WHISPER_NATIVE: '1', WHISPER_BACKEND: 'wasm' }, ['transcribe', '1']);
-    assert.ok(!ok);
-    assert.match(out, /WHISPER_NATIVE=1 was requested but the native products cannot start: addon not built/);
+    assert.doesNotMatch(lastJson(cpu.out).describe, /native/);
+    const old = run({ WHISPER_NATIVE: '1' }, ['describe']);
+    assert.ok(!old.ok);
+    assert.match(old.out, /WHISPER_NATIVE is no longer read: .*WHISPER_BACKEND=native requires them, WHISPER_BACKEND=wasm runs wasm's own kernels/);
+    if (missing) {
+      console.log(`      ${missing}: WHISPER_BACKEND=native must explain it`);
+      const { ok, out } = run({ WHISPER_BACKEND: 'native' }, ['describe']);
+      assert.ok(!ok);
+      assert.match(out, /WHISPER_BACKEND=native was requested but cannot start: the native products cannot start: addon not built/);
+    }
   });
 
   it('products and gradients equal wasm\'s within float32 rounding on the model\'s shapes', function () {
@@ -63,7 +92,7 @@ describe('native oneDNN products (WHISPER_NATIVE)', function () {
       console.log(`      skipped: ${missing}`);
       this.skip();
     }
-    const { ok, out } = run({ WHISPER_NATIVE: '0', WHISPER_BACKEND: 'wasm' }, ['products']);
+    const { ok, out } = run({ WHISPER_BACKEND: 'wasm' }, ['products']);
     assert.ok(ok, out);
     const r = lastJson(out);
     assert.match(r.native, /native oneDNN/);
@@ -78,15 +107,15 @@ describe('native oneDNN products (WHISPER_NATIVE)', function () {
     assert.equal(r.leaked, r.afterWasm, 'the native path leaves no tensors behind');
   });
 
-  it('whisper-tiny keeps the reference tokens on 4 clips with WHISPER_NATIVE=1', function () {
+  it('whisper-tiny keeps the reference tokens on 4 clips with WHISPER_BACKEND=native', function () {
     if (missing) {
       console.log(`      skipped: ${missing}`);
       this.skip();
     }
-    const { ok, out } = run({ WHISPER_NATIVE: '1', WHISPER_BACKEND: 'wasm' }, ['transcribe', '4']);
+    const { ok, out } = run({ WHISPER_BACKEND: 'native' }, ['transcribe', '4']);
     assert.ok(ok, out);
     const r = lastJson(out);
-    assert.match(r.describe, /native oneDNN/);
+    assert.match(r.describe, /native oneDNN.*\(forced by WHISPER_BACKEND=native\)/);
     assert.equal(r.clips, 4);
     assert.deepEqual(r.mismatches, []);
   });

@@ -56,7 +56,7 @@ describe('backend selection', () => {
   it('rejects an unknown backend name', () => {
     const { ok, out } = runWith({ WHISPER_BACKEND: 'gpu9000' }, PRINT);
     assert.ok(!ok);
-    assert.match(out, /WHISPER_BACKEND=gpu9000 is not a backend; use one of tensorflow, webgpu, wasm, cpu/);
+    assert.match(out, /WHISPER_BACKEND=gpu9000 is not a backend; use one of tensorflow, webgpu, native, wasm, cpu/);
   });
 
   it('a software WebGPU adapter (SwiftShader) is skipped automatically, with the reason, and taken when forced', () => {

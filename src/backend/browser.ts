@@ -51,7 +51,9 @@ export async function initBrowserBackend(opts: { backend?: BrowserBackend; wasmP
         tf.env().set('WEBGPU_CPU_FORWARD', false);
         fixWebGpuBackend();
       }
-      return { active: name, forced: Boolean(opts.backend), forcedBy: 'the page', skipped, ...(adapter ? { adapter } : {}) };
+      // The oneDNN addon (native.ts) is a Node addon: a page's wasm runs its own kernels.
+      const native = name === 'wasm' ? { native: 'native off: in a web page (the oneDNN addon runs under Node only)' } : {};
+      return { active: name, forced: Boolean(opts.backend), forcedBy: 'the page', skipped, ...(adapter ? { adapter } : {}), ...native };
     }
     skipped[name] = why ?? `tf.setBackend('${name}') failed`;
   }

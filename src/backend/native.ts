@@ -6,8 +6,8 @@
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
- * Opt-in while it is being proven: WHISPER_NATIVE=1 turns it on (and fails with the reason if the
- * addon cannot load), WHISPER_NATIVE=0 or unset leaves wasm's own kernels; describeBackend says
+ * On by default where the addon is built and loads (select.ts); WHISPER_BACKEND=native requires it
+ * (failing with the reason), WHISPER_BACKEND=wasm leaves wasm's own kernels; describeBackend says
  * which path runs and why. Model code is unchanged: the kernel swap and the op override
  * (`matMulT` and the BatchMatMul gradient without transposing first, since sgemm takes transposed
  * operands of many rows at no cost) all live here. A generation step's few-row Linears (the
@@ -84,15 +84,6 @@ export function loadNativeAddon(): { addon?: NativeAddon; error?: string } {
   } catch (e) {
     return (loaded = { error: `addon did not load: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}` });
   }
-}
-
-/** WHISPER_NATIVE: true (1), false (0), undefined (unset: off for now, the opt-in phase). */
-export function nativeWanted(): boolean | undefined {
-  const v = process.env.WHISPER_NATIVE?.trim();
-  if (!v) return undefined;
-  if (v === '1') return true;
-  if (v === '0') return false;
-  throw new Error(`WHISPER_NATIVE=${v} must be 1 (use the oneDNN addon) or 0 (wasm's own kernels)`);
 }
 
 interface WasmBackend {

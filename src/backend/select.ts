@@ -3,23 +3,26 @@
  *
  * Order: `tensorflow` (tfjs-node-gpu, then tfjs-node: native libtensorflow, only if the package
  * loads AND registers the backend) -> `webgpu` (Dawn, on a real GPU adapter) -> `wasm` (SIMD,
- * threaded) -> `cpu` (pure JS).
- * `WHISPER_BACKEND=tensorflow|webgpu|wasm|cpu` forces one: if the forced backend cannot start, we
- * throw with the reason instead of silently running far slower on another one (a forced `webgpu`
- * also takes a software adapter, for tests).
+ * threaded; its matrix products on the oneDNN addon where it is built and loads, native.ts) -> `cpu` (pure JS).
+ * `WHISPER_BACKEND=tensorflow|webgpu|native|wasm|cpu` forces one: `native` is wasm with the addon's
+ * products, `wasm` is wasm with its own kernels only (the path of a machine without the addon, for
+ * tests and benchmarks). If the forced choice cannot start, we throw with the reason instead of
+ * silently running far slower on another one (a forced `webgpu` also takes a software adapter, for tests).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeAddonMissing, nativeWanted, startNative } from './native';
+import { nativeAddonMissing, startNative } from './native';
 import { registerWasmOps } from './wasm/ops';
 import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
 import { startWebGpu } from './webgpu';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+/** What WHISPER_BACKEND names: a backend, or `native` (the wasm backend with the addon's products). */
+export type BackendChoice = Exclude<BackendName, 'webgl'> | 'native';
 
 export interface BackendReport {
   active: BackendName;
   forced: boolean;
-  /** What forced it, when not WHISPER_BACKEND (a web page's ?backend=). */
+  /** What forced it: "WHISPER_BACKEND=native", or a web page's "the page" (?backend=). */
   forcedBy?: string;
   /** Why each faster backend was skipped, e.g. {tensorflow: "@tensorflow/tfjs-node-gpu: not installed"}. */
   skipped: Partial<Record<BackendName, string>>;
@@ -30,7 +33,7 @@ export interface BackendReport {
   adapter?: string;
   /**
    * wasm only: whether its products run on the oneDNN addon (native.ts), e.g. "native oneDNN
-   * 2.6.3 sgemm (2 threads)", or why not, e.g. "native off: WHISPER_NATIVE unset (the addon is built)".
+   * 2.6.3 sgemm (2 threads)", or why not, e.g. "native off: addon not built (...)".
    */
   native?: string;
 }
@@ -42,6 +45,8 @@ let webgpuAdapter: string | undefined;
 let pending: Promise<BackendReport> | undefined;
 
 const ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+/** The choices in the automatic order, as WHISPER_BACKEND names them (native: wasm with the addon, before wasm without it). */
+const CHOICES: BackendChoice[] = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
 function errorText(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
@@ -101,13 +106,19 @@ async function tryBackend(name: BackendName, forced: boolean): Promise<string | 
   }
 }
 
-function forcedBackend(): BackendName | undefined {
+function forcedBackend(): BackendChoice | undefined {
+  // The opt-in switch of the native path's first step: refused rather than ignored, since
+  // WHISPER_NATIVE=0 meant wasm's own kernels, which now need WHISPER_BACKEND=wasm.
+  if (process.env.WHISPER_NATIVE !== undefined) {
+    throw new Error(`WHISPER_NATIVE is no longer read: the native products run by default where the addon is built; ` +
+      `WHISPER_BACKEND=native requires them, WHISPER_BACKEND=wasm runs wasm's own kernels. Unset WHISPER_NATIVE.`);
+  }
   const v = process.env.WHISPER_BACKEND?.trim().toLowerCase();
   if (!v) return undefined;
-  if (!ORDER.includes(v as BackendName)) {
-    throw new Error(`WHISPER_BACKEND=${v} is not a backend; use one of ${ORDER.join(', ')}`);
+  if (!CHOICES.includes(v as BackendChoice)) {
+    throw new Error(`WHISPER_BACKEND=${v} is not a backend; use one of ${CHOICES.join(', ')}`);
   }
-  return v as BackendName;
+  return v as BackendChoice;
 }
 
 async function select(): Promise<BackendReport> {
@@ -118,13 +129,11 @@ async function select(): Promise<BackendReport> {
   const forced = forcedBackend();
   const skipped: BackendReport['skipped'] = {};
   if (forced) {
-    const why = await tryBackend(forced, true);
-    if (why !== undefined) {
-      throw new Error(`WHISPER_BACKEND=${forced} was requested but cannot start: ${why}. ` +
-        `Unset WHISPER_BACKEND to fall back automatically (order: ${ORDER.join(' -> ')}).`);
-    }
+    const backend = forced === 'native' ? 'wasm' : forced;
+    const why = await tryBackend(backend, true);
+    if (why !== undefined) throw cannotStart(forced, why);
     await tf.ready();
-    return await selected({ active: forced, forced: true, skipped });
+    return await selected({ active: backend, forced: true, forcedBy: `WHISPER_BACKEND=${forced}`, skipped }, forced);
   }
   for (const name of ORDER) {
     const why = await tryBackend(name, false);
@@ -137,32 +146,34 @@ async function select(): Promise<BackendReport> {
   throw new Error(`No TensorFlow.js backend could start: ${JSON.stringify(skipped)}`);
 }
 
+function cannotStart(forced: BackendChoice, why: string): Error {
+  return new Error(`WHISPER_BACKEND=${forced} was requested but cannot start: ${why}. ` +
+    `Unset WHISPER_BACKEND to fall back automatically (order: ${CHOICES.join(' -> ')}).`);
+}
+
 /**
- * The native products under wasm (native.ts): on with WHISPER_NATIVE=1 (failing with the reason
- * when the addon cannot load, as a forced backend does), off otherwise; returns the line for the report.
+ * The native products under wasm (native.ts): on by default where the addon loads (its reason in
+ * the report where not), required by WHISPER_BACKEND=native (failing with the reason, as any
+ * forced backend), left off by WHISPER_BACKEND=wasm; returns the line for the report.
  */
-function nativePath(threads: number): string {
-  const wanted = nativeWanted();
-  if (wanted) {
-    try {
-      return startNative(threads);
-    } catch (e) {
-      throw new Error(`WHISPER_NATIVE=1 was requested but the native products cannot start: ${errorText(e)}. Unset WHISPER_NATIVE to run wasm's own kernels.`);
-    }
+function nativePath(threads: number, forced?: BackendChoice): string {
+  if (forced === 'wasm') {
+    return `native off: WHISPER_BACKEND=wasm runs wasm's own kernels; ${nativeAddonMissing() ?? 'the addon is built: unset WHISPER_BACKEND (or =native) to use it'}`;
   }
-  const error = nativeAddonMissing();
-  const why = wanted === false ? 'WHISPER_NATIVE=0' : 'WHISPER_NATIVE unset (opt-in while it is proven)';
-  return `native off: ${why}; ${error ?? 'the addon is built: WHISPER_NATIVE=1 uses it'}`;
+  try {
+    return startNative(threads);
+  } catch (e) {
+    if (forced === 'native') throw cannotStart(forced, `the native products cannot start: ${errorText(e)}`);
+    return `native off: ${errorText(e)}`;
+  }
 }
 
 /** Finishes a selection: the adapter of webgpu; on wasm, its kernels and ops (wasm/ops.ts), the thread count and the native products. */
-async function selected(r: BackendReport): Promise<BackendReport> {
-  // WHISPER_NATIVE=1 on another backend: said, not an error (the products are that backend's own).
-  const elsewhere = nativeWanted() ? { native: `native off: the native products run under the wasm backend only, not ${r.active}` } : {};
-  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter, ...elsewhere };
-  if (r.active !== 'wasm') return { ...r, ...elsewhere };
+async function selected(r: BackendReport, forced?: BackendChoice): Promise<BackendReport> {
+  if (r.active === 'webgpu') return { ...r, adapter: webgpuAdapter };
+  if (r.active !== 'wasm') return r;
   await registerWasmOps();
-  const native = nativePath(wasmThreads ?? 1);
+  const native = nativePath(wasmThreads ?? 1, forced);
   return { ...r, threads: wasmThreads, ...(wasmThreadsError ? { threadsError: wasmThreadsError } : {}), native };
 }
 

@@ -2,11 +2,12 @@
  * The native (oneDNN) products against wasm's own, in a process of their own (the kernel swap is
  * once per process); prints one JSON line (test/backend.native.test.ts).
  *
- *   tsx test/helpers/nativeRun.ts products     wasm's products and gradients first, then the same
+ *   WHISPER_BACKEND=wasm tsx test/helpers/nativeRun.ts products
+ *                                              wasm's products and gradients first, then the same
  *                                              with startNative: the largest differences, relative
  *                                              to the largest value of each result
  *   tsx test/helpers/nativeRun.ts describe      describeBackend's text
- *   WHISPER_NATIVE=1 tsx test/helpers/nativeRun.ts transcribe N
+ *   WHISPER_BACKEND=native tsx test/helpers/nativeRun.ts transcribe N
  *                                              whisper-tiny's greedy tokens on N reference clips
  */
 import seedrandom from 'seedrandom';
