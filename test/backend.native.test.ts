@@ -45,7 +45,7 @@ describe('native oneDNN products (WHISPER_BACKEND=native|wasm)', function () {
     const text = describeBackend(r);
     if (process.env.WHISPER_BACKEND === 'wasm') assert.match(text, /\(forced by WHISPER_BACKEND=wasm\)\n\s+native off: WHISPER_BACKEND=wasm runs wasm's own kernels/);
     else if (missing) assert.match(text, /\n\s+native off: addon not built .*build-native\.sh/);
-    else assert.match(text, /^backend: wasm \(\d+ threads?; products: native oneDNN \d+\.\d+\.\d+ sgemm \(\d+ threads?\)\)/);
+    else assert.match(text, /^backend: wasm \(\d+ threads?; products: native oneDNN \d+\.\d+\.\d+ sgemm \(\d+ threads?\)( \+ [a-z -]+)?\)/);
   });
 
   it('without the addon (or with one that does not load) wasm runs with the reason, WHISPER_BACKEND=native fails with it; WHISPER_NATIVE is refused', function () {
