@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { registeredOps, registerOps } from './ops';
+import { BackendOps, FrozenWeight, isTrainable, recording, registeredOps, registerOps } from './ops';
 import { setDirectTransposedProducts } from './wasm/kernels';
 
 /** The addon's functions (native/dnnl.cc). */
@@ -24,6 +24,16 @@ export interface NativeAddon {
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Float32Array, aOffset: number, lda: number, b: Float32Array, bOffset: number, ldb: number,
     beta: number, c: Float32Array, cOffset: number, ldc: number): void;
+  /**
+   * C = act((op(A) op(B) + bias) * scale) + res through oneDNN's matmul primitive (made once per
+   * shape and kept), every operand on `heap`; offsets and leading dimensions in floats,
+   * biasOffset / resOffset -1 when absent; gelu 1: oneDNN's erf GELU after the scaling.
+   */
+  matmul(heap: Float32Array, m: number, n: number, k: number, aOffset: number, lda: number, transA: number,
+    bOffset: number, ldb: number, transB: number, cOffset: number, ldc: number, biasOffset: number,
+    resOffset: number, ldres: number, scale: number, gelu: number): void;
+  /** wasm's GELU (and its derivative when derivOffset >= 0) on `heap`, the same bits, in OpenMP threads with the CPU's widest vectors. */
+  gelu(heap: Float32Array, xOffset: number, valueOffset: number, derivOffset: number, n: number): void;
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
   info(): { version: string; threads: number; isa: number };
@@ -171,6 +181,74 @@ function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf
   return out;
 }
 
+const AFFINE = 'WhisperNativeAffine';
+
+/**
+ * Kernel WhisperNativeAffine {x [M, K], w, b? [N], res? [M, N]} {scale, transB}: (x w + b) * scale
+ * + res in one matmul primitive, w [K, N] (transB 0: wasm's transposed weight copy) or [N, K]
+ * as stored (transB 1). The bias, the scaling and the residual are float32 operations on the
+ * product's float32 result, in the same order as the separate tfjs ops: the same values.
+ */
+function affineKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => args.inputs[k] as tf.TensorInfo | undefined);
+  const { scale, transB } = args.attrs as unknown as { scale: number; transB: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const [m, k] = x!.shape;
+  const n = transB ? w!.shape[0] : w!.shape[1];
+  const out = backend.makeOutput([m, n], 'float32');
+  const h = heap(backend); // after makeOutput, which may grow the heap
+  const at = (t: tf.TensorInfo | undefined) => (t ? backend.dataIdMap.get(t.dataId).memoryOffset / 4 : -1);
+  addon.matmul(h, m, n, k, at(x), k, 0, at(w), transB ? k : n, transB, at(out), n, at(b), at(res), n, scale, 0);
+  return out;
+}
+
+/**
+ * The Linear as one fused product where wasm has no way of its own (its one-thread SIMD pass for
+ * a generation step's few rows stays): frozen float32 weight and bias, many rows. With a
+ * gradient tape, dx = (dy * scale) W (W as stored, a plain product) and dres = dy, as autodiff
+ * of the separate ops gives; a trained weight or bias, a quantized weight and small products
+ * return undefined (ops.ts composes linear, add, mul, add).
+ */
+function nativeAffine(wasmOps: BackendOps, x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
+  residual: tf.Tensor2D | undefined, training: boolean): tf.Tensor2D | undefined {
+  const own = wasmOps.affine(x, w, bias, scale, residual, training);
+  if (own || !enabled) return own;
+  if (w.quantized || isTrainable(w.weight) || (bias && (isTrainable(bias) || bias.dtype !== 'float32')) || x.dtype !== 'float32'
+    || (residual && residual.dtype !== 'float32') || x.shape[0] * w.weight.size < MIN_NATIVE_MACS) return undefined;
+  const wT = w.derived.peek<tf.Tensor2D>('transposed', w.weight);
+  const run = (input: tf.Tensor, res?: tf.Tensor) => {
+    const inputs: Record<string, tf.Tensor> = { x: input, w: wT ?? w.weight };
+    if (bias) inputs.b = bias;
+    if (res) inputs.res = res;
+    return tf.engine().runKernel(AFFINE, inputs, { scale, transB: wT ? 0 : 1 } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  };
+  if (!recording()) return run(x, residual);
+  const weight = w.weight;
+  const grad = (dy: tf.Tensor2D) => tf.matMul(scale === 1 ? dy : tf.mul(dy, scale), weight);
+  if (!residual) {
+    return tf.customGrad(((input: tf.Tensor) => ({ value: run(input), gradFunc: grad })) as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
+  }
+  return tf.customGrad(((input: tf.Tensor, res: tf.Tensor) => ({ value: run(input, res), gradFunc: (dy: tf.Tensor2D) => [grad(dy), dy] })) as unknown as
+    Parameters<typeof tf.customGrad>[0])(x, residual) as tf.Tensor2D;
+}
+
+const GELU = 'WhisperNativeGelu';
+
+/** Kernel WhisperNativeGelu {x} {derivative}: [GELU(x)] or [GELU(x), GELU'(x)], as wasm's WhisperGelu (same bits). */
+function geluKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const { derivative } = args.attrs as unknown as { derivative: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const out = (derivative ? [x.shape, x.shape] : [x.shape]).map((s) => backend.makeOutput(s, 'float32'));
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  addon.gelu(h, at(x), at(out[0]), derivative ? at(out[1]) : -1, tf.util.sizeFromShape(x.shape));
+  return out;
+}
+
+/** Below this many values GELU stays wasm's one-thread pass (OpenMP's wake-up costs more). */
+const MIN_NATIVE_GELU = 1 << 14;
+
 let active: string | undefined;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
@@ -203,9 +281,14 @@ export function startNative(threads: number): string {
   const tfjsConv = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
   tf.unregisterKernel('Conv2D', 'wasm');
   tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
+  tf.registerKernel({ kernelName: AFFINE, backendName: 'wasm', kernelFunc: (args) => affineKernel(addon, args) });
+  tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
   const wasmOps = registeredOps('wasm');
   registerOps('wasm', {
     ...wasmOps,
+    affine: (x, w, bias, scale, residual, training) => nativeAffine(wasmOps, x, w, bias, scale, residual, training),
+    gelu: (x, derivative) => (enabled && x.dtype === 'float32' && x.size >= MIN_NATIVE_GELU
+      ? tf.engine().runKernel(GELU, { x }, { derivative: derivative ? 1 : 0 }) as unknown as tf.Tensor[] : wasmOps.gelu(x, derivative)),
     // `linear` stays wasm's: it multiplies by the transposed weight copy, a plain product that the
     // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
     // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.
