@@ -8,11 +8,21 @@
  *   tsx test/helpers/nativeRun.ts describe      describeBackend's text
  *   WHISPER_NATIVE=1 tsx test/helpers/nativeRun.ts transcribe N
  *                                              whisper-tiny's greedy tokens on N reference clips
+ *   tsx test/helpers/nativeRun.ts train          the losses of 3 LoRA training steps (2 LibriSpeech
+ *                                              examples, 30 s, encoder trained through) on wasm's
+ *                                              kernels, then on the addon's (setNativeProducts)
  */
 import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
-import { startNative } from '../../src/backend/native';
-import { DerivedTensors, FrozenWeight } from '../../src/backend/ops';
+import * as path from 'path';
+import { setNativeProducts, startNative } from '../../src/backend/native';
+import { affine, DerivedTensors, FrozenWeight, gelu, prepareLinear } from '../../src/backend/ops';
+import { WhisperFeatureExtractor } from '../../src/features/logmel';
+import { WhisperForConditionalGeneration } from '../../src/model/whisper';
+import { WhisperTokenizer } from '../../src/tokenizer/whisper';
+import { getPeftModel, LoraConfig } from '../../src/lora';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../../src/train';
+import * as fs from 'fs';
 import { loadAudio } from '../../src/audio/decode';
 import { loadWhisper } from '../../src/model/pipeline';
 import { transcribe } from '../../src/model/transcribe';
@@ -72,6 +82,25 @@ function compute(): Record<string, Float32Array[]> {
     const vals = random([600, 64], rng);
     const dctx = random([600, 64], rng);
     keep('softmaxTimes grads', tf.grads((sc: tf.Tensor, vv: tf.Tensor) => softmaxTimes(sc, vv))([s, vals], dctx));
+    // A Linear with bias, query scaling and residual (ops.ts affine; native: one fused matmul),
+    // value and the gradients w.r.t. x and the residual; with wasm's transposed weight copy (as a
+    // model's Linear has it) and without (the stored [out, in] weight, transposed by the product).
+    for (const copy of [true, false]) {
+      const fw: FrozenWeight = { weight: random([384, 1536], rng) as tf.Tensor2D, derived: new DerivedTensors() };
+      if (copy) prepareLinear(fw);
+      const xb = random([200, 1536], rng);
+      const bias = random([384], rng);
+      const res = random([200, 384], rng);
+      const dyb = random([200, 384], rng) as tf.Tensor2D;
+      const plain = affine(xb as tf.Tensor2D, fw, bias as tf.Tensor1D);
+      const { value, grads } = tf.valueAndGrads((xx: tf.Tensor, rr: tf.Tensor) =>
+        affine(xx as tf.Tensor2D, fw, bias, { scale: 0.125, residual: rr as tf.Tensor2D, training: true }))([xb, res], dyb);
+      keep(`affine ${copy ? 'transposed copy' : 'stored weight'} (y, scaled + residual y, dx, dres)`, [plain, value, ...grads]);
+      fw.derived.dispose();
+    }
+    // GELU and its derivative over the range the encoder sees and the tails: the same bits.
+    const wide = tf.mul(random([300, 1536], rng), 12);
+    keep('exact: gelu (value, derivative)', [gelu(wide), tf.grad((t: tf.Tensor) => gelu(t))(wide)]);
   });
   return out;
 }
@@ -93,6 +122,35 @@ function differences(ref: Record<string, Float32Array[]>, got: Record<string, Fl
     }));
   }
   return diffs;
+}
+
+/** Losses of 3 LoRA steps of setup A (bench/train.ts) on 2 examples, products on the addon or not. */
+async function trainLosses(native: boolean): Promise<number[]> {
+  setNativeProducts(native);
+  const dir = sharedDir('models', 'whisper-tiny');
+  const model = await WhisperForConditionalGeneration.fromPretrained(dir);
+  const tok = await WhisperTokenizer.fromPretrained(dir);
+  const fe = WhisperFeatureExtractor.fromPretrained(dir);
+  const split = sharedDir('datasets', 'librispeech-mini', 'train');
+  const rows = fs.readFileSync(path.join(split, 'metadata.csv'), 'utf8').trim().split('\n').slice(1, 3);
+  const data = [];
+  for (const row of rows) {
+    const [file, text] = row.split(',');
+    data.push({ inputFeatures: fe.extract(await loadAudio(path.join(split, file))), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });
+  }
+  const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)` }));
+  const losses: number[] = [];
+  const trainer = new Seq2SeqTrainer({
+    model: peft, trainDataset: data,
+    args: seq2SeqTrainingArguments({ outputDir: path.join(__dirname, '..', '..', 'out', 'native-train-test'), perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2,
+      maxSteps: 3, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-3 }),
+    callbacks: [{ onStepEnd: (_a, _s, _c, s) => { losses.push(s.loss); } }],
+  });
+  await trainer.train();
+  trainer.dispose();
+  peft.dispose();
+  model.dispose();
+  return losses;
 }
 
 async function main() {
@@ -117,8 +175,12 @@ async function main() {
       if (JSON.stringify(res.tokens) !== JSON.stringify(c.tokens)) mismatches.push(`${c.id}: ref ${JSON.stringify(c.tokens)} got ${JSON.stringify(res.tokens)}`);
     }
     console.log(JSON.stringify({ describe: describeBackend(report), clips: clips.length, mismatches }));
+  } else if (mode === 'train') {
+    startNative(report.threads ?? 1);
+    const losses = { wasm: await trainLosses(false), native: await trainLosses(true) };
+    console.log(JSON.stringify({ describe: describeBackend(report), losses }));
   } else {
-    throw new Error(`nativeRun: mode ${mode}: products, describe or transcribe`);
+    throw new Error(`nativeRun: mode ${mode}: products, describe, transcribe or train`);
   }
 }
 
