@@ -304,6 +304,91 @@ static napi_value Gelu(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// ---- softmax over the last axis: attention's rows, many small ones in training ----
+// max, e = exp(x - max) by the exp above (Cephes' polynomial, about 1 ulp; 0 below -87, where
+// expf is subnormal or 0 anyway), sum, e * (1 / sum). Rows in OpenMP threads when there are
+// enough values to pay for waking them; a few thousand values take one thread.
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void softmaxRow(const float* x, float* y, int64_t n) {
+  float m = x[0];
+  #pragma omp simd reduction(max : m)
+  for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+  float sum = 0.f;
+  #pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; i++) {
+    float z = x[i] - m;
+    float e = z < -87.f ? 0.f : exp4(z);
+    y[i] = e;
+    sum += e;
+  }
+  float r = 1.f / sum;
+  for (int64_t i = 0; i < n; i++) y[i] *= r;
+}
+
+// softmax(heap, xOff, yOff, rows, cols): offsets in floats.
+static napi_value Softmax(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t xOff, yOff, rows, cols;
+  if (argc != 5 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
+      !getInt(env, argv[2], &yOff, "yOffset") || !getInt(env, argv[3], &rows, "rows") || !getInt(env, argv[4], &cols, "cols")) {
+    if (argc != 5) throwError(env, "whisper_dnnl.softmax: 5 arguments (heap, xOffset, yOffset, rows, cols)");
+    return nullptr;
+  }
+  if (rows < 0 || cols < 1 || xOff < 0 || yOff < 0 || xOff + rows * cols > (int64_t)len || yOff + rows * cols > (int64_t)len) {
+    throwError(env, "whisper_dnnl.softmax: an operand reaches past the end of the heap");
+    return nullptr;
+  }
+  float* x = heap + xOff;
+  float* y = heap + yOff;
+  #pragma omp parallel for schedule(static) if (rows * cols >= (1 << 16))
+  for (int64_t r = 0; r < rows; r++) softmaxRow(x + r * cols, y + r * cols, cols);
+  return nullptr;
+}
+
+
+// ---- exp of a large tensor (a training loss's softmax over the vocabulary) ----
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void expRange(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float z = x[i];
+    // Above 88.72 expf overflows; below -87 it is subnormal or 0 (taken as 0).
+    y[i] = z > 88.72f ? __builtin_inff() : z < -87.f ? 0.f : exp4(z);
+  }
+}
+
+// exp(heap, xOff, yOff, n): offsets in floats.
+static napi_value Exp(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t xOff, yOff, n;
+  if (argc != 4 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
+      !getInt(env, argv[2], &yOff, "yOffset") || !getInt(env, argv[3], &n, "n")) {
+    if (argc != 4) throwError(env, "whisper_dnnl.exp: 4 arguments (heap, xOffset, yOffset, n)");
+    return nullptr;
+  }
+  if (n < 0 || xOff < 0 || yOff < 0 || xOff + n > (int64_t)len || yOff + n > (int64_t)len) {
+    throwError(env, "whisper_dnnl.exp: an operand reaches past the end of the heap");
+    return nullptr;
+  }
+  #pragma omp parallel
+  {
+    int threads = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+    int64_t start = id * chunk, end = start + chunk < n ? start + chunk : n;
+    if (start < end) expRange(heap + xOff + start, heap + yOff + start, end - start);
+  }
+  return nullptr;
+}
+
 // setThreads(n): OpenMP threads of the following products (oneDNN's CPU runtime here is OpenMP;
 // the setting belongs to the calling thread, the one JS thread that calls sgemm). Returns n.
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -342,6 +427,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"exp", nullptr, Exp, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

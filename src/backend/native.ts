@@ -34,6 +34,10 @@ export interface NativeAddon {
     resOffset: number, ldres: number, scale: number, gelu: number): void;
   /** wasm's GELU (and its derivative when derivOffset >= 0) on `heap`, the same bits, in OpenMP threads with the CPU's widest vectors. */
   gelu(heap: Float32Array, xOffset: number, valueOffset: number, derivOffset: number, n: number): void;
+  /** Softmax over each row of `rows` x `cols` on `heap` (exp by Cephes' polynomial; rows in threads when there are many values). */
+  softmax(heap: Float32Array, xOffset: number, yOffset: number, rows: number, cols: number): void;
+  /** exp of n values on `heap` (Cephes' polynomial, about 1 ulp; subnormal results as 0), in OpenMP threads. */
+  exp(heap: Float32Array, xOffset: number, yOffset: number, n: number): void;
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
   info(): { version: string; threads: number; isa: number };
@@ -249,6 +253,47 @@ function geluKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.
 /** Below this many values GELU stays wasm's one-thread pass (OpenMP's wake-up costs more). */
 const MIN_NATIVE_GELU = 1 << 14;
 
+/**
+ * Softmax over the last axis through the addon: XNNPACK's wakes its thread pool for every call,
+ * which costs more than the work on the small maps of decoder training (a few thousand values
+ * per head and batch row, hundreds of calls a step). The exp differs from XNNPACK's in the last
+ * bit at most (both are polynomials of about 1 ulp).
+ */
+function softmax(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const x = args.inputs.logits as tf.TensorInfo;
+  const { dim } = args.attrs as unknown as { dim: number };
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1)) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const cols = x.shape[rank - 1];
+  const size = tf.util.sizeFromShape(x.shape);
+  if (size === 0) return out;
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  addon.softmax(h, at(x), at(out), size / cols, cols);
+  return out;
+}
+
+/**
+ * Exp from this many values on through the addon: a training loss's exponentials over the
+ * vocabulary (tokens x 51,865), which tfjs-wasm computes one value at a time in one thread.
+ * Smaller ones (everything generation and evaluation take) stay tfjs's, so their bits do not move.
+ */
+const MIN_NATIVE_EXP = 1 << 20;
+
+function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const x = args.inputs.x as tf.TensorInfo;
+  const size = tf.util.sizeFromShape(x.shape);
+  if (x.dtype !== 'float32' || size < MIN_NATIVE_EXP) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  addon.exp(h, at(x), at(out), size);
+  return out;
+}
+
 let active: string | undefined;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
@@ -283,6 +328,12 @@ export function startNative(threads: number): string {
   tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
   tf.registerKernel({ kernelName: AFFINE, backendName: 'wasm', kernelFunc: (args) => affineKernel(addon, args) });
   tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
+  const tfjsSoftmax = tf.getKernel('Softmax', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('Softmax', 'wasm');
+  tf.registerKernel({ kernelName: 'Softmax', backendName: 'wasm', kernelFunc: (args) => (enabled ? softmax(addon, args, tfjsSoftmax) : tfjsSoftmax(args)) });
+  const tfjsExp = tf.getKernel('Exp', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('Exp', 'wasm');
+  tf.registerKernel({ kernelName: 'Exp', backendName: 'wasm', kernelFunc: (args) => (enabled ? exp(addon, args, tfjsExp) : tfjsExp(args)) });
   const wasmOps = registeredOps('wasm');
   registerOps('wasm', {
     ...wasmOps,
