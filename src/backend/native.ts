@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BackendOps, FrozenWeight, isTrainable, recording, registeredOps, registerOps } from './ops';
+import { BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes } from './ops';
 import { setDirectTransposedProducts } from './wasm/kernels';
 
 /** The addon's functions (native/dnnl.cc). */
@@ -294,6 +294,31 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
   return out;
 }
 
+/**
+ * Training's attention, every head of a batch row in one product each way: q [T, d] viewed as
+ * [H, T, dh] (one transpose), the transposed keys [d, S] as [H, dh, S] (a reshape), v as [H, S, dh].
+ * wasm's attention runs 4 operations per head (and as many in the backward pass), since XNNPACK
+ * packs each product's right operand; the addon's batched product takes the heads as they lie, so
+ * a step makes H times fewer operations (hundreds fewer in decoder training, where each is small).
+ * Each head's sums are the same products as before: the same values. Generation (no gradient
+ * tape) and caches grown in place keep wasm's attention.
+ */
+function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+  if (!enabled || !recording() || kv.layout !== 'rows' || kv.length !== undefined || q.dtype !== 'float32') return wasmOps.attention(q, kv, numHeads, mask);
+  const [b, t, d] = q.shape;
+  const dh = d / numHeads;
+  const qs = b === 1 ? [q] : tf.split(q, b, 0);
+  const rows = qs.map((qb, i) => {
+    const s = kv.k[i].shape[1] as number;
+    const qh = tf.transpose(tf.reshape(qb, [t, numHeads, dh]), [1, 0, 2]);
+    const vh = tf.transpose(tf.reshape(kv.v[i], [s, numHeads, dh]), [1, 0, 2]);
+    let scores = tf.matMul(qh, tf.reshape(kv.k[i], [numHeads, dh, s])); // [H, T, S]
+    if (mask) scores = tf.add(scores, mask);
+    return tf.reshape(tf.transpose(softmaxTimes(scores, vh), [1, 0, 2]), [1, t, d]);
+  });
+  return (rows.length === 1 ? rows[0] : tf.concat(rows, 0)) as tf.Tensor3D;
+}
+
 let active: string | undefined;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
@@ -338,6 +363,14 @@ export function startNative(threads: number): string {
   registerOps('wasm', {
     ...wasmOps,
     affine: (x, w, bias, scale, residual, training) => nativeAffine(wasmOps, x, w, bias, scale, residual, training),
+    attention: (q, kv, numHeads, mask) => headsAttention(wasmOps, q, kv, numHeads, mask),
+    // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].
+    softmaxBackward: (p, dp, r) => {
+      if (p.rank === 2) return wasmOps.softmaxBackward(p, dp, r);
+      const cols = p.shape[p.rank - 1];
+      const flat = (t: tf.Tensor, n: number) => tf.reshape(t, [-1, n]);
+      return tf.reshape(wasmOps.softmaxBackward(flat(p, cols), flat(dp, cols), flat(r, 1)), p.shape);
+    },
     gelu: (x, derivative) => (enabled && x.dtype === 'float32' && x.size >= MIN_NATIVE_GELU
       ? tf.engine().runKernel(GELU, { x }, { derivative: derivative ? 1 : 0 }) as unknown as tf.Tensor[] : wasmOps.gelu(x, derivative)),
     // `linear` stays wasm's: it multiplies by the transposed weight copy, a plain product that the

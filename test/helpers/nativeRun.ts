@@ -16,7 +16,7 @@ import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
 import * as path from 'path';
 import { setNativeProducts, startNative } from '../../src/backend/native';
-import { affine, DerivedTensors, FrozenWeight, gelu, prepareLinear } from '../../src/backend/ops';
+import { affine, attention, DerivedTensors, FrozenWeight, gelu, keyValue, prepareLinear } from '../../src/backend/ops';
 import { WhisperFeatureExtractor } from '../../src/features/logmel';
 import { WhisperForConditionalGeneration } from '../../src/model/whisper';
 import { WhisperTokenizer } from '../../src/tokenizer/whisper';
@@ -104,6 +104,12 @@ function compute(): Record<string, Float32Array[]> {
     keep('softmax [1500, 1500], [6, 48, 48], masked', [tf.softmax(tf.mul(random([1500, 1500], rng), 10)), tf.softmax(tf.mul(random([6, 48, 48], rng), 10)), tf.softmax(masked)]);
     keep('exp [20, 52429] over [-100, 0] and [-1, 1]; 90 overflows', [tf.exp(tf.mul(random([20, 52429], rng), 50).sub(50)), tf.exp(random([20, 52429], rng)),
       tf.exp(tf.add(tf.zeros([1 << 20]), 90))]);
+    // Attention with a gradient tape (training): 2 batch rows, 6 heads, a mask; value and the gradients of q, k, v.
+    const [qa, ka, va] = [random([2, 30, 384], rng), random([2, 50, 384], rng), random([2, 50, 384], rng)];
+    const mask = tf.mul(random([30, 50], rng), 5) as tf.Tensor2D;
+    const att = tf.valueAndGrads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
+      attention(qq as tf.Tensor3D, keyValue(kk as tf.Tensor3D, vv as tf.Tensor3D, 6), 6, mask))([qa, ka, va], random([2, 30, 384], rng) as tf.Tensor3D);
+    keep('attention training (value, dq, dk, dv)', [att.value, ...att.grads]);
     // GELU and its derivative over the range the encoder sees and the tails: the same bits.
     const wide = tf.mul(random([300, 1536], rng), 12);
     keep('exact: gelu (value, derivative)', [gelu(wide), tf.grad((t: tf.Tensor) => gelu(t))(wide)]);
