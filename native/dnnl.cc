@@ -129,8 +129,9 @@ struct MatmulEntry {
 
 // Primitives by key: making one takes far longer than running a product (oneDNN picks and
 // prepares a kernel). A training run meets a few dozen shapes (label lengths vary per batch);
-// the cache is emptied when it grows past MAX_PRIMITIVES rather than tracking use.
-static std::map<MatmulKey, MatmulEntry> primitives;
+// the cache is emptied when it grows past MAX_PRIMITIVES rather than tracking use. One cache and
+// stream per thread: data-parallel training calls the addon from worker threads at once.
+static thread_local std::map<MatmulKey, MatmulEntry> primitives;
 static const size_t MAX_PRIMITIVES = 512;
 
 static dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, int64_t ld, bool trans) {
@@ -212,7 +213,7 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     };
     if (hasBias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine, heap + biasOff));
     if (hasRes) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP((scale != 1) + (gelu != 0)) | DNNL_ARG_SRC_1, dnnl::memory(e.res, engine, heap + resOff));
-    static dnnl::stream stream(engine);
+    static thread_local dnnl::stream stream(engine);
     e.prim.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& err) {

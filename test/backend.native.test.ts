@@ -100,5 +100,11 @@ describe('native oneDNN products (WHISPER_NATIVE)', function () {
     assert.equal(losses.native.length, 3);
     // Step 1 is the base model's loss (LoRA's B starts at zero); steps 2-3 follow the updates.
     losses.wasm.forEach((l, i) => assert.ok(Math.abs(l - losses.native[i]) < 5e-6 * Math.max(1, l), `step ${i + 1}: wasm ${l}, native ${losses.native[i]}`));
+    // The same in 2 data-parallel worker threads, each calling the addon at the same time.
+    const w = run({ WHISPER_NATIVE: '1', WHISPER_BACKEND: 'wasm' }, ['train-workers']);
+    assert.ok(w.ok, w.out);
+    const workers = lastJson(w.out).losses as number[];
+    assert.equal(workers.length, 3);
+    losses.wasm.forEach((l, i) => assert.ok(Math.abs(l - workers[i]) < 5e-6 * Math.max(1, l), `step ${i + 1} in workers: wasm ${l}, native ${workers[i]}`));
   });
 });

@@ -11,6 +11,8 @@
  *   tsx test/helpers/nativeRun.ts train          the losses of 3 LoRA training steps (2 LibriSpeech
  *                                              examples, 30 s, encoder trained through) on wasm's
  *                                              kernels, then on the addon's (setNativeProducts)
+ *   WHISPER_NATIVE=1 tsx test/helpers/nativeRun.ts train-workers
+ *                                              the same on the addon in 2 data-parallel worker threads
  */
 import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
@@ -137,9 +139,9 @@ function differences(ref: Record<string, Float32Array[]>, got: Record<string, Fl
   return diffs;
 }
 
-/** Losses of 3 LoRA steps of setup A (bench/train.ts) on 2 examples, products on the addon or not. */
-async function trainLosses(native: boolean): Promise<number[]> {
-  setNativeProducts(native);
+/** Losses of 3 LoRA steps of setup A (bench/train.ts, its learning rate) on 2 examples, products on the addon or not. */
+async function trainLosses(native: boolean, workers = 1): Promise<number[]> {
+  if (workers === 1) setNativeProducts(native);
   const dir = sharedDir('models', 'whisper-tiny');
   const model = await WhisperForConditionalGeneration.fromPretrained(dir);
   const tok = await WhisperTokenizer.fromPretrained(dir);
@@ -155,8 +157,8 @@ async function trainLosses(native: boolean): Promise<number[]> {
   const losses: number[] = [];
   const trainer = new Seq2SeqTrainer({
     model: peft, trainDataset: data,
-    args: seq2SeqTrainingArguments({ outputDir: path.join(__dirname, '..', '..', 'out', 'native-train-test'), perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2,
-      maxSteps: 3, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-3 }),
+    args: seq2SeqTrainingArguments({ outputDir: path.join(__dirname, '..', '..', 'out', 'native-train-test'), perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 / workers, dataParallelWorkers: workers,
+      maxSteps: 3, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
     callbacks: [{ onStepEnd: (_a, _s, _c, s) => { losses.push(s.loss); } }],
   });
   await trainer.train();
@@ -192,6 +194,9 @@ async function main() {
     startNative(report.threads ?? 1);
     const losses = { wasm: await trainLosses(false), native: await trainLosses(true) };
     console.log(JSON.stringify({ describe: describeBackend(report), losses }));
+  } else if (mode === 'train-workers') {
+    // WHISPER_NATIVE=1: the 2 worker threads start the addon each (one micro-batch each).
+    console.log(JSON.stringify({ describe: describeBackend(report), losses: await trainLosses(true, 2) }));
   } else {
     throw new Error(`nativeRun: mode ${mode}: products, describe, transcribe or train`);
   }
