@@ -1,5 +1,7 @@
 // whisper_dnnl: the model's matrix products on the CPU's own vector units (AVX-512, FMA) through
-// oneDNN's dnnl_sgemm, on float32 memory where it already lives (a Float32Array view on the wasm
+// oneDNN (dnnl_sgemm; its matmul primitive for a Linear with bias, scaling and residual), and the
+// elementwise passes that dominate once the products are fast (GELU, softmax, a loss's exp) in
+// OpenMP threads, on float32 memory where it already lives (a Float32Array view on the wasm
 // heap, which is a SharedArrayBuffer in the threaded build). Plain Node-API (no node-addon-api),
 // so that it builds against the installed Node's headers alone. Called synchronously from the JS
 // thread, between wasm kernels: nothing else touches the heap while a product runs.
@@ -120,7 +122,7 @@ static dnnl::engine& cpuEngine() {
 }
 
 // What a primitive is made for: the shapes, strides and fused steps (the data pointers come per call).
-using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, int64_t>;
+using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float>;
 
 struct MatmulEntry {
   dnnl::matmul prim;
@@ -139,17 +141,19 @@ static dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, int64_t ld, boo
   return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, trans ? dnnl::memory::dims{1, ld} : dnnl::memory::dims{ld, 1});
 }
 
-// matmul(heap, M, N, K, aOff, lda, transA, bOff, ldb, transB, cOff, ldc, biasOff, resOff, ldres, scale, gelu):
-// C = act((op(A) op(B) + bias) * scale) + res on one Float32Array (the wasm heap), offsets and
-// leading dimensions in floats; biasOff / resOff -1 when absent (bias [N], res M x N with ldres);
-// gelu 1 applies oneDNN's erf GELU after the scaling (not with a residual). Extents are checked
-// as for sgemm.
+// matmul(heap, M, N, K, aOff, lda, transA, bOff, ldb, transB, cOff, ldc, biasOff, resOff, ldres, scale):
+// C = (op(A) op(B) + bias) * scale + res on one Float32Array (the wasm heap), offsets and leading
+// dimensions in floats; biasOff / resOff -1 when absent (bias [N], res M x N with ldres). The
+// bias, scaling and residual are oneDNN post-ops on the float32 accumulator: the same float
+// operations as separate ops. (GELU stays a pass of its own below: the model applies it to the
+// Linear's output, and training keeps its derivative, which a post-op does not give.) Extents are
+// checked as for sgemm.
 static napi_value Matmul(napi_env env, napi_callback_info info) {
-  size_t argc = 17;
-  napi_value argv[17];
+  size_t argc = 16;
+  napi_value argv[16];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc != 17) {
-    throwError(env, "whisper_dnnl.matmul: 17 arguments (heap, M, N, K, aOffset, lda, transA, bOffset, ldb, transB, cOffset, ldc, biasOffset, resOffset, ldres, scale, gelu)");
+  if (argc != 16) {
+    throwError(env, "whisper_dnnl.matmul: 16 arguments (heap, M, N, K, aOffset, lda, transA, bOffset, ldb, transB, cOffset, ldc, biasOffset, resOffset, ldres, scale)");
     return nullptr;
   }
   float* heap;
@@ -160,8 +164,6 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 14; i++) if (!getInt(env, argv[1 + i], &v[i], names[i])) return nullptr;
   double scale;
   CHECK(napi_get_value_double(env, argv[15], &scale));
-  int64_t gelu;
-  if (!getInt(env, argv[16], &gelu, "gelu")) return nullptr;
   int64_t M = v[0], N = v[1], K = v[2], aOff = v[3], lda = v[4], bOff = v[6], ldb = v[7], cOff = v[9], ldc = v[10];
   int64_t biasOff = v[11], resOff = v[12], ldres = v[13];
   bool transA = v[5] != 0, transB = v[8] != 0;
@@ -183,7 +185,7 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   bool hasBias = biasOff >= 0;
-  MatmulKey key{M, N, K, transA ? -lda : lda, transB ? -ldb : ldb, ldc, hasBias, hasRes ? ldres : 0, gelu, 0, (float)scale, 0};
+  MatmulKey key{M, N, K, transA ? -lda : lda, transB ? -ldb : ldb, ldc, hasBias, hasRes ? ldres : 0, (float)scale};
   try {
     auto it = primitives.find(key);
     if (it == primitives.end()) {
@@ -196,7 +198,6 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
       if (hasRes) e.res = matrixDesc(M, N, ldres, false);
       dnnl::post_ops ops;
       if (scale != 1) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, (float)scale, 0.f);
-      if (gelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
       if (hasRes) ops.append_binary(dnnl::algorithm::binary_add, e.res);
       dnnl::primitive_attr attr;
       attr.set_post_ops(ops);
@@ -212,7 +213,7 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
       {DNNL_ARG_DST, dnnl::memory(e.c, engine, heap + cOff)},
     };
     if (hasBias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine, heap + biasOff));
-    if (hasRes) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP((scale != 1) + (gelu != 0)) | DNNL_ARG_SRC_1, dnnl::memory(e.res, engine, heap + resOff));
+    if (hasRes) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(scale != 1 ? 1 : 0) | DNNL_ARG_SRC_1, dnnl::memory(e.res, engine, heap + resOff));
     static thread_local dnnl::stream stream(engine);
     e.prim.execute(stream, args);
     stream.wait();

@@ -1,8 +1,11 @@
 /**
- * The heavy products on the CPU's own vector units (issue 25, first step): a Node-API addon over
+ * The heavy products on the CPU's own vector units (issue 25): a Node-API addon over
  * oneDNN (native/dnnl.cc, built by scripts/build-native.sh where g++ and libdnnl-dev are) runs
  * the wasm backend's float32 matrix products (the BatchMatMul kernel: every Linear, the attention
- * products, their gradients; Conv2D when it is the encoder's conv1d) with AVX-512/FMA, which wasm SIMD cannot reach. It reads and writes
+ * products, their gradients; Conv2D when it is the encoder's conv1d; `affine`, a Linear with its
+ * bias, scaling and residual, as one matmul primitive) with AVX-512/FMA, which wasm SIMD cannot
+ * reach, and then what dominates next: GELU (wasm's formula, the same bits), softmax, a training
+ * loss's exp, and training attention with the heads batched. It reads and writes
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
@@ -25,13 +28,13 @@ export interface NativeAddon {
     a: Float32Array, aOffset: number, lda: number, b: Float32Array, bOffset: number, ldb: number,
     beta: number, c: Float32Array, cOffset: number, ldc: number): void;
   /**
-   * C = act((op(A) op(B) + bias) * scale) + res through oneDNN's matmul primitive (made once per
-   * shape and kept), every operand on `heap`; offsets and leading dimensions in floats,
-   * biasOffset / resOffset -1 when absent; gelu 1: oneDNN's erf GELU after the scaling.
+   * C = (op(A) op(B) + bias) * scale + res through oneDNN's matmul primitive (made once per shape
+   * and thread, and kept), every operand on `heap`; offsets and leading dimensions in floats,
+   * biasOffset / resOffset -1 when absent.
    */
   matmul(heap: Float32Array, m: number, n: number, k: number, aOffset: number, lda: number, transA: number,
     bOffset: number, ldb: number, transB: number, cOffset: number, ldc: number, biasOffset: number,
-    resOffset: number, ldres: number, scale: number, gelu: number): void;
+    resOffset: number, ldres: number, scale: number): void;
   /** wasm's GELU (and its derivative when derivOffset >= 0) on `heap`, the same bits, in OpenMP threads with the CPU's widest vectors. */
   gelu(heap: Float32Array, xOffset: number, valueOffset: number, derivOffset: number, n: number): void;
   /** Softmax over each row of `rows` x `cols` on `heap` (exp by Cephes' polynomial; rows in threads when there are many values). */
@@ -202,7 +205,7 @@ function affineKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): t
   const out = backend.makeOutput([m, n], 'float32');
   const h = heap(backend); // after makeOutput, which may grow the heap
   const at = (t: tf.TensorInfo | undefined) => (t ? backend.dataIdMap.get(t.dataId).memoryOffset / 4 : -1);
-  addon.matmul(h, m, n, k, at(x), k, 0, at(w), transB ? k : n, transB, at(out), n, at(b), at(res), n, scale, 0);
+  addon.matmul(h, m, n, k, at(x), k, 0, at(w), transB ? k : n, transB, at(out), n, at(b), at(res), n, scale);
   return out;
 }
 
