@@ -112,6 +112,9 @@ const MIN_NATIVE_MACS = 1 << 16;
 
 let heapView: Float32Array | undefined;
 
+/** Where tensor `t`'s data starts on the heap, in floats. */
+const floatOffset = (backend: WasmBackend, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+
 /** A Float32Array over the whole heap, made anew when the heap grew (a grown memory has a new buffer). */
 function heap(backend: WasmBackend): Float32Array {
   const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
@@ -144,7 +147,7 @@ function batchMatMul(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfj
   const out = backend.makeOutput([...outer, m, n], 'float32');
   if (m * n === 0) return out;
   const h = heap(backend); // after makeOutput, which may grow the heap
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   const [pa, pb, pc] = [at(a), at(b), at(out)];
   for (let i = 0; i < batch; i++) {
     addon.sgemm(transposeA, transposeB, m, n, k, 1, h, pa + (batchA > 1 ? i * m * k : 0), transposeA ? m : k,
@@ -177,7 +180,7 @@ function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput([batch, 1, outW, cout], 'float32');
   const h = heap(backend);
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   const [px, pf, po] = [at(x), at(filter), at(out)];
   for (let b = 0; b < batch; b++) {
     for (let j = 0; j < taps; j++) {
@@ -204,7 +207,7 @@ function affineKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): t
   const n = transB ? w!.shape[0] : w!.shape[1];
   const out = backend.makeOutput([m, n], 'float32');
   const h = heap(backend); // after makeOutput, which may grow the heap
-  const at = (t: tf.TensorInfo | undefined) => (t ? backend.dataIdMap.get(t.dataId).memoryOffset / 4 : -1);
+  const at = (t: tf.TensorInfo | undefined) => (t ? floatOffset(backend, t) : -1);
   addon.matmul(h, m, n, k, at(x), k, 0, at(w), transB ? k : n, transB, at(out), n, at(b), at(res), n, scale);
   return out;
 }
@@ -248,7 +251,7 @@ function geluKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.
   const backend = args.backend as unknown as WasmBackend;
   const out = (derivative ? [x.shape, x.shape] : [x.shape]).map((s) => backend.makeOutput(s, 'float32'));
   const h = heap(backend);
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   addon.gelu(h, at(x), at(out[0]), derivative ? at(out[1]) : -1, tf.util.sizeFromShape(x.shape));
   return out;
 }
@@ -273,7 +276,7 @@ function softmax(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: t
   const size = tf.util.sizeFromShape(x.shape);
   if (size === 0) return out;
   const h = heap(backend);
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   addon.softmax(h, at(x), at(out), size / cols, cols);
   return out;
 }
@@ -292,7 +295,7 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput(x.shape, 'float32');
   const h = heap(backend);
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   addon.exp(h, at(x), at(out), size);
   return out;
 }
