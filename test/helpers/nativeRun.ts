@@ -157,7 +157,7 @@ async function trainLosses(native: boolean, workers = 1): Promise<number[]> {
   const losses: number[] = [];
   const trainer = new Seq2SeqTrainer({
     model: peft, trainDataset: data,
-    args: seq2SeqTrainingArguments({ outputDir: path.join(__dirname, '..', '..', 'out', 'native-train-test'), perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 / workers, dataParallelWorkers: workers,
+    args: seq2SeqTrainingArguments({ outputDir: path.join(__dirname, '..', '..', 'out', 'native-train-test'), perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2, dataParallelWorkers: workers,
       maxSteps: 3, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
     callbacks: [{ onStepEnd: (_a, _s, _c, s) => { losses.push(s.loss); } }],
   });
@@ -195,7 +195,7 @@ async function main() {
     const losses = { wasm: await trainLosses(false), native: await trainLosses(true) };
     console.log(JSON.stringify({ describe: describeBackend(report), losses }));
   } else if (mode === 'train-workers') {
-    // WHISPER_NATIVE=1: the 2 worker threads start the addon each (one micro-batch each).
+    // WHISPER_NATIVE=1: the 2 worker threads start the addon each (the 2 micro-batches of a step, one each).
     console.log(JSON.stringify({ describe: describeBackend(report), losses: await trainLosses(true, 2) }));
   } else {
     throw new Error(`nativeRun: mode ${mode}: products, describe, transcribe or train`);
