@@ -181,19 +181,25 @@ def main():
         with torch.no_grad():
             cached = encoder(mel)
         print(f"encoder, once per clip: {(time.perf_counter() - t0) / b:.2f} s per clip", flush=True)
-    times, losses = [], []
+    times, cpu_times, losses = [], [], []
     for step in range(STEPS + 1):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         logits = decoder(tokens, cached if cached is not None else encoder(mel))
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
         grads = torch.autograd.grad(loss, trainable)
         times.append(time.perf_counter() - t0)
+        # CPU seconds beside wall time, as bench/train.ts prints them: on a shared machine wall time
+        # well above CPU / threads means the cores were busy elsewhere (OpenBLAS's threads also
+        # spin while they wait, which counts as CPU).
+        cpu_times.append(time.process_time() - c0)
         losses.append(loss.item())
         del grads
-        print(f"step {step + 1}: {times[-1]:.2f} s (loss {losses[-1]:.6f})", flush=True)
+        print(f"step {step + 1}: {times[-1]:.2f} s, cpu {cpu_times[-1]:.2f} s (loss {losses[-1]:.6f})", flush=True)
     per_example = sum(times[1:]) / STEPS / b
+    cpu_per_example = sum(cpu_times[1:]) / STEPS / b
     result = {"config": CONFIG, "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": b, "steps": STEPS,
-              "wallSecondsPerExample": per_example, "losses": losses}
+              "wallSecondsPerExample": per_example, "cpuSecondsPerExample": cpu_per_example, "losses": losses}
     print(json.dumps(result, indent=2))
     json.dump(result, open(os.path.join(ROOT, "out", f"bench-anchor-{CONFIG}.json"), "w"), indent=2)
 

@@ -8,7 +8,8 @@
  *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0]
  *
  * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
- * out, a projection; the vocabulary projection for 1 and 5 rows; one attention head's q k^T
+ * out, a projection; the vocabulary projection for 1 and 5 rows; Linears with bias, residual or
+ * scaling through `affine`; GELU (with its derivative, as training takes it); one attention head's q k^T
  * and p v; the conv stem), then the encoder's forward pass on a 30 s window, and with
  * --train-rounds N the gradient of the encoder w.r.t. its input (every product's backward pass too), and with
  * --clips N whisper-tiny's exact-mode transcription of jfk and N-1 LibriSpeech test clips (audio
@@ -18,7 +19,7 @@
  * r=8 on q/v of every attention module, so the encoder runs forward and backward), loss and
  * gradients, as bench/profile-step.ts A times it.
  */
-import { describeBackend, initBackend, linear, tf } from '../src/backend';
+import { affine, describeBackend, gelu, initBackend, linear, tf } from '../src/backend';
 import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
 import { setNativeProducts, startNative } from '../src/backend/native';
 import { loadAudio } from '../src/audio/decode';
@@ -80,6 +81,28 @@ async function main() {
     w.derived.dispose();
     tf.dispose([x, w.weight]);
   }
+  // A Linear as the encoder calls it (ops.ts affine): fc1 with its bias, fc2 with bias and the
+  // residual, q_proj with bias and the query scaling. Native: one fused matmul primitive; wasm:
+  // the product, then the bias, scaling and residual as tfjs ops.
+  for (const [label, out, inF, scale, residual] of [['fc1 + bias', 1536, 384, 1, false], ['fc2 + bias + residual', 384, 1536, 1, true],
+    ['q_proj + bias, scaled', 384, 384, 0.125, false]] as [string, number, number, number, boolean][]) {
+    const x = random([1500, inF]) as tf.Tensor2D;
+    const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
+    const bias = random([out]);
+    const res = residual ? random([1500, out]) as tf.Tensor2D : undefined;
+    setNativeProducts(false);
+    prepareLinear(w);
+    interleaved(`affine ${label} 1500x${out}x${inF}`, rounds, 2 * 1500 * out * inF, () => affine(x, w, bias, { scale, residual: res }).dispose());
+    w.derived.dispose();
+    tf.dispose([x, w.weight, bias, ...(res ? [res] : [])]);
+  }
+  {
+    const x = random([1, 1500, 1536]);
+    interleaved('gelu [1500, 1536]', rounds, undefined, () => gelu(x).dispose());
+    interleaved('gelu with derivative [1500, 1536]', rounds, undefined, () => tf.dispose(tf.grad((t: tf.Tensor) => gelu(t))(x)));
+    x.dispose();
+  }
+
   // One head's scores: q [1500, 64] times kT [64, 1500] (wasm keeps keys transposed).
   {
     const q = random([1500, 64]);

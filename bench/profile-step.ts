@@ -71,6 +71,10 @@ async function main() {
     e.n++;
     byKey.set(key, e);
   }
+  const byName = new Map<string, number>();
+  for (const k of own) byName.set(k.name, (byName.get(k.name) ?? 0) + ms(k));
+  const total = own.reduce((a, k) => a + ms(k), 0);
+  console.log('by kernel: ' + [...byName].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, v]) => `${n} ${(100 * v / total).toFixed(1)} %`).join(', '));
   for (const [key, e] of [...byKey].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 30))) {
     console.log(`${e.ms.toFixed(0).padStart(6)} ms  x${String(e.n).padEnd(4)} ${key}`);
   }

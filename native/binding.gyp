@@ -2,7 +2,7 @@
   "targets": [{
     "target_name": "whisper_dnnl",
     "sources": ["dnnl.cc", "decode.cc"],
-    "cflags_cc": ["-O2", "-fopenmp", "-ffp-contract=off"],
+    "cflags_cc": ["-O3", "-fopenmp", "-fexceptions", "-ffp-contract=off", "-fno-math-errno"], "cflags_cc!": ["-fno-exceptions"],
     "libraries": ["-ldnnl", "-fopenmp"]
   }]
 }

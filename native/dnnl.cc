@@ -1,13 +1,20 @@
 // whisper_dnnl: the model's matrix products on the CPU's own vector units (AVX-512, FMA) through
-// oneDNN's dnnl_sgemm, on float32 memory where it already lives (a Float32Array view on the wasm
+// oneDNN (dnnl_sgemm; its matmul primitive for a Linear with bias, scaling and residual), and the
+// elementwise passes that dominate once the products are fast (GELU, softmax, a loss's exp) in
+// OpenMP threads, on float32 memory where it already lives (a Float32Array view on the wasm
 // heap, which is a SharedArrayBuffer in the threaded build). Plain Node-API (no node-addon-api),
 // so that it builds against the installed Node's headers alone. Called synchronously from the JS
 // thread, between wasm kernels: nothing else touches the heap while a product runs.
 #include <node_api.h>
 #include <dnnl.h>
+#include <dnnl.hpp>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <map>
+#include <unordered_map>
+#include <tuple>
 
 #define CHECK(call)                                                          \
   do {                                                                       \
@@ -106,6 +113,284 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// ---- matmul: oneDNN's matmul primitive with the Linear's bias, scaling, residual and GELU fused ----
+
+static dnnl::engine& cpuEngine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// What a primitive is made for: the shapes, strides and fused steps (the data pointers come per call).
+using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float>;
+
+struct MatmulEntry {
+  dnnl::matmul prim;
+  dnnl::memory::desc a, b, bias, c, res;
+};
+
+// Primitives by key: making one takes far longer than running a product (oneDNN picks and
+// prepares a kernel). A training run meets a few dozen shapes (label lengths vary per batch);
+// the cache is emptied when it grows past MAX_PRIMITIVES rather than tracking use. One cache and
+// stream per thread: data-parallel training calls the addon from worker threads at once.
+static thread_local std::map<MatmulKey, MatmulEntry> primitives;
+static const size_t MAX_PRIMITIVES = 512;
+
+static dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, int64_t ld, bool trans) {
+  // rows x cols as the product reads it; stored transposed (cols x rows, leading dimension ld) when trans.
+  return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, trans ? dnnl::memory::dims{1, ld} : dnnl::memory::dims{ld, 1});
+}
+
+// matmul(heap, M, N, K, aOff, lda, transA, bOff, ldb, transB, cOff, ldc, biasOff, resOff, ldres, scale):
+// C = (op(A) op(B) + bias) * scale + res on one Float32Array (the wasm heap), offsets and leading
+// dimensions in floats; biasOff / resOff -1 when absent (bias [N], res M x N with ldres). The
+// bias, scaling and residual are oneDNN post-ops on the float32 accumulator: the same float
+// operations as separate ops. (GELU stays a pass of its own below: the model applies it to the
+// Linear's output, and training keeps its derivative, which a post-op does not give.) Extents are
+// checked as for sgemm.
+static napi_value Matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc != 16) {
+    throwError(env, "whisper_dnnl.matmul: 16 arguments (heap, M, N, K, aOffset, lda, transA, bOffset, ldb, transB, cOffset, ldc, biasOffset, resOffset, ldres, scale)");
+    return nullptr;
+  }
+  float* heap;
+  size_t len;
+  if (!getFloats(env, argv[0], &heap, &len, "heap")) return nullptr;
+  int64_t v[16];
+  static const char* names[] = {"M", "N", "K", "aOffset", "lda", "transA", "bOffset", "ldb", "transB", "cOffset", "ldc", "biasOffset", "resOffset", "ldres"};
+  for (int i = 0; i < 14; i++) if (!getInt(env, argv[1 + i], &v[i], names[i])) return nullptr;
+  double scale;
+  CHECK(napi_get_value_double(env, argv[15], &scale));
+  int64_t M = v[0], N = v[1], K = v[2], aOff = v[3], lda = v[4], bOff = v[6], ldb = v[7], cOff = v[9], ldc = v[10];
+  int64_t biasOff = v[11], resOff = v[12], ldres = v[13];
+  bool transA = v[5] != 0, transB = v[8] != 0;
+  if (M <= 0 || N <= 0 || K <= 0 || aOff < 0 || bOff < 0 || cOff < 0 || biasOff < -1 || resOff < -1) {
+    throwError(env, "whisper_dnnl.matmul: sizes must be positive, offsets not negative");
+    return nullptr;
+  }
+  int64_t aRows = transA ? K : M, aCols = transA ? M : K;
+  int64_t bRows = transB ? N : K, bCols = transB ? K : N;
+  bool hasRes = resOff >= 0;
+  if (lda < aCols || ldb < bCols || ldc < N || (hasRes && ldres < N)) {
+    throwError(env, "whisper_dnnl.matmul: a leading dimension is smaller than its row");
+    return nullptr;
+  }
+  if (aOff + extent(aRows, aCols, lda) > (int64_t)len || bOff + extent(bRows, bCols, ldb) > (int64_t)len ||
+      cOff + extent(M, N, ldc) > (int64_t)len || (biasOff >= 0 && biasOff + N > (int64_t)len) ||
+      (hasRes && resOff + extent(M, N, ldres) > (int64_t)len)) {
+    throwError(env, "whisper_dnnl.matmul: an operand reaches past the end of the heap");
+    return nullptr;
+  }
+  bool hasBias = biasOff >= 0;
+  MatmulKey key{M, N, K, transA ? -lda : lda, transB ? -ldb : ldb, ldc, hasBias, hasRes ? ldres : 0, (float)scale};
+  try {
+    auto it = primitives.find(key);
+    if (it == primitives.end()) {
+      if (primitives.size() >= MAX_PRIMITIVES) primitives.clear();
+      MatmulEntry e;
+      e.a = matrixDesc(M, K, lda, transA);
+      e.b = matrixDesc(K, N, ldb, transB);
+      e.c = matrixDesc(M, N, ldc, false);
+      if (hasBias) e.bias = dnnl::memory::desc({1, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, 1});
+      if (hasRes) e.res = matrixDesc(M, N, ldres, false);
+      dnnl::post_ops ops;
+      if (scale != 1) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, (float)scale, 0.f);
+      if (hasRes) ops.append_binary(dnnl::algorithm::binary_add, e.res);
+      dnnl::primitive_attr attr;
+      attr.set_post_ops(ops);
+      auto desc = hasBias ? dnnl::matmul::desc(e.a, e.b, e.bias, e.c) : dnnl::matmul::desc(e.a, e.b, e.c);
+      e.prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpuEngine()));
+      it = primitives.emplace(key, e).first;
+    }
+    MatmulEntry& e = it->second;
+    dnnl::engine& engine = cpuEngine();
+    std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(e.a, engine, heap + aOff)},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, engine, heap + bOff)},
+      {DNNL_ARG_DST, dnnl::memory(e.c, engine, heap + cOff)},
+    };
+    if (hasBias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine, heap + biasOff));
+    if (hasRes) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(scale != 1 ? 1 : 0) | DNNL_ARG_SRC_1, dnnl::memory(e.res, engine, heap + resOff));
+    static thread_local dnnl::stream stream(engine);
+    e.prim.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& err) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "whisper_dnnl.matmul: oneDNN: %s (status %d)", err.what(), (int)err.status);
+    throwError(env, buf);
+  }
+  return nullptr;
+}
+
+
+// ---- gelu: the wasm kernel's GELU (src/backend/wasm/simd.ts gelu) with wider vectors and threads ----
+// The same float operations in the same order, so the same bits: erf by Abramowitz & Stegun 7.1.26
+// with PyTorch's coefficients, exp by Cephes' polynomial, no fused multiply-adds (built with
+// -ffp-contract=off), rounding to nearest even (rintf in the default rounding mode).
+
+static inline float exp4(float z) {
+  z = z > -87.f ? z : -87.f;
+  float n = __builtin_rintf(z * 1.44269504f);
+  float r = (z - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = ((p * r) * r + r) + 1.f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+static inline float erf4(float z) {
+  float a = __builtin_fabsf(z);
+  float t = 1.f / (a * 0.3275911f + 1.f);
+  float r = 1.061405429f * t + -1.453152027f;
+  r = r * t + 1.421413741f;
+  r = r * t + -0.284496736f;
+  r = r * t + 0.254829592f;
+  float y = 1.f - (r * t) * exp4(-(a * a));
+  return __builtin_copysignf(y, z); // y >= 0: sign(z) | y, as the wasm kernel's bit or
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void geluRange(const float* x, float* value, float* deriv, int64_t n) {
+  if (deriv) {
+    for (int64_t i = 0; i < n; i++) {
+      float xv = x[i];
+      float c2 = erf4(xv * 0.70710678f) + 1.f;
+      value[i] = (xv * 0.5f) * c2;
+      float xc = xv > -9.f ? (xv < 9.f ? xv : 9.f) : -9.f;
+      deriv[i] = c2 * 0.5f + (xv * exp4((xc * xc) * -0.5f)) * 0.398942280f;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      float xv = x[i];
+      value[i] = (xv * 0.5f) * (erf4(xv * 0.70710678f) + 1.f);
+    }
+  }
+}
+
+// gelu(heap, xOff, valueOff, derivOff (-1: none), n): offsets in floats.
+static napi_value Gelu(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t xOff, vOff, dOff, n;
+  if (argc != 5 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
+      !getInt(env, argv[2], &vOff, "valueOffset") || !getInt(env, argv[3], &dOff, "derivOffset") || !getInt(env, argv[4], &n, "n")) {
+    if (argc != 5) throwError(env, "whisper_dnnl.gelu: 5 arguments (heap, xOffset, valueOffset, derivOffset, n)");
+    return nullptr;
+  }
+  if (n < 0 || xOff < 0 || vOff < 0 || dOff < -1 || xOff + n > (int64_t)len || vOff + n > (int64_t)len || (dOff >= 0 && dOff + n > (int64_t)len)) {
+    throwError(env, "whisper_dnnl.gelu: an operand reaches past the end of the heap");
+    return nullptr;
+  }
+  float* deriv = dOff >= 0 ? heap + dOff : nullptr;
+  // Chunks of whole cache lines per thread (16 floats).
+  #pragma omp parallel
+  {
+    int threads = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+    int64_t start = id * chunk, end = start + chunk < n ? start + chunk : n;
+    if (start < end) geluRange(heap + xOff + start, heap + vOff + start, deriv ? deriv + start : nullptr, end - start);
+  }
+  return nullptr;
+}
+
+
+// ---- softmax over the last axis: attention's rows, many small ones in training ----
+// max, e = exp(x - max) by the exp above (Cephes' polynomial, about 1 ulp; 0 below -87, where
+// expf is subnormal or 0 anyway), sum, e * (1 / sum). Rows in OpenMP threads when there are
+// enough values to pay for waking them; a few thousand values take one thread.
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void softmaxRow(const float* x, float* y, int64_t n) {
+  float m = x[0];
+  #pragma omp simd reduction(max : m)
+  for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+  float sum = 0.f;
+  #pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; i++) {
+    float z = x[i] - m;
+    float e = z < -87.f ? 0.f : exp4(z);
+    y[i] = e;
+    sum += e;
+  }
+  float r = 1.f / sum;
+  for (int64_t i = 0; i < n; i++) y[i] *= r;
+}
+
+// softmax(heap, xOff, yOff, rows, cols): offsets in floats.
+static napi_value Softmax(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t xOff, yOff, rows, cols;
+  if (argc != 5 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
+      !getInt(env, argv[2], &yOff, "yOffset") || !getInt(env, argv[3], &rows, "rows") || !getInt(env, argv[4], &cols, "cols")) {
+    if (argc != 5) throwError(env, "whisper_dnnl.softmax: 5 arguments (heap, xOffset, yOffset, rows, cols)");
+    return nullptr;
+  }
+  if (rows < 0 || cols < 1 || xOff < 0 || yOff < 0 || xOff + rows * cols > (int64_t)len || yOff + rows * cols > (int64_t)len) {
+    throwError(env, "whisper_dnnl.softmax: an operand reaches past the end of the heap");
+    return nullptr;
+  }
+  float* x = heap + xOff;
+  float* y = heap + yOff;
+  #pragma omp parallel for schedule(static) if (rows * cols >= (1 << 16))
+  for (int64_t r = 0; r < rows; r++) softmaxRow(x + r * cols, y + r * cols, cols);
+  return nullptr;
+}
+
+
+// ---- exp of a large tensor (a training loss's softmax over the vocabulary) ----
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void expRange(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float z = x[i];
+    // Above 88.72 expf overflows; below -87 it is subnormal or 0 (taken as 0).
+    y[i] = z > 88.72f ? __builtin_inff() : z < -87.f ? 0.f : exp4(z);
+  }
+}
+
+// exp(heap, xOff, yOff, n): offsets in floats.
+static napi_value Exp(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t xOff, yOff, n;
+  if (argc != 4 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
+      !getInt(env, argv[2], &yOff, "yOffset") || !getInt(env, argv[3], &n, "n")) {
+    if (argc != 4) throwError(env, "whisper_dnnl.exp: 4 arguments (heap, xOffset, yOffset, n)");
+    return nullptr;
+  }
+  if (n < 0 || xOff < 0 || yOff < 0 || xOff + n > (int64_t)len || yOff + n > (int64_t)len) {
+    throwError(env, "whisper_dnnl.exp: an operand reaches past the end of the heap");
+    return nullptr;
+  }
+  #pragma omp parallel
+  {
+    int threads = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+    int64_t start = id * chunk, end = start + chunk < n ? start + chunk : n;
+    if (start < end) expRange(heap + xOff + start, heap + yOff + start, end - start);
+  }
+  return nullptr;
+}
+
 // setThreads(n): OpenMP threads of the following products (oneDNN's CPU runtime here is OpenMP;
 // the setting belongs to the calling thread, the one JS thread that calls sgemm). Returns n.
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -145,6 +430,10 @@ napi_value InitDecode(napi_env env, napi_value exports);
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"exp", nullptr, Exp, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

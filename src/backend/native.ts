@@ -1,8 +1,11 @@
 /**
- * The heavy products on the CPU's own vector units (issue 25, first step): a Node-API addon over
+ * The heavy products on the CPU's own vector units (issue 25): a Node-API addon over
  * oneDNN (native/dnnl.cc, built by scripts/build-native.sh where g++ and libdnnl-dev are) runs
  * the wasm backend's float32 matrix products (the BatchMatMul kernel: every Linear, the attention
- * products, their gradients; Conv2D when it is the encoder's conv1d) with AVX-512/FMA, which wasm SIMD cannot reach. It reads and writes
+ * products, their gradients; Conv2D when it is the encoder's conv1d; `affine`, a Linear with its
+ * bias, scaling and residual, as one matmul primitive) with AVX-512/FMA, which wasm SIMD cannot
+ * reach, and then what dominates next: GELU (wasm's formula, the same bits), softmax, a training
+ * loss's exp, and training attention with the heads batched. It reads and writes
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
@@ -18,7 +21,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { FrozenWeight, isTrainable, registeredOps, registerOps, recording } from './ops';
+import { BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes } from './ops';
 import { fused, setDirectTransposedProducts } from './wasm/kernels';
 
 /** The addon's functions (native/dnnl.cc). */
@@ -27,6 +30,20 @@ export interface NativeAddon {
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Float32Array, aOffset: number, lda: number, b: Float32Array, bOffset: number, ldb: number,
     beta: number, c: Float32Array, cOffset: number, ldc: number): void;
+  /**
+   * C = (op(A) op(B) + bias) * scale + res through oneDNN's matmul primitive (made once per shape
+   * and thread, and kept), every operand on `heap`; offsets and leading dimensions in floats,
+   * biasOffset / resOffset -1 when absent.
+   */
+  matmul(heap: Float32Array, m: number, n: number, k: number, aOffset: number, lda: number, transA: number,
+    bOffset: number, ldb: number, transB: number, cOffset: number, ldc: number, biasOffset: number,
+    resOffset: number, ldres: number, scale: number): void;
+  /** wasm's GELU (and its derivative when derivOffset >= 0) on `heap`, the same bits, in OpenMP threads with the CPU's widest vectors. */
+  gelu(heap: Float32Array, xOffset: number, valueOffset: number, derivOffset: number, n: number): void;
+  /** Softmax over each row of `rows` x `cols` on `heap` (exp by Cephes' polynomial; rows in threads when there are many values). */
+  softmax(heap: Float32Array, xOffset: number, yOffset: number, rows: number, cols: number): void;
+  /** exp of n values on `heap` (Cephes' polynomial, about 1 ulp; subnormal results as 0), in OpenMP threads. */
+  exp(heap: Float32Array, xOffset: number, yOffset: number, n: number): void;
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
   info(): { version: string; threads: number; isa: number };
@@ -100,6 +117,9 @@ const MIN_NATIVE_MACS = 1 << 16;
 
 let heapView: Float32Array | undefined;
 
+/** Where tensor `t`'s data starts on the heap, in floats. */
+const floatOffset = (backend: WasmBackend, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+
 /** A Float32Array over the whole heap, made anew when the heap grew (a grown memory has a new buffer). */
 function heap(backend: WasmBackend): Float32Array {
   const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
@@ -132,7 +152,7 @@ function batchMatMul(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfj
   const out = backend.makeOutput([...outer, m, n], 'float32');
   if (m * n === 0) return out;
   const h = heap(backend); // after makeOutput, which may grow the heap
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   const [pa, pb, pc] = [at(a), at(b), at(out)];
   for (let i = 0; i < batch; i++) {
     addon.sgemm(transposeA, transposeB, m, n, k, 1, h, pa + (batchA > 1 ? i * m * k : 0), transposeA ? m : k,
@@ -165,7 +185,7 @@ function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput([batch, 1, outW, cout], 'float32');
   const h = heap(backend);
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   const [px, pf, po] = [at(x), at(filter), at(out)];
   for (let b = 0; b < batch; b++) {
     for (let j = 0; j < taps; j++) {
@@ -218,6 +238,140 @@ function attend(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnT
  */
 const FEW_ROWS = 16;
 
+const AFFINE = 'WhisperNativeAffine';
+
+/**
+ * Kernel WhisperNativeAffine {x [M, K], w, b? [N], res? [M, N]} {scale, transB}: (x w + b) * scale
+ * + res in one matmul primitive, w [K, N] (transB 0: wasm's transposed weight copy) or [N, K]
+ * as stored (transB 1). The bias, the scaling and the residual are float32 operations on the
+ * product's float32 result, in the same order as the separate tfjs ops: the same values.
+ */
+function affineKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => args.inputs[k] as tf.TensorInfo | undefined);
+  const { scale, transB } = args.attrs as unknown as { scale: number; transB: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const [m, k] = x!.shape;
+  const n = transB ? w!.shape[0] : w!.shape[1];
+  const out = backend.makeOutput([m, n], 'float32');
+  const h = heap(backend); // after makeOutput, which may grow the heap
+  const at = (t: tf.TensorInfo | undefined) => (t ? floatOffset(backend, t) : -1);
+  addon.matmul(h, m, n, k, at(x), k, 0, at(w), transB ? k : n, transB, at(out), n, at(b), at(res), n, scale);
+  return out;
+}
+
+/**
+ * The Linear as one fused product where wasm has no way of its own (its one-thread SIMD pass for
+ * a generation step's few rows stays): frozen float32 weight and bias, many rows. With a
+ * gradient tape, dx = (dy * scale) W (W as stored, a plain product) and dres = dy, as autodiff
+ * of the separate ops gives; a trained weight or bias, a quantized weight and small products
+ * return undefined (ops.ts composes linear, add, mul, add).
+ */
+function nativeAffine(wasmOps: BackendOps, x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
+  residual: tf.Tensor2D | undefined, training: boolean): tf.Tensor2D | undefined {
+  const own = wasmOps.affine(x, w, bias, scale, residual, training);
+  if (own || !enabled) return own;
+  if (w.quantized || isTrainable(w.weight) || (bias && (isTrainable(bias) || bias.dtype !== 'float32')) || x.dtype !== 'float32'
+    || (residual && residual.dtype !== 'float32') || x.shape[0] * w.weight.size < MIN_NATIVE_MACS) return undefined;
+  const wT = w.derived.peek<tf.Tensor2D>('transposed', w.weight);
+  const run = (input: tf.Tensor, res?: tf.Tensor) => {
+    const inputs: Record<string, tf.Tensor> = { x: input, w: wT ?? w.weight };
+    if (bias) inputs.b = bias;
+    if (res) inputs.res = res;
+    return tf.engine().runKernel(AFFINE, inputs, { scale, transB: wT ? 0 : 1 } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  };
+  if (!recording()) return run(x, residual);
+  const weight = w.weight;
+  const grad = (dy: tf.Tensor2D) => tf.matMul(scale === 1 ? dy : tf.mul(dy, scale), weight);
+  if (!residual) {
+    return tf.customGrad(((input: tf.Tensor) => ({ value: run(input), gradFunc: grad })) as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor2D;
+  }
+  return tf.customGrad(((input: tf.Tensor, res: tf.Tensor) => ({ value: run(input, res), gradFunc: (dy: tf.Tensor2D) => [grad(dy), dy] })) as unknown as
+    Parameters<typeof tf.customGrad>[0])(x, residual) as tf.Tensor2D;
+}
+
+const GELU = 'WhisperNativeGelu';
+
+/** Kernel WhisperNativeGelu {x} {derivative}: [GELU(x)] or [GELU(x), GELU'(x)], as wasm's WhisperGelu (same bits). */
+function geluKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const { derivative } = args.attrs as unknown as { derivative: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const out = (derivative ? [x.shape, x.shape] : [x.shape]).map((s) => backend.makeOutput(s, 'float32'));
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.gelu(h, at(x), at(out[0]), derivative ? at(out[1]) : -1, tf.util.sizeFromShape(x.shape));
+  return out;
+}
+
+/** Below this many values GELU stays wasm's one-thread pass (OpenMP's wake-up costs more). */
+const MIN_NATIVE_GELU = 1 << 14;
+
+/**
+ * Softmax over the last axis through the addon: XNNPACK's wakes its thread pool for every call,
+ * which costs more than the work on the small maps of decoder training (a few thousand values
+ * per head and batch row, hundreds of calls a step). The exp differs from XNNPACK's in the last
+ * bit at most (both are polynomials of about 1 ulp).
+ */
+function softmax(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const x = args.inputs.logits as tf.TensorInfo;
+  const { dim } = args.attrs as unknown as { dim: number };
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1)) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const cols = x.shape[rank - 1];
+  const size = tf.util.sizeFromShape(x.shape);
+  if (size === 0) return out;
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.softmax(h, at(x), at(out), size / cols, cols);
+  return out;
+}
+
+/**
+ * Exp from this many values on through the addon: a training loss's exponentials over the
+ * vocabulary (tokens x 51,865), which tfjs-wasm computes one value at a time in one thread.
+ * Smaller ones (everything generation and evaluation take) stay tfjs's, so their bits do not move.
+ */
+const MIN_NATIVE_EXP = 1 << 20;
+
+function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const x = args.inputs.x as tf.TensorInfo;
+  const size = tf.util.sizeFromShape(x.shape);
+  if (x.dtype !== 'float32' || size < MIN_NATIVE_EXP) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.exp(h, at(x), at(out), size);
+  return out;
+}
+
+/**
+ * Training's attention, every head of a batch row in one product each way: q [T, d] viewed as
+ * [H, T, dh] (one transpose), the transposed keys [d, S] as [H, dh, S] (a reshape), v as [H, S, dh].
+ * wasm's attention runs 4 operations per head (and as many in the backward pass), since XNNPACK
+ * packs each product's right operand; the addon's batched product takes the heads as they lie, so
+ * a step makes H times fewer operations (hundreds fewer in decoder training, where each is small).
+ * Each head's sums are the same products as before: the same values. Generation (no gradient
+ * tape) and caches grown in place keep wasm's attention.
+ */
+function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+  if (!enabled || !recording() || kv.layout !== 'rows' || kv.length !== undefined || q.dtype !== 'float32') return wasmOps.attention(q, kv, numHeads, mask);
+  const [b, t, d] = q.shape;
+  const dh = d / numHeads;
+  const qs = b === 1 ? [q] : tf.split(q, b, 0);
+  const rows = qs.map((qb, i) => {
+    const s = kv.k[i].shape[1] as number;
+    const qh = tf.transpose(tf.reshape(qb, [t, numHeads, dh]), [1, 0, 2]);
+    const vh = tf.transpose(tf.reshape(kv.v[i], [s, numHeads, dh]), [1, 0, 2]);
+    let scores = tf.matMul(qh, tf.reshape(kv.k[i], [numHeads, dh, s])); // [H, T, S]
+    if (mask) scores = tf.add(scores, mask);
+    return tf.reshape(tf.transpose(softmaxTimes(scores, vh), [1, 0, 2]), [1, t, d]);
+  });
+  return (rows.length === 1 ? rows[0] : tf.concat(rows, 0)) as tf.Tensor3D;
+}
+
 let active: string | undefined;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
@@ -250,6 +404,14 @@ export function startNative(threads: number): string {
   const tfjsConv = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
   tf.unregisterKernel('Conv2D', 'wasm');
   tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
+  tf.registerKernel({ kernelName: AFFINE, backendName: 'wasm', kernelFunc: (args) => affineKernel(addon, args) });
+  tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
+  const tfjsSoftmax = tf.getKernel('Softmax', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('Softmax', 'wasm');
+  tf.registerKernel({ kernelName: 'Softmax', backendName: 'wasm', kernelFunc: (args) => (enabled ? softmax(addon, args, tfjsSoftmax) : tfjsSoftmax(args)) });
+  const tfjsExp = tf.getKernel('Exp', 'wasm')!.kernelFunc;
+  tf.unregisterKernel('Exp', 'wasm');
+  tf.registerKernel({ kernelName: 'Exp', backendName: 'wasm', kernelFunc: (args) => (enabled ? exp(addon, args, tfjsExp) : tfjsExp(args)) });
   const wasmOps = registeredOps('wasm');
   const decode = addon.linearRows && addon.attend && addon.packWeight;
   if (decode) {
@@ -266,12 +428,22 @@ export function startNative(threads: number): string {
     linear: (x, w, training) => (rowsKernel(x, w, training)
       ? fused('WhisperLinear', { x, w: w.weight }, { scale: 1 })![0] as tf.Tensor2D : wasmOps.linear(x, w, training)),
     affine: (x, w, bias, scale, residual, training) => {
-      if (!rowsKernel(x, w, training)) return wasmOps.affine(x, w, bias, scale, residual, training);
+      if (!rowsKernel(x, w, training)) return nativeAffine(wasmOps, x, w, bias, scale, residual, training);
       const inputs: Record<string, tf.Tensor> = { x, w: w.weight };
       if (bias) inputs.b = bias;
       if (residual) inputs.res = residual;
       return fused('WhisperLinear', inputs, { scale })![0] as tf.Tensor2D;
     },
+    attention: (q, kv, numHeads, mask) => headsAttention(wasmOps, q, kv, numHeads, mask),
+    // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].
+    softmaxBackward: (p, dp, r) => {
+      if (p.rank === 2) return wasmOps.softmaxBackward(p, dp, r);
+      const cols = p.shape[p.rank - 1];
+      const flat = (t: tf.Tensor, n: number) => tf.reshape(t, [-1, n]);
+      return tf.reshape(wasmOps.softmaxBackward(flat(p, cols), flat(dp, cols), flat(r, 1)), p.shape);
+    },
+    gelu: (x, derivative) => (enabled && x.dtype === 'float32' && x.size >= MIN_NATIVE_GELU
+      ? tf.engine().runKernel(GELU, { x }, { derivative: derivative ? 1 : 0 }) as unknown as tf.Tensor[] : wasmOps.gelu(x, derivative)),
     // `linear` of many rows stays wasm's: it multiplies by the transposed weight copy, a plain product that the
     // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
     // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.

@@ -9,11 +9,23 @@
  *   tsx test/helpers/nativeRun.ts describe      describeBackend's text
  *   WHISPER_BACKEND=native tsx test/helpers/nativeRun.ts transcribe N
  *                                              whisper-tiny's greedy tokens on N reference clips
+ *   tsx test/helpers/nativeRun.ts train          the losses of 3 LoRA training steps (2 LibriSpeech
+ *                                              examples, 30 s, encoder trained through) on wasm's
+ *                                              kernels, then on the addon's (setNativeProducts)
+ *   WHISPER_BACKEND=native tsx test/helpers/nativeRun.ts train-workers
+ *                                              the same on the addon in 2 data-parallel worker threads
  */
 import seedrandom from 'seedrandom';
-import { initBackend, describeBackend, tf, affine, attention, concatKeyValue, keyValue, linear, matMulT, softmaxTimes } from '../../src/backend';
-import { startNative } from '../../src/backend/native';
-import { DerivedTensors, FrozenWeight } from '../../src/backend/ops';
+import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
+import * as fs from 'fs';
+import * as path from 'path';
+import { setNativeProducts, startNative } from '../../src/backend/native';
+import { affine, attention, concatKeyValue, DerivedTensors, FrozenWeight, gelu, keyValue, prepareLinear } from '../../src/backend/ops';
+import { WhisperFeatureExtractor } from '../../src/features/logmel';
+import { WhisperForConditionalGeneration } from '../../src/model/whisper';
+import { WhisperTokenizer } from '../../src/tokenizer/whisper';
+import { getPeftModel, LoraConfig } from '../../src/lora';
+import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../../src/train';
 import { loadAudio } from '../../src/audio/decode';
 import { loadWhisper } from '../../src/model/pipeline';
 import { transcribe } from '../../src/model/transcribe';
@@ -73,6 +85,37 @@ function compute(): Record<string, Float32Array[]> {
     const vals = random([600, 64], rng);
     const dctx = random([600, 64], rng);
     keep('softmaxTimes grads', tf.grads((sc: tf.Tensor, vv: tf.Tensor) => softmaxTimes(sc, vv))([s, vals], dctx));
+    // A Linear with bias, query scaling and residual (ops.ts affine; native: one fused matmul),
+    // value and the gradients w.r.t. x and the residual; with wasm's transposed weight copy (as a
+    // model's Linear has it) and without (the stored [out, in] weight, transposed by the product).
+    for (const copy of [true, false]) {
+      const fw: FrozenWeight = { weight: random([384, 1536], rng) as tf.Tensor2D, derived: new DerivedTensors() };
+      if (copy) prepareLinear(fw);
+      const xb = random([200, 1536], rng);
+      const bias = random([384], rng);
+      const res = random([200, 384], rng);
+      const dyb = random([200, 384], rng) as tf.Tensor2D;
+      const plain = affine(xb as tf.Tensor2D, fw, bias as tf.Tensor1D);
+      const { value, grads } = tf.valueAndGrads((xx: tf.Tensor, rr: tf.Tensor) =>
+        affine(xx as tf.Tensor2D, fw, bias, { scale: 0.125, residual: rr as tf.Tensor2D, training: true }))([xb, res], dyb);
+      keep(`affine ${copy ? 'transposed copy' : 'stored weight'} (y, scaled + residual y, dx, dres)`, [plain, value, ...grads]);
+      fw.derived.dispose();
+    }
+    // Softmax of attention maps (encoder, decoder training's small ones, a masked row) and exp over
+    // a training loss's logits (native from 2^20 values on), including the overflow and underflow ends.
+    const masked = tf.concat([random([1, 40], rng), tf.fill([1, 8], -1e9)], 1);
+    keep('softmax [1500, 1500], [6, 48, 48], masked', [tf.softmax(tf.mul(random([1500, 1500], rng), 10)), tf.softmax(tf.mul(random([6, 48, 48], rng), 10)), tf.softmax(masked)]);
+    keep('exp [20, 52429] over [-100, 0] and [-1, 1]; 90 overflows', [tf.exp(tf.mul(random([20, 52429], rng), 50).sub(50)), tf.exp(random([20, 52429], rng)),
+      tf.exp(tf.add(tf.zeros([1 << 20]), 90))]);
+    // Attention with a gradient tape (training): 2 batch rows, 6 heads, a mask; value and the gradients of q, k, v.
+    const [qa, ka, va] = [random([2, 30, 384], rng), random([2, 50, 384], rng), random([2, 50, 384], rng)];
+    const mask = tf.mul(random([30, 50], rng), 5) as tf.Tensor2D;
+    const att = tf.valueAndGrads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
+      attention(qq as tf.Tensor3D, keyValue(kk as tf.Tensor3D, vv as tf.Tensor3D, 6), 6, mask))([qa, ka, va], random([2, 30, 384], rng) as tf.Tensor3D);
+    keep('attention training (value, dq, dk, dv)', [att.value, ...att.grads]);
+    // GELU and its derivative over the range the encoder sees and the tails: the same bits.
+    const wide = tf.mul(random([300, 1536], rng), 12);
+    keep('exact: gelu (value, derivative)', [gelu(wide), tf.grad((t: tf.Tensor) => gelu(t))(wide)]);
   });
   tf.tidy(() => {
     // A generation step's kernels (no tape): Linears of 1 and 5 rows on a weight whose values are
@@ -118,10 +161,40 @@ function differences(ref: Record<string, Float32Array[]>, got: Record<string, Fl
         maxDiff = Math.max(maxDiff, Math.abs(r[j] - g[j]));
         maxRef = Math.max(maxRef, Math.abs(r[j]));
       }
+      if (r.every((v, j) => v === g[j])) return 0; // also where both are infinite
       return Number.isFinite(maxDiff) ? maxDiff / (maxRef || 1) : Infinity;
     }));
   }
   return diffs;
+}
+
+/** Losses of 3 LoRA steps of setup A (bench/train.ts, its learning rate) on 2 examples, products on the addon or not. */
+async function trainLosses(native: boolean, workers = 1): Promise<number[]> {
+  if (workers === 1) setNativeProducts(native);
+  const dir = sharedDir('models', 'whisper-tiny');
+  const model = await WhisperForConditionalGeneration.fromPretrained(dir);
+  const tok = await WhisperTokenizer.fromPretrained(dir);
+  const fe = WhisperFeatureExtractor.fromPretrained(dir);
+  const split = sharedDir('datasets', 'librispeech-mini', 'train');
+  const rows = fs.readFileSync(path.join(split, 'metadata.csv'), 'utf8').trim().split('\n').slice(1, 3);
+  const data = [];
+  for (const row of rows) {
+    const [file, text] = row.split(',');
+    data.push({ inputFeatures: fe.extract(await loadAudio(path.join(split, file))), labels: [...tok.prefixTokens({ language: 'en' }), ...tok.encode(' ' + text.toLowerCase()), tok.eot] });
+  }
+  const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)` }));
+  const losses: number[] = [];
+  const trainer = new Seq2SeqTrainer({
+    model: peft, trainDataset: data,
+    args: seq2SeqTrainingArguments({ outputDir: path.join(__dirname, '..', '..', 'out', 'native-train-test'), perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2, dataParallelWorkers: workers,
+      maxSteps: 3, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
+    callbacks: [{ onStepEnd: (_a, _s, _c, s) => { losses.push(s.loss); } }],
+  });
+  await trainer.train();
+  trainer.dispose();
+  peft.dispose();
+  model.dispose();
+  return losses;
 }
 
 async function main() {
@@ -146,8 +219,15 @@ async function main() {
       if (JSON.stringify(res.tokens) !== JSON.stringify(c.tokens)) mismatches.push(`${c.id}: ref ${JSON.stringify(c.tokens)} got ${JSON.stringify(res.tokens)}`);
     }
     console.log(JSON.stringify({ describe: describeBackend(report), clips: clips.length, mismatches }));
+  } else if (mode === 'train') {
+    startNative(report.threads ?? 1);
+    const losses = { wasm: await trainLosses(false), native: await trainLosses(true) };
+    console.log(JSON.stringify({ describe: describeBackend(report), losses }));
+  } else if (mode === 'train-workers') {
+    // WHISPER_BACKEND=native: the 2 worker threads start the addon each (the 2 micro-batches of a step, one each).
+    console.log(JSON.stringify({ describe: describeBackend(report), losses: await trainLosses(true, 2) }));
   } else {
-    throw new Error(`nativeRun: mode ${mode}: products, describe or transcribe`);
+    throw new Error(`nativeRun: mode ${mode}: products, describe, transcribe or train`);
   }
 }
 
