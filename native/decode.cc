@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include "cephes.h"
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -243,23 +244,6 @@ Helpers& helpers = *new Helpers;
 
 // ---- attend: the wasm kernel's attention of T queries to `len` positions, every head ----
 
-// exp(z) for z <= 0 as the wasm kernel computes it (Cephes' expf polynomial, 2^n in the exponent bits).
-inline float expCephes(float z) {
-  z = z > -87.f ? z : -87.f;
-  float n = nearbyintf(z * 1.44269504f);
-  float r = (z - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = ((p * r) * r + r) + 1.f;
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scaleBits;
-  memcpy(&scaleBits, &bits, 4);
-  return p * scaleBits;
-}
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f,f16c"))) inline __m512 expCephes16(__m512 z) {

@@ -9,6 +9,7 @@
 #include <dnnl.h>
 #include <dnnl.hpp>
 #include <omp.h>
+#include "cephes.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -228,25 +229,9 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
 
 // ---- gelu: the wasm kernel's GELU (src/backend/wasm/simd.ts gelu) with wider vectors and threads ----
 // The same float operations in the same order, so the same bits: erf by Abramowitz & Stegun 7.1.26
-// with PyTorch's coefficients, exp by Cephes' polynomial, no fused multiply-adds (built with
+// with PyTorch's coefficients, exp by Cephes' polynomial (cephes.h), no fused multiply-adds (built with
 // -ffp-contract=off), rounding to nearest even (rintf in the default rounding mode).
 
-static inline float exp4(float z) {
-  z = z > -87.f ? z : -87.f;
-  float n = __builtin_rintf(z * 1.44269504f);
-  float r = (z - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = ((p * r) * r + r) + 1.f;
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, 4);
-  return p * scale;
-}
 
 static inline float erf4(float z) {
   float a = __builtin_fabsf(z);
@@ -255,7 +240,7 @@ static inline float erf4(float z) {
   r = r * t + 1.421413741f;
   r = r * t + -0.284496736f;
   r = r * t + 0.254829592f;
-  float y = 1.f - (r * t) * exp4(-(a * a));
+  float y = 1.f - (r * t) * expCephes(-(a * a));
   return __builtin_copysignf(y, z); // y >= 0: sign(z) | y, as the wasm kernel's bit or
 }
 
@@ -267,7 +252,7 @@ static void geluRange(const float* x, float* value, float* deriv, int64_t n) {
       float c2 = erf4(xv * 0.70710678f) + 1.f;
       value[i] = (xv * 0.5f) * c2;
       float xc = xv > -9.f ? (xv < 9.f ? xv : 9.f) : -9.f;
-      deriv[i] = c2 * 0.5f + (xv * exp4((xc * xc) * -0.5f)) * 0.398942280f;
+      deriv[i] = c2 * 0.5f + (xv * expCephes((xc * xc) * -0.5f)) * 0.398942280f;
     }
   } else {
     for (int64_t i = 0; i < n; i++) {
@@ -321,7 +306,7 @@ static void softmaxRow(const float* x, float* y, int64_t n) {
   #pragma omp simd reduction(+ : sum)
   for (int64_t i = 0; i < n; i++) {
     float z = x[i] - m;
-    float e = z < -87.f ? 0.f : exp4(z);
+    float e = z < -87.f ? 0.f : expCephes(z);
     y[i] = e;
     sum += e;
   }
@@ -360,7 +345,7 @@ static void expRange(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float z = x[i];
     // Above 88.72 expf overflows; below -87 it is subnormal or 0 (taken as 0).
-    y[i] = z > 88.72f ? __builtin_inff() : z < -87.f ? 0.f : exp4(z);
+    y[i] = z > 88.72f ? __builtin_inff() : z < -87.f ? 0.f : expCephes(z);
   }
 }
 
