@@ -58,7 +58,10 @@ describe('weights kept as float16 / int8 bytes', function () {
     const mel = tf.tensor3d(f32(sharedDir('reference', 'whisper-tiny', 'fixtures', 'jfk.logmel.f32')), [1, 80, 3000]);
     const [a, b] = [full.encode(mel), half.encode(mel)];
     const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-    assert.ok(diff < 1e-4, `encoder outputs differ by ${diff}`);
+    // The same weights; on the native path the float32 model's Linears are oneDNN's fused product
+    // and the float16 model's a dequantized weight through sgemm: two summation orders, whose
+    // float32 rounding grows through 4 layers to a few 1e-4 on values up to 17 (1e-4 on wasm alone).
+    assert.ok(diff < 1e-3, `encoder outputs differ by ${diff}`);
     const [ga, gb] = [await full.generate(mel, { language: 'en' }), await half.generate(mel, { language: 'en' })];
     assert.deepEqual(gb.sequences, ga.sequences);
     tf.dispose([mel, a, b]);
