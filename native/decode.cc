@@ -17,6 +17,7 @@
 #include <string.h>
 #include <math.h>
 #include "cephes.h"
+#include "napi.h"
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -27,45 +28,9 @@
 #include <immintrin.h>
 #endif
 
-#define NCHECK(call)                                                         \
-  do {                                                                       \
-    if ((call) != napi_ok) {                                                 \
-      napi_throw_error(env, nullptr, "whisper_dnnl: N-API call failed: " #call); \
-      return nullptr;                                                        \
-    }                                                                        \
-  } while (0)
 
 namespace {
 
-bool fail(napi_env env, const char* fn, const char* msg) {
-  char buf[160];
-  snprintf(buf, sizeof buf, "whisper_dnnl.%s: %s", fn, msg);
-  napi_throw_error(env, nullptr, buf);
-  return false;
-}
-
-bool heapOf(napi_env env, napi_value v, float** data, size_t* length, const char* fn) {
-  bool is = false;
-  napi_typedarray_type type;
-  void* ptr = nullptr;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_float32_array)
-    return fail(env, fn, "the heap must be a Float32Array");
-  *data = static_cast<float*>(ptr);
-  return true;
-}
-
-bool ints(napi_env env, napi_value* argv, size_t n, int64_t* out, const char* fn) {
-  for (size_t i = 0; i < n; i++)
-    if (napi_get_value_int64(env, argv[i], &out[i]) != napi_ok) return fail(env, fn, "integer arguments expected");
-  return true;
-}
-
-// Whether [offset, offset + count) lies in a heap of `length` floats (offset -1: absent, allowed when optional).
-bool inHeap(int64_t offset, int64_t count, size_t length, bool optional = false) {
-  if (offset == -1) return optional;
-  return offset >= 0 && count >= 0 && offset + count <= (int64_t)length;
-}
 
 #if defined(__x86_64__)
 const bool kAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c");
@@ -392,12 +357,12 @@ void attendHead(const float* q, const float* kT, const float* v, float* out, flo
 napi_value PackWeight(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  NCHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t length;
   int64_t a[3];
   napi_value none;
-  NCHECK(napi_get_null(env, &none));
+  CHECK(napi_get_null(env, &none));
   if (argc != 4 || !heapOf(env, argv[0], &heap, &length, "packWeight") || !ints(env, argv + 1, 3, a, "packWeight")) return nullptr;
   int64_t offset = a[0], rows = a[1], cols = a[2];
   if (!inHeap(offset, rows * cols, length) || rows <= 0 || cols <= 0) return fail(env, "packWeight", "weight outside the heap"), nullptr;
@@ -418,7 +383,7 @@ napi_value PackWeight(napi_env env, napi_callback_info info) {
   int64_t change = 0;
   napi_adjust_external_memory(env, count * 2, &change);
   napi_value out;
-  NCHECK(napi_create_external(env, p, freePacked, nullptr, &out));
+  CHECK(napi_create_external(env, p, freePacked, nullptr, &out));
   return out;
 }
 
@@ -428,7 +393,7 @@ napi_value PackWeight(napi_env env, napi_callback_info info) {
 napi_value LinearRows(napi_env env, napi_callback_info info) {
   size_t argc = 11;
   napi_value argv[11];
-  NCHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t length;
   int64_t s[3];
@@ -438,14 +403,14 @@ napi_value LinearRows(napi_env env, napi_callback_info info) {
   int64_t off[5];  // x, w, b, res, out
   if (!ints(env, argv + 1, 2, off, "linearRows") || !ints(env, argv + 4, 3, off + 2, "linearRows") ||
       !ints(env, argv + 7, 3, s, "linearRows")) return nullptr;
-  NCHECK(napi_get_value_double(env, argv[10], &scale));
+  CHECK(napi_get_value_double(env, argv[10], &scale));
   int64_t rows = s[0], n = s[1], m = s[2];
   Packed* packed = nullptr;
   napi_valuetype t;
-  NCHECK(napi_typeof(env, argv[3], &t));
+  CHECK(napi_typeof(env, argv[3], &t));
   if (t == napi_external) {
     void* p;
-    NCHECK(napi_get_value_external(env, argv[3], &p));
+    CHECK(napi_get_value_external(env, argv[3], &p));
     packed = static_cast<Packed*>(p);
     if (packed->rows != m || packed->cols != n) return fail(env, "linearRows", "packed weight of another shape"), nullptr;
   }
@@ -481,7 +446,7 @@ napi_value LinearRows(napi_env env, napi_callback_info info) {
 napi_value Attend(napi_env env, napi_callback_info info) {
   size_t argc = 11;
   napi_value argv[11];
-  NCHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t length;
   int64_t a[10];
@@ -507,6 +472,6 @@ napi_value InitDecode(napi_env env, napi_value exports) {
     {"linearRows", nullptr, LinearRows, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attend", nullptr, Attend, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  NCHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
 }

@@ -10,6 +10,7 @@
 #include <dnnl.hpp>
 #include <omp.h>
 #include "cephes.h"
+#include "napi.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,13 +18,6 @@
 #include <unordered_map>
 #include <tuple>
 
-#define CHECK(call)                                                          \
-  do {                                                                       \
-    if ((call) != napi_ok) {                                                 \
-      napi_throw_error(env, nullptr, "whisper_dnnl: N-API call failed: " #call); \
-      return nullptr;                                                        \
-    }                                                                        \
-  } while (0)
 
 static bool throwError(napi_env env, const char* msg) {
   napi_throw_error(env, nullptr, msg);
@@ -262,6 +256,18 @@ static void geluRange(const float* x, float* value, float* deriv, int64_t n) {
   }
 }
 
+// fn(start, end) over [0, n) in OpenMP threads, each a chunk of whole cache lines (16 floats).
+template <typename F>
+static void inChunks(int64_t n, F fn) {
+  #pragma omp parallel
+  {
+    int threads = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+    int64_t start = id * chunk, end = start + chunk < n ? start + chunk : n;
+    if (start < end) fn(start, end);
+  }
+}
+
 // gelu(heap, xOff, valueOff, derivOff (-1: none), n): offsets in floats.
 static napi_value Gelu(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -269,25 +275,16 @@ static napi_value Gelu(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
-  int64_t xOff, vOff, dOff, n;
-  if (argc != 5 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
-      !getInt(env, argv[2], &vOff, "valueOffset") || !getInt(env, argv[3], &dOff, "derivOffset") || !getInt(env, argv[4], &n, "n")) {
-    if (argc != 5) throwError(env, "whisper_dnnl.gelu: 5 arguments (heap, xOffset, valueOffset, derivOffset, n)");
-    return nullptr;
-  }
-  if (n < 0 || xOff < 0 || vOff < 0 || dOff < -1 || xOff + n > (int64_t)len || vOff + n > (int64_t)len || (dOff >= 0 && dOff + n > (int64_t)len)) {
-    throwError(env, "whisper_dnnl.gelu: an operand reaches past the end of the heap");
-    return nullptr;
-  }
+  int64_t a[4];
+  if (argc != 5) return fail(env, "gelu", "5 arguments (heap, xOffset, valueOffset, derivOffset, n)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "gelu") || !ints(env, argv + 1, 4, a, "gelu")) return nullptr;
+  const int64_t xOff = a[0], vOff = a[1], dOff = a[2], n = a[3];
+  if (!inHeap(xOff, n, len) || !inHeap(vOff, n, len) || !inHeap(dOff, n, len, true))
+    return fail(env, "gelu", "an operand reaches past the end of the heap"), nullptr;
   float* deriv = dOff >= 0 ? heap + dOff : nullptr;
-  // Chunks of whole cache lines per thread (16 floats).
-  #pragma omp parallel
-  {
-    int threads = omp_get_num_threads(), id = omp_get_thread_num();
-    int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
-    int64_t start = id * chunk, end = start + chunk < n ? start + chunk : n;
-    if (start < end) geluRange(heap + xOff + start, heap + vOff + start, deriv ? deriv + start : nullptr, end - start);
-  }
+  inChunks(n, [&](int64_t start, int64_t end) {
+    geluRange(heap + xOff + start, heap + vOff + start, deriv ? deriv + start : nullptr, end - start);
+  });
   return nullptr;
 }
 
@@ -321,16 +318,12 @@ static napi_value Softmax(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
-  int64_t xOff, yOff, rows, cols;
-  if (argc != 5 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
-      !getInt(env, argv[2], &yOff, "yOffset") || !getInt(env, argv[3], &rows, "rows") || !getInt(env, argv[4], &cols, "cols")) {
-    if (argc != 5) throwError(env, "whisper_dnnl.softmax: 5 arguments (heap, xOffset, yOffset, rows, cols)");
-    return nullptr;
-  }
-  if (rows < 0 || cols < 1 || xOff < 0 || yOff < 0 || xOff + rows * cols > (int64_t)len || yOff + rows * cols > (int64_t)len) {
-    throwError(env, "whisper_dnnl.softmax: an operand reaches past the end of the heap");
-    return nullptr;
-  }
+  int64_t a[4];
+  if (argc != 5) return fail(env, "softmax", "5 arguments (heap, xOffset, yOffset, rows, cols)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "softmax") || !ints(env, argv + 1, 4, a, "softmax")) return nullptr;
+  const int64_t xOff = a[0], yOff = a[1], rows = a[2], cols = a[3];
+  if (rows < 0 || cols < 1 || !inHeap(xOff, rows * cols, len) || !inHeap(yOff, rows * cols, len))
+    return fail(env, "softmax", "an operand reaches past the end of the heap"), nullptr;
   float* x = heap + xOff;
   float* y = heap + yOff;
   #pragma omp parallel for schedule(static) if (rows * cols >= (1 << 16))
@@ -356,23 +349,12 @@ static napi_value Exp(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
-  int64_t xOff, yOff, n;
-  if (argc != 4 || !getFloats(env, argv[0], &heap, &len, "heap") || !getInt(env, argv[1], &xOff, "xOffset") ||
-      !getInt(env, argv[2], &yOff, "yOffset") || !getInt(env, argv[3], &n, "n")) {
-    if (argc != 4) throwError(env, "whisper_dnnl.exp: 4 arguments (heap, xOffset, yOffset, n)");
-    return nullptr;
-  }
-  if (n < 0 || xOff < 0 || yOff < 0 || xOff + n > (int64_t)len || yOff + n > (int64_t)len) {
-    throwError(env, "whisper_dnnl.exp: an operand reaches past the end of the heap");
-    return nullptr;
-  }
-  #pragma omp parallel
-  {
-    int threads = omp_get_num_threads(), id = omp_get_thread_num();
-    int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
-    int64_t start = id * chunk, end = start + chunk < n ? start + chunk : n;
-    if (start < end) expRange(heap + xOff + start, heap + yOff + start, end - start);
-  }
+  int64_t a[3];
+  if (argc != 4) return fail(env, "exp", "4 arguments (heap, xOffset, yOffset, n)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "exp") || !ints(env, argv + 1, 3, a, "exp")) return nullptr;
+  const int64_t xOff = a[0], yOff = a[1], n = a[2];
+  if (!inHeap(xOff, n, len) || !inHeap(yOff, n, len)) return fail(env, "exp", "an operand reaches past the end of the heap"), nullptr;
+  inChunks(n, [&](int64_t start, int64_t end) { expRange(heap + xOff + start, heap + yOff + start, end - start); });
   return nullptr;
 }
 
