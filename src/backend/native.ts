@@ -398,28 +398,24 @@ export function startNative(threads: number): string {
   if (!addon) throw new Error(error);
   if (tf.getBackend() !== 'wasm') throw new Error(`the native products run under the wasm backend, not ${tf.getBackend()}`);
   const inUse = addon.setThreads(threads);
-  const tfjs = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: (args) => (enabled ? batchMatMul(addon, args, tfjs) : tfjs(args)) });
-  const tfjsConv = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
-  tf.unregisterKernel('Conv2D', 'wasm');
-  tf.registerKernel({ kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: (args) => (enabled ? conv1d(addon, args, tfjsConv) : tfjsConv(args)) });
+  // Each swapped kernel keeps tfjs's own as the fallback it calls when the native path is off
+  // (setNativeProducts) or the case is not one the addon takes.
+  const swap = (name: string, native: (addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc) => ReturnType<tf.KernelFunc>) => {
+    const tfjs = tf.getKernel(name, 'wasm')!.kernelFunc;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => (enabled ? native(addon, args, tfjs) : tfjs(args)) });
+  };
+  swap('BatchMatMul', batchMatMul);
+  swap('Conv2D', conv1d);
+  swap('Softmax', softmax);
+  swap('Exp', exp);
   tf.registerKernel({ kernelName: AFFINE, backendName: 'wasm', kernelFunc: (args) => affineKernel(addon, args) });
   tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
-  const tfjsSoftmax = tf.getKernel('Softmax', 'wasm')!.kernelFunc;
-  tf.unregisterKernel('Softmax', 'wasm');
-  tf.registerKernel({ kernelName: 'Softmax', backendName: 'wasm', kernelFunc: (args) => (enabled ? softmax(addon, args, tfjsSoftmax) : tfjsSoftmax(args)) });
-  const tfjsExp = tf.getKernel('Exp', 'wasm')!.kernelFunc;
-  tf.unregisterKernel('Exp', 'wasm');
-  tf.registerKernel({ kernelName: 'Exp', backendName: 'wasm', kernelFunc: (args) => (enabled ? exp(addon, args, tfjsExp) : tfjsExp(args)) });
   const wasmOps = registeredOps('wasm');
   const decode = addon.linearRows && addon.attend && addon.packWeight;
   if (decode) {
-    for (const [name, kernel] of [['WhisperLinear', linearRows], ['WhisperAttend', attend]] as const) {
-      const wasmKernel = tf.getKernel(name, 'wasm')!.kernelFunc;
-      tf.unregisterKernel(name, 'wasm');
-      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => (enabled ? kernel(addon, args) : wasmKernel(args)) });
-    }
+    swap('WhisperLinear', linearRows);
+    swap('WhisperAttend', attend);
   }
   const rowsKernel = (x: tf.Tensor2D, w: FrozenWeight, training: boolean) => enabled && decode && !training && !recording()
     && !w.quantized && !isTrainable(w.weight) && x.shape[0] <= FEW_ROWS && x.shape[1] % 4 === 0;
