@@ -128,6 +128,8 @@ void linearGeneric(const float* x, const float* w, const float* b, const float* 
 // Products from this many multiply-adds on share their outputs with helper threads (a vocabulary
 // projection; a 384 x 1536 Linear of one row is over before a second thread wakes).
 const int64_t kSplitMacs = 1 << 21;
+// Attention (queries x positions x width) from this size on shares its heads with helper threads.
+const int64_t kSplitAttend = 1 << 17;
 
 // Chunks of work shared between the calling thread and helpers, without a barrier: the caller
 // takes chunks until none is left and then waits only for chunks a helper has taken. A helper
@@ -459,9 +461,18 @@ napi_value Attend(napi_env env, napi_callback_info info) {
   if (!inHeap(q, T * d, length) || !inHeap(kT, d * cap, length) || !inHeap(v, cap * d, length) || !inHeap(out, T * d, length))
     return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
   int64_t dh = d / H;
-  thread_local std::vector<float> scores;  // per JS thread (Node workers may load the addon too)
-  if ((int64_t)scores.size() < len) scores.resize(len);
-  for (int64_t h = 0; h < H; h++) attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
+  // Heads are independent: with enough work (cross-attention to 1500 positions), helpers take some.
+  auto head = [&](int64_t h) {
+    thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
+    if ((int64_t)scores.size() < len) scores.resize(len);
+    attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
+  };
+  int threads = T * len * d >= kSplitAttend ? omp_get_max_threads() : 1;
+  if (threads <= 1 || H == 1) {
+    for (int64_t h = 0; h < H; h++) head(h);
+  } else {
+    helpers.share(H, threads - 1, head);
+  }
   return nullptr;
 }
 

@@ -37,14 +37,15 @@ describe('generation step (cache, attention and Linears of a few rows)', () => {
   });
 
   it('attention of a few queries (one SIMD call per row) = the plain formula, causal or not', () => {
-    for (const [t, s, causal] of [[1, 1500, false], [3, 40, true], [16, 16, true]] as const) {
-      const q = tf.randomNormal([2, t, 24], 0, 1, 'float32', t) as tf.Tensor3D;
-      const k = tf.randomNormal([2, s, 24], 0, 1, 'float32', s) as tf.Tensor3D;
-      const v = tf.randomNormal([2, s, 24], 0, 1, 'float32', s + 1) as tf.Tensor3D;
+    // [1, 1500, 96]: big enough for the native path to share the heads between threads.
+    for (const [t, s, causal, d] of [[1, 1500, false, 24], [1, 1500, false, 96], [3, 40, true, 24], [16, 16, true, 24]] as const) {
+      const q = tf.randomNormal([2, t, d], 0, 1, 'float32', t) as tf.Tensor3D;
+      const k = tf.randomNormal([2, s, d], 0, 1, 'float32', s) as tf.Tensor3D;
+      const v = tf.randomNormal([2, s, d], 0, 1, 'float32', s + 1) as tf.Tensor3D;
       const mask = causal ? WhisperDecoder.causalMask(t, s - t) : undefined;
       const got = attention(q, keyValue(k, v, 3), 3, mask);
       const want = plainOps.attention(q, plainOps.keyValue(k, v, 3), 3, mask);
-      assert.ok(maxDiff(got.dataSync(), want.dataSync()) < 1e-5, `${t} queries, ${s} keys`);
+      assert.ok(maxDiff(got.dataSync(), want.dataSync()) < 1e-5, `${t} queries, ${s} keys, width ${d}`);
       tf.dispose([q, k, v, got, want, ...(mask ? [mask] : [])]);
     }
   });
