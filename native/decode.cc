@@ -235,6 +235,18 @@ __attribute__((target("avx512f,f16c"))) void exp16(const float* s, float m, floa
 
 // scores[s] = sum over j of q[j] kT[j, s], in order of j, 16 positions at a time from s; returns where it stopped.
 __attribute__((target("avx512f,f16c"))) int64_t scores16(const float* qr, const float* k0, float* scores, int64_t dh, int64_t cap, int64_t s, int64_t n) {
+  // 128 positions at a time: each row of kT is then read 512 contiguous bytes at a time, which the
+  // prefetcher follows (16 positions read 64 rows 64 bytes each, far apart).
+  for (; s + 128 <= n; s += 128) {
+    __m512 a[8];
+    for (int u = 0; u < 8; u++) a[u] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < dh; j++) {
+      __m512 qj = _mm512_set1_ps(qr[j]);
+      const float* row = k0 + j * cap + s;
+      for (int u = 0; u < 8; u++) a[u] = _mm512_add_ps(a[u], _mm512_mul_ps(qj, _mm512_loadu_ps(row + 16 * u)));
+    }
+    for (int u = 0; u < 8; u++) _mm512_storeu_ps(scores + s + 16 * u, a[u]);
+  }
   for (; s + 16 <= n; s += 16) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t j = 0; j < dh; j++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(qr[j]), _mm512_loadu_ps(k0 + j * cap + s)));
