@@ -6,7 +6,7 @@ import { initBackend, tf } from '../src/backend';
 import { sharedDir } from '../tools/shared';
 import { ComplexFFT, RealFFT } from '../src/features/fft';
 import { melFilterBank, hzToMel, melToHz } from '../src/features/melFilters';
-import { logMelSpectrogram, WhisperFeatureExtractor, hannWindow } from '../src/features/logmel';
+import { logMelSpectrogram, WhisperFeatureExtractor, hannWindow, trimToAudio } from '../src/features/logmel';
 
 function readF32(file: string): Float32Array {
   const b = fs.readFileSync(file);
@@ -205,6 +205,26 @@ describe('features: WhisperFeatureExtractor', () => {
     assert.deepEqual(data.subarray(80 * 3000), fe.extract(clips[1]));
     const ref = fixture('fsdd_7_theo_3', 'logmel');
     for (let i = 0; i < ref.length; i += 997) assert.ok(Math.abs(data[i] - ref[i]) <= 1e-4);
+  });
+
+  it('trimToAudio finds where the longest clip\'s audio ends from the features alone (the draft model\'s input)', () => {
+    const fe = WhisperFeatureExtractor.fromPretrained(sharedDir('models/whisper-tiny'));
+    const [short, jfk] = [fixture('fsdd_7_theo_3', 'pcm'), fixture('jfk', 'pcm')];
+    const before = tf.memory().numTensors;
+    for (const clips of [[short], [short, jfk]]) {
+      const x = fe.call(clips);
+      const cut = trimToAudio(x);
+      // The trimPadding frames of the longest clip (its audio frames + the margin), give or take the STFT frame that straddles the end.
+      const want = fe.trimmedFrames(Math.max(...clips.map((c) => c.length)));
+      assert.ok(Math.abs(cut.shape[2] - want) <= 2, `${cut.shape[2]} frames, trimPadding keeps ${want}`);
+      tf.tidy(() => assert.deepEqual(Array.from(cut.slice([0, 0, 0], [1, 1, -1]).dataSync()), Array.from(x.slice([0, 0, 0], [1, 1, cut.shape[2]]).dataSync())));
+      tf.dispose([x, cut]);
+    }
+    // 30 s of speech: nothing to cut, the same tensor back.
+    const long = fe.call([new Float32Array(480000).map((_, i) => Math.sin(i / 7))]);
+    assert.equal(trimToAudio(long), long);
+    long.dispose();
+    assert.equal(tf.memory().numTensors, before);
   });
 
   it('errors name the config file and the field', () => {

@@ -121,6 +121,34 @@ export class WhisperFeatureExtractor {
 }
 
 /**
+ * `features` [B, nMels, nFrames] cut after the longest clip's audio plus TRIM_MARGIN_FRAMES (even),
+ * found from the features alone: a clip's trailing padding frames all hold its smallest value (the
+ * log-Mel of zeros, at the clamp floor). Not reference-identical (like trimPadding): for a draft
+ * model's encoder in speculative decoding, whose output decides only how fast the main model's
+ * tokens come. Returns `features` itself when nothing is cut (the caller disposes only a new tensor).
+ */
+export function trimToAudio(features: tf.Tensor3D): tf.Tensor3D {
+  const [batch, mels, frames] = features.shape;
+  const data = features.dataSync();
+  let last = 0;
+  for (let b = 0; b < batch; b++) {
+    const clip = data.subarray(b * mels * frames, (b + 1) * mels * frames);
+    let floor = Infinity;
+    for (const v of clip) floor = Math.min(floor, v);
+    for (let f = frames - 1; f > last; f--) {
+      let padding = true;
+      for (let m = 0; m < mels && padding; m++) padding = clip[m * frames + f] === floor;
+      if (!padding) {
+        last = f;
+        break;
+      }
+    }
+  }
+  const keep = Math.min(frames, 2 * Math.ceil((last + 1 + TRIM_MARGIN_FRAMES) / 2));
+  return keep === frames ? features : features.slice([0, 0, 0], [-1, -1, keep]);
+}
+
+/**
  * Padding frames (10 ms each) kept after the audio in the opt-in trimPadding mode, which runs the
  * encoder on the clip instead of the whole 30 s window (whisper.cpp's `audio_ctx`): several times
  * faster on short clips, not reference-identical (its WER is in BENCHMARKS.md).

@@ -22,6 +22,7 @@ import type { WhisperConfig } from './config';
 import { AudioFeatures, DecoderSession, StepModel } from './inference';
 import { beamSearch, best, LogitsFilter, logSumExp, NextLogits, sampleRows, SearchResult } from './search';
 import { speculativeSearch } from './speculative';
+import { trimToAudio } from '../features/logmel';
 import { languageCode, sotSequence, SpecialTokens, TIME_PRECISION } from '../tokenizer/special';
 
 export interface DecodingOptions {
@@ -274,7 +275,12 @@ export class DecodingTask {
       const noSpeech: number[] = [];
 
       if (o.assistantModel) {
-        const draftEnc = o.assistantModel.encode(requireFeatures(input));
+        // The draft hears the audio without the 30 s window's padding: several times less encoder
+        // work on short clips; its tokens are only proposals, checked by the main model.
+        const full = requireFeatures(input);
+        const trimmed = trimToAudio(full);
+        const draftEnc = o.assistantModel.encode(trimmed);
+        if (trimmed !== full) trimmed.dispose();
         // (the draft encodes the whole batch; only clipIds are decoded)
         const draftAudio = new AudioFeatures(o.assistantModel, draftEnc);
         draftEnc.dispose();
