@@ -83,7 +83,7 @@ async function main() {
     }
     const total = info.kernels.reduce((s, k) => s + (k.kernelTimeMs as number), 0);
     console.log(`${path}: one profiled step ${wall.toFixed(2)} ms wall, ${info.kernels.length} kernels, kernel time ${total.toFixed(2)} ms`);
-    for (const [k, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8)) console.log(`  ${e.ms.toFixed(3).padStart(7)} ms ${String(e.n).padStart(3)}x ${k}`);
+    for (const [k, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 8))) console.log(`  ${e.ms.toFixed(3).padStart(7)} ms ${String(e.n).padStart(3)}x ${k}`);
   }
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -23,6 +23,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes } from './ops';
 import { fused, setDirectTransposedProducts } from './wasm/kernels';
+import { fewRows } from './wasm/ops';
 
 /** The addon's functions (native/dnnl.cc). */
 export interface NativeAddon {
@@ -207,9 +208,10 @@ const packedWeights = new WeakMap<object, PackedWeight | null>();
 function linearRows(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
   const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => args.inputs[k] as tf.TensorInfo | undefined);
   const backend = args.backend as unknown as WasmBackend;
-  const [rows, n] = x!.shape;
+  const n = x!.shape[x!.shape.length - 1];
+  const rows = tf.util.sizeFromShape(x!.shape) / n;
   const m = w!.shape[0];
-  const out = backend.makeOutput([rows, m], 'float32');
+  const out = backend.makeOutput([...x!.shape.slice(0, -1), m], 'float32');
   const h = heap(backend);
   const at = (t: tf.TensorInfo | undefined) => (t ? backend.dataIdMap.get(t.dataId).memoryOffset / 4 : -1);
   let packed = packedWeights.get(w!.dataId);
@@ -227,16 +229,10 @@ function attend(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnT
   const scratch = backend.makeOutput([0], 'float32'); // the kernel's second output (wasm's scores); the addon keeps its own
   const h = heap(backend);
   const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
-  addon.attend!(h, at(q), at(kT), at(v), at(out), q.shape[0], q.shape[1], heads, kT.shape[1], length, causal);
+  const [t, d] = q.shape.slice(-2); // [T, d] or one clip's [1, T, d]
+  addon.attend!(h, at(q), at(kT), at(v), at(out), t, d, heads, kT.shape[1], length, causal);
   return [out, scratch];
 }
-
-/**
- * Rows up to which `linear` and `affine` run as WhisperLinear outside training (wasm/ops.ts
- * FEW_ROWS): a generation step's, the vocabulary projection included (in the addon it is a
- * threaded pass over the float16 weight; wasm leaves it to XNNPACK).
- */
-const FEW_ROWS = 16;
 
 const AFFINE = 'WhisperNativeAffine';
 
@@ -266,10 +262,10 @@ function affineKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): t
  * of the separate ops gives; a trained weight or bias, a quantized weight and small products
  * return undefined (ops.ts composes linear, add, mul, add).
  */
-function nativeAffine(wasmOps: BackendOps, x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
-  residual: tf.Tensor2D | undefined, training: boolean): tf.Tensor2D | undefined {
+function nativeAffine(wasmOps: BackendOps, x: tf.Tensor, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
+  residual: tf.Tensor | undefined, training: boolean): tf.Tensor | undefined {
   const own = wasmOps.affine(x, w, bias, scale, residual, training);
-  if (own || !enabled) return own;
+  if (own || !enabled || x.rank !== 2) return own;
   if (w.quantized || isTrainable(w.weight) || (bias && (isTrainable(bias) || bias.dtype !== 'float32')) || x.dtype !== 'float32'
     || (residual && residual.dtype !== 'float32') || x.shape[0] * w.weight.size < MIN_NATIVE_MACS) return undefined;
   const wT = w.derived.peek<tf.Tensor2D>('transposed', w.weight);
@@ -417,8 +413,10 @@ export function startNative(threads: number): string {
     swap('WhisperLinear', linearRows);
     swap('WhisperAttend', attend);
   }
-  const rowsKernel = (x: tf.Tensor2D, w: FrozenWeight, training: boolean) => enabled && decode && !training && !recording()
-    && !w.quantized && !isTrainable(w.weight) && x.shape[0] <= FEW_ROWS && x.shape[1] % 4 === 0;
+  // `linear` and `affine` of a generation step's few rows (wasm/ops.ts fewRows) run as WhisperLinear,
+  // the vocabulary projection included (in the addon a threaded pass over the float16 weight;
+  // wasm leaves it to XNNPACK).
+  const rowsKernel = (x: tf.Tensor, w: FrozenWeight, training: boolean) => enabled && decode && !training && !recording() && fewRows(x, w);
   registerOps('wasm', {
     ...wasmOps,
     linear: (x, w, training) => (rowsKernel(x, w, training)
@@ -428,7 +426,7 @@ export function startNative(threads: number): string {
       const inputs: Record<string, tf.Tensor> = { x, w: w.weight };
       if (bias) inputs.b = bias;
       if (residual) inputs.res = residual;
-      return fused('WhisperLinear', inputs, { scale })![0] as tf.Tensor2D;
+      return fused('WhisperLinear', inputs, { scale })![0];
     },
     attention: (q, kv, numHeads, mask) => headsAttention(wasmOps, q, kv, numHeads, mask),
     // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].

@@ -68,9 +68,13 @@ export interface BackendOps {
   prepareLinear(w: FrozenWeight): void;
   /** x [N, in] -> x W^T [N, out]; differentiable w.r.t. x (and W when it is a trainable variable). */
   linear(x: tf.Tensor2D, w: FrozenWeight, training: boolean): tf.Tensor2D;
-  /** (x W^T + bias) * scale + residual in one go where the backend can (else undefined: `affine` composes it). */
-  affine(x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number, residual: tf.Tensor2D | undefined,
-    training: boolean): tf.Tensor2D | undefined;
+  /**
+   * (x W^T + bias) * scale + residual in one go where the backend can, x [..., in] and residual
+   * [..., out] of any rank as they come (else undefined: `affine` retries with them as [N, in] and
+   * [N, out], then composes it).
+   */
+  affine(x: tf.Tensor, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number, residual: tf.Tensor | undefined,
+    training: boolean): tf.Tensor | undefined;
   /** tf.matMul(a, b, transposeA, transposeB), the transposes done the backend's fastest way. */
   matMulT(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor;
   /** [LayerNorm(x), n, r] over the last axis, with n normalized x and r = 1 / sigma ([..., 1]). */
@@ -194,14 +198,21 @@ export const linear = (x: tf.Tensor2D, w: FrozenWeight, training = false) => ops
  * residual connection after it, in one call where the backend has a way (wasm: one SIMD pass for
  * the few rows of a generation step); otherwise these operations in this order.
  */
-export function affine(x: tf.Tensor2D, w: FrozenWeight, bias?: tf.Tensor, opts: { scale?: number; residual?: tf.Tensor2D; training?: boolean } = {}): tf.Tensor2D {
+export function affine(x: tf.Tensor, w: FrozenWeight, bias?: tf.Tensor, opts: { scale?: number; residual?: tf.Tensor; training?: boolean } = {}): tf.Tensor {
   const scale = opts.scale ?? 1;
   const training = opts.training ?? false;
+  // As they come first: a generation step's [B, T, d] then needs no reshape kernels around it.
   return ops().affine(x, w, bias, scale, opts.residual, training) ?? tf.tidy(() => {
-    let y: tf.Tensor = ops().linear(x, w, training);
-    if (bias) y = tf.add(y, bias);
-    if (scale !== 1) y = tf.mul(y, scale);
-    return (opts.residual ? tf.add(opts.residual, y) : y) as tf.Tensor2D;
+    const flat = (t: tf.Tensor) => (t.rank === 2 ? t : tf.reshape(t, [-1, t.shape[t.rank - 1]])) as tf.Tensor2D;
+    const [x2, residual] = [flat(x), opts.residual && flat(opts.residual)];
+    let y = x.rank !== 2 ? ops().affine(x2, w, bias, scale, residual, training) : undefined;
+    if (!y) {
+      y = ops().linear(x2, w, training);
+      if (bias) y = tf.add(y, bias);
+      if (scale !== 1) y = tf.mul(y, scale);
+      if (residual) y = tf.add(residual, y);
+    }
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1] as number]);
   });
 }
 export const matMulT = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) => ops().matMulT(a, b, transposeA, transposeB);

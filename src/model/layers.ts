@@ -98,13 +98,9 @@ export class Linear implements FrozenWeight {
    */
   apply(x: tf.Tensor, training = false, opts: { scale?: number; residual?: tf.Tensor } = {}): tf.Tensor {
     return tf.tidy(() => {
-      const shape = [...x.shape.slice(0, -1), this.outFeatures];
-      const x2 = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
-      const flat = (t: tf.Tensor) => (t.rank === 2 ? t : t.reshape([-1, this.outFeatures])) as tf.Tensor2D;
       // Adapters add to x W^T + b before the scaling and the residual.
       const direct = this.adapters.length === 0;
-      let y: tf.Tensor = affine(x2, this, this.bias, direct ? { scale: opts.scale, residual: opts.residual && flat(opts.residual), training } : { training });
-      if (x.rank !== 2) y = y.reshape(shape);
+      let y = affine(x, this, this.bias, direct ? { scale: opts.scale, residual: opts.residual, training } : { training });
       if (!direct) {
         for (const a of this.adapters) y = tf.add(y, a.forward(x, training));
         if (opts.scale !== undefined && opts.scale !== 1) y = tf.mul(y, opts.scale);

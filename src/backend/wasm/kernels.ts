@@ -165,9 +165,9 @@ const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm',
  *   [..., 1] = 1 / sigma);
  * - WhisperLayerNormGrad {dy, w, n, r}: LayerNorm's input gradient;
  * - WhisperAttend {q, kT, v} {heads, length, causal}: [out, scratch], one batch row's attention of
- *   q [T, d] to the first `length` positions of kT [d, cap] and v [cap, d] (simd.ts attend);
+ *   q [T, d] (or [1, T, d]) to the first `length` positions of kT [d, cap] and v [cap, d] (simd.ts attend);
  *   no gradient, for generation;
- * - WhisperLinear {x, w, b?, res?} {scale}: (x w^T + b) * scale + res for x [rows, n], w [m, n]
+ * - WhisperLinear {x, w, b?, res?} {scale}: (x w^T + b) * scale + res for x [..., n] (any rank), w [m, n]
  *   (simd.ts linearRows); no gradient, for generation.
  */
 export function fused(name: FusedKernel, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] | undefined {
@@ -212,9 +212,10 @@ export async function registerWasmKernelFixes(): Promise<void> {
   tf.registerKernel({ kernelName: 'WhisperLinear', backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
     const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => inputs[k] as tf.TensorInfo | undefined);
     const wasm = backend as unknown as WasmBackend;
-    const [rows, n] = x!.shape;
+    const n = x!.shape[x!.shape.length - 1];
+    const rows = size(x!) / n;
     const m = w!.shape[0];
-    const out = wasm.makeOutput([rows, m], 'float32');
+    const out = wasm.makeOutput([...x!.shape.slice(0, -1), m], 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(wasm, t) : 0);
     simd.linearRows(at(x), at(w), at(b), at(res), at(out), rows, n, m, (attrs as unknown as { scale: number }).scale);
     return out;
@@ -223,10 +224,11 @@ export async function registerWasmKernelFixes(): Promise<void> {
     const [q, kT, v] = ['q', 'kT', 'v'].map((k) => inputs[k] as tf.TensorInfo);
     const { heads, length, causal } = attrs as unknown as { heads: number; length: number; causal: number };
     const wasm = backend as unknown as WasmBackend;
+    const [t, d] = q.shape.slice(-2); // [T, d] or one clip's [1, T, d]
     const out = wasm.makeOutput(q.shape, 'float32');
-    const scratch = wasm.makeOutput([q.shape[0], length], 'float32');
+    const scratch = wasm.makeOutput([t, length], 'float32');
     const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
-    simd.attend(at(q), at(kT), at(v), at(out), at(scratch), q.shape[0], q.shape[1], heads, kT.shape[1], length, causal);
+    simd.attend(at(q), at(kT), at(v), at(out), at(scratch), t, d, heads, kT.shape[1], length, causal);
     return [out, scratch];
   } });
 

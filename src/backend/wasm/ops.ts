@@ -197,16 +197,18 @@ function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Ten
   const [, t, d] = q.shape;
   const causal = mask !== undefined;
   if (causal && (mask.shape[0] !== t || mask.shape[1] !== length)) throw new Error(`attention: mask [${mask.shape}] for ${t} queries and ${length} keys`);
-  const qRows = batchRows(q);
   const few = t <= FEW_QUERIES;
   if (!recording() && few && (d / numHeads) % 4 === 0) {
-    const outs = qRows.map((qb, b) => {
+    // One clip's queries [1, T, d] go in as they are (no reshape kernels around the call).
+    const one = (qb: tf.Tensor, b: number) => {
       const [out, scratch] = fused('WhisperAttend', { q: qb, kT: kv.k[b], v: kv.v[b] }, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
       scratch.dispose();
       return out;
-    });
-    return (outs.length === 1 ? tf.expandDims(outs[0], 0) : tf.stack(outs)) as tf.Tensor3D;
+    };
+    if (q.shape[0] === 1) return one(q, 0) as tf.Tensor3D;
+    return tf.stack(batchRows(q).map(one)) as tf.Tensor3D;
   }
+  const qRows = batchRows(q);
   // A cache grown in place is read through fresh slices: XNNPACK keeps packed copies of a product's
   // right operand per tensor, which must never see a tensor that changes.
   const view = (x: tf.Tensor, axis: number) => kv.length === undefined ? x : tf.slice(x, [0, 0], axis === 1 ? [-1, length] : [length, -1]);
@@ -258,15 +260,21 @@ function concatKeyValue(a: KeyValue, b: KeyValue): KeyValue {
  */
 const FEW_ROWS = 16;
 
-function affine(x: tf.Tensor2D, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
-  residual: tf.Tensor2D | undefined, training: boolean): tf.Tensor2D | undefined {
-  if (training || recording() || w.quantized || isTrainable(w.weight) || x.shape[0] > FEW_ROWS || x.shape[1] % 4 !== 0) return undefined;
+function affine(x: tf.Tensor, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
+  residual: tf.Tensor | undefined, training: boolean): tf.Tensor | undefined {
+  if (training || recording() || !fewRows(x, w)) return undefined;
   // The vocabulary projection stays with XNNPACK: its threads and kernels pay off on 20M+ values.
   if (w.weight.size > WIDE_WEIGHT) return undefined;
   const inputs: Record<string, tf.Tensor> = { x, w: w.weight };
   if (bias) inputs.b = bias;
   if (residual) inputs.res = residual;
-  return fused('WhisperLinear', inputs, { scale })?.[0] as tf.Tensor2D | undefined;
+  return fused('WhisperLinear', inputs, { scale })?.[0];
+}
+
+/** Whether WhisperLinear takes x [..., in] (any rank) times w: a frozen float32 weight, at most FEW_ROWS rows, rows of a multiple of 4. */
+export function fewRows(x: tf.Tensor, w: FrozenWeight): boolean {
+  const n = x.shape[x.rank - 1];
+  return !w.quantized && !isTrainable(w.weight) && x.size / n <= FEW_ROWS && n % 4 === 0;
 }
 
 /** Starts the kernels of kernels.ts and registers the wasm ops; called once the wasm backend is active. */
