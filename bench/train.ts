@@ -149,26 +149,37 @@ async function main() {
   model.dispose();
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** Each case with bf16 off and on, ROUNDS rounds, alternating which runs first; prints the per-round ratios of wall s/example. */
 async function compareBf16(cases: ((bf16?: boolean) => ReturnType<typeof measure>)[]) {
   const rounds = Number(process.env.ROUNDS ?? 2);
   const lines: string[] = [];
   for (const run of cases) {
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     const per: Record<string, number[]> = { float32: [], bf16: [] };
     let label = '';
     for (let r = 0; r < rounds; r++) {
       const t: Record<string, number> = {};
+      const cpu: Record<string, number> = {};
       for (const bf16 of r % 2 ? [true, false] : [false, true]) {
         const res = await run(bf16);
         label = res.label.replace(/, bf16$/, '');
         per[bf16 ? 'bf16' : 'float32'].push(t[String(bf16)] = res.wallSecondsPerExample);
+        cpu[String(bf16)] = res.cpuSecondsPerExample;
       }
       ratios.push(t.false / t.true);
+      cpuRatios.push(cpu.false / cpu.true);
     }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     lines.push(`${label}: float32 ${per.float32.map((x) => x.toFixed(3)).join('/')} s/example, bf16 ${per.bf16.map((x) => x.toFixed(3)).join('/')}; ` +
-      `float32/bf16 per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${med(ratios).toFixed(2)}x)`);
+      `float32/bf16 per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)}x); ` +
+      `CPU seconds float32/bf16 ${cpuRatios.map((x) => x.toFixed(2)).join(', ')} (median ${median(cpuRatios).toFixed(2)}x)`);
   }
   console.log(lines.join('\n'));
 }

@@ -167,7 +167,7 @@ async function compareBf16() {
     console.log(`  ${r.name.padEnd(10)}${pct(r.normalized.wer).padStart(15)}${pct(r.raw.wer).padStart(12)}${`${same}/${r.rows.length}`.padStart(20)}${(r.seconds / r.rows.length).toFixed(3).padStart(12)}`);
   }
   const differ = rows.float32.filter((r, j) => r.hypothesis !== rows.bfloat16[j].hypothesis);
-  console.log(`  transcripts differing float32 vs bf16: ${differ.length}/${limit}; time float32/bf16: median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}x ` +
+  console.log(`  transcripts differing float32 vs bf16: ${differ.length}/${limit}; time float32/bf16: median ${(sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2).toFixed(2)}x ` +
     `(range ${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}), total ${(seconds.float32 / seconds.bfloat16).toFixed(2)}x`);
   for (const r of differ.slice(0, 5)) console.log(`    ${r.id}: float32 "${r.hypothesis}" / bf16 "${rows.bfloat16.find((x) => x.id === r.id)!.hypothesis}"`);
 }
