@@ -1,7 +1,8 @@
 // What bf16 products would gain on this CPU (AVX512_BF16): oneDNN's matmul primitive on whisper-tiny's
 // shapes in float32, and with bf16 operands and a float32 result (weights converted once, the
-// activations converted by a reorder in every timed call, as a bf16 option would). Not part of the
-// library (issue 25's bf16 option is not built yet); a feasibility number for it.
+// activations converted by a reorder in every timed call). Not part of the library: the feasibility
+// number for its bf16 option (setMatmulPrecision, native/dnnl.cc), and the reference that showed
+// converting the weights in every call, as the addon does, costs nothing measurable (BENCHMARKS.md).
 //   g++ -O2 -fopenmp bench/dnnl_bf16.cc -ldnnl -o /tmp/dnnl_bf16 && OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive /tmp/dnnl_bf16
 #include <dnnl.hpp>
 #include <chrono>

@@ -5,7 +5,10 @@
  * (bash scripts/build-native.sh). Prints one line per case: median ms of each, and the median of
  * the per-round ratios wasm/native (the number to compare).
  *
- *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0]
+ *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0] [--bf16]
+ *
+ * --bf16: the same cases with the addon's float32 products against its bf16 ones
+ * (setMatmulPrecision), interleaved the same way, instead of wasm against native.
  *
  * Cases: whisper-tiny's products as the model calls them (Linear through `linear`: MLP in and
  * out, a projection; the vocabulary projection for 1 and 5 rows; Linears with bias, residual or
@@ -21,7 +24,7 @@
  */
 import { affine, describeBackend, gelu, initBackend, linear, tf } from '../src/backend';
 import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
-import { setNativeProducts, startNative } from '../src/backend/native';
+import { setMatmulPrecision, setNativeProducts, startNative } from '../src/backend/native';
 import { loadAudio } from '../src/audio/decode';
 import { getPeftModel, LoraConfig } from '../src/lora';
 import { crossEntropyLoss } from '../src/train/loss';
@@ -32,26 +35,35 @@ import { parseFlags, positiveIntFlag, intFlag } from '../apps/args';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Times f with wasm's kernels and with the addon, alternating, after one warm-up of each. */
+/** The two paths compared: wasm's kernels and the addon's, or (--bf16) the addon's float32 and bf16 products. */
+let paths: [string, string] = ['wasm', 'native'];
+function use(path: string): void {
+  setNativeProducts(path !== 'wasm');
+  if (paths[0] !== 'wasm') setMatmulPrecision(path === 'bf16' ? 'bfloat16' : 'float32');
+}
+
+/** Times f on both paths, alternating, after one warm-up of each. */
 function interleaved(name: string, rounds: number, flops: number | undefined, f: () => void): void {
-  const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const [p0, p1] = paths;
+  const ms: Record<string, number[]> = { [p0]: [], [p1]: [] };
   const ratios: number[] = [];
   for (let r = -1; r < rounds; r++) {
     const t: Record<string, number> = {};
-    for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
-      setNativeProducts(path === 'native');
+    for (const path of r % 2 ? [p0, p1] : [p1, p0]) {
+      use(path);
       const t0 = performance.now();
       f();
       t[path] = performance.now() - t0;
     }
     if (r < 0) continue; // warm-up: packing, transposed copies, first allocations
-    ms.wasm.push(t.wasm);
-    ms.native.push(t.native);
-    ratios.push(t.wasm / t.native);
+    ms[p0].push(t[p0]);
+    ms[p1].push(t[p1]);
+    ratios.push(t[p0] / t[p1]);
   }
   const gf = (m: number) => (flops ? ` (${(flops / m / 1e6).toFixed(0)} GFLOP/s)` : '');
-  console.log(`${name.padEnd(34)} wasm ${median(ms.wasm).toFixed(2)} ms${gf(median(ms.wasm))}  native ${median(ms.native).toFixed(2)} ms${gf(median(ms.native))}` +
-    `  wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+  console.log(`${name.padEnd(34)} ${p0} ${median(ms[p0]).toFixed(2)} ms${gf(median(ms[p0]))}  ${p1} ${median(ms[p1]).toFixed(2)} ms${gf(median(ms[p1]))}` +
+    `  ${p0}/${p1} ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+  use(p0);
 }
 
 function random(shape: number[]): tf.Tensor {
@@ -59,7 +71,8 @@ function random(shape: number[]): tf.Tensor {
 }
 
 async function main() {
-  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' }, 'lora-rounds': { type: 'string' } });
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' }, 'lora-rounds': { type: 'string' }, bf16: { type: 'boolean' } });
+  if (flags.bf16) paths = ['float32', 'bf16'];
   const loraRounds = intFlag('lora-rounds', flags['lora-rounds'], 0, 0, 100);
   const clipCount = intFlag('clips', flags.clips, 0, 0, 400);
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
@@ -135,22 +148,23 @@ async function main() {
     const refs = loadReferenceTranscripts();
     const clips = [refs.find((r) => r.path === 'samples/jfk.flac')!, ...refs.filter((r) => r.path.startsWith('librispeech')).slice(0, clipCount - 1)];
     const audios = await Promise.all(clips.map((c) => loadAudio(sharedDir('datasets', c.path))));
-    const same = { wasm: 0, native: 0 };
-    const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+    const [p0, p1] = paths;
+    const same: Record<string, number> = { [p0]: 0, [p1]: 0 };
+    const ms: Record<string, number[]> = { [p0]: [], [p1]: [] };
     await transcribe(pipe, audios[0], { language: 'en' }); // warm-up
     for (let i = 0; i < clips.length; i++) {
-      for (const path of (i % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
-        setNativeProducts(path === 'native');
+      for (const path of i % 2 ? [p0, p1] : [p1, p0]) {
+        use(path);
         const t0 = performance.now();
         const [r] = await transcribe(pipe, audios[i], { language: 'en', maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
         ms[path].push(performance.now() - t0);
         if (JSON.stringify(r.tokens) === JSON.stringify(clips[i].tokens)) same[path]++;
       }
     }
+    use(p0);
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    console.log(`whisper-tiny exact, jfk + ${clips.length - 1} librispeech: wasm ${(sum(ms.wasm) / clips.length / 1000).toFixed(3)} s/clip ` +
-      `(reference tokens ${same.wasm}/${clips.length})  native ${(sum(ms.native) / clips.length / 1000).toFixed(3)} s/clip ` +
-      `(reference tokens ${same.native}/${clips.length})  wasm/native ${(sum(ms.wasm) / sum(ms.native)).toFixed(2)}x`);
+    console.log(`whisper-tiny exact, jfk + ${clips.length - 1} librispeech: ` + paths.map((p) => `${p} ${(sum(ms[p]) / clips.length / 1000).toFixed(3)} s/clip ` +
+      `(reference tokens ${same[p]}/${clips.length})`).join('  ') + `  ${p0}/${p1} ${(sum(ms[p0]) / sum(ms[p1])).toFixed(2)}x`);
   }
   // Last: LoRA wraps the model's layers.
   if (loraRounds > 0) {

@@ -8,11 +8,14 @@
  *
  *   npx tsx bench/train.ts            # STEPS=2 timed steps after 1 warm-up step
  *   SKIP_CACHED=1 / SKIP_FULL=1      # only A / only B; WORKERS_A=1 / WORKERS_B=1: without worker threads
+ *   npx tsx bench/train.ts --bf16     # each case with bf16: false and true, interleaved (ROUNDS=2 rounds,
+ *                                    # alternating which runs first): per-round ratios of s/example
  *   FRAMES=200                       # shorter inputs (fast mode) than 30 s: quick runs on slow adapters (bench/gpu.sh QUICK=1)
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../src/backend';
+import { parseFlags } from '../apps/args';
 import { sharedDir, PROJECT_ROOT } from '../tools/shared';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
@@ -40,12 +43,12 @@ const WORKERS_A = Number(process.env.WORKERS_A ?? 2);
 /** Worker threads for B, each with micro-batches of BATCH / WORKERS_B (WORKERS_B=1: one thread of JS, one micro-batch). */
 const WORKERS_B = Number(process.env.WORKERS_B ?? 2);
 
-async function measure(model: WhisperForConditionalGeneration, data: PreparedRow[], targets: string, label: string, micro = BATCH, workers = 1) {
+async function measure(model: WhisperForConditionalGeneration, data: PreparedRow[], targets: string, label: string, micro = BATCH, workers = 1, bf16 = false) {
   const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: targets }));
   const trainer = new Seq2SeqTrainer({
     model: peft, trainDataset: data,
     args: seq2SeqTrainingArguments({ outputDir: path.join(PROJECT_ROOT, 'out', 'bench-train'), perDeviceTrainBatchSize: micro,
-      gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, dataParallelWorkers: workers, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4 }),
+      gradientAccumulationSteps: BATCH / micro, perDeviceEvalBatchSize: BATCH, dataParallelWorkers: workers, maxSteps: STEPS + 1, saveStrategy: 'no', loggingSteps: 1000, learningRate: 1e-4, bf16 }),
     callbacks: [{ onStepEnd: (_a, _s, _c, s) => {
       // CPU seconds of this process beside wall time: with threaded wasm CPU > wall on an idle
       // machine; wall much above CPU / threads means the machine was shared.
@@ -132,14 +135,53 @@ async function main() {
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train-batch.bin'), Buffer.concat(data.map((d) => Buffer.from(d.inputFeatures.buffer, d.inputFeatures.byteOffset, d.inputFeatures.byteLength))));
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train-batch.json'), JSON.stringify({ nMels: model.config.numMelBins, labels: data.map((d) => d.labels) }));
+  const cases = [
+    ...(process.env.SKIP_FULL !== '1' ? [(bf16 = false) => measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `A: LoRA q/v everywhere, encoder trained through${WORKERS_A > 1 ? `, ${WORKERS_A} worker threads` : ''}${bf16 ? ', bf16' : ''}`, MICRO_A, WORKERS_A, bf16)] : []),
+    ...(process.env.SKIP_CACHED !== '1' ? [(bf16 = false) => measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `B: LoRA q/v in the decoder, encoder frozen + cached${WORKERS_B > 1 ? `, ${WORKERS_B} worker threads` : ''}${bf16 ? ', bf16' : ''}`, BATCH / WORKERS_B, WORKERS_B, bf16)] : []),
+  ];
+  if (parseFlags(process.argv.slice(2), { bf16: { type: 'boolean' } }).values.bf16) return compareBf16(cases);
   const results = [];
-  if (process.env.SKIP_FULL !== '1') results.push(await measure(model, data, String.raw`.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `A: LoRA q/v everywhere, encoder trained through${WORKERS_A > 1 ? `, ${WORKERS_A} worker threads` : ''}`, MICRO_A, WORKERS_A));
-  if (process.env.SKIP_CACHED !== '1') results.push(await measure(model, data, String.raw`.*decoder.*(self_attn|encoder_attn)\.(q_proj|v_proj)`, `B: LoRA q/v in the decoder, encoder frozen + cached${WORKERS_B > 1 ? `, ${WORKERS_B} worker threads` : ''}`, BATCH / WORKERS_B, WORKERS_B));
+  for (const run of cases) results.push(await run());
   for (const r of results) Object.assign(r, { machineGflops: gflops });
   console.log(JSON.stringify(results, null, 2));
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train.json'), JSON.stringify(results, null, 2));
   model.dispose();
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Each case with bf16 off and on, ROUNDS rounds, alternating which runs first; prints the per-round ratios of wall s/example. */
+async function compareBf16(cases: ((bf16?: boolean) => ReturnType<typeof measure>)[]) {
+  const rounds = Number(process.env.ROUNDS ?? 2);
+  const lines: string[] = [];
+  for (const run of cases) {
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    const per: Record<string, number[]> = { float32: [], bf16: [] };
+    let label = '';
+    for (let r = 0; r < rounds; r++) {
+      const t: Record<string, number> = {};
+      const cpu: Record<string, number> = {};
+      for (const bf16 of r % 2 ? [true, false] : [false, true]) {
+        const res = await run(bf16);
+        label = res.label.replace(/, bf16$/, '');
+        per[bf16 ? 'bf16' : 'float32'].push(t[String(bf16)] = res.wallSecondsPerExample);
+        cpu[String(bf16)] = res.cpuSecondsPerExample;
+      }
+      ratios.push(t.false / t.true);
+      cpuRatios.push(cpu.false / cpu.true);
+    }
+    lines.push(`${label}: float32 ${per.float32.map((x) => x.toFixed(3)).join('/')} s/example, bf16 ${per.bf16.map((x) => x.toFixed(3)).join('/')}; ` +
+      `float32/bf16 per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)}x); ` +
+      `CPU seconds float32/bf16 ${cpuRatios.map((x) => x.toFixed(2)).join(', ')} (median ${median(cpuRatios).toFixed(2)}x)`);
+  }
+  console.log(lines.join('\n'));
 }
 
 main().catch((e) => {

@@ -12,6 +12,11 @@
  *                                               saved; results go to wer-librispeech-int8.*
  *   TRIM=1 ...                                  the opt-in fast mode (trimPadding: the encoder sees
  *                                               the clip, not 30 s); results to wer-librispeech-trim.*
+ *   npx tsx bench/wer-librispeech.ts --bf16     float32 and bf16 products (setMatmulPrecision) on
+ *                                               the same clips, interleaved by batch in one process
+ *                                               (float32, bf16, bf16, float32 ...): both WERs, the
+ *                                               transcripts that differ, time per clip and the median
+ *                                               of the per-batch time ratios; results to wer-librispeech-{float32,bf16}.*
  *
  * Writes out/bench/wer-librispeech.{csv,json} and prints a table. Exits 1 when, on the full set,
  * our normalized WER is not within 0.2 points of the reference hypotheses' normalized WER.
@@ -19,7 +24,8 @@
 import { WhisperFeatureExtractor } from '../src/features/logmel';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend, describeBackend, tf } from '../src/backend';
+import { initBackend, describeBackend, setMatmulPrecision, tf } from '../src/backend';
+import { parseFlags } from '../apps/args';
 import { loadAudioFolder } from '../src/data';
 import { evaluate, EvalReport, loadReport, saveReport, scoreTranscripts, whisperTranscriber, TranscriptItem } from '../src/eval';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
@@ -27,7 +33,9 @@ import { PROJECT_ROOT, sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TO
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
 
 async function main() {
+  const { values: flags } = parseFlags(process.argv.slice(2), { bf16: { type: 'boolean' } });
   console.log(describeBackend(await initBackend()));
+  if (flags.bf16) return compareBf16();
   const limit = process.env.LIMIT ? Number(process.env.LIMIT) : undefined;
   const int8 = process.env.INT8 === '1';
   const trim = process.env.TRIM === '1';
@@ -113,6 +121,55 @@ async function main() {
     process.exit(1);
   }
   console.log(`  gap to reference: ${gap.toFixed(2)} points${checked ? ' (<= 0.2: OK)' : ' (not checked)'}`);
+}
+
+/** float32 against bf16 products on the same clips, batch by batch alternating which runs first. */
+async function compareBf16() {
+  setMatmulPrecision('bfloat16'); // throws, saying why, where bf16 cannot run
+  setMatmulPrecision('float32');
+  const modelDir = sharedDir('models', 'whisper-tiny');
+  const model = await WhisperForConditionalGeneration.fromPretrained(modelDir);
+  const tokenizer = await WhisperTokenizer.fromPretrained(modelDir);
+  const transcribe = whisperTranscriber({ model, tokenizer, featureExtractor: WhisperFeatureExtractor.fromPretrained(modelDir) });
+  let ds = await loadAudioFolder(sharedDir('datasets', 'librispeech-mini', 'test'));
+  const limit = Math.min(ds.length, Number(process.env.LIMIT ?? ds.length));
+  const batch = Number(process.env.BATCH ?? 8);
+  const precisions = ['float32', 'bfloat16'] as const;
+  const rows: Record<string, EvalReport['rows']> = { float32: [], bfloat16: [] };
+  const seconds: Record<string, number> = { float32: 0, bfloat16: 0 };
+  const ratios: number[] = [];
+  const score = { name: 'ours', normalizer: 'english' as const, normalizerJson: sharedDir('models', 'whisper-tiny', 'normalizer.json'), language: 'en' };
+  for (let start = 0, i = 0; start < limit; start += batch, i++) {
+    const part = ds.select(Array.from({ length: Math.min(batch, limit - start) }, (_, j) => start + j));
+    const t: Record<string, number> = {};
+    for (const p of i % 2 ? [...precisions].reverse() : precisions) {
+      setMatmulPrecision(p);
+      const r = await evaluate(part, { ...score, task: 'transcribe', transcribe, maxNewTokens: REFERENCE_MAX_NEW_TOKENS, batchSize: batch });
+      rows[p].push(...r.rows);
+      seconds[p] += t[p] = r.seconds;
+    }
+    setMatmulPrecision('float32');
+    ratios.push(t.float32 / t.bfloat16);
+    const differ = rows.float32.filter((r, j) => r.hypothesis !== rows.bfloat16[j].hypothesis).length;
+    console.log(`  ${start + part.length}/${limit}: float32 ${t.float32.toFixed(1)} s, bf16 ${t.bfloat16.toFixed(1)} s (${ratios[i].toFixed(2)}x); transcripts differing so far ${differ}`);
+  }
+  model.dispose();
+  const outDir = path.join(PROJECT_ROOT, 'out', 'bench');
+  const reports = precisions.map((p) => scoreTranscripts(rows[p], { ...score, name: p }, seconds[p]));
+  reports.forEach((r, k) => saveReport(r, path.join(outDir, `wer-librispeech-${precisions[k]}`)));
+  const refs = new Map(loadReferenceTranscripts().map((r) => [r.id as string, r.hypothesis]));
+  const pct = (x: number) => (100 * x).toFixed(2);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  console.log(`\nlibrispeech-mini test, ${limit} clips, batches of ${batch}, interleaved`);
+  console.log(`             normalized WER %   raw WER %   = reference transcript   s/clip`);
+  for (const r of reports) {
+    const same = r.rows.filter((x) => x.hypothesis === refs.get(x.id)).length;
+    console.log(`  ${r.name.padEnd(10)}${pct(r.normalized.wer).padStart(15)}${pct(r.raw.wer).padStart(12)}${`${same}/${r.rows.length}`.padStart(20)}${(r.seconds / r.rows.length).toFixed(3).padStart(12)}`);
+  }
+  const differ = rows.float32.filter((r, j) => r.hypothesis !== rows.bfloat16[j].hypothesis);
+  console.log(`  transcripts differing float32 vs bf16: ${differ.length}/${limit}; time float32/bf16: median ${(sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2).toFixed(2)}x ` +
+    `(range ${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}), total ${(seconds.float32 / seconds.bfloat16).toFixed(2)}x`);
+  for (const r of differ.slice(0, 5)) console.log(`    ${r.id}: float32 "${r.hypothesis}" / bf16 "${rows.bfloat16.find((x) => x.id === r.id)!.hypothesis}"`);
 }
 
 main().catch((e) => {

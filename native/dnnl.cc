@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <atomic>
 #include <map>
+#include <vector>
 #include <unordered_map>
 #include <tuple>
 
@@ -54,61 +56,6 @@ static int64_t extent(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-// sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc):
-// C = alpha op(A) op(B) + beta C, row-major, offsets and leading dimensions in floats. Every
-// operand's extent is checked against its array first: a wrong offset throws instead of writing
-// outside the heap.
-static napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 16;
-  napi_value argv[16];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc != 16) {
-    throwError(env, "whisper_dnnl.sgemm: 16 arguments (transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc)");
-    return nullptr;
-  }
-  bool transA = false, transB = false;
-  CHECK(napi_get_value_bool(env, argv[0], &transA));
-  CHECK(napi_get_value_bool(env, argv[1], &transB));
-  int64_t M, N, K, aOff, lda, bOff, ldb, cOff, ldc;
-  double alpha, beta;
-  if (!getInt(env, argv[2], &M, "M") || !getInt(env, argv[3], &N, "N") || !getInt(env, argv[4], &K, "K") ||
-      !getInt(env, argv[7], &aOff, "aOffset") || !getInt(env, argv[8], &lda, "lda") ||
-      !getInt(env, argv[10], &bOff, "bOffset") || !getInt(env, argv[11], &ldb, "ldb") ||
-      !getInt(env, argv[14], &cOff, "cOffset") || !getInt(env, argv[15], &ldc, "ldc")) return nullptr;
-  CHECK(napi_get_value_double(env, argv[5], &alpha));
-  CHECK(napi_get_value_double(env, argv[12], &beta));
-  float *A, *B, *C;
-  size_t aLen, bLen, cLen;
-  if (!getFloats(env, argv[6], &A, &aLen, "A") || !getFloats(env, argv[9], &B, &bLen, "B") ||
-      !getFloats(env, argv[13], &C, &cLen, "C")) return nullptr;
-  if (M < 0 || N < 0 || K < 0 || aOff < 0 || bOff < 0 || cOff < 0) {
-    throwError(env, "whisper_dnnl.sgemm: negative size or offset");
-    return nullptr;
-  }
-  // op(A) is M x K: stored K x M when transposed. op(B) is K x N: stored N x K when transposed.
-  int64_t aRows = transA ? K : M, aCols = transA ? M : K;
-  int64_t bRows = transB ? N : K, bCols = transB ? K : N;
-  if (lda < (aCols > 1 ? aCols : 1) || ldb < (bCols > 1 ? bCols : 1) || ldc < (N > 1 ? N : 1)) {
-    throwError(env, "whisper_dnnl.sgemm: a leading dimension is smaller than its row");
-    return nullptr;
-  }
-  if (aOff + extent(aRows, aCols, lda) > (int64_t)aLen || bOff + extent(bRows, bCols, ldb) > (int64_t)bLen ||
-      cOff + extent(M, N, ldc) > (int64_t)cLen) {
-    throwError(env, "whisper_dnnl.sgemm: an operand reaches past the end of its array");
-    return nullptr;
-  }
-  if (M == 0 || N == 0) return nullptr;
-  dnnl_status_t s = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, (float)alpha,
-      A + aOff, lda, B + bOff, ldb, (float)beta, C + cOff, ldc);
-  if (s != dnnl_success) {
-    char buf[96];
-    snprintf(buf, sizeof buf, "whisper_dnnl.sgemm: dnnl_sgemm failed with status %d", (int)s);
-    throwError(env, buf);
-  }
-  return nullptr;
-}
-
-
 // ---- matmul: oneDNN's matmul primitive with the Linear's bias, scaling, residual and GELU fused ----
 
 static dnnl::engine& cpuEngine() {
@@ -116,8 +63,54 @@ static dnnl::engine& cpuEngine() {
   return engine;
 }
 
-// What a primitive is made for: the shapes, strides and fused steps (the data pointers come per call).
-using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float>;
+// ---- bf16 products: operands rounded to bfloat16, float32 accumulation and result ----
+// Off by default (the exact mode is float32). Process-wide: data-parallel training's worker
+// threads share the setting of the thread that started the run (setPrecision).
+static std::atomic<bool> bf16Products{false};
+
+// oneDNN's ISA names for what it dispatches to here (ONEDNN_MAX_CPU_ISA lowers it).
+static const char* isaName(unsigned isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+  }
+}
+
+// Whether oneDNN runs bf16 products with the CPU's own bf16 instructions (AVX512_BF16 or
+// AMX-BF16); below that it would emulate them, slower than float32.
+static bool cpuHasBf16() {
+  unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+// float32 -> bfloat16, rounding to nearest even (what vcvtne2ps2bf16 does); NaN stays a quiet NaN.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void toBf16(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t b;
+    __builtin_memcpy(&b, src + i, 4);
+    uint32_t r = (b & 0x7fffffffu) > 0x7f800000u ? (b | 0x00400000u) : b + 0x7fffu + ((b >> 16) & 1u);
+    dst[i] = (uint16_t)(r >> 16);
+  }
+}
+
+// A stored rows x cols matrix (leading dimension ld) as dense bfloat16 in `scratch`, grown as needed.
+static uint16_t* matrixToBf16(const float* m, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& scratch) {
+  if ((int64_t)scratch.size() < rows * cols) scratch.resize(rows * cols);
+  uint16_t* out = scratch.data();
+  #pragma omp parallel for schedule(static) if (rows * cols >= (1 << 16))
+  for (int64_t r = 0; r < rows; r++) toBf16(m + r * ld, out + r * cols, cols);
+  return out;
+}
+
+// What a primitive is made for: the shapes, strides, fused steps and operand type (the data pointers come per call).
+using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float, bool>;
 
 struct MatmulEntry {
   dnnl::matmul prim;
@@ -130,10 +123,70 @@ struct MatmulEntry {
 // stream per thread: data-parallel training calls the addon from worker threads at once.
 static thread_local std::map<MatmulKey, MatmulEntry> primitives;
 static const size_t MAX_PRIMITIVES = 512;
+// The bf16 copies of a product's operands, per thread, reused call after call.
+static thread_local std::vector<uint16_t> bf16A, bf16B;
 
-static dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, int64_t ld, bool trans) {
+static dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, int64_t ld, bool trans,
+    dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
   // rows x cols as the product reads it; stored transposed (cols x rows, leading dimension ld) when trans.
-  return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, trans ? dnnl::memory::dims{1, ld} : dnnl::memory::dims{ld, 1});
+  return dnnl::memory::desc({rows, cols}, type, trans ? dnnl::memory::dims{1, ld} : dnnl::memory::dims{ld, 1});
+}
+
+// C = ((op(A) op(B) + bias) * scale + res) + beta C, op(A) M x K, op(B) K x N, row-major with
+// leading dimensions; bias / res null when absent. With bf16, A and B are rounded to bfloat16
+// (dense copies) and the product accumulates in float32: the post-ops and C stay float32.
+static void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool transA, const float* B, int64_t ldb,
+    bool transB, float* C, int64_t ldc, const float* bias, const float* res, int64_t ldres, float scale, float beta, bool bf16) {
+  const void* a = A;
+  const void* b = B;
+  if (bf16) {
+    int64_t aRows = transA ? K : M, aCols = transA ? M : K;
+    int64_t bRows = transB ? N : K, bCols = transB ? K : N;
+    a = matrixToBf16(A, aRows, aCols, lda, bf16A);
+    b = matrixToBf16(B, bRows, bCols, ldb, bf16B);
+    lda = aCols;
+    ldb = bCols;
+  }
+  bool hasBias = bias != nullptr, hasRes = res != nullptr;
+  MatmulKey key{M, N, K, transA ? -lda : lda, transB ? -ldb : ldb, ldc, hasBias, hasRes ? ldres : 0, scale, beta, bf16};
+  auto it = primitives.find(key);
+  if (it == primitives.end()) {
+    if (primitives.size() >= MAX_PRIMITIVES) primitives.clear();
+    auto type = bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    MatmulEntry e;
+    e.a = matrixDesc(M, K, lda, transA, type);
+    e.b = matrixDesc(K, N, ldb, transB, type);
+    e.c = matrixDesc(M, N, ldc, false);
+    if (hasBias) e.bias = dnnl::memory::desc({1, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, 1});
+    if (hasRes) e.res = matrixDesc(M, N, ldres, false);
+    dnnl::post_ops ops;
+    if (scale != 1) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, scale, 0.f);
+    if (hasRes) ops.append_binary(dnnl::algorithm::binary_add, e.res);
+    if (beta != 0) ops.append_sum(beta);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    auto desc = hasBias ? dnnl::matmul::desc(e.a, e.b, e.bias, e.c) : dnnl::matmul::desc(e.a, e.b, e.c);
+    e.prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpuEngine()));
+    it = primitives.emplace(key, e).first;
+  }
+  MatmulEntry& e = it->second;
+  dnnl::engine& engine = cpuEngine();
+  std::unordered_map<int, dnnl::memory> args{
+    {DNNL_ARG_SRC, dnnl::memory(e.a, engine, const_cast<void*>(a))},
+    {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, engine, const_cast<void*>(b))},
+    {DNNL_ARG_DST, dnnl::memory(e.c, engine, C)},
+  };
+  if (hasBias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine, const_cast<float*>(bias)));
+  if (hasRes) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(scale != 1 ? 1 : 0) | DNNL_ARG_SRC_1, dnnl::memory(e.res, engine, const_cast<float*>(res)));
+  static thread_local dnnl::stream stream(engine);
+  e.prim.execute(stream, args);
+  stream.wait();
+}
+
+static void oneDnnError(napi_env env, const char* fn, const dnnl::error& err) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "whisper_dnnl.%s: oneDNN: %s (status %d)", fn, err.what(), (int)err.status);
+  throwError(env, buf);
 }
 
 // matmul(heap, M, N, K, aOff, lda, transA, bOff, ldb, transB, cOff, ldc, biasOff, resOff, ldres, scale):
@@ -179,46 +232,103 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     throwError(env, "whisper_dnnl.matmul: an operand reaches past the end of the heap");
     return nullptr;
   }
-  bool hasBias = biasOff >= 0;
-  MatmulKey key{M, N, K, transA ? -lda : lda, transB ? -ldb : ldb, ldc, hasBias, hasRes ? ldres : 0, (float)scale};
   try {
-    auto it = primitives.find(key);
-    if (it == primitives.end()) {
-      if (primitives.size() >= MAX_PRIMITIVES) primitives.clear();
-      MatmulEntry e;
-      e.a = matrixDesc(M, K, lda, transA);
-      e.b = matrixDesc(K, N, ldb, transB);
-      e.c = matrixDesc(M, N, ldc, false);
-      if (hasBias) e.bias = dnnl::memory::desc({1, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, 1});
-      if (hasRes) e.res = matrixDesc(M, N, ldres, false);
-      dnnl::post_ops ops;
-      if (scale != 1) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, (float)scale, 0.f);
-      if (hasRes) ops.append_binary(dnnl::algorithm::binary_add, e.res);
-      dnnl::primitive_attr attr;
-      attr.set_post_ops(ops);
-      auto desc = hasBias ? dnnl::matmul::desc(e.a, e.b, e.bias, e.c) : dnnl::matmul::desc(e.a, e.b, e.c);
-      e.prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpuEngine()));
-      it = primitives.emplace(key, e).first;
-    }
-    MatmulEntry& e = it->second;
-    dnnl::engine& engine = cpuEngine();
-    std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, dnnl::memory(e.a, engine, heap + aOff)},
-      {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, engine, heap + bOff)},
-      {DNNL_ARG_DST, dnnl::memory(e.c, engine, heap + cOff)},
-    };
-    if (hasBias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine, heap + biasOff));
-    if (hasRes) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(scale != 1 ? 1 : 0) | DNNL_ARG_SRC_1, dnnl::memory(e.res, engine, heap + resOff));
-    static thread_local dnnl::stream stream(engine);
-    e.prim.execute(stream, args);
-    stream.wait();
+    product(M, N, K, heap + aOff, lda, transA, heap + bOff, ldb, transB, heap + cOff, ldc, biasOff >= 0 ? heap + biasOff : nullptr,
+      hasRes ? heap + resOff : nullptr, ldres, (float)scale, 0.f, bf16Products);
   } catch (const dnnl::error& err) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "whisper_dnnl.matmul: oneDNN: %s (status %d)", err.what(), (int)err.status);
+    oneDnnError(env, "matmul", err);
+  }
+  return nullptr;
+}
+
+// setPrecision("float32" | "bfloat16"): the operands of the following products (sgemm and
+// matmul, every thread). bfloat16 throws where the CPU has no bf16 instructions oneDNN uses.
+static napi_value SetPrecision(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  char name[16] = "";
+  size_t n = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &n) != napi_ok ||
+      (strcmp(name, "float32") != 0 && strcmp(name, "bfloat16") != 0)) {
+    throwError(env, "whisper_dnnl.setPrecision: 'float32' or 'bfloat16'");
+    return nullptr;
+  }
+  bool bf16 = strcmp(name, "bfloat16") == 0;
+  if (bf16 && !cpuHasBf16()) {
+    char buf[200];
+    snprintf(buf, sizeof buf, "whisper_dnnl.setPrecision: this CPU has no bf16 products (oneDNN runs %s here; bf16 needs AVX512_BF16 or AMX-BF16)",
+      isaName((unsigned)dnnl_get_effective_cpu_isa()));
+    throwError(env, buf);
+    return nullptr;
+  }
+  bf16Products = bf16;
+  return nullptr;
+}
+
+
+// sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc):
+// C = alpha op(A) op(B) + beta C, row-major, offsets and leading dimensions in floats. Every
+// operand's extent is checked against its array first: a wrong offset throws instead of writing
+// outside the heap.
+static napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc != 16) {
+    throwError(env, "whisper_dnnl.sgemm: 16 arguments (transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc)");
+    return nullptr;
+  }
+  bool transA = false, transB = false;
+  CHECK(napi_get_value_bool(env, argv[0], &transA));
+  CHECK(napi_get_value_bool(env, argv[1], &transB));
+  int64_t M, N, K, aOff, lda, bOff, ldb, cOff, ldc;
+  double alpha, beta;
+  if (!getInt(env, argv[2], &M, "M") || !getInt(env, argv[3], &N, "N") || !getInt(env, argv[4], &K, "K") ||
+      !getInt(env, argv[7], &aOff, "aOffset") || !getInt(env, argv[8], &lda, "lda") ||
+      !getInt(env, argv[10], &bOff, "bOffset") || !getInt(env, argv[11], &ldb, "ldb") ||
+      !getInt(env, argv[14], &cOff, "cOffset") || !getInt(env, argv[15], &ldc, "ldc")) return nullptr;
+  CHECK(napi_get_value_double(env, argv[5], &alpha));
+  CHECK(napi_get_value_double(env, argv[12], &beta));
+  float *A, *B, *C;
+  size_t aLen, bLen, cLen;
+  if (!getFloats(env, argv[6], &A, &aLen, "A") || !getFloats(env, argv[9], &B, &bLen, "B") ||
+      !getFloats(env, argv[13], &C, &cLen, "C")) return nullptr;
+  if (M < 0 || N < 0 || K < 0 || aOff < 0 || bOff < 0 || cOff < 0) {
+    throwError(env, "whisper_dnnl.sgemm: negative size or offset");
+    return nullptr;
+  }
+  // op(A) is M x K: stored K x M when transposed. op(B) is K x N: stored N x K when transposed.
+  int64_t aRows = transA ? K : M, aCols = transA ? M : K;
+  int64_t bRows = transB ? N : K, bCols = transB ? K : N;
+  if (lda < (aCols > 1 ? aCols : 1) || ldb < (bCols > 1 ? bCols : 1) || ldc < (N > 1 ? N : 1)) {
+    throwError(env, "whisper_dnnl.sgemm: a leading dimension is smaller than its row");
+    return nullptr;
+  }
+  if (aOff + extent(aRows, aCols, lda) > (int64_t)aLen || bOff + extent(bRows, bCols, ldb) > (int64_t)bLen ||
+      cOff + extent(M, N, ldc) > (int64_t)cLen) {
+    throwError(env, "whisper_dnnl.sgemm: an operand reaches past the end of its array");
+    return nullptr;
+  }
+  if (M == 0 || N == 0) return nullptr;
+  if (bf16Products && K > 0) {
+    try {
+      product(M, N, K, A + aOff, lda, transA, B + bOff, ldb, transB, C + cOff, ldc, nullptr, nullptr, 0, (float)alpha, (float)beta, true);
+    } catch (const dnnl::error& err) {
+      oneDnnError(env, "sgemm", err);
+    }
+    return nullptr;
+  }
+  dnnl_status_t s = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, (float)alpha,
+      A + aOff, lda, B + bOff, ldb, (float)beta, C + cOff, ldc);
+  if (s != dnnl_success) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "whisper_dnnl.sgemm: dnnl_sgemm failed with status %d", (int)s);
     throwError(env, buf);
   }
   return nullptr;
 }
+
 
 
 // ---- gelu: the wasm kernel's GELU (src/backend/wasm/simd.ts gelu) with wider vectors and threads ----
@@ -375,12 +485,12 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// info(): { version: "2.6.3", threads, isa } for describeBackend.
+// info(): { version: "2.6.3", threads, isa, bf16 (whether bf16 products can run), precision } for describeBackend.
 static napi_value Info(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   char version[64];
   snprintf(version, sizeof version, "%d.%d.%d", v->major, v->minor, v->patch);
-  napi_value out, ver, threads, isa;
+  napi_value out, ver, threads, isa, bf16, precision;
   CHECK(napi_create_object(env, &out));
   CHECK(napi_create_string_utf8(env, version, NAPI_AUTO_LENGTH, &ver));
   CHECK(napi_create_int32(env, omp_get_max_threads(), &threads));
@@ -388,6 +498,10 @@ static napi_value Info(napi_env env, napi_callback_info) {
   CHECK(napi_set_named_property(env, out, "version", ver));
   CHECK(napi_set_named_property(env, out, "threads", threads));
   CHECK(napi_set_named_property(env, out, "isa", isa));
+  CHECK(napi_get_boolean(env, cpuHasBf16(), &bf16));
+  CHECK(napi_set_named_property(env, out, "bf16", bf16));
+  CHECK(napi_create_string_utf8(env, bf16Products ? "bfloat16" : "float32", NAPI_AUTO_LENGTH, &precision));
+  CHECK(napi_set_named_property(env, out, "precision", precision));
   return out;
 }
 
@@ -402,6 +516,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"exp", nullptr, Exp, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

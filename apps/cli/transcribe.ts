@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readAudioHeader } from '../../src/audio/header';
 import { openAudioStream } from '../../src/audio/stream';
-import { describeBackend, initBackend } from '../../src/backend';
+import { describeBackend, getMatmulPrecision, initBackend, setMatmulPrecision } from '../../src/backend';
 import { PeftModel } from '../../src/lora/peft';
 import { loadWhisper, WhisperPipeline } from '../../src/model/pipeline';
 import { AudioSource, streamSource, transcribe, TranscribeOptions, TranscriptionResult } from '../../src/model/transcribe';
@@ -43,6 +43,8 @@ export const USAGE = `usage: npm run transcribe -- AUDIO... [options]
   --batch-size N            clips up to 30 s decoded together (default 1)
   --assistant-model ID|DIR  speculative decoding with this smaller model (same tokens as greedy)
   --max-new-tokens N        tokens per 30 s window (default 224)
+  --bf16                    bf16 matrix products (faster, not reference-identical; needs the native
+                            oneDNN path on a CPU with AVX512_BF16 or AMX-BF16)
   --vad                     long files: skip windows with no frame over -45 dBFS (default: decode
                             every window, as openai's whisper; --no-vad is that default)`;
 
@@ -53,6 +55,8 @@ interface Args {
   formats: OutputFormat[];
   outputDir?: string;
   assistantModel?: string;
+  /** --bf16: bf16 matrix products (setMatmulPrecision) for this run. */
+  bf16: boolean;
   options: TranscribeOptions;
   /** --temperature and --temperature-increment-on-fallback, when given. */
   temperature?: number;
@@ -66,7 +70,7 @@ const FLAGS = {
   temperature: text, 'temperature-increment-on-fallback': text, 'compression-ratio-threshold': text, 'logprob-threshold': text,
   'no-speech-threshold': text, 'condition-on-previous-text': text, 'initial-prompt': text, 'word-timestamps': flag,
   'output-format': text, 'output-dir': text, fast: flag, 'batch-size': text, 'assistant-model': text, 'max-new-tokens': text,
-  vad: flag, 'no-vad': flag, help: { type: 'boolean', short: 'h' },
+  vad: flag, 'no-vad': flag, bf16: flag, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function parseCommandLine(argv: string[]): Args {
@@ -106,7 +110,7 @@ function parseCommandLine(argv: string[]): Args {
   if (!positionals.length) throw new UsageError(`no audio file given\n${USAGE}`);
   const formats = format === undefined ? ['txt' as const] : format === 'all' ? [...OUTPUT_FORMATS] : [format];
   return {
-    files: positionals, model: v.model, adapters, formats, assistantModel: v['assistant-model'], options,
+    files: positionals, model: v.model, adapters, formats, assistantModel: v['assistant-model'], bf16: v.bf16 ?? false, options,
     outputDir: v['output-dir'] ?? (formats.length > 1 ? '.' : undefined),
     temperature: atLeastZero('temperature'), increment: atLeastZero('temperature-increment-on-fallback'),
   };
@@ -159,7 +163,19 @@ export async function runCli(argv: string[], io: CliIO = {
     }
     throw e;
   }
-  io.stderr(describeBackend(await initBackend()) + '\n');
+  const backend = await initBackend();
+  // runCli may run again in this process (tests, the demo): the precision comes back after.
+  const precision = getMatmulPrecision();
+  if (args.bf16) setMatmulPrecision('bfloat16'); // throws, saying why, where bf16 cannot run
+  try {
+    io.stderr(describeBackend(backend) + '\n');
+    return await transcribeAll(args, io);
+  } finally {
+    setMatmulPrecision(precision);
+  }
+}
+
+async function transcribeAll(args: Args, io: CliIO): Promise<number> {
   const pipe = await loadWhisper(args.model ?? sharedDir('models', 'whisper-tiny'));
   const opts: TranscribeOptions = { ...args.options, temperature: temperatureList(args.temperature, args.increment) };
   if (args.assistantModel) opts.assistantModel = (await loadWhisper(args.assistantModel)).model;

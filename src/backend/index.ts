@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 export { tf };
 export { initBackend, describeBackend } from './select';
 export type { BackendName, BackendReport } from './select';
+export { setMatmulPrecision, getMatmulPrecision } from './native';
+export type { MatmulPrecision } from './native';
 export {
   linear, affine, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
   keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, heapLimitBytes, prefetch, DerivedTensors, isTrainable,

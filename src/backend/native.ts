@@ -47,7 +47,9 @@ export interface NativeAddon {
   exp(heap: Float32Array, xOffset: number, yOffset: number, n: number): void;
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
-  info(): { version: string; threads: number; isa: number };
+  /** Operands of the following sgemm/matmul products, every thread: bfloat16 (rounded to nearest even, float32 accumulation and result) or float32; bfloat16 throws where the CPU has no bf16 instructions. */
+  setPrecision?(precision: MatmulPrecision): void;
+  info(): { version: string; threads: number; isa: number; bf16?: boolean; precision?: MatmulPrecision };
   /** decode.cc: the weight at heap[offset..] as float16 outside the heap when that is exact (else null: read in place). */
   packWeight?(heap: Float32Array, offset: number, rows: number, cols: number): PackedWeight | null;
   /** decode.cc: out = ((x w^T) + b) * scale + res for x [rows, n], w [m, n] (offsets in floats, -1 = no b/res). */
@@ -369,6 +371,46 @@ function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHe
 }
 
 let active: string | undefined;
+let started: NativeAddon | undefined;
+
+/** The operands of the native products (setMatmulPrecision). */
+export type MatmulPrecision = 'float32' | 'bfloat16';
+let precision: MatmulPrecision = 'float32';
+
+/** Why this process has no bf16 products (the native path is not running), in a user's terms. */
+function noNativeProducts(): string {
+  const backend = tf.getBackend();
+  if (backend !== 'wasm') return `the ${backend ?? 'not yet selected'} backend has none (they run on the native oneDNN path: the wasm backend with the addon${backend ? '' : '; call initBackend() first'})`;
+  if (process.env.WHISPER_BACKEND?.trim().toLowerCase() === 'wasm') return "WHISPER_BACKEND=wasm runs wasm's own kernels, which are float32 only (bf16 runs on the native oneDNN path)";
+  return `the native oneDNN path is not running: ${nativeAddonMissing() ?? loadNativeAddon().error ?? 'initBackend() has not started it'} (wasm's own kernels are float32 only)`;
+}
+
+/**
+ * The precision of the big matrix products (every Linear of many rows, attention's products, the
+ * conv stem, their gradients): 'float32' (the default, reference-exact) or 'bfloat16', operands
+ * rounded to bfloat16 and float32 accumulation (PyTorch's `set_float32_matmul_precision('medium')`,
+ * transformers' `bf16=True`). A generation step's few-row kernels stay as they are. bfloat16 needs
+ * the native oneDNN path on a CPU with AVX512_BF16 or AMX-BF16 and throws, saying which is
+ * missing, anywhere else: never a silent float32.
+ */
+export function setMatmulPrecision(p: MatmulPrecision): void {
+  if (p !== 'float32' && p !== 'bfloat16') throw new Error(`setMatmulPrecision: 'float32' or 'bfloat16', got ${JSON.stringify(p)}`);
+  if (p === 'bfloat16') {
+    if (!started) throw new Error(`Your setup doesn't support bf16 products: ${noNativeProducts()}.`);
+    if (!started.setPrecision) throw new Error("Your setup doesn't support bf16 products: the native addon predates them (bash scripts/build-native.sh --force).");
+    try {
+      started.setPrecision(p);
+    } catch (e) {
+      throw new Error(`Your setup doesn't support bf16 products: ${(e as Error).message.replace(/^whisper_dnnl\.setPrecision: /, '')}.`);
+    }
+  } else {
+    started?.setPrecision?.(p);
+  }
+  precision = p;
+}
+
+/** The precision setMatmulPrecision set ('float32' unless changed). */
+export const getMatmulPrecision = (): MatmulPrecision => precision;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */
 let enabled = false;
 
@@ -444,6 +486,7 @@ export function startNative(threads: number): string {
     matMulT: (a, b, transposeA, transposeB) => (enabled ? tf.matMul(a, b, transposeA, transposeB) : wasmOps.matMulT(a, b, transposeA, transposeB)),
   });
   const info = addon.info();
+  started = addon;
   enabled = true;
   setDirectTransposedProducts(true);
   return (active = `native oneDNN ${info.version} sgemm (${inUse} thread${inUse > 1 ? 's' : ''})${decode ? ' + generation-step kernels' : ''}`);

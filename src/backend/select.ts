@@ -10,7 +10,7 @@
  * silently running far slower on another one (a forced `webgpu` also takes a software adapter, for tests).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeAddonMissing, startNative } from './native';
+import { getMatmulPrecision, nativeAddonMissing, startNative } from './native';
 import { registerWasmOps } from './wasm/ops';
 import { setThreadedWasmBackend, wantedWasmThreads } from './wasm/threads';
 import { startWebGpu } from './webgpu';
@@ -188,7 +188,8 @@ export async function initBackend(): Promise<BackendReport> {
 export function describeBackend(r: BackendReport): string {
   const skipped = Object.entries(r.skipped).map(([k, v]) => `${k}: ${v}`);
   // The native products on the first line when they run (the line benches and notebooks print), why not on a line of their own.
-  const native = r.native && !r.native.startsWith('native off') ? `; products: ${r.native}` : '';
+  const native = r.native && !r.native.startsWith('native off')
+    ? `; products: ${r.native}${getMatmulPrecision() === 'bfloat16' ? ', bf16' : ''}` : '';
   const threads = r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsError ? `; threads failed: ${r.threadsError}` : ''}${native})` : '';
   const adapter = r.adapter ? ` on ${r.adapter}` : '';
   return `backend: ${r.active}${threads}${adapter}${r.forced ? ` (forced by ${r.forcedBy ?? 'WHISPER_BACKEND'})` : ''}` +

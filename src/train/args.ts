@@ -59,6 +59,13 @@ export interface Seq2SeqTrainingArguments {
    * encoder is trained through (BENCHMARKS.md).
    */
   dataParallelWorkers: number;
+  /**
+   * bf16 matrix products for the training run (HF `bf16`): the big products' operands rounded to
+   * bfloat16, float32 accumulation, weights and optimizer (backend setMatmulPrecision); the
+   * previous precision comes back when train() returns or throws. Needs the native oneDNN path
+   * on a CPU with AVX512_BF16 or AMX-BF16: train() throws elsewhere.
+   */
+  bf16: boolean;
 }
 
 export const DEFAULT_ARGS: Omit<Seq2SeqTrainingArguments, 'outputDir'> = {
@@ -91,6 +98,7 @@ export const DEFAULT_ARGS: Omit<Seq2SeqTrainingArguments, 'outputDir'> = {
   groupByLength: true,
   cacheEncoderOutputs: true,
   dataParallelWorkers: 1,
+  bf16: false,
 };
 
 /** Fills HF defaults and checks every field, naming the wrong one. */

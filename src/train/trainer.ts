@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { heapLimitBytes, prefetch } from '../backend';
+import { getMatmulPrecision, heapLimitBytes, prefetch, setMatmulPrecision } from '../backend';
 import { atomicWriteFile, cleanStaleTemporaries, fsyncPath } from '../atomic';
 import { DataCollatorSpeechSeq2SeqWithPadding } from '../data/collator';
 import type { PeftModel } from '../lora/peft';
@@ -293,11 +293,14 @@ export class Seq2SeqTrainer {
   }
 
   async train(opts: { resumeFromCheckpoint?: boolean | string } = {}): Promise<TrainOutput> {
+    const precision = getMatmulPrecision();
+    if (this.args.bf16) setMatmulPrecision('bfloat16'); // throws where bf16 products cannot run
     try {
       return await this.trainLoop(opts);
     } finally {
       await this.workers?.dispose(); // their wasm heaps (~3 GB each through the encoder) go too
       this.workers = undefined;
+      if (this.args.bf16) setMatmulPrecision(precision);
     }
   }
 
