@@ -433,14 +433,16 @@ function attendKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): t
  * kernel: wasm's runs 4 operations per head (split, scores, softmax, product) and a concat, and
  * each head's [T, S] scores go out to memory and back between them. Few queries keep wasm's
  * per-row kernel (WhisperAttend, in the addon too); training keeps headsAttention's differentiable
- * operations. Each head's sums are the same products and the softmax the same operations: values
- * equal up to the products' summation order. undefined: not a case it takes.
+ * operations. Each head's sums are the same sgemm products as the swapped BatchMatMul's and the
+ * softmax the same operations as the swapped Softmax: the same values as the per-head kernels
+ * (the encoder's output keeps its bits). undefined: not a case it takes.
  */
 function manyQueries(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D | undefined {
   if (!enabled || recording() || kv.layout !== 'rows' || q.dtype !== 'float32' || q.shape[1] <= FEW_QUERIES) return undefined;
-  const [batch, t] = q.shape;
+  const [batch, t, d] = q.shape;
   const length = kv.length ?? (kv.k[0].shape[1] as number);
-  if (kv.k.length !== batch || [...kv.k, ...kv.v].some((x) => x.dtype !== 'float32')
+  // A head's products below the BatchMatMul swap's threshold stay with wasm's attention (XNNPACK's, as before).
+  if (t * length * (d / numHeads) < MIN_NATIVE_MACS || kv.k.length !== batch || [...kv.k, ...kv.v].some((x) => x.dtype !== 'float32')
     || (mask && (mask.dtype !== 'float32' || mask.shape[0] !== t || mask.shape[1] !== length))) return undefined;
   const inputs: Record<string, tf.Tensor> = { q };
   if (mask) inputs.mask = mask;
