@@ -57,26 +57,38 @@ async function profileEncoder(run: () => void): Promise<void> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Times f with wasm's kernels and with the addon, alternating, after one warm-up of each. */
+/**
+ * Times f with wasm's kernels and with the addon, alternating, after one warm-up of each; wall time,
+ * and the process's CPU time beside it (steadier where other jobs share the cores: it counts the
+ * work, not the waiting for a core).
+ */
 function interleaved(name: string, rounds: number, flops: number | undefined, f: () => void): void {
   const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const cpu: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
   const ratios: number[] = [];
   for (let r = -1; r < rounds; r++) {
     const t: Record<string, number> = {};
+    const c: Record<string, number> = {};
     for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
       setNativeProducts(path === 'native');
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       f();
       t[path] = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      c[path] = (used.user + used.system) / 1000;
     }
     if (r < 0) continue; // warm-up: packing, transposed copies, first allocations
-    ms.wasm.push(t.wasm);
-    ms.native.push(t.native);
+    for (const path of ['wasm', 'native'] as const) {
+      ms[path].push(t[path]);
+      cpu[path].push(c[path]);
+    }
     ratios.push(t.wasm / t.native);
   }
   const gf = (m: number) => (flops ? ` (${(flops / m / 1e6).toFixed(0)} GFLOP/s)` : '');
   console.log(`${name.padEnd(34)} wasm ${median(ms.wasm).toFixed(2)} ms${gf(median(ms.wasm))}  native ${median(ms.native).toFixed(2)} ms${gf(median(ms.native))}` +
-    `  wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+    `  wasm/native ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` +
+    `  cpu wasm ${median(cpu.wasm).toFixed(1)} ms native ${median(cpu.native).toFixed(1)} ms`);
 }
 
 function random(shape: number[]): tf.Tensor {
