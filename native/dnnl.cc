@@ -1,10 +1,11 @@
 // whisper_dnnl: the model's matrix products on the CPU's own vector units (AVX-512, FMA) through
 // oneDNN (dnnl_sgemm; its matmul primitive for a Linear with bias, scaling and residual), and the
-// elementwise passes that dominate once the products are fast (GELU, softmax, a loss's exp) in
-// OpenMP threads, on float32 memory where it already lives (a Float32Array view on the wasm
-// heap, which is a SharedArrayBuffer in the threaded build). Plain Node-API (no node-addon-api),
-// so that it builds against the installed Node's headers alone. Called synchronously from the JS
-// thread, between wasm kernels: nothing else touches the heap while a product runs.
+// passes that dominate once the products are fast (GELU, LayerNorm, softmax, attention of many
+// queries with every head in one call, a loss's exp) in OpenMP threads, on float32 memory where
+// it already lives (a Float32Array view on the wasm heap, which is a SharedArrayBuffer in the
+// threaded build). Plain Node-API (no node-addon-api), so that it builds against the installed
+// Node's headers alone. Called synchronously from the JS thread, between wasm kernels: nothing
+// else touches the heap while a product runs.
 #include <node_api.h>
 #include <dnnl.h>
 #include <dnnl.hpp>
@@ -395,7 +396,8 @@ static napi_value LayerNorm(napi_env env, napi_callback_info info) {
 // 'rows' layout's transposed keys, the first S positions in use), v [cap, d], out [T, d], mask
 // [T, S] or absent. Head h is the column block h*dh.. of q, v and out and the row block of kT, so
 // no head is split off, transposed or concatenated. Work comes in tasks of one head and
-// ATTEND_ROWS queries, in OpenMP threads (one head's tasks on one thread where the count allows):
+// ATTEND_ROWS queries, handed to OpenMP threads as they come free (a thread that other jobs hold
+// back does not hold back the rest; a task's sums do not depend on the thread that runs it):
 // the task's scores [rows, S] stay in the thread's cache from the product through the softmax to
 // the product with v, instead of a [T, S] map per head going out to memory and back. Inside the
 // parallel region each dnnl_sgemm runs on its calling thread. The softmax is softmaxRow above, on
@@ -429,7 +431,7 @@ static napi_value AttendMany(napi_env env, napi_callback_info info) {
     static thread_local std::vector<float> scores;
     if ((int64_t)scores.size() < ATTEND_ROWS * S) scores.resize(ATTEND_ROWS * S);
     float* p = scores.data();
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < heads * blocks; task++) {
       const int64_t h = task / blocks, r0 = (task % blocks) * ATTEND_ROWS;
       const int64_t rows = T - r0 < ATTEND_ROWS ? T - r0 : ATTEND_ROWS;

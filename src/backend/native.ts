@@ -4,8 +4,9 @@
  * the wasm backend's float32 matrix products (the BatchMatMul kernel: every Linear, the attention
  * products, their gradients; Conv2D when it is the encoder's conv1d; `affine`, a Linear with its
  * bias, scaling and residual, as one matmul primitive) with AVX-512/FMA, which wasm SIMD cannot
- * reach, and then what dominates next: GELU (wasm's formula, the same bits), softmax, a training
- * loss's exp, and training attention with the heads batched. It reads and writes
+ * reach, and then what dominates next: GELU and LayerNorm (wasm's formulas, the same bits), softmax,
+ * a training loss's exp, the encoder's self-attention with every head in one call, and training
+ * attention with the heads batched. It reads and writes
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
