@@ -364,8 +364,8 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
  * wasm's attention runs 4 operations per head (and as many in the backward pass), since XNNPACK
  * packs each product's right operand; the addon's batched product takes the heads as they lie, so
  * a step makes H times fewer operations (hundreds fewer in decoder training, where each is small).
- * Each head's sums are the same products as before: the same values. Generation (no gradient
- * tape) and caches grown in place keep wasm's attention.
+ * Each head's sums are the same products as before: the same values. Without a gradient tape
+ * attention is manyQueries' (below) or wasm's; with one, caches grown in place keep wasm's.
  */
 function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
   if (!enabled || !recording() || kv.layout !== 'rows' || kv.length !== undefined || q.dtype !== 'float32') return wasmOps.attention(q, kv, numHeads, mask);
@@ -443,7 +443,8 @@ function manyQueries(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.T
   const [batch, t, d] = q.shape;
   const length = kv.length ?? (kv.k[0].shape[1] as number);
   // A head's products below the BatchMatMul swap's threshold stay with wasm's attention (XNNPACK's, as before).
-  if (t * length * (d / numHeads) < MIN_NATIVE_MACS || kv.k.length !== batch || [...kv.k, ...kv.v].some((x) => x.dtype !== 'float32')
+  if (t * length * (d / numHeads) < MIN_NATIVE_MACS || kv.k.length !== batch || kv.k.some((k) => k.shape[0] !== d)
+    || [...kv.k, ...kv.v].some((x) => x.dtype !== 'float32')
     || (mask && (mask.dtype !== 'float32' || mask.shape[0] !== t || mask.shape[1] !== length))) return undefined;
   const inputs: Record<string, tf.Tensor> = { q };
   if (mask) inputs.mask = mask;
