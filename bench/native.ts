@@ -5,7 +5,7 @@
  * (bash scripts/build-native.sh). Prints one line per case: median ms of each, and the median of
  * the per-round ratios wasm/native (the number to compare).
  *
- *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0] [--bf16]
+ *   npx tsx bench/native.ts [--rounds 10] [--encoder-rounds 4] [--train-rounds 0] [--clips 0] [--lora-rounds 0] [--bf16] [--profile-encoder]
  *
  * --bf16: the same cases with the addon's float32 products against its bf16 ones
  * (setMatmulPrecision), interleaved the same way, instead of wasm against native.
@@ -20,7 +20,9 @@
  * the reference (bench/transcribe.ts's end-to-end case, both paths in one process); with
  * --lora-rounds N one LoRA training step of BENCHMARKS.md's setup A (1 LibriSpeech example, 30 s,
  * r=8 on q/v of every attention module, so the encoder runs forward and backward), loss and
- * gradients, as bench/profile-step.ts A times it.
+ * gradients, as bench/profile-step.ts A times it. --profile-encoder skips the single-kernel cases and
+ * first prints where one encoder forward's kernel time goes on each path (tf.profile: time and count
+ * per kernel, the wall time beside it: the rest is tfjs dispatch and JavaScript).
  */
 import { affine, describeBackend, gelu, initBackend, linear, tf } from '../src/backend';
 import { DerivedTensors, FrozenWeight, prepareLinear } from '../src/backend/ops';
@@ -33,6 +35,29 @@ import { transcribe } from '../src/model/transcribe';
 import { loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS, sharedDir } from '../tools/shared';
 import { parseFlags, positiveIntFlag, intFlag } from '../apps/args';
 
+/** One encoder forward under tf.profile on each path: kernel time and count by kernel name, largest first. */
+async function profileEncoder(run: () => void): Promise<void> {
+  for (const path of ['wasm', 'native'] as const) {
+    setNativeProducts(path === 'native');
+    run(); // warm-up: primitives, packed weights
+    const t0 = performance.now();
+    const info = await tf.profile(() => { run(); });
+    const wall = performance.now() - t0;
+    const by = new Map<string, { n: number; ms: number }>();
+    for (const k of info.kernels) {
+      const e = by.get(k.name) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += k.kernelTimeMs as number;
+      by.set(k.name, e);
+    }
+    const total = info.kernels.reduce((s, k) => s + (k.kernelTimeMs as number), 0);
+    console.log(`${path}: one profiled encoder forward ${wall.toFixed(1)} ms wall, ${info.kernels.length} kernels, kernel time ${total.toFixed(1)} ms`);
+    for (const [k, e] of [...by].sort((a, b) => b[1].ms - a[1].ms)) {
+      console.log(`  ${e.ms.toFixed(2).padStart(8)} ms ${(100 * e.ms / total).toFixed(1).padStart(5)} % ${String(e.n).padStart(4)}x ${k}`);
+    }
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The two paths compared: wasm's kernels and the addon's, or (--bf16) the addon's float32 and bf16 products. */
@@ -42,27 +67,39 @@ function use(path: string): void {
   if (paths[0] !== 'wasm') setMatmulPrecision(path === 'bf16' ? 'bfloat16' : 'float32');
 }
 
-/** Times f on both paths, alternating, after one warm-up of each. */
+/**
+ * Times f on both paths, alternating, after one warm-up of each; wall time, and the process's CPU
+ * time beside it (steadier where other jobs share the cores: it counts the work, not the waiting
+ * for a core).
+ */
 function interleaved(name: string, rounds: number, flops: number | undefined, f: () => void): void {
   const [p0, p1] = paths;
   const ms: Record<string, number[]> = { [p0]: [], [p1]: [] };
+  const cpu: Record<string, number[]> = { [p0]: [], [p1]: [] };
   const ratios: number[] = [];
   for (let r = -1; r < rounds; r++) {
     const t: Record<string, number> = {};
+    const c: Record<string, number> = {};
     for (const path of r % 2 ? [p0, p1] : [p1, p0]) {
       use(path);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       f();
       t[path] = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      c[path] = (used.user + used.system) / 1000;
     }
     if (r < 0) continue; // warm-up: packing, transposed copies, first allocations
-    ms[p0].push(t[p0]);
-    ms[p1].push(t[p1]);
+    for (const path of paths) {
+      ms[path].push(t[path]);
+      cpu[path].push(c[path]);
+    }
     ratios.push(t[p0] / t[p1]);
   }
   const gf = (m: number) => (flops ? ` (${(flops / m / 1e6).toFixed(0)} GFLOP/s)` : '');
   console.log(`${name.padEnd(34)} ${p0} ${median(ms[p0]).toFixed(2)} ms${gf(median(ms[p0]))}  ${p1} ${median(ms[p1]).toFixed(2)} ms${gf(median(ms[p1]))}` +
-    `  ${p0}/${p1} ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+    `  ${p0}/${p1} ${median(ratios).toFixed(2)}x (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` +
+    `  cpu ${p0} ${median(cpu[p0]).toFixed(1)} ms ${p1} ${median(cpu[p1]).toFixed(1)} ms`);
   use(p0);
 }
 
@@ -71,8 +108,9 @@ function random(shape: number[]): tf.Tensor {
 }
 
 async function main() {
-  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' }, 'lora-rounds': { type: 'string' }, bf16: { type: 'boolean' } });
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: { type: 'string' }, 'encoder-rounds': { type: 'string' }, 'train-rounds': { type: 'string' }, clips: { type: 'string' }, 'lora-rounds': { type: 'string' }, bf16: { type: 'boolean' }, 'profile-encoder': { type: 'boolean' } });
   if (flags.bf16) paths = ['float32', 'bf16'];
+  const profile = flags['profile-encoder'] === true;
   const loraRounds = intFlag('lora-rounds', flags['lora-rounds'], 0, 0, 100);
   const clipCount = intFlag('clips', flags.clips, 0, 0, 400);
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 10;
@@ -84,59 +122,62 @@ async function main() {
   const native = startNative(report.threads ?? 1);
   console.log(`${describeBackend(report).split('\n')[0]}; ${native}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}`);
 
-  // Linear [rows, in] x [out, in]^T as the model calls it.
-  for (const [rows, out, inF] of [[1500, 1536, 384], [1500, 384, 1536], [1500, 384, 384], [1, 51865, 384], [5, 51865, 384]]) {
-    const x = random([rows, inF]) as tf.Tensor2D;
-    const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
-    setNativeProducts(false);
-    prepareLinear(w); // wasm's transposed copy, made once as when a model loads
-    interleaved(`linear ${rows}x${out}x${inF}`, rounds, 2 * rows * out * inF, () => linear(x, w).dispose());
-    w.derived.dispose();
-    tf.dispose([x, w.weight]);
-  }
-  // A Linear as the encoder calls it (ops.ts affine): fc1 with its bias, fc2 with bias and the
-  // residual, q_proj with bias and the query scaling. Native: one fused matmul primitive; wasm:
-  // the product, then the bias, scaling and residual as tfjs ops.
-  for (const [label, out, inF, scale, residual] of [['fc1 + bias', 1536, 384, 1, false], ['fc2 + bias + residual', 384, 1536, 1, true],
-    ['q_proj + bias, scaled', 384, 384, 0.125, false]] as [string, number, number, number, boolean][]) {
-    const x = random([1500, inF]) as tf.Tensor2D;
-    const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
-    const bias = random([out]);
-    const res = residual ? random([1500, out]) as tf.Tensor2D : undefined;
-    setNativeProducts(false);
-    prepareLinear(w);
-    interleaved(`affine ${label} 1500x${out}x${inF}`, rounds, 2 * 1500 * out * inF, () => affine(x, w, bias, { scale, residual: res }).dispose());
-    w.derived.dispose();
-    tf.dispose([x, w.weight, bias, ...(res ? [res] : [])]);
-  }
-  {
-    const x = random([1, 1500, 1536]);
-    interleaved('gelu [1500, 1536]', rounds, undefined, () => gelu(x).dispose());
-    interleaved('gelu with derivative [1500, 1536]', rounds, undefined, () => tf.dispose(tf.grad((t: tf.Tensor) => gelu(t))(x)));
-    x.dispose();
-  }
+  if (!profile) {
+    // Linear [rows, in] x [out, in]^T as the model calls it.
+    for (const [rows, out, inF] of [[1500, 1536, 384], [1500, 384, 1536], [1500, 384, 384], [1, 51865, 384], [5, 51865, 384]]) {
+      const x = random([rows, inF]) as tf.Tensor2D;
+      const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
+      setNativeProducts(false);
+      prepareLinear(w); // wasm's transposed copy, made once as when a model loads
+      interleaved(`linear ${rows}x${out}x${inF}`, rounds, 2 * rows * out * inF, () => linear(x, w).dispose());
+      w.derived.dispose();
+      tf.dispose([x, w.weight]);
+    }
+    // A Linear as the encoder calls it (ops.ts affine): fc1 with its bias, fc2 with bias and the
+    // residual, q_proj with bias and the query scaling. Native: one fused matmul primitive; wasm:
+    // the product, then the bias, scaling and residual as tfjs ops.
+    for (const [label, out, inF, scale, residual] of [['fc1 + bias', 1536, 384, 1, false], ['fc2 + bias + residual', 384, 1536, 1, true],
+      ['q_proj + bias, scaled', 384, 384, 0.125, false]] as [string, number, number, number, boolean][]) {
+      const x = random([1500, inF]) as tf.Tensor2D;
+      const w: FrozenWeight = { weight: random([out, inF]) as tf.Tensor2D, derived: new DerivedTensors() };
+      const bias = random([out]);
+      const res = residual ? random([1500, out]) as tf.Tensor2D : undefined;
+      setNativeProducts(false);
+      prepareLinear(w);
+      interleaved(`affine ${label} 1500x${out}x${inF}`, rounds, 2 * 1500 * out * inF, () => affine(x, w, bias, { scale, residual: res }).dispose());
+      w.derived.dispose();
+      tf.dispose([x, w.weight, bias, ...(res ? [res] : [])]);
+    }
+    {
+      const x = random([1, 1500, 1536]);
+      interleaved('gelu [1500, 1536]', rounds, undefined, () => gelu(x).dispose());
+      interleaved('gelu with derivative [1500, 1536]', rounds, undefined, () => tf.dispose(tf.grad((t: tf.Tensor) => gelu(t))(x)));
+      x.dispose();
+    }
 
-  // One head's scores: q [1500, 64] times kT [64, 1500] (wasm keeps keys transposed).
-  {
-    const q = random([1500, 64]);
-    const kT = random([64, 1500]);
-    interleaved('attention q kT 1500x1500x64', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(q, kT).dispose());
-    const p = random([1500, 1500]);
-    const v = random([1500, 64]);
-    interleaved('attention p v 1500x64x1500', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(p, v).dispose());
-    tf.dispose([q, kT, p, v]);
-  }
+    // One head's scores: q [1500, 64] times kT [64, 1500] (wasm keeps keys transposed).
+    {
+      const q = random([1500, 64]);
+      const kT = random([64, 1500]);
+      interleaved('attention q kT 1500x1500x64', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(q, kT).dispose());
+      const p = random([1500, 1500]);
+      const v = random([1500, 64]);
+      interleaved('attention p v 1500x64x1500', rounds, 2 * 1500 * 1500 * 64, () => tf.matMul(p, v).dispose());
+      tf.dispose([q, kT, p, v]);
+    }
 
-  // The encoder's conv stem: conv1d on the padded [3002, in] input, channels last.
-  for (const [cin, stride] of [[80, 1], [384, 2]]) {
-    const x = random([1, 3002, cin]) as tf.Tensor3D;
-    const f = random([3, cin, 384]) as tf.Tensor3D;
-    interleaved(`conv1d ${cin}->384 k3 stride ${stride}`, rounds, 2 * Math.floor(3000 / stride) * 384 * cin * 3, () => tf.conv1d(x, f, stride, 'valid').dispose());
-    tf.dispose([x, f]);
+    // The encoder's conv stem: conv1d on the padded [3002, in] input, channels last.
+    for (const [cin, stride] of [[80, 1], [384, 2]]) {
+      const x = random([1, 3002, cin]) as tf.Tensor3D;
+      const f = random([3, cin, 384]) as tf.Tensor3D;
+      interleaved(`conv1d ${cin}->384 k3 stride ${stride}`, rounds, 2 * Math.floor(3000 / stride) * 384 * cin * 3, () => tf.conv1d(x, f, stride, 'valid').dispose());
+      tf.dispose([x, f]);
+    }
   }
 
   const pipe = await loadWhisper(sharedDir('models', 'whisper-tiny'));
   const mel = random([1, 80, 3000]) as tf.Tensor3D;
+  if (profile) await profileEncoder(() => pipe.model.encode(mel).dispose());
   interleaved('whisper-tiny encoder, 30 s window', encoderRounds, undefined, () => pipe.model.encode(mel).dispose());
   if (trainRounds > 0) {
     // The encoder's gradient w.r.t. its input: every product's backward pass (no weight updates).

@@ -1,10 +1,11 @@
 // whisper_dnnl: the model's matrix products on the CPU's own vector units (AVX-512, FMA) through
 // oneDNN (dnnl_sgemm; its matmul primitive for a Linear with bias, scaling and residual), and the
-// elementwise passes that dominate once the products are fast (GELU, softmax, a loss's exp) in
-// OpenMP threads, on float32 memory where it already lives (a Float32Array view on the wasm
-// heap, which is a SharedArrayBuffer in the threaded build). Plain Node-API (no node-addon-api),
-// so that it builds against the installed Node's headers alone. Called synchronously from the JS
-// thread, between wasm kernels: nothing else touches the heap while a product runs.
+// passes that dominate once the products are fast (GELU, LayerNorm, softmax, attention of many
+// queries with every head in one call, a loss's exp) in OpenMP threads, on float32 memory where
+// it already lives (a Float32Array view on the wasm heap, which is a SharedArrayBuffer in the
+// threaded build). Plain Node-API (no node-addon-api), so that it builds against the installed
+// Node's headers alone. Called synchronously from the JS thread, between wasm kernels: nothing
+// else touches the heap while a product runs.
 #include <node_api.h>
 #include <dnnl.h>
 #include <dnnl.hpp>
@@ -19,6 +20,7 @@
 #include <vector>
 #include <unordered_map>
 #include <tuple>
+#include <vector>
 
 
 static bool throwError(napi_env env, const char* msg) {
@@ -442,6 +444,128 @@ static napi_value Softmax(napi_env env, napi_callback_info info) {
 }
 
 
+// ---- LayerNorm over the last axis: the wasm kernel's (src/backend/wasm/simd.ts layerNorm) bits ----
+// Each row's sums run in order, one value at a time, as the wasm kernel's (and tfjs-wasm's Mean)
+// do; every other step is the same float operation. A row's sum is a chain of dependent adds, so
+// LN_ROWS rows are summed side by side (independent chains, the same order within each), and
+// groups of rows go to OpenMP threads.
+static const int64_t LN_ROWS = 8;
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void layerNormRows(const float* x, const float* w, const float* b, float eps, float* out, float* nOut, float* rOut,
+                          int64_t rows, int64_t d) {
+  float sum[LN_ROWS] = {0}, mean[LN_ROWS], r[LN_ROWS];
+  const float df = (float)d;
+  for (int64_t j = 0; j < d; j++)
+    for (int64_t i = 0; i < rows; i++) sum[i] += x[i * d + j];
+  for (int64_t i = 0; i < rows; i++) mean[i] = sum[i] / df, sum[i] = 0.f;
+  for (int64_t j = 0; j < d; j++)
+    for (int64_t i = 0; i < rows; i++) {
+      float c = x[i * d + j] - mean[i];
+      sum[i] += c * c;
+    }
+  for (int64_t i = 0; i < rows; i++) r[i] = 1.f / __builtin_sqrtf(sum[i] / df + eps), rOut[i] = r[i];
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < d; j++) {
+      float nv = (x[i * d + j] - mean[i]) * r[i];
+      nOut[i * d + j] = nv;
+      out[i * d + j] = nv * w[j] + b[j];
+    }
+}
+
+// layerNorm(heap, x, w, b, eps, out, n, r, rows, d): offsets in floats; out and n [rows, d], r [rows].
+static napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[9];
+  double eps;
+  if (argc != 10) return fail(env, "layerNorm", "10 arguments (heap, x, w, b, eps, out, n, r, rows, d)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "layerNorm") || !ints(env, argv + 1, 3, a, "layerNorm") ||
+      !ints(env, argv + 5, 5, a + 3, "layerNorm")) return nullptr;
+  CHECK(napi_get_value_double(env, argv[4], &eps));
+  const int64_t xOff = a[0], wOff = a[1], bOff = a[2], oOff = a[3], nOff = a[4], rOff = a[5], rows = a[6], d = a[7];
+  if (rows < 0 || d < 1 || !inHeap(xOff, rows * d, len) || !inHeap(wOff, d, len) || !inHeap(bOff, d, len) ||
+      !inHeap(oOff, rows * d, len) || !inHeap(nOff, rows * d, len) || !inHeap(rOff, rows, len))
+    return fail(env, "layerNorm", "an operand reaches past the end of the heap"), nullptr;
+  const int64_t groups = (rows + LN_ROWS - 1) / LN_ROWS;
+  #pragma omp parallel for schedule(static) if (rows * d >= (1 << 14))
+  for (int64_t g = 0; g < groups; g++) {
+    const int64_t i0 = g * LN_ROWS, n = rows - i0 < LN_ROWS ? rows - i0 : LN_ROWS;
+    layerNormRows(heap + xOff + i0 * d, heap + wOff, heap + bOff, (float)eps, heap + oOff + i0 * d, heap + nOff + i0 * d,
+                  heap + rOff + i0, n, d);
+  }
+  return nullptr;
+}
+
+
+// ---- attention of many queries (the encoder, a long prompt) with every head in one call ----
+// softmax(q k + mask) v per head, read where the operands lie: q [T, d] (scaled), kT [d, cap] (the
+// 'rows' layout's transposed keys, the first S positions in use), v [cap, d], out [T, d], mask
+// [T, S] or absent. Head h is the column block h*dh.. of q, v and out and the row block of kT, so
+// no head is split off, transposed or concatenated. Work comes in tasks of one head and
+// ATTEND_ROWS queries, handed to OpenMP threads as they come free (a thread that other jobs hold
+// back does not hold back the rest; a task's sums do not depend on the thread that runs it):
+// the task's scores [rows, S] stay in the thread's cache from the product through the softmax to
+// the product with v, instead of a [T, S] map per head going out to memory and back. Inside the
+// parallel region each dnnl_sgemm runs on its calling thread. The softmax is softmaxRow above, on
+// scores plus mask: the same operations as the separate kernels.
+static const int64_t ATTEND_ROWS = 32;
+
+// attendMany(heap, q, kT, v, mask (-1: none), out, T, S, cap, d, heads): offsets in floats.
+static napi_value AttendMany(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[10];
+  if (argc != 11) return fail(env, "attendMany", "11 arguments (heap, q, kT, v, mask, out, T, S, cap, d, heads)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "attendMany") || !ints(env, argv + 1, 10, a, "attendMany")) return nullptr;
+  const int64_t qOff = a[0], kOff = a[1], vOff = a[2], mOff = a[3], oOff = a[4], T = a[5], S = a[6], cap = a[7], d = a[8], heads = a[9];
+  if (T < 1 || S < 1 || cap < S || heads < 1 || d < heads || d % heads != 0) return fail(env, "attendMany", "bad sizes"), nullptr;
+  if (!inHeap(qOff, T * d, len) || !inHeap(kOff, d * cap, len) || !inHeap(vOff, cap * d, len) || !inHeap(oOff, T * d, len) ||
+      !inHeap(mOff, T * S, len, true))
+    return fail(env, "attendMany", "an operand reaches past the end of the heap"), nullptr;
+  const int64_t dh = d / heads, blocks = (T + ATTEND_ROWS - 1) / ATTEND_ROWS;
+  const float* q = heap + qOff;
+  const float* kT = heap + kOff;
+  const float* v = heap + vOff;
+  const float* mask = mOff >= 0 ? heap + mOff : nullptr;
+  float* out = heap + oOff;
+  bool failed = false;
+  #pragma omp parallel
+  {
+    static thread_local std::vector<float> scores;
+    if ((int64_t)scores.size() < ATTEND_ROWS * S) scores.resize(ATTEND_ROWS * S);
+    float* p = scores.data();
+    #pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < heads * blocks; task++) {
+      const int64_t h = task / blocks, r0 = (task % blocks) * ATTEND_ROWS;
+      const int64_t rows = T - r0 < ATTEND_ROWS ? T - r0 : ATTEND_ROWS;
+      dnnl_status_t s = dnnl_sgemm('N', 'N', rows, S, dh, 1.f, q + r0 * d + h * dh, d, kT + h * dh * cap, cap, 0.f, p, S);
+      for (int64_t i = 0; i < rows; i++) {
+        float* row = p + i * S;
+        if (mask) {
+          const float* m = mask + (r0 + i) * S;
+          for (int64_t j = 0; j < S; j++) row[j] = row[j] + m[j];
+        }
+        softmaxRow(row, row, S);
+      }
+      if (s == dnnl_success) s = dnnl_sgemm('N', 'N', rows, dh, S, 1.f, p, S, v + h * dh, d, 0.f, out + r0 * d + h * dh, d);
+      if (s != dnnl_success) {
+        #pragma omp atomic write
+        failed = true;
+      }
+    }
+  }
+  if (failed) fail(env, "attendMany", "dnnl_sgemm failed");
+  return nullptr;
+}
+
+
 // ---- exp of a large tensor (a training loss's softmax over the vocabulary) ----
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void expRange(const float* x, float* y, int64_t n) {
@@ -514,6 +638,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"attendMany", nullptr, AttendMany, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"exp", nullptr, Exp, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -4,8 +4,9 @@
  * the wasm backend's float32 matrix products (the BatchMatMul kernel: every Linear, the attention
  * products, their gradients; Conv2D when it is the encoder's conv1d; `affine`, a Linear with its
  * bias, scaling and residual, as one matmul primitive) with AVX-512/FMA, which wasm SIMD cannot
- * reach, and then what dominates next: GELU (wasm's formula, the same bits), softmax, a training
- * loss's exp, and training attention with the heads batched. It reads and writes
+ * reach, and then what dominates next: GELU and LayerNorm (wasm's formulas, the same bits), softmax,
+ * a training loss's exp, the encoder's self-attention with every head in one call, and training
+ * attention with the heads batched. It reads and writes
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
@@ -23,7 +24,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes } from './ops';
 import { fused, setDirectTransposedProducts } from './wasm/kernels';
-import { fewRows } from './wasm/ops';
+import { fewRows, FEW_QUERIES } from './wasm/ops';
 
 /** The addon's functions (native/dnnl.cc). */
 export interface NativeAddon {
@@ -45,6 +46,15 @@ export interface NativeAddon {
   softmax(heap: Float32Array, xOffset: number, yOffset: number, rows: number, cols: number): void;
   /** exp of n values on `heap` (Cephes' polynomial, about 1 ulp; subnormal results as 0), in OpenMP threads. */
   exp(heap: Float32Array, xOffset: number, yOffset: number, n: number): void;
+  /**
+   * softmax(q kT + mask) v with every head in one call: q [T, d], kT [d, cap] (the first S columns
+   * in use), v [cap, d], mask [T, S] (-1: none), out [T, d]; tasks of one head and a few queries in
+   * OpenMP threads.
+   */
+  attendMany(heap: Float32Array, q: number, kT: number, v: number, mask: number, out: number, T: number, S: number,
+    cap: number, d: number, heads: number): void;
+  /** wasm's LayerNorm (the same bits): out, n [rows, d] and r [rows] of x [rows, d], rows in OpenMP threads. */
+  layerNorm(heap: Float32Array, x: number, w: number, b: number, eps: number, out: number, n: number, r: number, rows: number, d: number): void;
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
   /** Operands of the following sgemm/matmul products, every thread: bfloat16 (rounded to nearest even, float32 accumulation and result) or float32; bfloat16 throws where the CPU has no bf16 instructions. */
@@ -351,8 +361,8 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
  * wasm's attention runs 4 operations per head (and as many in the backward pass), since XNNPACK
  * packs each product's right operand; the addon's batched product takes the heads as they lie, so
  * a step makes H times fewer operations (hundreds fewer in decoder training, where each is small).
- * Each head's sums are the same products as before: the same values. Generation (no gradient
- * tape) and caches grown in place keep wasm's attention.
+ * Each head's sums are the same products as before: the same values. Without a gradient tape
+ * attention is manyQueries' (below) or wasm's; with one, caches grown in place keep wasm's.
  */
 function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
   if (!enabled || !recording() || kv.layout !== 'rows' || kv.length !== undefined || q.dtype !== 'float32') return wasmOps.attention(q, kv, numHeads, mask);
@@ -368,6 +378,78 @@ function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHe
     return tf.reshape(tf.transpose(softmaxTimes(scores, vh), [1, 0, 2]), [1, t, d]);
   });
   return (rows.length === 1 ? rows[0] : tf.concat(rows, 0)) as tf.Tensor3D;
+}
+
+const LAYER_NORM = 'WhisperNativeLayerNorm';
+
+/**
+ * Kernel WhisperNativeLayerNorm {x, w, b} {eps}: [LayerNorm(x), n, r] as wasm's WhisperLayerNorm
+ * (the same bits), rows in threads and summed side by side: wasm's pass is one thread and one
+ * chain of dependent adds per row.
+ */
+function layerNormKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
+  const [x, w, b] = ['x', 'w', 'b'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const { eps } = args.attrs as unknown as { eps: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const d = x.shape[x.shape.length - 1];
+  const out = [x.shape, x.shape, [...x.shape.slice(0, -1), 1]].map((s) => backend.makeOutput(s, 'float32'));
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.layerNorm(h, at(x), at(w), at(b), eps, at(out[0]), at(out[1]), at(out[2]), tf.util.sizeFromShape(x.shape) / d, d);
+  return out;
+}
+
+/** Below this many values LayerNorm stays wasm's pass (OpenMP's wake-up costs more). */
+const MIN_NATIVE_LAYER_NORM = 1 << 14;
+
+const ATTEND = 'WhisperNativeAttend';
+
+/**
+ * Kernel WhisperNativeAttend {q [B, T, d], mask? [T, S], k0, v0, k1, v1, ...} {heads, length}:
+ * attention of every head and batch row, row b against kb [d, cap] and vb [cap, d] (the 'rows'
+ * layout) on their first `length` positions, one addon call per row.
+ */
+function attendKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const q = args.inputs.q as tf.TensorInfo;
+  const mask = args.inputs.mask as tf.TensorInfo | undefined;
+  const { heads, length } = args.attrs as unknown as { heads: number; length: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const [batch, t, d] = q.shape;
+  const out = backend.makeOutput(q.shape, 'float32');
+  const h = heap(backend);
+  const at = (x: tf.TensorInfo) => floatOffset(backend, x);
+  for (let b = 0; b < batch; b++) {
+    const k = args.inputs[`k${b}`] as tf.TensorInfo;
+    addon.attendMany(h, at(q) + b * t * d, at(k), at(args.inputs[`v${b}`] as tf.TensorInfo), mask ? at(mask) : -1,
+      at(out) + b * t * d, t, length, k.shape[1], d, heads);
+  }
+  return out;
+}
+
+/**
+ * Attention of many queries outside training (the encoder's self-attention, a long prompt) in one
+ * kernel: wasm's runs 4 operations per head (split, scores, softmax, product) and a concat, and
+ * each head's [T, S] scores go out to memory and back between them. Few queries keep wasm's
+ * per-row kernel (WhisperAttend, in the addon too); training keeps headsAttention's differentiable
+ * operations. Each head's sums are the same sgemm products as the swapped BatchMatMul's and the
+ * softmax the same operations as the swapped Softmax: the same values as the per-head kernels
+ * (the encoder's output keeps its bits). undefined: not a case it takes.
+ */
+function manyQueries(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D | undefined {
+  if (!enabled || recording() || kv.layout !== 'rows' || q.dtype !== 'float32' || q.shape[1] <= FEW_QUERIES) return undefined;
+  const [batch, t, d] = q.shape;
+  const length = kv.length ?? (kv.k[0].shape[1] as number);
+  // A head's products below the BatchMatMul swap's threshold stay with wasm's attention (XNNPACK's, as before).
+  if (t * length * (d / numHeads) < MIN_NATIVE_MACS || kv.k.length !== batch || kv.k.some((k) => k.shape[0] !== d)
+    || [...kv.k, ...kv.v].some((x) => x.dtype !== 'float32')
+    || (mask && (mask.dtype !== 'float32' || mask.shape[0] !== t || mask.shape[1] !== length))) return undefined;
+  const inputs: Record<string, tf.Tensor> = { q };
+  if (mask) inputs.mask = mask;
+  kv.k.forEach((k, b) => {
+    inputs[`k${b}`] = k;
+    inputs[`v${b}`] = kv.v[b];
+  });
+  return tf.engine().runKernel(ATTEND, inputs, { heads: numHeads, length } as unknown as tf.NamedAttrMap) as tf.Tensor3D;
 }
 
 let active: string | undefined;
@@ -449,6 +531,8 @@ export function startNative(threads: number): string {
   swap('Exp', exp);
   tf.registerKernel({ kernelName: AFFINE, backendName: 'wasm', kernelFunc: (args) => affineKernel(addon, args) });
   tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
+  tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: (args) => layerNormKernel(addon, args) });
+  tf.registerKernel({ kernelName: ATTEND, backendName: 'wasm', kernelFunc: (args) => attendKernel(addon, args) });
   const wasmOps = registeredOps('wasm');
   const decode = addon.linearRows && addon.attend && addon.packWeight;
   if (decode) {
@@ -470,7 +554,9 @@ export function startNative(threads: number): string {
       if (residual) inputs.res = residual;
       return fused('WhisperLinear', inputs, { scale })![0];
     },
-    attention: (q, kv, numHeads, mask) => headsAttention(wasmOps, q, kv, numHeads, mask),
+    layerNormForward: (x, w, b, eps) => (enabled && [x, w, b].every((t) => t.dtype === 'float32') && x.size >= MIN_NATIVE_LAYER_NORM
+      ? tf.engine().runKernel(LAYER_NORM, { x, w, b }, { eps }) as unknown as tf.Tensor[] : wasmOps.layerNormForward(x, w, b, eps)),
+    attention: (q, kv, numHeads, mask) => manyQueries(q, kv, numHeads, mask) ?? headsAttention(wasmOps, q, kv, numHeads, mask),
     // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].
     softmaxBackward: (p, dp, r) => {
       if (p.rank === 2) return wasmOps.softmaxBackward(p, dp, r);

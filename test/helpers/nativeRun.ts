@@ -20,7 +20,7 @@ import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from 
 import * as fs from 'fs';
 import * as path from 'path';
 import { setNativeProducts, startNative } from '../../src/backend/native';
-import { affine, attention, concatKeyValue, DerivedTensors, FrozenWeight, gelu, keyValue, prepareLinear } from '../../src/backend/ops';
+import { affine, attention, concatKeyValue, DerivedTensors, FrozenWeight, gelu, keyValue, layerNorm, prepareLinear } from '../../src/backend/ops';
 import { WhisperFeatureExtractor } from '../../src/features/logmel';
 import { WhisperForConditionalGeneration } from '../../src/model/whisper';
 import { WhisperTokenizer } from '../../src/tokenizer/whisper';
@@ -116,6 +116,25 @@ function compute(): Record<string, Float32Array[]> {
     // GELU and its derivative over the range the encoder sees and the tails: the same bits.
     const wide = tf.mul(random([300, 1536], rng), 12);
     keep('exact: gelu (value, derivative)', [gelu(wide), tf.grad((t: tf.Tensor) => gelu(t))(wide)]);
+    // LayerNorm (native from 2^14 values on, rows summed 8 side by side): the encoder's rows, a row
+    // count that is no multiple of 8 and a width that is no multiple of 4: the same bits.
+    const lnW = random([384], rng);
+    const lnB = random([384], rng);
+    keep('exact: layerNorm [1500, 384], [1, 643, 26]', [layerNorm(tf.add(tf.mul(random([1500, 384], rng), 4), 1), lnW, lnB, 1e-5),
+      layerNorm(tf.mul(random([1, 643, 26], rng), 3), tf.slice(lnW, 0, 26), tf.slice(lnB, 0, 26), 1e-5)]);
+  });
+  tf.tidy(() => {
+    // Attention of many queries without a tape (the encoder's self-attention, a long prompt; native:
+    // every head in one addon call): 2 batch rows of 300 queries to 200 positions, with and without
+    // a mask, and 40 queries to a cache grown in place (165 positions in use of more room) under a causal mask.
+    const [q, k, v] = [random([2, 300, 384], rng), random([2, 200, 384], rng), random([2, 200, 384], rng)] as tf.Tensor3D[];
+    const kv = keyValue(k, v, 6);
+    const mask = tf.mul(random([300, 200], rng), 5) as tf.Tensor2D;
+    keep('attention many queries (no mask, mask)', [attention(q, kv, 6), attention(q, kv, 6, mask)]);
+    let cache = keyValue(random([1, 125, 384], rng) as tf.Tensor3D, random([1, 125, 384], rng) as tf.Tensor3D, 6);
+    cache = concatKeyValue(cache, keyValue(random([1, 40, 384], rng) as tf.Tensor3D, random([1, 40, 384], rng) as tf.Tensor3D, 6));
+    const causal = tf.tensor2d(Float32Array.from({ length: 40 * 165 }, (_, i) => (i % 165 > 125 + Math.floor(i / 165) ? -1e9 : 0)), [40, 165]);
+    keep('attention 40 queries to a grown cache, causal', [attention(random([1, 40, 384], rng) as tf.Tensor3D, cache, 6, causal)]);
   });
   tf.tidy(() => {
     // A generation step's kernels (no tape): Linears of 1 and 5 rows on a weight whose values are

@@ -180,7 +180,7 @@ const rowsLayout = (k: tf.Tensor[], v: tf.Tensor[]): KeyValue => ({ layout: 'row
  * whisper-base checking 4 drafted tokens (5 queries x 8 heads) took twice as long through
  * XNNPACK's per-head products.
  */
-const FEW_QUERIES = 32;
+export const FEW_QUERIES = 32;
 
 /** Positions of kv in use (a growable cache may have room for more). */
 const lengthOf = (kv: KeyValue): number => kv.length ?? (kv.k[0].shape[1] as number);
