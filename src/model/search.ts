@@ -71,6 +71,7 @@ export function logSumExp(logits: Float32Array): number {
 
 /** Indices of the k largest values, best first (linear scan; k is tiny, the vocabulary is not). */
 export function topK(values: Float32Array, k: number): number[] {
+  if (k === 1) return argmax(values); // greedy's every step: one comparison per value
   const idx: number[] = [];
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -84,6 +85,19 @@ export function topK(values: Float32Array, k: number): number[] {
     }
   }
   return idx;
+}
+
+/** [index of the largest value] (the first of equals), or [] when every value is -Infinity. */
+function argmax(values: Float32Array): number[] {
+  let best = -1;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] > max) {
+      max = values[i];
+      best = i;
+    }
+  }
+  return best < 0 ? [] : [best];
 }
 
 /** openai's MaximumLikelihoodRanker score for one candidate. */
