@@ -65,8 +65,23 @@ export function logSumExp(logits: Float32Array): number {
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   if (max === -Infinity) return -Infinity;
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  for (let i = 0; i < logits.length; i++) sum += expNonPositive(logits[i] - max);
   return max + Math.log(sum);
+}
+
+/** e^(-j/16) for j = 0 .. 16 * 746 (below that e^x is 0 in float64). */
+const EXP_STEPS = Float64Array.from({ length: 16 * 746 + 1 }, (_, j) => Math.exp(-j / 16));
+
+/**
+ * e^x for x <= 0 (-Infinity included), within 4e-16 of Math.exp: a table step e^(-j/16) times a
+ * degree-8 Taylor polynomial on the rest (|r| < 1/16). A greedy step sums the exp of every
+ * vocabulary entry, and Math.exp is a call out of optimized code.
+ */
+function expNonPositive(x: number): number {
+  const j = Math.floor(-16 * x);
+  if (!(j < EXP_STEPS.length)) return 0;
+  const r = x + j / 16;
+  return EXP_STEPS[j] * (1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (1 / 5040 + r / 40320))))))));
 }
 
 /** Indices of the k largest values, best first (linear scan; k is tiny, the vocabulary is not). */
