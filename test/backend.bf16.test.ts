@@ -28,7 +28,7 @@ describe('bf16 products (setMatmulPrecision, Seq2SeqTrainingArguments.bf16)', fu
   const unavailable = !addon ? `the native addon is absent (${error})` : addon.info().bf16 === false
     ? `this CPU has no AVX512_BF16/AMX-BF16 (oneDNN ISA ${addon.info().isa})` : !addon.setPrecision ? 'the addon predates bf16 (rebuild it)' : undefined;
 
-  it('products: bf16-rounded operands, float32 sums; not the float32 path; describeBackend says bf16', function () {
+  it('products: bf16-rounded operands, float32 sums; not the float32 path; describeBackend says bf16; roughProducts is bf16 inside only', function () {
     if (unavailable) {
       console.log(`    skipped: ${unavailable}`);
       this.skip();
@@ -44,6 +44,9 @@ describe('bf16 products (setMatmulPrecision, Seq2SeqTrainingArguments.bf16)', fu
       // ... which is bf16 rounding away from the float32 result (8 bits of mantissa: 2^-9 per operand).
       assert.ok(c.bf16VsExact > 3e-4 && c.bf16VsExact < 1e-2, `${name}: bf16 vs exact ${c.bf16VsExact}`);
       assert.ok(c.bf16VsFloat32 > 3e-4, `${name}: bf16 equals the float32 path (${c.bf16VsFloat32}): bf16 did not run`);
+      // roughProducts (a draft model's encoder): bf16 inside, float32 after.
+      assert.equal(c.roughVsBf16, 0, `${name}: roughProducts`);
+      assert.equal(c.afterRoughVsFloat32, 0, `${name}: after roughProducts`);
     }
   });
 
@@ -66,11 +69,12 @@ describe('bf16 products (setMatmulPrecision, Seq2SeqTrainingArguments.bf16)', fu
     assert.equal(failed.after, 'float32');
   });
 
-  it('asking for bf16 where it cannot run throws with the reason (wasm kernels; a CPU without bf16), in training too', function () {
+  it('asking for bf16 where it cannot run throws with the reason (wasm kernels; a CPU without bf16), in training too; roughProducts runs as it is', function () {
     const wasm = run('refused', { WHISPER_BACKEND: 'wasm' });
     const why = /^Your setup doesn't support bf16 products: WHISPER_BACKEND=wasm runs wasm's own kernels, which are float32 only/;
     assert.match(wasm.set, why);
     assert.match(wasm.train, why);
+    assert.equal(wasm.rough, 64, 'roughProducts runs the work as it is');
     assert.equal(wasm.after, 'float32');
     if (!addon) return;
     // oneDNN capped below avx512_core_bf16: the CPU check of the addon, on any CPU.

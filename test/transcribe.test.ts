@@ -74,9 +74,15 @@ describe('transcription features (real whisper-tiny)', function () {
         const [fast] = await transcribe(pipe, clip, { language: 'en', assistantModel: draft, numAssistantTokens: 4 });
         assert.deepEqual(fast.tokens, greedy.tokens);
         assert.ok(fast.draft, 'speculative decoding reports its draft tokens');
+        // Drafting all 4 every round (no confidence threshold): the same tokens, at least as many proposals.
+        const [eager] = await transcribe(pipe, clip, { language: 'en', assistantModel: draft, numAssistantTokens: 4, assistantConfidenceThreshold: 0 });
+        assert.deepEqual(eager.tokens, greedy.tokens);
+        assert.ok(eager.draft!.proposed >= fast.draft!.proposed, `${eager.draft!.proposed} proposals without the threshold, ${fast.draft!.proposed} with`);
         proposed += fast.draft!.proposed;
         accepted += fast.draft!.accepted;
       }
+      await assert.rejects(transcribe(pipe, jfk, { language: 'en', assistantModel: draft, assistantConfidenceThreshold: 2 }),
+        /assistantConfidenceThreshold must be between 0 and 1, got 2/);
       assert.equal(tf.memory().numTensors, before, 'speculative decoding leaked tensors');
       console.log(`      ${clips.length} clips: ${accepted}/${proposed} drafted tokens accepted (${(100 * accepted / proposed).toFixed(0)} %)`);
       // The draft differs from the target: some of its tokens are rejected, many are kept.

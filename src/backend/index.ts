@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 export { tf };
 export { initBackend, describeBackend } from './select';
 export type { BackendName, BackendReport } from './select';
-export { setMatmulPrecision, getMatmulPrecision } from './native';
+export { setMatmulPrecision, getMatmulPrecision, roughProducts } from './native';
 export type { MatmulPrecision } from './native';
 export {
   linear, affine, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,

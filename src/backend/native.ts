@@ -491,6 +491,21 @@ export function setMatmulPrecision(p: MatmulPrecision): void {
   precision = p;
 }
 
+/**
+ * f() with bf16 products where the native path has them (else as it is), whatever the precision
+ * set: for work whose rounding decides nothing, such as a draft model's encoder in speculative
+ * decoding, whose tokens are only proposals that the main model checks.
+ */
+export function roughProducts<T>(f: () => T): T {
+  if (precision === 'bfloat16' || !enabled || !started?.info().bf16) return f();
+  started.setPrecision!('bfloat16');
+  try {
+    return f();
+  } finally {
+    started.setPrecision!('float32');
+  }
+}
+
 /** The precision setMatmulPrecision set ('float32' unless changed). */
 export const getMatmulPrecision = (): MatmulPrecision => precision;
 /** Whether the products go through the addon now (startNative; `setNativeProducts` for interleaved benches). */

@@ -17,6 +17,7 @@
  * Special ids come from the model's `specialTokens` (looked up by text in tokenizer.json).
  */
 import * as tf from '@tensorflow/tfjs';
+import { roughProducts } from '../backend';
 import seedrandom from 'seedrandom';
 import type { WhisperConfig } from './config';
 import { AudioFeatures, DecoderSession, StepModel } from './inference';
@@ -57,6 +58,12 @@ export interface DecodingOptions {
   assistantModel?: DecodingModel;
   /** Tokens the assistant drafts per main-model step (default 5). */
   numAssistantTokens?: number;
+  /**
+   * The assistant stops drafting early at a token it gives less than this probability (transformers'
+   * `assistant_confidence_threshold`, default 0.4): such a token is likely rejected, and drafting
+   * past it wasted (0: always draft numAssistantTokens).
+   */
+  assistantConfidenceThreshold?: number;
 }
 
 /** What a decoding task needs from a model (WhisperForConditionalGeneration fits). */
@@ -183,6 +190,8 @@ export class DecodingTask {
     if (o.lengthPenalty !== undefined && !(o.lengthPenalty >= 0 && o.lengthPenalty <= 1)) {
       throw new Error(`decoding: lengthPenalty (alpha) must be between 0 and 1, got ${o.lengthPenalty}`);
     }
+    const c = o.assistantConfidenceThreshold;
+    if (c !== undefined && !(c >= 0 && c <= 1)) throw new Error(`decoding: assistantConfidenceThreshold must be between 0 and 1, got ${c}`);
     if (o.assistantModel && ((o.numBeams ?? 1) > 1 || t > 0)) throw new Error('decoding: speculative decoding (assistantModel) is greedy: temperature 0, numBeams 1');
     if (o.assistantModel && o.assistantModel.config.vocabSize !== model.config.vocabSize) {
       throw new Error(`decoding: the assistant model's vocabulary (${o.assistantModel.config.vocabSize}) differs from the model's (${model.config.vocabSize})`);
@@ -275,11 +284,12 @@ export class DecodingTask {
       const noSpeech: number[] = [];
 
       if (o.assistantModel) {
-        // The draft hears the audio without the 30 s window's padding: several times less encoder
-        // work on short clips; its tokens are only proposals, checked by the main model.
+        // The draft's tokens are only proposals, checked by the main model: its encoder hears the
+        // audio without the 30 s window's padding (several times less work on short clips), with
+        // the backend's cheapest products.
         const full = requireFeatures(input);
         const trimmed = trimToAudio(full);
-        const draftEnc = o.assistantModel.encode(trimmed);
+        const draftEnc = roughProducts(() => o.assistantModel!.encode(trimmed));
         if (trimmed !== full) trimmed.dispose();
         // (the draft encodes the whole batch; only clipIds are decoded)
         const draftAudio = new AudioFeatures(o.assistantModel, draftEnc);
@@ -289,7 +299,9 @@ export class DecodingTask {
             const main = new DecoderSession(audio, [clipIds[c]]);
             const draft = new DecoderSession(draftAudio, [clipIds[c]]);
             try {
-              const r = await speculativeSearch(main, draft, prompts[c], { ...search, numAssistantTokens: o.numAssistantTokens ?? 5, sotIndex });
+              const r = await speculativeSearch(main, draft, prompts[c], {
+                ...search, numAssistantTokens: o.numAssistantTokens ?? 5, confidenceThreshold: o.assistantConfidenceThreshold ?? 0.4, sotIndex,
+              });
               results.push(r);
               noSpeech.push(this.noSpeechProb(r.sotLogits));
             } finally {

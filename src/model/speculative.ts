@@ -13,6 +13,8 @@ import { applyFilters, logSumExp, SearchOptions, SearchResult, topK } from './se
 export interface SpeculativeOptions extends SearchOptions {
   /** Tokens drafted per round (k). */
   numAssistantTokens: number;
+  /** The draft stops a round at a token it gives a probability below this (0: never). */
+  confidenceThreshold: number;
   /** Index of <|startoftranscript|> in the prompt: its logits are returned (no-speech probability). */
   sotIndex: number;
 }
@@ -44,7 +46,7 @@ export async function speculativeSearch(main: DecoderSession, draft: DecoderSess
       applyFilters(logits, context, opts.filters);
       const t = topK(logits, 1)[0];
       guesses.push(t);
-      if (t === opts.eot) break;
+      if (t === opts.eot || Math.exp(logits[t] - logSumExp(logits)) < opts.confidenceThreshold) break;
     }
     proposed += guesses.length;
 

@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import seedrandom from 'seedrandom';
-import { describeBackend, getMatmulPrecision, initBackend, setMatmulPrecision, tf } from '../../src/backend';
+import { describeBackend, getMatmulPrecision, initBackend, roughProducts, setMatmulPrecision, tf } from '../../src/backend';
 import { affine, DerivedTensors, FrozenWeight } from '../../src/backend/ops';
 import { loadAudio } from '../../src/audio/decode';
 import { WhisperFeatureExtractor } from '../../src/features/logmel';
@@ -109,7 +109,7 @@ function cases(rng: () => number): { cases: Case[]; dispose: () => void } {
 
 async function products() {
   const { cases: list, dispose } = cases(seedrandom('bf16'));
-  const out: Record<string, { float32VsExact: number; bf16VsRounded: number; bf16VsExact: number; bf16VsFloat32: number }> = {};
+  const out: Record<string, { float32VsExact: number; bf16VsRounded: number; bf16VsExact: number; bf16VsFloat32: number; roughVsBf16: number; afterRoughVsFloat32: number }> = {};
   let describe = '';
   for (const c of list) {
     setMatmulPrecision('float32');
@@ -118,12 +118,16 @@ async function products() {
     describe = describeBackend(await initBackend());
     const b16 = c.run();
     setMatmulPrecision('float32');
+    // roughProducts: bf16 inside (the precision set stays float32), float32 again after.
+    const rough = roughProducts(() => c.run());
+    const again = c.run();
     const [vf, vb] = [f32.dataSync(), b16.dataSync()];
     const exact = c.reference((v) => v);
     out[c.name] = {
       float32VsExact: relDiff(vf, exact), bf16VsRounded: relDiff(vb, c.reference(bf16)), bf16VsExact: relDiff(vb, exact), bf16VsFloat32: relDiff(vb, vf),
+      roughVsBf16: relDiff(rough.dataSync(), vb), afterRoughVsFloat32: relDiff(again.dataSync(), vf),
     };
-    tf.dispose([f32, b16]);
+    tf.dispose([f32, b16, rough, again]);
   }
   dispose();
   console.log(JSON.stringify({ describe, after: describeBackend(await initBackend()), cases: out }));
@@ -194,7 +198,9 @@ async function refused() {
     train = (e as Error).message;
   }
   trainer.dispose();
-  console.log(JSON.stringify({ describe: describeBackend(report), set, train, after: getMatmulPrecision() }));
+  // Where bf16 cannot run, roughProducts runs the work as it is, without an error.
+  const rough = roughProducts(() => tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])).dataSync()[0]));
+  console.log(JSON.stringify({ describe: describeBackend(report), set, train, rough, after: getMatmulPrecision() }));
 }
 
 const modes: Record<string, () => Promise<void>> = { products, train, refused };
