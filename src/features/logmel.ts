@@ -115,8 +115,7 @@ export class WhisperFeatureExtractor {
    * TRIM_MARGIN_FRAMES of padding, rounded up to even (the encoder halves the frame rate).
    */
   trimmedFrames(longestSamples: number): number {
-    const frames = Math.ceil(longestSamples / this.hopLength) + TRIM_MARGIN_FRAMES;
-    return Math.min(this.nFrames, 2 * Math.ceil(frames / 2));
+    return framesWithMargin(Math.ceil(longestSamples / this.hopLength), this.nFrames);
   }
 }
 
@@ -144,8 +143,13 @@ export function trimToAudio(features: tf.Tensor3D): tf.Tensor3D {
       }
     }
   }
-  const keep = Math.min(frames, 2 * Math.ceil((last + 1 + TRIM_MARGIN_FRAMES) / 2));
+  const keep = framesWithMargin(last + 1, frames);
   return keep === frames ? features : features.slice([0, 0, 0], [-1, -1, keep]);
+}
+
+/** `audioFrames` plus TRIM_MARGIN_FRAMES, rounded up to even (the encoder halves the frame rate), at most `nFrames`. */
+function framesWithMargin(audioFrames: number, nFrames: number): number {
+  return Math.min(nFrames, 2 * Math.ceil((audioFrames + TRIM_MARGIN_FRAMES) / 2));
 }
 
 /**
