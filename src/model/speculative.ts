@@ -46,7 +46,7 @@ export async function speculativeSearch(main: DecoderSession, draft: DecoderSess
       applyFilters(logits, context, opts.filters);
       const t = topK(logits, 1)[0];
       guesses.push(t);
-      if (t === opts.eot || Math.exp(logits[t] - logSumExp(logits)) < opts.confidenceThreshold) break;
+      if (t === opts.eot || (opts.confidenceThreshold > 0 && Math.exp(logits[t] - logSumExp(logits)) < opts.confidenceThreshold)) break;
     }
     proposed += guesses.length;
 
