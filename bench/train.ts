@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, tf } from '../src/backend';
 import { parseFlags } from '../apps/args';
+import { median } from './median';
 import { sharedDir, PROJECT_ROOT } from '../tools/shared';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
 import { WhisperTokenizer } from '../src/tokenizer/whisper';
@@ -147,13 +148,6 @@ async function main() {
   fs.mkdirSync(path.join(PROJECT_ROOT, 'out'), { recursive: true });
   fs.writeFileSync(path.join(PROJECT_ROOT, 'out', 'bench-train.json'), JSON.stringify(results, null, 2));
   model.dispose();
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Each case with bf16 off and on, ROUNDS rounds, alternating which runs first; prints the per-round ratios of wall s/example. */

@@ -26,6 +26,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, describeBackend, setMatmulPrecision, tf } from '../src/backend';
 import { parseFlags } from '../apps/args';
+import { median } from './median';
 import { loadAudioFolder } from '../src/data';
 import { evaluate, EvalReport, loadReport, saveReport, scoreTranscripts, whisperTranscriber, TranscriptItem } from '../src/eval';
 import { WhisperForConditionalGeneration } from '../src/model/whisper';
@@ -159,7 +160,6 @@ async function compareBf16() {
   reports.forEach((r, k) => saveReport(r, path.join(outDir, `wer-librispeech-${precisions[k]}`)));
   const refs = new Map(loadReferenceTranscripts().map((r) => [r.id as string, r.hypothesis]));
   const pct = (x: number) => (100 * x).toFixed(2);
-  const sorted = [...ratios].sort((a, b) => a - b);
   console.log(`\nlibrispeech-mini test, ${limit} clips, batches of ${batch}, interleaved`);
   console.log(`             normalized WER %   raw WER %   = reference transcript   s/clip`);
   for (const r of reports) {
@@ -167,8 +167,8 @@ async function compareBf16() {
     console.log(`  ${r.name.padEnd(10)}${pct(r.normalized.wer).padStart(15)}${pct(r.raw.wer).padStart(12)}${`${same}/${r.rows.length}`.padStart(20)}${(r.seconds / r.rows.length).toFixed(3).padStart(12)}`);
   }
   const differ = rows.float32.filter((r, j) => r.hypothesis !== rows.bfloat16[j].hypothesis);
-  console.log(`  transcripts differing float32 vs bf16: ${differ.length}/${limit}; time float32/bf16: median ${(sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2).toFixed(2)}x ` +
-    `(range ${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}), total ${(seconds.float32 / seconds.bfloat16).toFixed(2)}x`);
+  console.log(`  transcripts differing float32 vs bf16: ${differ.length}/${limit}; time float32/bf16: median ${median(ratios).toFixed(2)}x ` +
+    `(range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}), total ${(seconds.float32 / seconds.bfloat16).toFixed(2)}x`);
   for (const r of differ.slice(0, 5)) console.log(`    ${r.id}: float32 "${r.hypothesis}" / bf16 "${rows.bfloat16.find((x) => x.id === r.id)!.hypothesis}"`);
 }
 
