@@ -17,7 +17,6 @@
 #include <string.h>
 #include <atomic>
 #include <map>
-#include <vector>
 #include <unordered_map>
 #include <tuple>
 #include <vector>

@@ -468,8 +468,9 @@ function noNativeProducts(): string {
 }
 
 /**
- * The precision of the big matrix products (every Linear of many rows, attention's products, the
- * conv stem, their gradients): 'float32' (the default, reference-exact) or 'bfloat16', operands
+ * The precision of the big matrix products (every Linear of many rows, the conv stem, attention's
+ * products in training, their gradients; attention of many queries outside training stays
+ * float32, in attendMany's one call): 'float32' (the default, reference-exact) or 'bfloat16', operands
  * rounded to bfloat16 and float32 accumulation (PyTorch's `set_float32_matmul_precision('medium')`,
  * transformers' `bf16=True`). A generation step's few-row kernels stay as they are. bfloat16 needs
  * the native oneDNN path on a CPU with AVX512_BF16 or AMX-BF16 and throws, saying which is
