@@ -4,8 +4,11 @@
  * each round, the ratio per round), then where one step's time goes on each path: per kernel
  * (tf.profile: count and time) and the rest of the step's wall time (tfjs dispatch, JavaScript).
  *
- *   npx tsx bench/decoder-step.ts [--rounds 6] [--steps 30]
+ * Then the native step of a batch of --batch LibriSpeech clips (default 10), every clip a row.
+ *
+ *   npx tsx bench/decoder-step.ts [--rounds 6] [--steps 30] [--batch 10]
  */
+import * as fs from 'fs';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
 import { nativeActive, setNativeProducts, startNative } from '../src/backend/native';
@@ -18,7 +21,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
   const text = { type: 'string' } as const;
-  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: text, steps: text });
+  const { values: flags } = parseFlags(process.argv.slice(2), { rounds: text, steps: text, batch: text });
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 6;
   const steps = positiveIntFlag('steps', flags.steps) ?? 30;
   const report = await initBackend();
@@ -85,5 +88,40 @@ async function main() {
     console.log(`${path}: one profiled step ${wall.toFixed(2)} ms wall, ${info.kernels.length} kernels, kernel time ${total.toFixed(2)} ms`);
     for (const [k, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 8))) console.log(`  ${e.ms.toFixed(3).padStart(7)} ms ${String(e.n).padStart(3)}x ${k}`);
   }
+  // A batch of clips (transcribe's batchSize, evaluate()): one step gives a token to every clip,
+  // each weight read once for all of them; every clip still reads its own cross-attention keys.
+  setNativeProducts(true);
+  const batch = positiveIntFlag('batch', flags.batch) ?? 10;
+  const files = readMetadataFiles(batch);
+  const clips = pipe.featureExtractor.call(await Promise.all(files.map((f) => loadAudio(f))));
+  const batchHidden = pipe.model.encode(clips);
+  const batchAudio = new AudioFeatures(pipe.model, batchHidden);
+  const perRound: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const session = new DecoderSession(batchAudio, files.map((_, i) => i));
+    const rows = files.map(() => [...prompt]);
+    await session.logits(rows);
+    const stepMs: number[] = [];
+    for (let i = 0; i < 10 + steps; i++) {
+      rows.forEach((row) => row.push(400 + i));
+      const t0 = performance.now();
+      await session.logits(rows);
+      if (i >= 10) stepMs.push(performance.now() - t0);
+    }
+    session.dispose();
+    perRound.push(median(stepMs));
+  }
+  batchAudio.dispose();
+  tf.dispose([clips, batchHidden]);
+  const m = median(perRound);
+  console.log(`native, a batch of ${batch} clips: step ${m.toFixed(2)} ms for ${batch} tokens (median of ${rounds} rounds, ` +
+    `${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)}): ${(batch * 1000 / m).toFixed(0)} tokens/s over the batch, ` +
+    `${(1000 / m).toFixed(0)} per clip`);
+}
+
+/** The first n LibriSpeech test clips' files. */
+function readMetadataFiles(n: number): string[] {
+  const meta = fs.readFileSync(sharedDir('datasets', 'librispeech-mini', 'test', 'metadata.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
+  return meta.slice(0, n).map((l) => sharedDir('datasets', 'librispeech-mini', 'test', l.split(',')[0]));
 }
 main().catch((e) => { console.error(e); process.exit(1); });

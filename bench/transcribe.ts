@@ -2,7 +2,7 @@
  * Speed and memory of transcription with whisper-tiny (wasm backend), beside whisper.cpp in the
  * same run. Prints one line per metric.
  *
- *   npx tsx bench/transcribe.ts [--quick] [--clips 20] [--rounds 2] [--cpp-threads N]
+ *   npx tsx bench/transcribe.ts [--quick] [--clips 20] [--rounds 2] [--cpp-threads N] [--batch N]
  *
  * - log-Mel of a 30 s window, encoder per 30 s window, decoder tokens/s (one clip's decoding, and
  *   the steady-state step)
@@ -12,7 +12,10 @@
  *   bench/wer-librispeech.ts) and whisper.cpp (npm @napi-rs/whisper, greedy, its default full
  *   30 s window, the same number of threads; ggml file converted from the same checkpoint by
  *   src/export/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
- *   the ratios to whisper.cpp are the numbers to compare across machines
+ *   the ratios to whisper.cpp are the numbers to compare across machines; and ours on the same
+ *   clips as batches of --batch (default: all of them; `transcribe(pipe, clips, { batchSize })`,
+ *   as evaluate() runs, decoding every clip of a batch in one step: each weight read once per
+ *   step for all of them), exact and fast, timed between whole passes of the others
  * - peak RSS over the 100 librispeech-mini test clips (skipped with --quick)
  * Wall times on a shared machine are noisy; CPU seconds (process.cpuUsage) are printed beside them.
  */
@@ -65,10 +68,11 @@ function whisperCppOf(pipe: WhisperPipeline, threads: number): (audio: Float32Ar
   return whisperCpp(file, { language: 'en', threads });
 }
 
-type Engine = 'exact' | 'fast' | 'whisper.cpp';
+const ENGINES = ['exact', 'fast', 'exact, batch', 'fast, batch', 'whisper.cpp'] as const;
+type Engine = (typeof ENGINES)[number];
 async function main() {
   const text = { type: 'string' } as const;
-  const { values: flags } = parseFlags(process.argv.slice(2), { quick: { type: 'boolean' }, clips: text, 'cpp-threads': text, rounds: text });
+  const { values: flags } = parseFlags(process.argv.slice(2), { quick: { type: 'boolean' }, clips: text, 'cpp-threads': text, rounds: text, batch: text });
   const quick = flags.quick ?? false;
   const backend = await initBackend();
   console.log(describeBackend(backend).split('\n')[0]);
@@ -118,37 +122,56 @@ async function main() {
   audio.dispose();
   tf.dispose([hidden, features]);
 
-  // End to end, clip by clip, the three engines in rotating order.
+  // End to end: ours clip by clip (exact, fast), ours on the clips as one batch (transformers'
+  // pipeline batch_size, what evaluate() does), whisper.cpp clip by clip; clip by clip the three
+  // engines in rotating order, the batches between whole passes.
   const cpp = whisperCppOf(pipe, positiveIntFlag('cpp-threads', flags['cpp-threads']) ?? wantedWasmThreads());
-  const engines: Engine[] = ['exact', 'fast', 'whisper.cpp'];
+  const batchSize = positiveIntFlag('batch', flags.batch) ?? clips.length;
+  const opts = (e: Engine) => ({ language: 'en', trimPadding: e.startsWith('fast'), maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
   const run = async (e: Engine, i: number) => {
     if (e === 'whisper.cpp') return { text: cpp(audios[i]) };
-    const [r] = await transcribe(pipe, audios[i], { language: 'en', trimPadding: e === 'fast', maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
+    const [r] = await transcribe(pipe, audios[i], opts(e));
     return { text: r.text, tokens: r.tokens };
   };
+  await transcribe(pipe, audios, { ...opts('exact'), batchSize }); // warm-up: a batch's first run sets up its tensors
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 2;
+  const clipEngines: Engine[] = ['exact', 'fast', 'whisper.cpp'];
   for (let round = 1; round <= rounds; round++) {
-    const wall: Record<Engine, number> = { exact: 0, fast: 0, 'whisper.cpp': 0 };
-    const cpu: Record<Engine, number> = { exact: 0, fast: 0, 'whisper.cpp': 0 };
-    let same = 0;
+    const wall = {} as Record<Engine, number>;
+    const cpu = {} as Record<Engine, number>;
+    const same = {} as Record<Engine, number>;
+    for (const e of ENGINES) [wall[e], cpu[e], same[e]] = [0, 0, 0];
+    const identical = (e: Engine, i: number, tokens?: number[]) => {
+      if (JSON.stringify(tokens) === JSON.stringify(clips[i].tokens)) same[e]++;
+    };
     let sameText = 0;
+    const batched = async (e: Engine) => {
+      const t = await timed(() => transcribe(pipe, audios, { ...opts(e), batchSize }));
+      wall[e] += t.wall;
+      cpu[e] += t.cpu;
+      t.value.forEach((r, i) => identical(e, i, r.tokens));
+    };
     for (let i = 0; i < clips.length; i++) {
+      if (i === (round % 2 ? 0 : clips.length >> 1)) await batched(round % 2 ? 'exact, batch' : 'fast, batch');
       const texts: Partial<Record<Engine, string>> = {};
-      for (let k = 0; k < engines.length; k++) {
-        const e = engines[(i + k + round) % engines.length];
+      for (let k = 0; k < clipEngines.length; k++) {
+        const e = clipEngines[(i + k + round) % clipEngines.length];
         const t = await timed(() => run(e, i));
         wall[e] += t.wall;
         cpu[e] += t.cpu;
         texts[e] = t.value.text.trim();
-        if (e === 'exact' && JSON.stringify(t.value.tokens) === JSON.stringify(clips[i].tokens)) same++;
+        identical(e, i, t.value.tokens);
       }
       if (texts.exact === texts['whisper.cpp']) sameText++;
+      if (i === (round % 2 ? clips.length >> 1 : 0)) await batched(round % 2 ? 'fast, batch' : 'exact, batch');
     }
     const per = (e: Engine) => `${(wall[e] / clips.length).toFixed(3)} s/clip (cpu ${(cpu[e] / clips.length).toFixed(3)})`;
-    console.log(`round ${round}, jfk + ${clips.length - 1} librispeech, interleaved: exact ${per('exact')}, identical to reference ` +
-      `${same}/${clips.length} | fast ${per('fast')} | whisper.cpp ${per('whisper.cpp')}, same text as exact ${sameText}/${clips.length} | ` +
-      `ratio to whisper.cpp: exact x${(wall['whisper.cpp'] / wall.exact).toFixed(2)}, fast x${(wall['whisper.cpp'] / wall.fast).toFixed(2)} ` +
-      `(above 1 = faster than whisper.cpp)`);
+    const ratio = (e: Engine) => `${e} x${(wall['whisper.cpp'] / wall[e]).toFixed(2)}`;
+    console.log(`round ${round}, jfk + ${clips.length - 1} librispeech: exact ${per('exact')}, identical to reference ` +
+      `${same.exact}/${clips.length} | fast ${per('fast')} | batches of ${batchSize}: exact ${per('exact, batch')}, identical ` +
+      `${same['exact, batch']}/${clips.length}, fast ${per('fast, batch')} | whisper.cpp ${per('whisper.cpp')}, same text as exact ` +
+      `${sameText}/${clips.length} | ratio to whisper.cpp: ${ENGINES.filter((e) => e !== 'whisper.cpp').map(ratio).join(', ')} ` +
+      '(above 1 = faster than whisper.cpp)');
   }
 
   if (!quick) {

@@ -82,31 +82,55 @@ __attribute__((target("avx512f,f16c"))) inline __m128 load4(const uint16_t* w) {
   return _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w)));
 }
 
-// Dot products of x [rows, n] with weight rows o0..o1 ([m, n], float32 or float16), the wasm
-// kernel's lanes and order (no fused multiply-add: a multiply, then an add, as wasm SIMD does).
+// The end of one dot product: the 4-lane tail (n not a multiple of 16) and the final additions.
+template <typename W>
+__attribute__((target("avx512f,f16c"))) inline float finishDot(__m512 acc, const float* xr, const W* wr, int64_t k, int64_t n) {
+  float a[16];
+  _mm512_storeu_ps(a, acc);
+  if (k < n) {
+    __m128 a0 = _mm_loadu_ps(a);
+    for (; k < n; k += 4) a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(xr + k), load4(wr + k)));
+    _mm_storeu_ps(a, a0);
+  }
+  return reduce16(a);
+}
+
+// Dot products of R rows of x (from x + r0 * n) with weight row wr, the wasm kernel's lanes and
+// order for each (no fused multiply-add: a multiply, then an add, as wasm SIMD does). The R rows
+// share each load of the weight and their R sums run side by side.
+template <int R, typename W>
+__attribute__((target("avx512f,f16c"))) inline void dotRows(const float* x, const W* wr, int64_t n, int64_t r0, float* y) {
+  int64_t n16 = n & ~(int64_t)15, k = 0;
+  __m512 acc[R];
+  for (int i = 0; i < R; i++) acc[i] = _mm512_setzero_ps();
+  for (; k < n16; k += 16) {
+    __m512 wv = load16(wr + k);
+    for (int i = 0; i < R; i++) acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(_mm512_loadu_ps(x + (r0 + i) * n + k), wv));
+  }
+  for (int i = 0; i < R; i++) y[i] = finishDot(acc[i], x + (r0 + i) * n, wr, k, n);
+}
+
+// Outputs o0..o1 of x [rows, n] times weight rows ([m, n], float32 or float16): rows 8, 4, 2, then
+// 1 at a time per weight row, each output's float operations unchanged.
 template <typename W>
 __attribute__((target("avx512f,f16c"))) void linearAvx512(const float* x, const W* w, const float* b, const float* res, float* out,
     int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
-  int64_t n16 = n & ~(int64_t)15;
   for (int64_t o = o0; o < o1; o++) {
     const W* wr = w + o * n;
-    for (int64_t r = 0; r < rows; r++) {
-      const float* xr = x + r * n;
-      __m512 acc = _mm512_setzero_ps();
-      int64_t k = 0;
-      for (; k < n16; k += 16) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(xr + k), load16(wr + k)));
-      float a[16];
-      _mm512_storeu_ps(a, acc);
-      if (k < n) {
-        __m128 a0 = _mm_loadu_ps(a);
-        for (; k < n; k += 4) a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(xr + k), load4(wr + k)));
-        _mm_storeu_ps(a, a0);
+    float y[8];
+    for (int64_t r = 0; r < rows;) {
+      int R = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : rows - r >= 2 ? 2 : 1;
+      if (R == 8) dotRows<8>(x, wr, n, r, y);
+      else if (R == 4) dotRows<4>(x, wr, n, r, y);
+      else if (R == 2) dotRows<2>(x, wr, n, r, y);
+      else dotRows<1>(x, wr, n, r, y);
+      for (int i = 0; i < R; r++, i++) {
+        float v = y[i];
+        if (b) v = v + b[o];
+        v = v * scale;
+        if (res) v = v + res[r * m + o];
+        out[r * m + o] = v;
       }
-      float y = reduce16(a);
-      if (b) y = y + b[o];
-      y = y * scale;
-      if (res) y = y + res[r * m + o];
-      out[r * m + o] = y;
     }
   }
 }
@@ -233,52 +257,33 @@ __attribute__((target("avx512f,f16c"))) void exp16(const float* s, float m, floa
   _mm512_storeu_ps(e, expCephes16(_mm512_sub_ps(_mm512_loadu_ps(s), _mm512_set1_ps(m))));
 }
 
-// scores[s] = sum over j of q[j] kT[j, s], in order of j, 16 positions at a time from s; returns where it stopped.
-__attribute__((target("avx512f,f16c"))) int64_t scores16(const float* qr, const float* k0, float* scores, int64_t dh, int64_t cap, int64_t s, int64_t n) {
-  // 128 positions at a time: each row of kT is then read 512 contiguous bytes at a time, which the
-  // prefetcher follows (16 positions read 64 rows 64 bytes each, far apart).
-  for (; s + 128 <= n; s += 128) {
-    __m512 a[8];
-    for (int u = 0; u < 8; u++) a[u] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < dh; j++) {
-      __m512 qj = _mm512_set1_ps(qr[j]);
-      const float* row = k0 + j * cap + s;
-      for (int u = 0; u < 8; u++) a[u] = _mm512_add_ps(a[u], _mm512_mul_ps(qj, _mm512_loadu_ps(row + 16 * u)));
-    }
-    for (int u = 0; u < 8; u++) _mm512_storeu_ps(scores + s + 16 * u, a[u]);
+// scores[s] = sum over j of q[j] kT[j, s], in order of j, for the positions s < n rounded down to
+// 16 (returned): kT's rows one after the other, the sums waiting in `scores` (in L1), so that kT is
+// read front to back as the prefetcher likes it.
+__attribute__((target("avx512f,f16c"))) int64_t scoresByRow(const float* qr, const float* k0, float* scores, int64_t dh, int64_t cap, int64_t n) {
+  int64_t n16 = n & ~(int64_t)15;
+  for (int64_t s = 0; s < n16; s += 16) _mm512_storeu_ps(scores + s, _mm512_setzero_ps());
+  for (int64_t j = 0; j < dh; j++) {
+    __m512 qj = _mm512_set1_ps(qr[j]);
+    const float* row = k0 + j * cap;
+    for (int64_t s = 0; s < n16; s += 16)
+      _mm512_storeu_ps(scores + s, _mm512_add_ps(_mm512_loadu_ps(scores + s), _mm512_mul_ps(qj, _mm512_loadu_ps(row + s))));
   }
-  for (; s + 16 <= n; s += 16) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t j = 0; j < dh; j++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(qr[j]), _mm512_loadu_ps(k0 + j * cap + s)));
-    _mm512_storeu_ps(scores + s, acc);
-  }
-  return s;
+  return n16;
 }
 
-// o[j] = sum over t < n of p[t] v[t, j], in order of t, 64 then 16 dims at a time from j (vr: v's
-// row 0 at the head's first dim); returns where it stopped.
-__attribute__((target("avx512f,f16c"))) int64_t values16(const float* p, const float* vr, float* o, int64_t d, int64_t n, int64_t j, int64_t dh) {
-  for (; j + 64 <= dh; j += 64) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t t = 0; t < n; t++) {
-      __m512 pt = _mm512_set1_ps(p[t]);
-      const float* r = vr + t * d + j;
-      a0 = _mm512_add_ps(a0, _mm512_mul_ps(pt, _mm512_loadu_ps(r)));
-      a1 = _mm512_add_ps(a1, _mm512_mul_ps(pt, _mm512_loadu_ps(r + 16)));
-      a2 = _mm512_add_ps(a2, _mm512_mul_ps(pt, _mm512_loadu_ps(r + 32)));
-      a3 = _mm512_add_ps(a3, _mm512_mul_ps(pt, _mm512_loadu_ps(r + 48)));
-    }
-    _mm512_storeu_ps(o + j, a0);
-    _mm512_storeu_ps(o + j + 16, a1);
-    _mm512_storeu_ps(o + j + 32, a2);
-    _mm512_storeu_ps(o + j + 48, a3);
+// o[c] = sum over t < n of p_u[t] v[t, c] for 16 U dims c from v's column 0, p_u the probabilities of
+// the head that dims 16u..16u+15 belong to, in order of t: one pass over v's rows for several heads
+// (a head alone reads 256 bytes of every row, which the prefetcher follows badly).
+template <int U>
+__attribute__((target("avx512f,f16c"))) void valuesByRow(const float* const* p, const float* v, float* o, int64_t d, int64_t n) {
+  __m512 acc[U];
+  for (int u = 0; u < U; u++) acc[u] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < n; t++) {
+    const float* r = v + t * d;
+    for (int u = 0; u < U; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(_mm512_set1_ps(p[u][t]), _mm512_loadu_ps(r + 16 * u)));
   }
-  for (; j + 16 <= dh; j += 16) {
-    __m512 a0 = _mm512_setzero_ps();
-    for (int64_t t = 0; t < n; t++) a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_set1_ps(p[t]), _mm512_loadu_ps(vr + t * d + j)));
-    _mm512_storeu_ps(o + j, a0);
-  }
-  return j;
+  for (int u = 0; u < U; u++) _mm512_storeu_ps(o + 16 * u, acc[u]);
 }
 
 // half[0..count) = w as float16 while every value is one exactly; false at the first that is not
@@ -332,34 +337,49 @@ void softmaxRow(float* s, int64_t n, bool wide) {
   for (i = 0; i < n; i++) s[i] = s[i] * inv;
 }
 
-// One head h of attend for every query: q [T, d], kT [d, cap], v [cap, d], out [T, d]; scores
-// scratch of len floats.
-void attendHead(const float* q, const float* kT, const float* v, float* out, float* scores,
-    int64_t T, int64_t d, int64_t dh, int64_t h, int64_t cap, int64_t len, bool causal) {
+// Heads h0..h1 of attend for every query: q [T, d], kT [d, cap], v [cap, d], out [T, d]; scores
+// scratch of (h1 - h0) * len floats.
+void attendHeads(const float* q, const float* kT, const float* v, float* out, float* scores,
+    int64_t T, int64_t d, int64_t dh, int64_t h0, int64_t h1, int64_t cap, int64_t len, bool causal) {
   for (int64_t i = 0; i < T; i++) {
     int64_t n = causal ? len - T + 1 + i : len;
-    const float* qr = q + i * d + h * dh;
-    float* o = out + i * d + h * dh;
-    const float* k0 = kT + h * dh * cap;
-    int64_t s = 0;
+    for (int64_t h = h0; h < h1; h++) {
+      const float* qr = q + i * d + h * dh;
+      const float* k0 = kT + h * dh * cap;
+      float* sc = scores + (h - h0) * len;
+      int64_t s = 0;
 #if defined(__x86_64__)
-    if (kAvx512) s = scores16(qr, k0, scores, dh, cap, s, n);
+      if (kAvx512) s = scoresByRow(qr, k0, sc, dh, cap, n);
 #endif
-    for (; s < n; s++) {
-      float y = 0;
-      for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
-      scores[s] = y;
+      for (; s < n; s++) {
+        float y = 0;
+        for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
+        sc[s] = y;
+      }
+      softmaxRow(sc, n, kAvx512);
     }
-    softmaxRow(scores, n, kAvx512);
-    // out[j] = sum over s of p[s] v[s, j], in order of s.
-    int64_t j = 0;
+    // out[c] = sum over t of p[t] v[t, c], in order of t, for the dims c of heads h0..h1.
+    int64_t c = h0 * dh, end = h1 * dh;
 #if defined(__x86_64__)
-    if (kAvx512) j = values16(scores, v + h * dh, o, d, n, j, dh);
+    if (kAvx512 && dh % 16 == 0) {
+      for (int64_t u; c < end; c += 16 * u) {
+        u = (end - c) / 16 < 16 ? (end - c) / 16 : 16;
+        const float* p[16];
+        for (int64_t k = 0; k < u; k++) p[k] = scores + ((c + 16 * k) / dh - h0) * len;
+        const float* vr = v + c;
+        float* o = out + i * d + c;
+        if (u == 16) valuesByRow<16>(p, vr, o, d, n);
+        else if (u >= 8) u = 8, valuesByRow<8>(p, vr, o, d, n);
+        else if (u >= 4) u = 4, valuesByRow<4>(p, vr, o, d, n);
+        else u = 1, valuesByRow<1>(p, vr, o, d, n);
+      }
+    }
 #endif
-    for (; j < dh; j++) {
+    for (; c < end; c++) {
+      const float* p = scores + (c / dh - h0) * len;
       float y = 0;
-      for (int64_t t = 0; t < n; t++) y = y + scores[t] * v[t * d + h * dh + j];
-      o[j] = y;
+      for (int64_t t = 0; t < n; t++) y = y + p[t] * v[t * d + c];
+      out[i * d + c] = y;
     }
   }
 }
@@ -448,7 +468,8 @@ napi_value LinearRows(napi_env env, napi_callback_info info) {
   if (threads <= 1) {
     run(0, m);
   } else {
-    const int64_t chunk = 512;
+    // Chunks small enough that a few rows times a 384-wide layer still make several.
+    const int64_t chunk = m >= 4096 ? 512 : 64;
     helpers.share((m + chunk - 1) / chunk, threads - 1, [&](int64_t i) { run(i * chunk, (i + 1) * chunk < m ? (i + 1) * chunk : m); });
   }
   return nullptr;
@@ -473,18 +494,18 @@ napi_value Attend(napi_env env, napi_callback_info info) {
   if (!inHeap(q, T * d, length) || !inHeap(kT, d * cap, length) || !inHeap(v, cap * d, length) || !inHeap(out, T * d, length))
     return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
   int64_t dh = d / H;
-  // Heads are independent: with enough work (cross-attention to 1500 positions), helpers take some.
-  auto head = [&](int64_t h) {
-    thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
-    if ((int64_t)scores.size() < len) scores.resize(len);
-    attendHead(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h, cap, len, causal);
-  };
+  // Heads are independent: with enough work (cross-attention to 1500 positions), the heads are split
+  // in two halves and a helper takes one.
   int threads = T * len * d >= kSplitAttend ? omp_get_max_threads() : 1;
-  if (threads <= 1 || H == 1) {
-    for (int64_t h = 0; h < H; h++) head(h);
-  } else {
-    helpers.share(H, threads - 1, head);
-  }
+  int64_t groups = threads > 1 && H > 1 ? 2 : 1;
+  auto half = [&](int64_t g) {
+    thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
+    int64_t h0 = H * g / groups, h1 = H * (g + 1) / groups;
+    if ((int64_t)scores.size() < (h1 - h0) * len) scores.resize((h1 - h0) * len);
+    attendHeads(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h0, h1, cap, len, causal);
+  };
+  if (groups == 1) half(0);
+  else helpers.share(groups, threads - 1, half);
   return nullptr;
 }
 
