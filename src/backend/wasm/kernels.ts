@@ -115,6 +115,12 @@ export function copyInto(dst: tf.Tensor, dstStride: number, dstOffset: number,
   const heap = backend.wasm.HEAPU8;
   const d = heapOffset(backend, dst);
   const s = heapOffset(backend, src);
+  if (n === 1) {
+    // One position into transposed keys: a value per row, not a copyWithin call per value.
+    const f = new Float32Array(heap.buffer);
+    for (let i = 0; i < rows; i++) f[d / 4 + i * dstStride + dstOffset] = f[s / 4 + i * srcStride + srcOffset];
+    return;
+  }
   for (let i = 0; i < rows; i++) {
     const from = s + (i * srcStride + srcOffset) * 4;
     heap.copyWithin(d + (i * dstStride + dstOffset) * 4, from, from + n * 4);
