@@ -475,37 +475,62 @@ napi_value LinearRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// attend(heap, q, kT, v, out, T, d, heads, cap, len, causal): one batch row's attention of q [T,
-// d] (scaled) to the first len positions of kT [d, cap] and v [cap, d]; query i sees len - T + 1
-// + i positions when causal (heap offsets in floats).
+// `n` integers from the JavaScript array v into out (false with an exception when it is not one).
+static bool intArray(napi_env env, napi_value v, int64_t n, std::vector<int64_t>& out, const char* fn) {
+  bool is = false;
+  uint32_t len = 0;
+  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &len) != napi_ok || (int64_t)len != n)
+    return fail(env, fn, "an array of one integer per batch row expected");
+  out.resize(n);
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || napi_get_value_int64(env, e, &out[i]) != napi_ok)
+      return fail(env, fn, "integer array elements expected");
+  }
+  return true;
+}
+
+// attend(heap, q, kT[], v[], cap[], out, B, T, d, heads, len, causal): the attention of row b of q
+// [B, T, d] (scaled) to the first len positions of kT[b] [d, cap[b]] and v[b] [cap[b], d]; query i
+// sees len - T + 1 + i positions when causal (heap offsets in floats).
 napi_value Attend(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 12;
+  napi_value argv[12];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t length;
-  int64_t a[10];
-  if (argc != 11) return fail(env, "attend", "11 arguments (heap, q, kT, v, out, T, d, heads, cap, len, causal)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &length, "attend") || !ints(env, argv + 1, 10, a, "attend")) return nullptr;
-  int64_t q = a[0], kT = a[1], v = a[2], out = a[3], T = a[4], d = a[5], H = a[6], cap = a[7], len = a[8];
-  bool causal = a[9] != 0;
-  if (T <= 0 || d <= 0 || H <= 0 || d % H != 0 || len <= 0 || len > cap || (causal && len < T))
+  int64_t a[8];
+  if (argc != 12) return fail(env, "attend", "12 arguments (heap, q, kT[], v[], cap[], out, B, T, d, heads, len, causal)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &length, "attend") || !ints(env, argv + 1, 1, a, "attend") ||
+      !ints(env, argv + 5, 7, a + 1, "attend")) return nullptr;
+  int64_t q = a[0], out = a[1], B = a[2], T = a[3], d = a[4], H = a[5], len = a[6];
+  bool causal = a[7] != 0;
+  if (B <= 0 || T <= 0 || d <= 0 || H <= 0 || d % H != 0 || len <= 0 || (causal && len < T))
     return fail(env, "attend", "sizes out of range"), nullptr;
-  if (!inHeap(q, T * d, length) || !inHeap(kT, d * cap, length) || !inHeap(v, cap * d, length) || !inHeap(out, T * d, length))
-    return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
+  std::vector<int64_t> kT, v, cap;
+  if (!intArray(env, argv[2], B, kT, "attend") || !intArray(env, argv[3], B, v, "attend") || !intArray(env, argv[4], B, cap, "attend"))
+    return nullptr;
+  if (!inHeap(q, B * T * d, length) || !inHeap(out, B * T * d, length)) return fail(env, "attend", "an operand reaches outside the heap"), nullptr;
+  for (int64_t b = 0; b < B; b++)
+    if (len > cap[b] || !inHeap(kT[b], d * cap[b], length) || !inHeap(v[b], cap[b] * d, length))
+      return fail(env, "attend", "a row's keys or values reach outside the heap or hold fewer than len positions"), nullptr;
   int64_t dh = d / H;
-  // Heads are independent: with enough work (cross-attention to 1500 positions), the heads are split
-  // in two halves and a helper takes one.
-  int threads = T * len * d >= kSplitAttend ? omp_get_max_threads() : 1;
+  // Rows and heads are independent: with enough work (cross-attention to 1500 positions) each row's
+  // heads are split in two halves, and the helper takes some of those chunks.
+  int threads = B * T * len * d >= kSplitAttend ? omp_get_max_threads() : 1;
   int64_t groups = threads > 1 && H > 1 ? 2 : 1;
-  auto half = [&](int64_t g) {
+  auto chunk = [&](int64_t i) {
     thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
+    int64_t b = i / groups, g = i % groups;
     int64_t h0 = H * g / groups, h1 = H * (g + 1) / groups;
     if ((int64_t)scores.size() < (h1 - h0) * len) scores.resize((h1 - h0) * len);
-    attendHeads(heap + q, heap + kT, heap + v, heap + out, scores.data(), T, d, dh, h0, h1, cap, len, causal);
+    attendHeads(heap + q + b * T * d, heap + kT[b], heap + v[b], heap + out + b * T * d, scores.data(), T, d, dh, h0, h1, cap[b], len, causal);
   };
-  if (groups == 1) half(0);
-  else helpers.share(groups, threads - 1, half);
+  if (threads <= 1) {
+    for (int64_t i = 0; i < B * groups; i++) chunk(i);
+  } else {
+    helpers.share(B * groups, threads - 1, chunk);
+  }
   return nullptr;
 }
 

@@ -65,9 +65,12 @@ export interface NativeAddon {
   /** decode.cc: out = ((x w^T) + b) * scale + res for x [rows, n], w [m, n] (offsets in floats, -1 = no b/res). */
   linearRows?(heap: Float32Array, x: number, w: number, packed: PackedWeight | null, b: number, res: number, out: number,
     rows: number, n: number, m: number, scale: number): void;
-  /** decode.cc: wasm's WhisperAttend (same bits): one batch row's q [T, d] to the first len positions of kT [d, cap], v [cap, d]. */
-  attend?(heap: Float32Array, q: number, kT: number, v: number, out: number, T: number, d: number, heads: number,
-    cap: number, len: number, causal: number): void;
+  /**
+   * decode.cc: wasm's WhisperAttend (same bits): row b of q [B, T, d] to the first len positions of
+   * kT[b] [d, cap[b]] and v[b] [cap[b], d] (offsets per row).
+   */
+  attend?(heap: Float32Array, q: number, kT: number[], v: number[], cap: number[], out: number, B: number, T: number, d: number,
+    heads: number, len: number, causal: number): void;
 }
 
 /** A weight the addon keeps as float16 (opaque). */
@@ -232,17 +235,19 @@ function linearRows(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): Ret
   return out;
 }
 
-/** WhisperAttend (wasm/kernels.ts) in the addon: the same sums, wider vectors (one thread: a second one did not pay off). */
+/** WhisperAttend (wasm/kernels.ts) in the addon: the same sums, wider vectors, every batch row in one call (rows and halves of their heads shared with the helper thread). */
 function attend(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
-  const [q, kT, v] = ['q', 'kT', 'v'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const q = args.inputs.q as tf.TensorInfo;
   const { heads, length, causal } = args.attrs as unknown as { heads: number; length: number; causal: number };
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput(q.shape, 'float32');
   const scratch = backend.makeOutput([0], 'float32'); // the kernel's second output (wasm's scores); the addon keeps its own
   const h = heap(backend);
   const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
-  const [t, d] = q.shape.slice(-2); // [T, d] or one clip's [1, T, d]
-  addon.attend!(h, at(q), at(kT), at(v), at(out), t, d, heads, kT.shape[1], length, causal);
+  const [batch, t, d] = q.shape;
+  const rows = Array.from({ length: batch }, (_, b) => [args.inputs[`k${b}`], args.inputs[`v${b}`]] as tf.TensorInfo[]);
+  addon.attend!(h, at(q), rows.map(([k]) => at(k)), rows.map(([, v]) => at(v)), rows.map(([k]) => k.shape[1]), at(out),
+    batch, t, d, heads, length, causal);
   return [out, scratch];
 }
 

@@ -139,7 +139,7 @@ function compute(): Record<string, Float32Array[]> {
   tf.tidy(() => {
     // A generation step's kernels (no tape): Linears of 1, 5 and 11 rows (the rows 8, 2 and 1 at a time) on a weight whose values are
     // float16 (as in the checkpoints; the addon reads its float16 copy) and on one whose values are
-    // not, with bias, scale and residual; attention of 1, 5 and 11 queries to 1500 audio positions and,
+    // not, with bias, scale and residual; attention of 1, 5 and 11 queries to 1500 audio positions (one clip, and two in one call) and,
     // causal, to a cache grown in place to 130 positions. Named "step ...": the same bits as wasm's.
     const half = (t: tf.Tensor) => tf.tensor(Float32Array.from(t.dataSync() as Float32Array, (v) => Math.round(v * 2048) / 2048), t.shape);
     for (const rows of [1, 5, 11]) {
@@ -158,6 +158,10 @@ function compute(): Record<string, Float32Array[]> {
       const cross = keyValue(audio, tf.mul(audio, 0.5) as tf.Tensor3D, 6);
       const q = random([1, rows, 384], rng) as tf.Tensor3D;
       keep(`step cross-attention ${rows} queries`, [attention(q, cross, 6)]);
+      // Two clips, each row against its own keys and values, in one call.
+      const audio2 = random([2, 1500, 384], rng) as tf.Tensor3D;
+      keep(`step cross-attention 2 clips x ${rows} queries`, [attention(random([2, rows, 384], rng) as tf.Tensor3D,
+        keyValue(audio2, tf.mul(audio2, 0.5) as tf.Tensor3D, 6), 6)]);
       let cache = keyValue(random([1, 125, 384], rng) as tf.Tensor3D, random([1, 125, 384], rng) as tf.Tensor3D, 6);
       cache = concatKeyValue(cache, keyValue(random([1, rows, 384], rng) as tf.Tensor3D, random([1, rows, 384], rng) as tf.Tensor3D, 6));
       const mask = tf.zeros([rows, 125 + rows]) as tf.Tensor2D; // shape only: the kernels apply causality by position

@@ -170,9 +170,9 @@ const ROW_WISE = new Set<FusedKernel>(['WhisperSoftmaxGrad', 'WhisperLayerNorm',
  * - WhisperLayerNorm {x, w, b} {eps}: [LayerNorm(x), n, r] over the last axis (n normalized, r
  *   [..., 1] = 1 / sigma);
  * - WhisperLayerNormGrad {dy, w, n, r}: LayerNorm's input gradient;
- * - WhisperAttend {q, kT, v} {heads, length, causal}: [out, scratch], one batch row's attention of
- *   q [T, d] (or [1, T, d]) to the first `length` positions of kT [d, cap] and v [cap, d] (simd.ts attend);
- *   no gradient, for generation;
+ * - WhisperAttend {q, k0, v0, k1, v1, ...} {heads, length, causal}: [out, scratch], the attention
+ *   of q [B, T, d]'s row b to the first `length` positions of kb [d, cap] and vb [cap, d] (simd.ts
+ *   attend, one call per row); no gradient, for generation;
  * - WhisperLinear {x, w, b?, res?} {scale}: (x w^T + b) * scale + res for x [..., n] (any rank), w [m, n]
  *   (simd.ts linearRows); no gradient, for generation.
  */
@@ -227,14 +227,18 @@ export async function registerWasmKernelFixes(): Promise<void> {
     return out;
   } });
   tf.registerKernel({ kernelName: 'WhisperAttend', backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }) => {
-    const [q, kT, v] = ['q', 'kT', 'v'].map((k) => inputs[k] as tf.TensorInfo);
+    const q = inputs.q as tf.TensorInfo;
     const { heads, length, causal } = attrs as unknown as { heads: number; length: number; causal: number };
     const wasm = backend as unknown as WasmBackend;
-    const [t, d] = q.shape.slice(-2); // [T, d] or one clip's [1, T, d]
+    const [batch, t, d] = q.shape;
     const out = wasm.makeOutput(q.shape, 'float32');
     const scratch = wasm.makeOutput([t, length], 'float32');
     const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
-    simd.attend(at(q), at(kT), at(v), at(out), at(scratch), t, d, heads, kT.shape[1], length, causal);
+    for (let b = 0; b < batch; b++) {
+      const kT = inputs[`k${b}`] as tf.TensorInfo;
+      simd.attend(at(q) + b * t * d * 4, at(kT), at(inputs[`v${b}`] as tf.TensorInfo), at(out) + b * t * d * 4, at(scratch),
+        t, d, heads, kT.shape[1], length, causal);
+    }
     return [out, scratch];
   } });
 

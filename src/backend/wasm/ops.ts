@@ -199,14 +199,12 @@ function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Ten
   if (causal && (mask.shape[0] !== t || mask.shape[1] !== length)) throw new Error(`attention: mask [${mask.shape}] for ${t} queries and ${length} keys`);
   const few = t <= FEW_QUERIES;
   if (!recording() && few && (d / numHeads) % 4 === 0) {
-    // One clip's queries [1, T, d] go in as they are (no reshape kernels around the call).
-    const one = (qb: tf.Tensor, b: number) => {
-      const [out, scratch] = fused('WhisperAttend', { q: qb, kT: kv.k[b], v: kv.v[b] }, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
-      scratch.dispose();
-      return out;
-    };
-    if (q.shape[0] === 1) return one(q, 0) as tf.Tensor3D;
-    return tf.stack(batchRows(q).map(one)) as tf.Tensor3D;
+    // Every batch row in one call, each against its own keys/values (no split or stack around it).
+    const inputs: Record<string, tf.Tensor> = { q };
+    kv.k.forEach((k, b) => Object.assign(inputs, { [`k${b}`]: k, [`v${b}`]: kv.v[b] }));
+    const [out, scratch] = fused('WhisperAttend', inputs, { heads: numHeads, length, causal: causal ? 1 : 0 })!;
+    scratch.dispose();
+    return out as tf.Tensor3D;
   }
   const qRows = batchRows(q);
   // A cache grown in place is read through fresh slices: XNNPACK keeps packed copies of a product's
