@@ -1,7 +1,8 @@
 /**
- * A greedy decoder step of whisper-tiny (jfk, one token per call on a growing cache): wasm's
- * kernels and the native ones (src/backend/native.ts) alternately in one process (median step of
- * each round, the ratio per round), then where one step's time goes on each path: per kernel
+ * A greedy decoder step of whisper-tiny (jfk, one token per call on a growing cache) three ways,
+ * taking turns in one process (median step of each round, the ratios per round): wasm's kernels,
+ * the native ones kernel by kernel (src/backend/native.ts), and the native whole step in one addon
+ * call (native/step.cc, the default); then where one step's time goes on each path: per kernel
  * (tf.profile: count and time) and the rest of the step's wall time (tfjs dispatch, JavaScript).
  *
  * Then the native step of a batch of --batch LibriSpeech clips (default 10), every clip a row.
@@ -11,7 +12,7 @@
 import * as fs from 'fs';
 import { loadAudio } from '../src/audio/decode';
 import { describeBackend, initBackend, tf } from '../src/backend';
-import { nativeActive, setNativeProducts, startNative } from '../src/backend/native';
+import { nativeActive, setNativeProducts, setWholeDecoderStep, startNative } from '../src/backend/native';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { loadWhisper } from '../src/model/pipeline';
 import { sharedDir } from '../tools/shared';
@@ -47,29 +48,31 @@ async function main() {
     if (!keep) session.dispose();
     return { ms: median(ms), fastest: Math.min(...ms), session, row };
   };
-  const ms: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
-  const fastest = { wasm: Infinity, native: Infinity };
-  const ratios: number[] = [];
+  const paths = ['wasm', 'kernels', 'whole'] as const;
+  type Path = typeof paths[number];
+  const use = (path: Path) => {
+    setNativeProducts(path !== 'wasm');
+    setWholeDecoderStep(path === 'whole');
+  };
+  const ms: Record<Path, number[]> = { wasm: [], kernels: [], whole: [] };
+  const fastest: Record<Path, number> = { wasm: Infinity, kernels: Infinity, whole: Infinity };
   for (let r = -1; r < rounds; r++) {
-    const t: Record<string, number> = {};
-    for (const path of (r % 2 ? ['wasm', 'native'] : ['native', 'wasm']) as ('wasm' | 'native')[]) {
-      setNativeProducts(path === 'native');
-      const r = await run();
-      t[path] = r.ms;
-      fastest[path] = Math.min(fastest[path], r.fastest);
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[(i + Math.max(r, 0)) % paths.length]; // each path goes first in turn
+      use(path);
+      const got = await run();
+      if (r >= 0) ms[path].push(got.ms);
+      fastest[path] = Math.min(fastest[path], got.fastest);
     }
-    if (r < 0) continue;
-    ms.wasm.push(t.wasm);
-    ms.native.push(t.native);
-    ratios.push(t.wasm / t.native);
   }
   const tps = (x: number) => (1000 / x).toFixed(0);
-  console.log(`decoder step, median of ${rounds} rounds: wasm ${median(ms.wasm).toFixed(2)} ms (${tps(median(ms.wasm))} tokens/s), ` +
-    `native ${median(ms.native).toFixed(2)} ms (${tps(median(ms.native))} tokens/s); wasm / native ${median(ratios).toFixed(2)}x ` +
-    `(${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}); fastest step: wasm ${fastest.wasm.toFixed(2)} ms ` +
-    `(${tps(fastest.wasm)} tokens/s), native ${fastest.native.toFixed(2)} ms (${tps(fastest.native)} tokens/s)`);
-  for (const path of ['wasm', 'native'] as const) {
-    setNativeProducts(path === 'native');
+  const ratios = (a: Path) => ms[a].map((x, i) => x / ms.whole[i]);
+  const range = (xs: number[]) => `${median(xs).toFixed(2)}x (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+  console.log(`decoder step, median of ${rounds} rounds: ` + paths.map((p) => `${p} ${median(ms[p]).toFixed(2)} ms (${tps(median(ms[p]))} tokens/s; ` +
+    `fastest step ${fastest[p].toFixed(2)} ms, ${tps(fastest[p])} tokens/s)`).join(', '));
+  console.log(`per round: wasm / whole ${range(ratios('wasm'))}, kernels / whole ${range(ratios('kernels'))}`);
+  for (const path of paths) {
+    use(path);
     const { session, row } = await run(true);
     row.push(600);
     const t0 = performance.now();
@@ -90,7 +93,7 @@ async function main() {
   }
   // A batch of clips (transcribe's batchSize, evaluate()): one step gives a token to every clip,
   // each weight read once for all of them; every clip still reads its own cross-attention keys.
-  setNativeProducts(true);
+  use('whole');
   const batch = positiveIntFlag('batch', flags.batch) ?? 10;
   const files = readMetadataFiles(batch);
   const clips = pipe.featureExtractor.call(await Promise.all(files.map((f) => loadAudio(f))));

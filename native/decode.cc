@@ -17,8 +17,10 @@
 #include <string.h>
 #include <math.h>
 #include "cephes.h"
+#include "kernels.h"
 #include "napi.h"
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -37,12 +39,6 @@ const bool kAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports
 #else
 const bool kAvx512 = false;
 #endif
-
-// A weight kept outside the heap as float16 (rows x cols).
-struct Packed {
-  int64_t rows, cols;
-  uint16_t* half;
-};
 
 void freePacked(napi_env env, void* data, void*) {
   Packed* p = static_cast<Packed*>(data);
@@ -149,9 +145,10 @@ void linearGeneric(const float* x, const float* w, const float* b, const float* 
   }
 }
 
-// Products from this many multiply-adds on share their outputs with helper threads (a vocabulary
-// projection; a 384 x 1536 Linear of one row is over before a second thread wakes).
-const int64_t kSplitMacs = 1 << 21;
+// Products from this many multiply-adds on share their outputs with helper threads: every Linear of
+// a whisper-tiny step (384 x 384 of one row and up). Within a step the helper is still looking for
+// work from the previous one (Helpers' spin), so sharing costs no wake-up.
+const int64_t kSplitMacs = 1 << 17;
 // Attention (queries x positions x width) from this size on shares its heads with helper threads.
 const int64_t kSplitAttend = 1 << 17;
 
@@ -160,7 +157,9 @@ const int64_t kSplitAttend = 1 << 17;
 // that is not running (a busy machine: other processes on the cores) never holds the caller up,
 // which an OpenMP team does (its end waits for every thread to arrive); with a core free, a
 // helper wakes and takes its share. Results do not depend on who computes a
-// chunk.
+// chunk. After a job a helper keeps looking for the next one for kSpin before it
+// sleeps: a generation step's Linears and attention come one after another, and waking a sleeping
+// thread takes longer than one of them.
 class Helpers {
  public:
   // run(i) for i in [0, chunks), on the caller and up to `helpers` helper threads.
@@ -179,6 +178,7 @@ class Helpers {
       job_ = &run;
       chunks_ = chunks;
       ticket_.store(gen << 32);
+      posted_.store(gen);
     }
     cv_.notify_all();
     work(gen, chunks, run);
@@ -203,6 +203,8 @@ class Helpers {
           const std::function<void(int64_t)>* job;
           int64_t chunks;
           uint64_t gen;
+          const auto until = std::chrono::steady_clock::now() + kSpin;
+          while (posted_.load() == seen && std::chrono::steady_clock::now() < until) pause();
           {
             std::unique_lock<std::mutex> lock(m_);
             cv_.wait(lock, [&] { return gen_ != seen; });
@@ -228,6 +230,16 @@ class Helpers {
   int64_t chunks_ = 0;
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int> inFlight_{0};
+  std::atomic<uint64_t> posted_{0};  // gen_, for a spinning helper to read without the lock
+  // Long enough to bridge the JavaScript between two generation steps too (the next step's first
+  // Linear then finds the helper awake).
+  static constexpr std::chrono::microseconds kSpin{500};
+
+  static void pause() {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+  }
 };
 
 // Never destroyed: its threads wait on it until the process ends.
@@ -386,6 +398,46 @@ void attendHeads(const float* q, const float* kT, const float* v, float* out, fl
 
 }  // namespace
 
+void linearRowsOn(const float* x, const float* w, const Packed* packed, const float* b, const float* res, float* out,
+                  int64_t rows, int64_t n, int64_t m, float scale) {
+  int threads = rows * n * m >= kSplitMacs ? omp_get_max_threads() : 1;
+  auto run = [&](int64_t o0, int64_t o1) {
+#if defined(__x86_64__)
+    if (packed) return linearAvx512(x, packed->half, b, res, out, rows, n, m, scale, o0, o1);
+    if (kAvx512) return linearAvx512(x, w, b, res, out, rows, n, m, scale, o0, o1);
+#endif
+    linearGeneric(x, w, b, res, out, rows, n, m, scale, o0, o1);
+  };
+  if (threads <= 1) {
+    run(0, m);
+  } else {
+    // Chunks small enough that a few rows times a 384-wide layer still make several.
+    const int64_t chunk = m >= 4096 ? 512 : 64;
+    helpers.share((m + chunk - 1) / chunk, threads - 1, [&](int64_t i) { run(i * chunk, (i + 1) * chunk < m ? (i + 1) * chunk : m); });
+  }
+}
+
+void attendOn(const float* q, const float* const* kT, const float* const* v, const int64_t* cap, float* out,
+              int64_t B, int64_t T, int64_t d, int64_t H, int64_t len, bool causal) {
+  int64_t dh = d / H;
+  // Rows and heads are independent: with enough work (cross-attention to 1500 positions) each row's
+  // heads are split in two halves, and the helper takes some of those chunks.
+  int threads = B * T * len * d >= kSplitAttend ? omp_get_max_threads() : 1;
+  int64_t groups = threads > 1 && H > 1 ? 2 : 1;
+  auto chunk = [&](int64_t i) {
+    thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
+    int64_t b = i / groups, g = i % groups;
+    int64_t h0 = H * g / groups, h1 = H * (g + 1) / groups;
+    if ((int64_t)scores.size() < (h1 - h0) * len) scores.resize((h1 - h0) * len);
+    attendHeads(q + b * T * d, kT[b], v[b], out + b * T * d, scores.data(), T, d, dh, h0, h1, cap[b], len, causal);
+  };
+  if (threads <= 1) {
+    for (int64_t i = 0; i < B * groups; i++) chunk(i);
+  } else {
+    helpers.share(B * groups, threads - 1, chunk);
+  }
+}
+
 // packWeight(heap, offset, rows, cols): the weight at heap[offset..] as float16 outside the heap
 // when every value is one (an external to pass to linearRows), else null (read it in place).
 napi_value PackWeight(napi_env env, napi_callback_info info) {
@@ -456,22 +508,7 @@ napi_value LinearRows(napi_env env, napi_callback_info info) {
   const float* b = off[2] < 0 ? nullptr : heap + off[2];
   const float* res = off[3] < 0 ? nullptr : heap + off[3];
   float* out = heap + off[4];
-  float sc = (float)scale;
-  int threads = rows * n * m >= kSplitMacs ? omp_get_max_threads() : 1;
-  auto run = [&](int64_t o0, int64_t o1) {
-#if defined(__x86_64__)
-    if (packed) return linearAvx512(x, packed->half, b, res, out, rows, n, m, sc, o0, o1);
-    if (kAvx512) return linearAvx512(x, heap + off[1], b, res, out, rows, n, m, sc, o0, o1);
-#endif
-    linearGeneric(x, heap + off[1], b, res, out, rows, n, m, sc, o0, o1);
-  };
-  if (threads <= 1) {
-    run(0, m);
-  } else {
-    // Chunks small enough that a few rows times a 384-wide layer still make several.
-    const int64_t chunk = m >= 4096 ? 512 : 64;
-    helpers.share((m + chunk - 1) / chunk, threads - 1, [&](int64_t i) { run(i * chunk, (i + 1) * chunk < m ? (i + 1) * chunk : m); });
-  }
+  linearRowsOn(x, heap + off[1], packed, b, res, out, rows, n, m, (float)scale);
   return nullptr;
 }
 
@@ -514,32 +551,21 @@ napi_value Attend(napi_env env, napi_callback_info info) {
   for (int64_t b = 0; b < B; b++)
     if (len > cap[b] || !inHeap(kT[b], d * cap[b], length) || !inHeap(v[b], cap[b] * d, length))
       return fail(env, "attend", "a row's keys or values reach outside the heap or hold fewer than len positions"), nullptr;
-  int64_t dh = d / H;
-  // Rows and heads are independent: with enough work (cross-attention to 1500 positions) each row's
-  // heads are split in two halves, and the helper takes some of those chunks.
-  int threads = B * T * len * d >= kSplitAttend ? omp_get_max_threads() : 1;
-  int64_t groups = threads > 1 && H > 1 ? 2 : 1;
-  auto chunk = [&](int64_t i) {
-    thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
-    int64_t b = i / groups, g = i % groups;
-    int64_t h0 = H * g / groups, h1 = H * (g + 1) / groups;
-    if ((int64_t)scores.size() < (h1 - h0) * len) scores.resize((h1 - h0) * len);
-    attendHeads(heap + q + b * T * d, heap + kT[b], heap + v[b], heap + out + b * T * d, scores.data(), T, d, dh, h0, h1, cap[b], len, causal);
-  };
-  if (threads <= 1) {
-    for (int64_t i = 0; i < B * groups; i++) chunk(i);
-  } else {
-    helpers.share(B * groups, threads - 1, chunk);
-  }
+  std::vector<const float*> kp(B), vp(B);
+  for (int64_t b = 0; b < B; b++) kp[b] = heap + kT[b], vp[b] = heap + v[b];
+  attendOn(heap + q, kp.data(), vp.data(), cap.data(), heap + out, B, T, d, H, len, causal);
   return nullptr;
 }
 
-// The functions above, added to the module's exports by dnnl.cc's Init.
+napi_value DecoderStep(napi_env env, napi_callback_info info);  // step.cc
+
+// The functions above and step.cc's, added to the module's exports by dnnl.cc's Init.
 napi_value InitDecode(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"packWeight", nullptr, PackWeight, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"linearRows", nullptr, LinearRows, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attend", nullptr, Attend, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"decoderStep", nullptr, DecoderStep, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -11,6 +11,7 @@
 #include <dnnl.hpp>
 #include <omp.h>
 #include "cephes.h"
+#include "kernels.h"
 #include "napi.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -350,7 +351,7 @@ static inline float erf4(float z) {
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void geluRange(const float* x, float* value, float* deriv, int64_t n) {
+void geluRange(const float* x, float* value, float* deriv, int64_t n) {
   if (deriv) {
     for (int64_t i = 0; i < n; i++) {
       float xv = x[i];
@@ -447,11 +448,9 @@ static napi_value Softmax(napi_env env, napi_callback_info info) {
 // Each row's sums run in order, one value at a time, as the wasm kernel's (and tfjs-wasm's Mean)
 // do; every other step is the same float operation. A row's sum is a chain of dependent adds, so
 // LN_ROWS rows are summed side by side (independent chains, the same order within each), and
-// groups of rows go to OpenMP threads.
-static const int64_t LN_ROWS = 8;
-
+// groups of rows go to OpenMP threads. (LN_ROWS: kernels.h)
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void layerNormRows(const float* x, const float* w, const float* b, float eps, float* out, float* nOut, float* rOut,
+void layerNormRows(const float* x, const float* w, const float* b, float eps, float* out, float* nOut, float* rOut,
                           int64_t rows, int64_t d) {
   float sum[LN_ROWS] = {0}, mean[LN_ROWS], r[LN_ROWS];
   const float df = (float)d;

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/native" || exit 0
 say() { echo "[native] $*"; }
 out=build/Release/whisper_dnnl.node
-if [ "${1:-}" != "--force" ] && [ -f "$out" ] && [ "$out" -nt dnnl.cc ] && [ "$out" -nt decode.cc ] && [ "$out" -nt cephes.h ] && [ "$out" -nt napi.h ] && [ "$out" -nt binding.gyp ]; then exit 0; fi
+if [ "${1:-}" != "--force" ] && [ -f "$out" ] && [ "$out" -nt dnnl.cc ] && [ "$out" -nt decode.cc ] && [ "$out" -nt step.cc ] && [ "$out" -nt kernels.h ] && [ "$out" -nt cephes.h ] && [ "$out" -nt napi.h ] && [ "$out" -nt binding.gyp ]; then exit 0; fi
 for tool in g++ make python3; do
   command -v "$tool" >/dev/null 2>&1 || { say "not built: $tool missing (the wasm path runs; see README, Backends)"; exit 0; }
 done

@@ -22,9 +22,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes } from './ops';
+import {
+  BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes, StepCache, StepDecoder, StepLinear,
+} from './ops';
 import { fused, setDirectTransposedProducts } from './wasm/kernels';
-import { fewRows, FEW_QUERIES } from './wasm/ops';
+import { fewRows, FEW_QUERIES, FEW_ROWS, reserveKeyValue } from './wasm/ops';
 
 /** The addon's functions (native/dnnl.cc). */
 export interface NativeAddon {
@@ -71,6 +73,8 @@ export interface NativeAddon {
    */
   attend?(heap: Float32Array, q: number, kT: number[], v: number[], cap: number[], out: number, B: number, T: number, d: number,
     heads: number, len: number, causal: number): void;
+  /** step.cc: a whole generation step (the plan's layout is step.cc's), into plan[OUT] and the self-attention caches. */
+  decoderStep?(heap: Float32Array, plan: Int32Array, packed: (PackedWeight | null)[], scaling: number, eps: number): void;
 }
 
 /** A weight the addon keeps as float16 (opaque). */
@@ -215,6 +219,13 @@ function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf
 /** Float16 copies of weights by their data (null: not exact in float16, read in place). */
 const packedWeights = new WeakMap<object, PackedWeight | null>();
 
+/** The float16 copy of the weight [m, n] at heap[offset..] (made once per data), or null. */
+function packedWeight(addon: NativeAddon, h: Float32Array, dataId: object, offset: number, m: number, n: number): PackedWeight | null {
+  let packed = packedWeights.get(dataId);
+  if (packed === undefined) packedWeights.set(dataId, (packed = addon.packWeight!(h, offset, m, n)));
+  return packed;
+}
+
 /**
  * WhisperLinear (wasm/kernels.ts; a generation step's Linears) in the addon: the wasm kernel's
  * sums with AVX-512, the weight read as float16 where that is exact, the vocabulary projection
@@ -229,9 +240,8 @@ function linearRows(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): Ret
   const out = backend.makeOutput([...x!.shape.slice(0, -1), m], 'float32');
   const h = heap(backend);
   const at = (t: tf.TensorInfo | undefined) => (t ? backend.dataIdMap.get(t.dataId).memoryOffset / 4 : -1);
-  let packed = packedWeights.get(w!.dataId);
-  if (packed === undefined) packedWeights.set(w!.dataId, (packed = addon.packWeight!(h, at(w), m, n)));
-  addon.linearRows!(h, at(x), at(w), packed, at(b), at(res), at(out), rows, n, m, (args.attrs as unknown as { scale: number }).scale);
+  addon.linearRows!(h, at(x), at(w), packedWeight(addon, h, w!.dataId, at(w), m, n), at(b), at(res), at(out), rows, n, m,
+    (args.attrs as unknown as { scale: number }).scale);
   return out;
 }
 
@@ -457,6 +467,88 @@ function manyQueries(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.T
   return tf.engine().runKernel(ATTEND, inputs, { heads: numHeads, length } as unknown as tf.NamedAttrMap) as tf.Tensor3D;
 }
 
+/** Whether a generation step runs as one addon call where it can (setWholeDecoderStep). */
+let wholeStep = true;
+
+/** Turns the one-call generation step off and on (tests and benches compare it with the step's own kernels). */
+export function setWholeDecoderStep(on: boolean): void {
+  wholeStep = on;
+}
+
+/** Whether a Linear is one the whole step takes: a frozen float32 weight and bias, no adapters. */
+const plainLinear = (w: StepLinear) => w.adapters.length === 0 && !w.quantized && !isTrainable(w.weight) && w.weight.dtype === 'float32'
+  && (!w.bias || (!isTrainable(w.bias) && w.bias.dtype === 'float32'));
+
+/**
+ * A generation step of a plain decoder (no adapters, frozen float32 weights, at most FEW_ROWS
+ * new positions over the batch) as one addon call (native/step.cc): the kernels the model's step
+ * runs one by one (linearRows, attend, LayerNorm, GELU), in the same order, so the same bits.
+ * The self-attention caches grow as concatKeyValue grows them and the addon writes this step's
+ * keys and values into them. undefined for a step it does not take: the model runs it kernel by kernel.
+ */
+function wholeDecoderStep(addon: NativeAddon, decoder: StepDecoder, ids: tf.Tensor2D, cache: StepCache):
+  { hidden: tf.Tensor3D; self: KeyValue[] } | undefined {
+  if (!enabled || !wholeStep || recording() || ids.dtype !== 'int32') return undefined;
+  const [batch, t] = ids.shape;
+  const { layers, embedTokens, embedPositions, layerNorm } = decoder;
+  const [vocab, d] = embedTokens.shape as [number, number];
+  const maxPos = embedPositions.shape[0];
+  const attn = layers[0]?.selfAttn;
+  const ffn = layers[0]?.fc1.weight.shape[0];
+  const eps = layerNorm.eps;
+  const floats = (...ts: tf.Tensor[]) => ts.every((x) => x.dtype === 'float32' && !isTrainable(x));
+  const shaped = (w: StepLinear, m: number, n: number) => w.weight.shape[0] === m && w.weight.shape[1] === n && (!w.bias || w.bias.size === m);
+  const rows = (kv: KeyValue | undefined) => !kv || (kv.layout === 'rows' && kv.k.length === batch && kv.k.every((k, b) =>
+    k.shape[0] === d && floats(k, kv.v[b])));
+  if (!attn || batch * t > FEW_ROWS || t > FEW_QUERIES || cache.offset + t > maxPos || d % 4 || !floats(embedTokens, embedPositions)
+    || cache.cross.length !== layers.length || cache.self.length > layers.length) return undefined;
+  for (const [i, layer] of layers.entries()) {
+    const cross = layer.encoderAttn;
+    const norms = [layer.selfAttnLayerNorm, layer.encoderAttnLayerNorm, layer.finalLayerNorm];
+    if (!cross || norms.some((n) => !n || n.eps !== eps || !floats(n.weight, n.bias))
+      || [layer.selfAttn, cross].some((a) => a.numHeads !== attn.numHeads || a.scaling !== attn.scaling)
+      || [...linears(layer), ...linears(layer, true), layer.fc1, layer.fc2].some((w) => !plainLinear(w))
+      || [...linears(layer), ...linears(layer, true)].some((w) => !shaped(w, d, d)) || !shaped(layer.fc1, ffn, d) || !shaped(layer.fc2, d, ffn)
+      || !rows(cache.self[i]) || !cache.cross[i] || !rows(cache.cross[i])) return undefined;
+  }
+  const self = layers.map((_, i) => reserveKeyValue(cache.self[i], batch, d, t));
+  const backend = tf.backend() as unknown as WasmBackend;
+  const hidden = tf.engine().makeTensorFromTensorInfo(backend.makeOutput([batch, t, d], 'float32')) as tf.Tensor3D;
+  const h = heap(backend); // after the allocations, which may grow the heap
+  const at = (x: tf.Tensor | undefined) => (x ? floatOffset(backend, x) : -1);
+  const plan = [batch, t, d, attn.numHeads, layers.length, ffn, cache.offset, at(ids), at(embedTokens), vocab, at(embedPositions), maxPos,
+    at(hidden), at(layerNorm.weight), at(layerNorm.bias)];
+  const packed: (PackedWeight | null)[] = [];
+  for (const layer of layers) {
+    const [q, k, v, o] = linears(layer);
+    const [cq, , , co] = linears(layer, true);
+    const weights = (w: StepLinear) => {
+      packed.push(packedWeight(addon, h, w.weight.dataId, at(w.weight), w.weight.shape[0], w.weight.shape[1]));
+      return [at(w.weight), at(w.bias)];
+    };
+    const norm = (n?: { weight: tf.Tensor; bias: tf.Tensor }) => [at(n!.weight), at(n!.bias)];
+    // step.cc's Layer order; packed in its Linear order (q, k, v, out, cross q, cross out, fc1, fc2).
+    plan.push(...norm(layer.selfAttnLayerNorm), ...weights(q), weights(k)[0], ...weights(v), ...weights(o),
+      ...norm(layer.encoderAttnLayerNorm), ...weights(cq), ...weights(co), ...norm(layer.finalLayerNorm),
+      ...weights(layer.fc1), ...weights(layer.fc2));
+  }
+  cache.cross.forEach((cross, i) => {
+    plan.push(cross.length ?? (cross.k[0].shape[1] as number));
+    for (let b = 0; b < batch; b++) {
+      plan.push(at(self[i].k[b]), at(self[i].v[b]), self[i].k[b].shape[1] as number,
+        at(cross.k[b]), at(cross.v[b]), cross.k[b].shape[1] as number);
+    }
+  });
+  addon.decoderStep!(h, Int32Array.from(plan), packed, attn.scaling, eps);
+  return { hidden, self: self.map((kv) => ({ ...kv, length: kv.length! + t })) };
+}
+
+/** A layer's self-attention Linears (or its cross-attention's): q, k, v, out. */
+const linears = (layer: StepDecoder['layers'][number], cross = false): StepLinear[] => {
+  const a = cross ? layer.encoderAttn! : layer.selfAttn;
+  return [a.qProj, a.kProj, a.vProj, a.outProj];
+};
+
 let active: string | undefined;
 let started: NativeAddon | undefined;
 
@@ -578,6 +670,7 @@ export function startNative(threads: number): string {
     layerNormForward: (x, w, b, eps) => (enabled && [x, w, b].every((t) => t.dtype === 'float32') && x.size >= MIN_NATIVE_LAYER_NORM
       ? tf.engine().runKernel(LAYER_NORM, { x, w, b }, { eps }) as unknown as tf.Tensor[] : wasmOps.layerNormForward(x, w, b, eps)),
     attention: (q, kv, numHeads, mask) => manyQueries(q, kv, numHeads, mask) ?? headsAttention(wasmOps, q, kv, numHeads, mask),
+    decoderStep: (decoder, ids, cache) => (decode && addon.decoderStep ? wholeDecoderStep(addon, decoder, ids, cache) : undefined),
     // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].
     softmaxBackward: (p, dp, r) => {
       if (p.rank === 2) return wasmOps.softmaxBackward(p, dp, r);

@@ -60,6 +60,46 @@ export type KeyValue = {
   length?: number;
 };
 
+/** A Linear as a whole generation step reads it (model/layers.ts Linear fits). */
+export interface StepLinear extends FrozenWeight {
+  bias?: tf.Tensor;
+  adapters: unknown[];
+}
+export interface StepNorm {
+  weight: tf.Tensor;
+  bias: tf.Tensor;
+  eps: number;
+}
+export interface StepAttention {
+  numHeads: number;
+  scaling: number;
+  qProj: StepLinear;
+  kProj: StepLinear;
+  vProj: StepLinear;
+  outProj: StepLinear;
+}
+/** A decoder as a whole generation step reads it (model/decoder.ts WhisperDecoder fits). */
+export interface StepDecoder {
+  embedTokens: tf.Tensor;
+  embedPositions: tf.Tensor;
+  layers: {
+    selfAttn: StepAttention;
+    selfAttnLayerNorm: StepNorm;
+    encoderAttn?: StepAttention;
+    encoderAttnLayerNorm?: StepNorm;
+    fc1: StepLinear;
+    fc2: StepLinear;
+    finalLayerNorm: StepNorm;
+  }[];
+  layerNorm: StepNorm;
+}
+/** The caches a generation step reads and extends (model/decoder.ts DecoderCache fits). */
+export interface StepCache {
+  self: (KeyValue | undefined)[];
+  cross: KeyValue[];
+  offset: number;
+}
+
 /** What a backend may do its own way; `registerOps` fills in the rest from the plain formulas. */
 export interface BackendOps {
   /** Bytes the backend's memory can hold at most, when that is a limit to plan for (wasm: 4 GB). */
@@ -95,6 +135,13 @@ export interface BackendOps {
   sliceKeyValue(kv: KeyValue, length: number): KeyValue;
   /** softmax(q k^T + mask) v per head: q [B, T, d] (already scaled), mask [T, S] -> [B, T, d]. */
   attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D;
+  /**
+   * A whole generation step at once where the backend can (native: one addon call instead of
+   * about 70 kernels): the final hidden states [B, T, d] of ids [B, T] on top of `cache`, and the
+   * self-attention keys/values extended by them; undefined: the model runs it layer by layer.
+   * The same values either way.
+   */
+  decoderStep?(decoder: StepDecoder, ids: tf.Tensor2D, cache: StepCache): { hidden: tf.Tensor3D; self: KeyValue[] } | undefined;
 }
 
 export const isTrainable = (t: tf.Tensor) => t instanceof tf.Variable && t.trainable;
@@ -222,6 +269,7 @@ export const concatKeyValue = (a: KeyValue, b: KeyValue) => ops().concatKeyValue
 export const gatherKeyValue = (kv: KeyValue, rows: number[]) => ops().gatherKeyValue(kv, rows);
 export const sliceKeyValue = (kv: KeyValue, length: number) => ops().sliceKeyValue(kv, length);
 export const attention = (q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D) => ops().attention(q, kv, numHeads, mask);
+export const decoderStep = (decoder: StepDecoder, ids: tf.Tensor2D, cache: StepCache) => ops().decoderStep?.(decoder, ids, cache);
 
 /**
  * LayerNorm over the last axis. With a frozen weight and bias (LoRA training), the gradient

@@ -7,7 +7,7 @@
  * keys/values computed once per clip (generation).
  */
 import * as tf from '@tensorflow/tfjs';
-import { concatKeyValue, gatherKeyValue, sliceKeyValue } from '../backend';
+import { concatKeyValue, decoderStep, gatherKeyValue, sliceKeyValue } from '../backend';
 import { KeyValue } from './attention';
 import { ResidualAttentionBlock } from './block';
 import { LayerNorm, Linear, WeightSlot } from './layers';
@@ -95,8 +95,18 @@ export class WhisperDecoder {
    */
   step(inputIds: tf.Tensor2D, cache: DecoderCache): tf.Tensor3D {
     const t = inputIds.shape[1];
-    const next: KeyValue[] = [];
-    const out = tf.tidy(() => {
+    // A backend may run the whole step at once (the same values); else it runs layer by layer.
+    const { hidden, self } = decoderStep(this, inputIds, cache) ?? this.layerByLayer(inputIds, cache);
+    cache.self.forEach((kv, i) => disposeUnshared(kv, self[i])); // a backend may grow the cache in place
+    cache.self = self;
+    cache.offset += t;
+    return hidden;
+  }
+
+  private layerByLayer(inputIds: tf.Tensor2D, cache: DecoderCache): { hidden: tf.Tensor3D; self: KeyValue[] } {
+    const t = inputIds.shape[1];
+    const self: KeyValue[] = [];
+    const hidden = tf.tidy(() => {
       let h = this.embed(inputIds, cache.offset);
       const mask = t > 1 ? WhisperDecoder.causalMask(t, cache.offset) : undefined;
       this.layers.forEach((block, i) => {
@@ -106,7 +116,7 @@ export class WhisperDecoder {
           const prev = cache.self[i];
           const kv = prev ? concatKeyValue(prev, fresh) : fresh;
           [...kv.k, ...kv.v].forEach((t) => tf.keep(t));
-          next.push(kv);
+          self.push(kv);
           return kv;
         };
         h = block.attend(h, { kv: withCache, mask });
@@ -115,10 +125,7 @@ export class WhisperDecoder {
       });
       return this.layerNorm.apply(h) as tf.Tensor3D;
     });
-    cache.self.forEach((kv, i) => disposeUnshared(kv, next[i])); // a backend may grow the cache in place
-    cache.self = next;
-    cache.offset += t;
-    return out;
+    return { hidden, self };
   }
 
   linears(): Linear[] {

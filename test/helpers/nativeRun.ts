@@ -19,9 +19,10 @@ import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
 import * as fs from 'fs';
 import * as path from 'path';
-import { setNativeProducts, startNative } from '../../src/backend/native';
-import { affine, attention, concatKeyValue, DerivedTensors, FrozenWeight, gelu, keyValue, layerNorm, prepareLinear } from '../../src/backend/ops';
+import { setNativeProducts, setWholeDecoderStep, startNative } from '../../src/backend/native';
+import { affine, attention, concatKeyValue, DerivedTensors, FrozenWeight, gelu, keyValue, KeyValue, layerNorm, prepareLinear } from '../../src/backend/ops';
 import { WhisperFeatureExtractor } from '../../src/features/logmel';
+import { DecoderCache } from '../../src/model/decoder';
 import { WhisperForConditionalGeneration } from '../../src/model/whisper';
 import { WhisperTokenizer } from '../../src/tokenizer/whisper';
 import { getPeftModel, LoraConfig } from '../../src/lora';
@@ -171,6 +172,25 @@ function compute(): Record<string, Float32Array[]> {
   return out;
 }
 
+/**
+ * whisper-tiny's decoder steps on 2 rows (each its own audio): a prompt of 4 tokens, 5 single
+ * tokens, then 3 at once (a draft checked), the final hidden states of each. On the native path
+ * a whole step runs as one addon call ("step whole decoder") or kernel by kernel: wasm's bits either way.
+ * `cross`: the audio's keys and values, made once (their products of 1500 rows differ by path).
+ */
+function decoderSteps(model: WhisperForConditionalGeneration, cross: KeyValue[], name: string): Record<string, Float32Array[]> {
+  const cache: DecoderCache = { self: [], cross, offset: 0 };
+  const hidden: Float32Array[] = [];
+  for (const ids of [[50258, 50259, 50359, 50363], [440], [1029], [307], [257], [1500], [11, 291, 13]]) {
+    const input = tf.tensor2d([ids, ids.map((id) => id + 1)], undefined, 'int32');
+    const h = model.decoder.step(input, cache);
+    hidden.push(h.dataSync() as Float32Array);
+    tf.dispose([input, h]);
+  }
+  cache.self.forEach((kv) => tf.dispose([...kv!.k, ...kv!.v]));
+  return { [name]: hidden };
+}
+
 /** The largest |a - b| over max |a|, per result. */
 function differences(ref: Record<string, Float32Array[]>, got: Record<string, Float32Array[]>): Record<string, number> {
   const diffs: Record<string, number> = {};
@@ -224,11 +244,18 @@ async function main() {
   const mode = process.argv[2];
   const report = await initBackend();
   if (mode === 'products') {
+    const model = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
+    const audio = random([2, 1500, 384], seedrandom('steps')) as tf.Tensor3D;
+    const cross = model.decoder.crossKeyValues(audio);
     const before = tf.memory().numTensors;
-    const wasm = compute();
+    const steps = ['step whole decoder', 'step decoder kernel by kernel'];
+    const wasm = { ...compute(), ...decoderSteps(model, cross, steps[0]), ...decoderSteps(model, cross, steps[1]) };
     const afterWasm = tf.memory().numTensors - before;
     const native = startNative(report.threads ?? 1);
-    const got = compute();
+    const got = { ...compute(), ...decoderSteps(model, cross, steps[0]) };
+    setWholeDecoderStep(false);
+    Object.assign(got, decoderSteps(model, cross, steps[1]));
+    setWholeDecoderStep(true);
     console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm }));
   } else if (mode === 'describe') {
     console.log(JSON.stringify({ describe: describeBackend(report) }));

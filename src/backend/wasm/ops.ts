@@ -216,38 +216,53 @@ function attention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Ten
 
 /**
  * a's positions followed by b's. Outside training the keys/values are a cache with room to grow:
- * b is written in place after a's positions (doubling the room when it is full, and copying a row
- * that beam search left shared between rows), so a step copies its own new keys only, not the
- * whole cache. Callers keep the tensors a and the result share (decoder.ts disposeUnshared).
+ * b is written in place after a's positions (reserveKeyValue), so a step copies its own new keys
+ * only, not the whole cache. Callers keep the tensors a and the result share (decoder.ts disposeUnshared).
  */
 function concatKeyValue(a: KeyValue, b: KeyValue): KeyValue {
   if (recording()) {
     return rowsLayout(a.k.map((k, i) => tf.concat([a.length === undefined ? k : tf.slice(k, [0, 0], [-1, a.length]), b.k[i]], 1)),
       a.v.map((v, i) => tf.concat([a.length === undefined ? v : tf.slice(v, [0, 0], [a.length, -1]), b.v[i]], 0)));
   }
-  const length = lengthOf(a);
   const [d, t] = b.k[0].shape as [number, number];
+  const room = reserveKeyValue(a, b.k.length, d, t);
+  const length = room.length!;
+  room.k.forEach((kr, i) => {
+    copyInto(kr, kr.shape[1] as number, length, b.k[i], t, 0, d, t);
+    copyInto(room.v[i], d, length * d, b.v[i], t * d, 0, 1, t * d);
+  });
+  return { ...room, length: length + t };
+}
+
+/**
+ * A cache of `batch` rows of width d with room for t positions after its `length` (positions 0
+ * when a is undefined): a's tensors where they have room, else copies with twice the room (also
+ * for a row that beam search left shared between rows, so that writing one row leaves the others).
+ */
+export function reserveKeyValue(a: KeyValue | undefined, batch: number, d: number, t: number): KeyValue {
+  const length = a ? lengthOf(a) : 0;
   const claimed = new Set<tf.Tensor>();
   const k: tf.Tensor[] = [];
   const v: tf.Tensor[] = [];
-  a.k.forEach((kOld, i) => {
-    let kr = kOld;
-    let vr = a.v[i];
-    const cap = kr.shape[1] as number;
-    if (length + t > cap || claimed.has(kr) || a.length === undefined) {
+  for (let i = 0; i < batch; i++) {
+    let kr = a?.k[i];
+    let vr = a?.v[i];
+    const cap = kr ? kr.shape[1] as number : 0;
+    if (!kr || !vr || length + t > cap || claimed.has(kr) || a!.length === undefined) {
       const room = Math.max(length + t, 2 * cap, 16);
+      const [kOld, vOld] = [kr, vr];
       kr = tf.zeros([d, room]);
       vr = tf.zeros([room, d]);
-      copyInto(kr, room, 0, kOld, cap, 0, d, length);
-      copyInto(vr, d, 0, a.v[i], d, 0, 1, length * d);
+      if (kOld && vOld) {
+        copyInto(kr, room, 0, kOld, cap, 0, d, length);
+        copyInto(vr, d, 0, vOld, d, 0, 1, length * d);
+      }
     }
     claimed.add(kr);
-    copyInto(kr, kr.shape[1] as number, length, b.k[i], t, 0, d, t);
-    copyInto(vr, d, length * d, b.v[i], t * d, 0, 1, t * d);
     k.push(kr);
     v.push(vr);
-  });
-  return { layout: 'rows', k, v, length: length + t };
+  }
+  return { layout: 'rows', k, v, length };
 }
 
 /**
@@ -256,7 +271,7 @@ function concatKeyValue(a: KeyValue, b: KeyValue): KeyValue {
  * for one row, measured here: 31-47 us of CPU in linearRows, 84 us in XNNPACK with 1 thread, 585 us
  * with 2 on a busy machine).
  */
-const FEW_ROWS = 16;
+export const FEW_ROWS = 16;
 
 function affine(x: tf.Tensor, w: FrozenWeight, bias: tf.Tensor | undefined, scale: number,
   residual: tf.Tensor | undefined, training: boolean): tf.Tensor | undefined {
