@@ -17,7 +17,8 @@
  * operands of many rows at no cost) all live here. A generation step's few-row Linears (the
  * vocabulary projection too) and attention run in the addon as well (native/decode.cc: the wasm
  * kernels' sums in the same order with AVX-512, so the same bits; float16 copies of weights whose
- * values are all float16, as in the checkpoints: exact, half the bytes).
+ * values are all float16, as in the checkpoints: exact, half the bytes), and a plain decoder's whole
+ * step runs as one addon call (native/step.cc: those kernels in the model's order, same bits).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -539,7 +540,13 @@ function wholeDecoderStep(addon: NativeAddon, decoder: StepDecoder, ids: tf.Tens
         at(cross.k[b]), at(cross.v[b]), cross.k[b].shape[1] as number);
     }
   });
-  addon.decoderStep!(h, Int32Array.from(plan), packed, attn.scaling, eps);
+  try {
+    addon.decoderStep!(h, Int32Array.from(plan), packed, attn.scaling, eps);
+  } catch (e) {
+    const kept = new Set(cache.self.flatMap((kv) => (kv ? [...kv.k, ...kv.v] : [])));
+    tf.dispose([hidden, ...self.flatMap((kv) => [...kv.k, ...kv.v]).filter((x) => !kept.has(x))]);
+    throw e;
+  }
   return { hidden, self: self.map((kv) => ({ ...kv, length: kv.length! + t })) };
 }
 

@@ -19,7 +19,7 @@ import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
 import * as fs from 'fs';
 import * as path from 'path';
-import { setNativeProducts, setWholeDecoderStep, startNative } from '../../src/backend/native';
+import { loadNativeAddon, setNativeProducts, setWholeDecoderStep, startNative } from '../../src/backend/native';
 import { affine, attention, concatKeyValue, DerivedTensors, FrozenWeight, gelu, keyValue, KeyValue, layerNorm, prepareLinear } from '../../src/backend/ops';
 import { WhisperFeatureExtractor } from '../../src/features/logmel';
 import { DecoderCache } from '../../src/model/decoder';
@@ -256,7 +256,11 @@ async function main() {
     setWholeDecoderStep(false);
     Object.assign(got, decoderSteps(model, cross, steps[1]));
     setWholeDecoderStep(true);
-    console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm }));
+    // The one-call step refuses a plan that does not add up or reaches outside the heap, before it touches memory.
+    const heap = new Float32Array(1024);
+    const refused = [new Int32Array(3), Int32Array.from([1, 1, 384, 6, 1, 1536, 0, 5000, 0, 51865, 0, 448, 0, 0, 0, ...new Array(21 + 7).fill(0)])]
+      .map((plan) => { try { loadNativeAddon().addon!.decoderStep!(heap, plan, [], 0.125, 1e-5); return 'accepted'; } catch (e) { return (e as Error).message; } });
+    console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm, refused }));
   } else if (mode === 'describe') {
     console.log(JSON.stringify({ describe: describeBackend(report) }));
   } else if (mode === 'transcribe') {
