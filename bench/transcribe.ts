@@ -9,7 +9,8 @@
  * - end-to-end s/clip on samples/jfk.flac + the first 20 librispeech-mini test clips (audio decoded
  *   beforehand, language given as in the reference): ours in exact mode (output checked against
  *   transcripts.jsonl), ours in the opt-in fast mode (trimPadding; its WER: TRIM=1
- *   bench/wer-librispeech.ts) and whisper.cpp (npm @napi-rs/whisper, greedy, its default full
+ *   bench/wer-librispeech.ts), fast mode with bf16 products (the CLI's `--fast --bf16`, where the
+ *   CPU has bf16) and whisper.cpp (npm @napi-rs/whisper, greedy, its default full
  *   30 s window, the same number of threads; ggml file converted from the same checkpoint by
  *   src/export/ggml.ts), clip by clip in rotating order so a drifting machine favours none;
  *   the ratios to whisper.cpp are the numbers to compare across machines; and ours on the same
@@ -22,7 +23,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadAudio } from '../src/audio/decode';
-import { describeBackend, initBackend, tf } from '../src/backend';
+import { describeBackend, initBackend, setMatmulPrecision, tf } from '../src/backend';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { loadWhisper, WhisperPipeline } from '../src/model/pipeline';
 import { transcribe } from '../src/model/transcribe';
@@ -68,7 +69,7 @@ function whisperCppOf(pipe: WhisperPipeline, threads: number): (audio: Float32Ar
   return whisperCpp(file, { language: 'en', threads });
 }
 
-const ENGINES = ['exact', 'fast', 'exact, batch', 'fast, batch', 'whisper.cpp'] as const;
+const ENGINES = ['exact', 'fast', 'fast, bf16', 'exact, batch', 'fast, batch', 'whisper.cpp'] as const;
 type Engine = (typeof ENGINES)[number];
 async function main() {
   const text = { type: 'string' } as const;
@@ -128,14 +129,29 @@ async function main() {
   const cpp = whisperCppOf(pipe, positiveIntFlag('cpp-threads', flags['cpp-threads']) ?? wantedWasmThreads());
   const batchSize = positiveIntFlag('batch', flags.batch) ?? clips.length;
   const opts = (e: Engine) => ({ language: 'en', trimPadding: e.startsWith('fast'), maxNewTokens: REFERENCE_MAX_NEW_TOKENS });
+  const bf16 = (() => {
+    try {
+      setMatmulPrecision('bfloat16');
+      setMatmulPrecision('float32');
+      return true;
+    } catch (e) {
+      console.log(`fast, bf16: not timed (${(e as Error).message})`);
+      return false;
+    }
+  })();
   const run = async (e: Engine, i: number) => {
     if (e === 'whisper.cpp') return { text: cpp(audios[i]) };
-    const [r] = await transcribe(pipe, audios[i], opts(e));
-    return { text: r.text, tokens: r.tokens };
+    if (e === 'fast, bf16') setMatmulPrecision('bfloat16');
+    try {
+      const [r] = await transcribe(pipe, audios[i], opts(e));
+      return { text: r.text, tokens: r.tokens };
+    } finally {
+      setMatmulPrecision('float32');
+    }
   };
   await transcribe(pipe, audios, { ...opts('exact'), batchSize }); // warm-up: a batch's first run sets up its tensors
   const rounds = positiveIntFlag('rounds', flags.rounds) ?? 2;
-  const clipEngines: Engine[] = ['exact', 'fast', 'whisper.cpp'];
+  const clipEngines: Engine[] = ['exact', 'fast', ...(bf16 ? ['fast, bf16' as const] : []), 'whisper.cpp'];
   for (let round = 1; round <= rounds; round++) {
     const wall = {} as Record<Engine, number>;
     const cpu = {} as Record<Engine, number>;
@@ -170,9 +186,9 @@ async function main() {
     const per = (e: Engine) => `${(wall[e] / clips.length).toFixed(3)} s/clip (cpu ${(cpu[e] / clips.length).toFixed(3)})`;
     const ratio = (e: Engine) => `${e} x${(wall['whisper.cpp'] / wall[e]).toFixed(2)}`;
     console.log(`round ${round}, jfk + ${clips.length - 1} librispeech: exact ${per('exact')}, identical to reference ` +
-      `${same.exact}/${clips.length} | fast ${per('fast')} | batches of ${batchSize}: exact ${per('exact, batch')}, identical ` +
+      `${same.exact}/${clips.length} | fast ${per('fast')}${bf16 ? ` | fast, bf16 ${per('fast, bf16')}` : ''} | batches of ${batchSize}: exact ${per('exact, batch')}, identical ` +
       `${same['exact, batch']}/${clips.length}, fast ${per('fast, batch')} | whisper.cpp ${per('whisper.cpp')}, same text as exact ` +
-      `${sameText}/${clips.length} | ratio to whisper.cpp: ${ENGINES.filter((e) => e !== 'whisper.cpp').map(ratio).join(', ')} ` +
+      `${sameText}/${clips.length} | ratio to whisper.cpp: ${ENGINES.filter((e) => e !== 'whisper.cpp' && (bf16 || e !== 'fast, bf16')).map(ratio).join(', ')} ` +
       '(above 1 = faster than whisper.cpp)');
   }
 
