@@ -396,7 +396,76 @@ void attendHeads(const float* q, const float* kT, const float* v, float* out, fl
   }
 }
 
+// ---- expSum: the decoding loop's log-sum-exp over the vocabulary (src/model/search.ts) ----
+
+// Lanes of e^x for x <= 0 as search.ts's expNonPositive computes them: steps[j] (= e^(-j/16), the
+// caller's table) times a degree-8 Taylor polynomial on the rest, 0 where j is past the table.
+// The same float64 operations (a division by 40320 included), so the same values.
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) inline __m512d expSteps8(__m512d x, const double* steps, int64_t count) {
+  __m512d j = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_set1_pd(-16.0), x), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __mmask8 in = _mm512_cmp_pd_mask(j, _mm512_set1_pd((double)count), _CMP_LT_OQ);
+  __m512d r = _mm512_add_pd(x, _mm512_div_pd(j, _mm512_set1_pd(16.0)));
+  __m256i idx = _mm512_cvttpd_epi32(_mm512_maskz_mov_pd(in, j));
+  __m512d step = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), in, idx, steps, 8);
+  __m512d p = _mm512_add_pd(_mm512_set1_pd(1.0 / 5040), _mm512_div_pd(r, _mm512_set1_pd(40320.0)));
+  const double c[] = {1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1.0, 1.0};
+  for (double k : c) p = _mm512_add_pd(_mm512_set1_pd(k), _mm512_mul_pd(r, p));
+  return _mm512_maskz_mov_pd(in, _mm512_mul_pd(step, p));
+}
+
+// The sum over the first n rounded down to 8 values, 8 exponentials at a time, added in order.
+__attribute__((target("avx512f"))) double expSumWide(const float* v, int64_t n8, double max, const double* steps, int64_t count) {
+  double sum = 0;
+  for (int64_t i = 0; i < n8; i += 8) {
+    double e[8];
+    _mm512_storeu_pd(e, expSteps8(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(v + i)), _mm512_set1_pd(max)), steps, count));
+    for (int k = 0; k < 8; k++) sum += e[k];
+  }
+  return sum;
+}
+#endif
+
+inline double expStep(double x, const double* steps, int64_t count) {
+  double j = floor(-16 * x);
+  if (!(j < (double)count)) return 0;
+  double r = x + j / 16;
+  return steps[(int64_t)j] * (1 + r * (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r / 40320))))))));
+}
+
 }  // namespace
+
+// expSum(values, max, steps): the sum, in order, of e^(values[i] - max) over a Float32Array, e^ as
+// expStep above (steps: search.ts's table). The same float64 operations as search.ts's loop.
+napi_value ExpSum(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  void* data[2] = {nullptr, nullptr};
+  size_t count[2] = {0, 0};
+  const napi_typedarray_type want[2] = {napi_float32_array, napi_float64_array};
+  for (int a = 0; a < 2; a++) {
+    bool is = false;
+    napi_typedarray_type type;
+    if (argc != 3 || napi_is_typedarray(env, argv[a * 2], &is) != napi_ok || !is ||
+        napi_get_typedarray_info(env, argv[a * 2], &type, &count[a], &data[a], nullptr, nullptr) != napi_ok || type != want[a])
+      return fail(env, "expSum", "a Float32Array, a number and a Float64Array expected"), nullptr;
+  }
+  double max;
+  CHECK(napi_get_value_double(env, argv[1], &max));
+  const float* v = static_cast<const float*>(data[0]);
+  const double* steps = static_cast<const double*>(data[1]);
+  const int64_t n = count[0], table = count[1];
+  double sum = 0;
+  int64_t i = 0;
+#if defined(__x86_64__)
+  if (kAvx512) sum = expSumWide(v, i = n & ~(int64_t)7, max, steps, table);
+#endif
+  for (; i < n; i++) sum += expStep((double)v[i] - max, steps, table);
+  napi_value out;
+  CHECK(napi_create_double(env, sum, &out));
+  return out;
+}
 
 void linearRowsOn(const float* x, const float* w, const Packed* packed, const float* b, const float* res, float* out,
                   int64_t rows, int64_t n, int64_t m, float scale) {
@@ -566,6 +635,7 @@ napi_value InitDecode(napi_env env, napi_value exports) {
     {"linearRows", nullptr, LinearRows, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attend", nullptr, Attend, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"decoderStep", nullptr, DecoderStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"expSum", nullptr, ExpSum, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -109,6 +109,7 @@ describe('native oneDNN products (WHISPER_BACKEND=native|wasm)', function () {
     assert.equal(r.leaked, r.afterWasm, 'the native path leaves no tensors behind');
     assert.deepEqual(r.refused, ['whisper_dnnl.decoderStep: the plan is shorter than its header',
       'whisper_dnnl.decoderStep: an operand reaches outside the heap']);
+    assert.equal(r.lseSame, true, "the decoding loop's log-sum-exp is the same float64 value in the addon");
   });
 
   it('whisper-tiny keeps the reference tokens on 4 clips with WHISPER_BACKEND=native', function () {

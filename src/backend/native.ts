@@ -76,6 +76,8 @@ export interface NativeAddon {
     heads: number, len: number, causal: number): void;
   /** step.cc: a whole generation step (the plan's layout is step.cc's), into plan[OUT] and the self-attention caches. */
   decoderStep?(heap: Float32Array, plan: Int32Array, packed: (PackedWeight | null)[], scaling: number, eps: number): void;
+  /** decode.cc: the sum in order of e^(values[i] - max) as model/search.ts's expNonPositive computes each (its table `steps`). */
+  expSum?(values: Float32Array, max: number, steps: Float64Array): number;
 }
 
 /** A weight the addon keeps as float16 (opaque). */
@@ -678,6 +680,7 @@ export function startNative(threads: number): string {
       ? tf.engine().runKernel(LAYER_NORM, { x, w, b }, { eps }) as unknown as tf.Tensor[] : wasmOps.layerNormForward(x, w, b, eps)),
     attention: (q, kv, numHeads, mask) => manyQueries(q, kv, numHeads, mask) ?? headsAttention(wasmOps, q, kv, numHeads, mask),
     decoderStep: (decoder, ids, cache) => (decode && addon.decoderStep ? wholeDecoderStep(addon, decoder, ids, cache) : undefined),
+    expSum: (values, max, steps) => (enabled && addon.expSum ? addon.expSum(values, max, steps) : undefined),
     // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].
     softmaxBackward: (p, dp, r) => {
       if (p.rank === 2) return wasmOps.softmaxBackward(p, dp, r);

@@ -142,6 +142,13 @@ export interface BackendOps {
    * The same values either way.
    */
   decoderStep?(decoder: StepDecoder, ids: tf.Tensor2D, cache: StepCache): { hidden: tf.Tensor3D; self: KeyValue[] } | undefined;
+  /**
+   * The decoding loop's sum over the vocabulary of e^(values[i] - max), in order, each term as
+   * model/search.ts's expNonPositive computes it from its table `steps`, where the backend has a
+   * faster loop with the same float64 operations (native: 8 terms at a time); undefined: the
+   * caller's own loop. The same value either way.
+   */
+  expSum?(values: Float32Array, max: number, steps: Float64Array): number | undefined;
 }
 
 export const isTrainable = (t: tf.Tensor) => t instanceof tf.Variable && t.trainable;
@@ -270,6 +277,7 @@ export const gatherKeyValue = (kv: KeyValue, rows: number[]) => ops().gatherKeyV
 export const sliceKeyValue = (kv: KeyValue, length: number) => ops().sliceKeyValue(kv, length);
 export const attention = (q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D) => ops().attention(q, kv, numHeads, mask);
 export const decoderStep = (decoder: StepDecoder, ids: tf.Tensor2D, cache: StepCache) => ops().decoderStep?.(decoder, ids, cache);
+export const expSum = (values: Float32Array, max: number, steps: Float64Array) => ops().expSum?.(values, max, steps);
 
 /**
  * LayerNorm over the last axis. With a frozen weight and bias (LoRA training), the gradient

@@ -18,6 +18,7 @@
  * extends, so a decoder cache can follow beams being re-ranked). Logits filters (suppress tokens,
  * timestamp rules) mutate the raw logits in place before the log-softmax, as openai's `LogitFilter`.
  */
+import { expSum } from '../backend';
 
 /**
  * Logits of the next token for each row. `rows` are full token sequences (prompt included);
@@ -64,8 +65,12 @@ export function logSumExp(logits: Float32Array): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += expNonPositive(logits[i] - max);
+  // The backend may run the same loop faster (the same value).
+  let sum = expSum(logits, max, EXP_STEPS);
+  if (sum === undefined) {
+    sum = 0;
+    for (let i = 0; i < logits.length; i++) sum += expNonPositive(logits[i] - max);
+  }
   return max + Math.log(sum);
 }
 

@@ -30,6 +30,7 @@ import { Seq2SeqTrainer, seq2SeqTrainingArguments } from '../../src/train';
 import { loadAudio } from '../../src/audio/decode';
 import { loadWhisper } from '../../src/model/pipeline';
 import { transcribe } from '../../src/model/transcribe';
+import { logSumExp } from '../../src/model/search';
 import { loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS, sharedDir } from '../../tools/shared';
 
 /** [M, N, K] of whisper-tiny's encoder products (MLP in/out, projections, attention per head) and its vocabulary projection. */
@@ -245,6 +246,12 @@ async function main() {
   const report = await initBackend();
   if (mode === 'products') {
     const model = await WhisperForConditionalGeneration.fromPretrained(sharedDir('models', 'whisper-tiny'));
+    // The decoding loop's log-sum-exp over the vocabulary, in JavaScript now and in the addon below: the same float64 value.
+    const rows = Array.from({ length: 20 }, (_, i) => {
+      const rng = seedrandom(`lse ${i}`);
+      return Float32Array.from({ length: 51865 - i }, (_, j) => (j % 97 === 5 ? -Infinity : (rng() * 2 - 1) * (i % 2 ? 40 : 400)));
+    });
+    const jsLse = rows.map(logSumExp);
     const audio = random([2, 1500, 384], seedrandom('steps')) as tf.Tensor3D;
     const cross = model.decoder.crossKeyValues(audio);
     const before = tf.memory().numTensors;
@@ -260,7 +267,8 @@ async function main() {
     const heap = new Float32Array(1024);
     const refused = [new Int32Array(3), Int32Array.from([1, 1, 384, 6, 1, 1536, 0, 5000, 0, 51865, 0, 448, 0, 0, 0, ...new Array(21 + 7).fill(0)])]
       .map((plan) => { try { loadNativeAddon().addon!.decoderStep!(heap, plan, [], 0.125, 1e-5); return 'accepted'; } catch (e) { return (e as Error).message; } });
-    console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm, refused }));
+    const lseSame = rows.map(logSumExp).every((v, i) => Object.is(v, jsLse[i]));
+    console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm, refused, lseSame }));
   } else if (mode === 'describe') {
     console.log(JSON.stringify({ describe: describeBackend(report) }));
   } else if (mode === 'transcribe') {
