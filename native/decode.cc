@@ -178,7 +178,6 @@ class Helpers {
       job_ = &run;
       chunks_ = chunks;
       ticket_.store(gen << 32);
-      posted_.store(gen);
     }
     cv_.notify_all();
     work(gen, chunks, run);
@@ -204,11 +203,11 @@ class Helpers {
           int64_t chunks;
           uint64_t gen;
           const auto until = std::chrono::steady_clock::now() + kSpin;
-          while (posted_.load() == seen && std::chrono::steady_clock::now() < until) pause();
+          while (gen_.load() == seen && std::chrono::steady_clock::now() < until) pause();
           {
             std::unique_lock<std::mutex> lock(m_);
-            cv_.wait(lock, [&] { return gen_ != seen; });
-            seen = gen = gen_;
+            cv_.wait(lock, [&] { return gen_.load() != seen; });
+            seen = gen = gen_.load();
             job = job_;
             chunks = chunks_;
           }
@@ -225,12 +224,11 @@ class Helpers {
   std::vector<std::thread> threads_;
   std::mutex busy_, m_;
   std::condition_variable cv_;
-  uint64_t gen_ = 0;
+  std::atomic<uint64_t> gen_{0};  // written under m_; read without it by a spinning helper
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t chunks_ = 0;
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int> inFlight_{0};
-  std::atomic<uint64_t> posted_{0};  // gen_, for a spinning helper to read without the lock
   // Long enough to bridge the JavaScript between two generation steps too (the next step's first
   // Linear then finds the helper awake).
   static constexpr std::chrono::microseconds kSpin{500};

@@ -451,7 +451,7 @@ static napi_value Softmax(napi_env env, napi_callback_info info) {
 // groups of rows go to OpenMP threads. (LN_ROWS: kernels.h)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void layerNormRows(const float* x, const float* w, const float* b, float eps, float* out, float* nOut, float* rOut,
-                          int64_t rows, int64_t d) {
+                   int64_t rows, int64_t d) {
   float sum[LN_ROWS] = {0}, mean[LN_ROWS], r[LN_ROWS];
   const float df = (float)d;
   for (int64_t j = 0; j < d; j++)

@@ -123,7 +123,8 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
       layerNormRows(in + i0 * d, heap + w, heap + b, (float)eps, out + i0 * d, nScratch + i0 * d, rScratch + i0,
                     R - i0 < LN_ROWS ? R - i0 : LN_ROWS, d);
   };
-  std::vector<const float*> selfK(B), selfV(B), crossK(B), crossV(B);
+  std::vector<float*> selfK(B), selfV(B);
+  std::vector<const float*> crossK(B), crossV(B);
   std::vector<int64_t> selfCap(B), crossCap(B);
   for (int64_t l = 0; l < L; l++) {
     const int32_t* w = layers + l * LAYER;
@@ -145,9 +146,8 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
     linear(LV, h, nullptr, v, 1.f);
     for (int64_t i = 0; i < R; i++) {
       const int64_t b = i / T, at = offset + i % T;
-      float* kT = heap + c[1 + b * ROW + SELF_K];
-      for (int64_t j = 0; j < d; j++) kT[j * selfCap[b] + at] = k[i * d + j];
-      memcpy(heap + c[1 + b * ROW + SELF_V] + at * d, v + i * d, d * sizeof(float));
+      for (int64_t j = 0; j < d; j++) selfK[b][j * selfCap[b] + at] = k[i * d + j];
+      memcpy(selfV[b] + at * d, v + i * d, d * sizeof(float));
     }
     attendOn(q, selfK.data(), selfV.data(), selfCap.data(), a, B, T, d, H, offset + T, T > 1);
     linear(LO, a, x, x, 1.f);

@@ -509,10 +509,10 @@ function wholeDecoderStep(addon: NativeAddon, decoder: StepDecoder, ids: tf.Tens
     const cross = layer.encoderAttn;
     const norms = [layer.selfAttnLayerNorm, layer.encoderAttnLayerNorm, layer.finalLayerNorm];
     if (!cross || norms.some((n) => !n || n.eps !== eps || !floats(n.weight, n.bias))
-      || [layer.selfAttn, cross].some((a) => a.numHeads !== attn.numHeads || a.scaling !== attn.scaling)
-      || [...linears(layer), ...linears(layer, true), layer.fc1, layer.fc2].some((w) => !plainLinear(w))
-      || [...linears(layer), ...linears(layer, true)].some((w) => !shaped(w, d, d)) || !shaped(layer.fc1, ffn, d) || !shaped(layer.fc2, d, ffn)
-      || !rows(cache.self[i]) || !cache.cross[i] || !rows(cache.cross[i])) return undefined;
+      || [layer.selfAttn, cross].some((a) => a.numHeads !== attn.numHeads || a.scaling !== attn.scaling)) return undefined;
+    const square = [...linears(layer), ...linears(layer, true)];
+    if ([...square, layer.fc1, layer.fc2].some((w) => !plainLinear(w)) || square.some((w) => !shaped(w, d, d))
+      || !shaped(layer.fc1, ffn, d) || !shaped(layer.fc2, d, ffn) || !rows(cache.self[i]) || !cache.cross[i] || !rows(cache.cross[i])) return undefined;
   }
   const self = layers.map((_, i) => reserveKeyValue(cache.self[i], batch, d, t));
   const backend = tf.backend() as unknown as WasmBackend;
