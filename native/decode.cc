@@ -91,44 +91,70 @@ __attribute__((target("avx512f,f16c"))) inline float finishDot(__m512 acc, const
   return reduce16(a);
 }
 
-// Dot products of R rows of x (from x + r0 * n) with weight row wr, the wasm kernel's lanes and
-// order for each (no fused multiply-add: a multiply, then an add, as wasm SIMD does). The R rows
-// share each load of the weight and their R sums run side by side.
-template <int R, typename W>
-__attribute__((target("avx512f,f16c"))) inline void dotRows(const float* x, const W* wr, int64_t n, int64_t r0, float* y) {
+// Dot products of R rows of x (from x + r0 * n) with O weight rows (wr[0..O-1]), the wasm
+// kernel's lanes and order for each (no fused multiply-add: a multiply, then an add, as wasm SIMD
+// does). The R x O sums are independent chains side by side: each load of a weight serves R rows
+// and each load of x serves O outputs, and no sum waits on the latency of its own last add.
+template <int R, int O, typename W>
+__attribute__((target("avx512f,f16c"))) inline void dotBlock(const float* x, const W* const* wr, int64_t n, int64_t r0, float (*y)[O]) {
   int64_t n16 = n & ~(int64_t)15, k = 0;
-  __m512 acc[R];
-  for (int i = 0; i < R; i++) acc[i] = _mm512_setzero_ps();
+  __m512 acc[R][O];
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < O; j++) acc[i][j] = _mm512_setzero_ps();
   for (; k < n16; k += 16) {
-    __m512 wv = load16(wr + k);
-    for (int i = 0; i < R; i++) acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(_mm512_loadu_ps(x + (r0 + i) * n + k), wv));
+    __m512 wv[O];
+    // The next weight rows two blocks on, a cache line at a time: O short rows at once are too
+    // many streams for the hardware's prefetcher to follow.
+    if (k % (64 / sizeof(W)) == 0)
+      for (int j = 0; j < O; j++) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 2 * O * n + k), _MM_HINT_T0);
+    for (int j = 0; j < O; j++) wv[j] = load16(wr[j] + k);
+    for (int i = 0; i < R; i++) {
+      __m512 xv = _mm512_loadu_ps(x + (r0 + i) * n + k);
+      for (int j = 0; j < O; j++) acc[i][j] = _mm512_add_ps(acc[i][j], _mm512_mul_ps(xv, wv[j]));
+    }
   }
-  for (int i = 0; i < R; i++) y[i] = finishDot(acc[i], x + (r0 + i) * n, wr, k, n);
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < O; j++) y[i][j] = finishDot(acc[i][j], x + (r0 + i) * n, wr[j], k, n);
 }
 
-// Outputs o0..o1 of x [rows, n] times weight rows ([m, n], float32 or float16): rows 8, 4, 2, then
-// 1 at a time per weight row, each output's float operations unchanged.
-template <typename W>
-__attribute__((target("avx512f,f16c"))) void linearAvx512(const float* x, const W* w, const float* b, const float* res, float* out,
-    int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
-  for (int64_t o = o0; o < o1; o++) {
-    const W* wr = w + o * n;
-    float y[8];
-    for (int64_t r = 0; r < rows;) {
-      int R = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : rows - r >= 2 ? 2 : 1;
-      if (R == 8) dotRows<8>(x, wr, n, r, y);
-      else if (R == 4) dotRows<4>(x, wr, n, r, y);
-      else if (R == 2) dotRows<2>(x, wr, n, r, y);
-      else dotRows<1>(x, wr, n, r, y);
-      for (int i = 0; i < R; r++, i++) {
-        float v = y[i];
-        if (b) v = v + b[o];
+// Outputs o..o+O-1 for every row, R rows at a time: as many as keep the R x O sums in registers.
+template <int O, typename W>
+__attribute__((target("avx512f,f16c"))) inline void outputsAvx512(const float* x, const W* w, const float* b, const float* res, float* out,
+    int64_t rows, int64_t n, int64_t m, float scale, int64_t o) {
+  const W* wr[O];
+  for (int j = 0; j < O; j++) wr[j] = w + (o + j) * n;
+  float y[8][O];
+  for (int64_t r = 0; r < rows;) {
+    const int64_t left = rows - r;
+    const int R = left >= 8 && O <= 2 ? 8 : left >= 5 ? 5 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    if (R == 8) dotBlock<8, O>(x, wr, n, r, y);
+    else if (R == 5) dotBlock<5, O>(x, wr, n, r, y);
+    else if (R == 4) dotBlock<4, O>(x, wr, n, r, y);
+    else if (R == 2) dotBlock<2, O>(x, wr, n, r, y);
+    else dotBlock<1, O>(x, wr, n, r, y);
+    for (int i = 0; i < R; r++, i++) {
+      for (int j = 0; j < O; j++) {
+        float v = y[i][j];
+        if (b) v = v + b[o + j];
         v = v * scale;
-        if (res) v = v + res[r * m + o];
-        out[r * m + o] = v;
+        if (res) v = v + res[r * m + o + j];
+        out[r * m + o + j] = v;
       }
     }
   }
+}
+
+// Outputs o0..o1 of x [rows, n] times weight rows ([m, n], float32 or float16): four weight rows
+// at a time for up to 5 rows of x (a step, a speculative check), two for more (a batch), then one;
+// each output's float operations unchanged.
+template <typename W>
+__attribute__((target("avx512f,f16c"))) void linearAvx512(const float* x, const W* w, const float* b, const float* res, float* out,
+    int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
+  int64_t o = o0;
+  if (rows <= 5)
+    for (; o + 4 <= o1; o += 4) outputsAvx512<4>(x, w, b, res, out, rows, n, m, scale, o);
+  for (; o + 2 <= o1; o += 2) outputsAvx512<2>(x, w, b, res, out, rows, n, m, scale, o);
+  for (; o < o1; o++) outputsAvx512<1>(x, w, b, res, out, rows, n, m, scale, o);
 }
 #endif
 
@@ -347,10 +373,83 @@ void softmaxRow(float* s, int64_t n, bool wide) {
   for (i = 0; i < n; i++) s[i] = s[i] * inv;
 }
 
+#if defined(__x86_64__)
+// Head h of Q queries (rows of q, d apart) attending to all len positions, without a mask: what
+// attendHeads computes for each query alone (scoresByRow's sums over j in order, softmaxRow, then
+// valuesByRow's sums over t in order), with the sums in registers and each of the head's key and
+// value vectors loaded once for the Q queries. scores: Q * len floats of scratch.
+template <int Q>
+__attribute__((target("avx512f,f16c"))) void queriesAttend(const float* q, const float* kT, const float* v, float* out, float* scores,
+    int64_t d, int64_t dh, int64_t h, int64_t cap, int64_t len) {
+  const float* k0 = kT + h * dh * cap;
+  const int64_t n16 = len & ~(int64_t)15;
+  for (int64_t s = 0; s < n16;) {
+    const int C = n16 - s >= 64 ? 4 : 1;  // 4 vectors of positions at a time, then one
+    __m512 acc[Q][4];
+    for (int i = 0; i < Q; i++)
+      for (int c = 0; c < C; c++) acc[i][c] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < dh; j++) {
+      __m512 kv[4];
+      for (int c = 0; c < C; c++) {
+        _mm_prefetch(reinterpret_cast<const char*>(k0 + j * cap + s + 128 + 16 * c), _MM_HINT_T0);
+        kv[c] = _mm512_loadu_ps(k0 + j * cap + s + 16 * c);
+      }
+      for (int i = 0; i < Q; i++) {
+        __m512 qj = _mm512_set1_ps(q[i * d + h * dh + j]);
+        for (int c = 0; c < C; c++) acc[i][c] = _mm512_add_ps(acc[i][c], _mm512_mul_ps(qj, kv[c]));
+      }
+    }
+    for (int i = 0; i < Q; i++)
+      for (int c = 0; c < C; c++) _mm512_storeu_ps(scores + i * len + s + 16 * c, acc[i][c]);
+    s += 16 * C;
+  }
+  for (int i = 0; i < Q; i++) {
+    const float* qr = q + i * d + h * dh;
+    float* sc = scores + i * len;
+    for (int64_t s = n16; s < len; s++) {
+      float y = 0;
+      for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
+      sc[s] = y;
+    }
+    softmaxRow(sc, len, true);
+  }
+  for (int64_t c0 = h * dh; c0 < (h + 1) * dh; c0 += 64) {
+    __m512 acc[Q][4];
+    for (int i = 0; i < Q; i++)
+      for (int c = 0; c < 4; c++) acc[i][c] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < len; t++) {
+      const float* r = v + t * d + c0;
+      __m512 vv[4];
+      for (int c = 0; c < 4; c++) vv[c] = _mm512_loadu_ps(r + 16 * c);
+      for (int i = 0; i < Q; i++) {
+        __m512 p = _mm512_set1_ps(scores[i * len + t]);
+        for (int c = 0; c < 4; c++) acc[i][c] = _mm512_add_ps(acc[i][c], _mm512_mul_ps(p, vv[c]));
+      }
+    }
+    for (int i = 0; i < Q; i++)
+      for (int c = 0; c < 4; c++) _mm512_storeu_ps(out + i * d + c0 + 16 * c, acc[i][c]);
+  }
+}
+#endif
+
 // Heads h0..h1 of attend for every query: q [T, d], kT [d, cap], v [cap, d], out [T, d]; scores
-// scratch of (h1 - h0) * len floats.
+// scratch of max(h1 - h0, 5) * len floats.
 void attendHeads(const float* q, const float* kT, const float* v, float* out, float* scores,
     int64_t T, int64_t d, int64_t dh, int64_t h0, int64_t h1, int64_t cap, int64_t len, bool causal) {
+#if defined(__x86_64__)
+  // Several queries to the audio (a speculative check): each head's keys and values are read once
+  // for up to 5 queries at a time (queriesAttend), every sum in the same order.
+  if (kAvx512 && T > 1 && !causal && dh % 64 == 0) {
+    for (int64_t h = h0; h < h1; h++)
+      for (int64_t i = 0; i < T;) {
+        const int64_t g = T - i >= 5 ? 5 : T - i;
+        auto run = g == 5 ? queriesAttend<5> : g == 4 ? queriesAttend<4> : g == 3 ? queriesAttend<3> : g == 2 ? queriesAttend<2> : queriesAttend<1>;
+        run(q + i * d, kT, v, out + i * d, scores, d, dh, h, cap, len);
+        i += g;
+      }
+    return;
+  }
+#endif
   for (int64_t i = 0; i < T; i++) {
     int64_t n = causal ? len - T + 1 + i : len;
     for (int64_t h = h0; h < h1; h++) {
@@ -495,7 +594,8 @@ void attendOn(const float* q, const float* const* kT, const float* const* v, con
     thread_local std::vector<float> scores;  // per thread: the caller's, a helper's, a Node worker's
     int64_t b = i / groups, g = i % groups;
     int64_t h0 = H * g / groups, h1 = H * (g + 1) / groups;
-    if ((int64_t)scores.size() < (h1 - h0) * len) scores.resize((h1 - h0) * len);
+    int64_t need = ((h1 - h0) > 5 ? (h1 - h0) : 5) * len;
+    if ((int64_t)scores.size() < need) scores.resize(need);
     attendHeads(q + b * T * d, kT[b], v[b], out + b * T * d, scores.data(), T, d, dh, h0, h1, cap[b], len, causal);
   };
   if (threads <= 1) {

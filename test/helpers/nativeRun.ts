@@ -139,12 +139,13 @@ function compute(): Record<string, Float32Array[]> {
     keep('attention 40 queries to a grown cache, causal', [attention(random([1, 40, 384], rng) as tf.Tensor3D, cache, 6, causal)]);
   });
   tf.tidy(() => {
-    // A generation step's kernels (no tape): Linears of 1, 5 and 11 rows (the rows 8, 2 and 1 at a time) on a weight whose values are
-    // float16 (as in the checkpoints; the addon reads its float16 copy) and on one whose values are
-    // not, with bias, scale and residual; attention of 1, 5 and 11 queries to 1500 audio positions (one clip, and two in one call) and,
-    // causal, to a cache grown in place to 130 positions. Named "step ...": the same bits as wasm's.
+    // A generation step's kernels (no tape): Linears of 1, 4, 5 and 11 rows (4 outputs at a time for up to 5 rows; 2 outputs of
+    // 8, 2 and 1 rows for 11) on a weight whose values are float16 (as in the checkpoints; the addon reads its float16 copy) and
+    // on one whose values are not, with bias, scale and residual; attention of 1, 4, 5 and 11 queries to 1500 audio positions
+    // (one clip, and two in one call; several queries 5 at a time, then 4 or 1) and, causal, to a cache grown in place to 130
+    // positions. Named "step ...": the same bits as wasm's.
     const half = (t: tf.Tensor) => tf.tensor(Float32Array.from(t.dataSync() as Float32Array, (v) => Math.round(v * 2048) / 2048), t.shape);
-    for (const rows of [1, 5, 11]) {
+    for (const rows of [1, 4, 5, 11]) {
       const x = random([rows, 384], rng) as tf.Tensor2D;
       const b = random([1536], rng);
       const res = random([rows, 1536], rng) as tf.Tensor2D;
