@@ -13,6 +13,7 @@
 #include "cephes.h"
 #include "kernels.h"
 #include "napi.h"
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -564,6 +565,122 @@ static napi_value AttendMany(napi_env env, napi_callback_info info) {
 }
 
 
+// ---- attention with a gradient tape (training): every head of a batch row in one call each way ----
+// Head h is the column block h*dh.. of q, k, v and out ([T, d] and [S, d] as the projections
+// made them), so no head is split off, transposed or concatenated, in either pass.
+// Forward: softmax(q k^T + mask) into p [heads, T, S] (kept for the backward pass) and p v into out.
+// attendTrain(heap, q, k, v, mask (-1: none), out, p, T, S, d, heads): offsets in floats.
+static napi_value AttendTrain(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[10];
+  if (argc != 11) return fail(env, "attendTrain", "11 arguments (heap, q, k, v, mask, out, p, T, S, d, heads)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "attendTrain") || !ints(env, argv + 1, 10, a, "attendTrain")) return nullptr;
+  const int64_t qOff = a[0], kOff = a[1], vOff = a[2], mOff = a[3], oOff = a[4], pOff = a[5], T = a[6], S = a[7], d = a[8], heads = a[9];
+  if (T < 1 || S < 1 || heads < 1 || d < heads || d % heads != 0) return fail(env, "attendTrain", "bad sizes"), nullptr;
+  if (!inHeap(qOff, T * d, len) || !inHeap(kOff, S * d, len) || !inHeap(vOff, S * d, len) || !inHeap(oOff, T * d, len) ||
+      !inHeap(pOff, heads * T * S, len) || !inHeap(mOff, T * S, len, true))
+    return fail(env, "attendTrain", "an operand reaches past the end of the heap"), nullptr;
+  const int64_t dh = d / heads, blocks = (T + ATTEND_ROWS - 1) / ATTEND_ROWS;
+  const float* q = heap + qOff;
+  const float* k = heap + kOff;
+  const float* v = heap + vOff;
+  const float* mask = mOff >= 0 ? heap + mOff : nullptr;
+  float* out = heap + oOff;
+  bool failed = false;
+  #pragma omp parallel for schedule(dynamic)
+  for (int64_t task = 0; task < heads * blocks; task++) {
+    const int64_t h = task / blocks, r0 = (task % blocks) * ATTEND_ROWS;
+    const int64_t rows = T - r0 < ATTEND_ROWS ? T - r0 : ATTEND_ROWS;
+    float* p = heap + pOff + (h * T + r0) * S;
+    dnnl_status_t s = dnnl_sgemm('N', 'T', rows, S, dh, 1.f, q + r0 * d + h * dh, d, k + h * dh, d, 0.f, p, S);
+    for (int64_t i = 0; i < rows; i++) {
+      float* row = p + i * S;
+      if (mask) {
+        const float* m = mask + (r0 + i) * S;
+        for (int64_t j = 0; j < S; j++) row[j] = row[j] + m[j];
+      }
+      softmaxRow(row, row, S);
+    }
+    if (s == dnnl_success) s = dnnl_sgemm('N', 'N', rows, dh, S, 1.f, p, S, v + h * dh, d, 0.f, out + r0 * d + h * dh, d);
+    if (s != dnnl_success) {
+      #pragma omp atomic write
+      failed = true;
+    }
+  }
+  if (failed) fail(env, "attendTrain", "dnnl_sgemm failed");
+  return nullptr;
+}
+
+// Backward, one task per head (its k and v gradients are sums over every query): per block of
+// queries dP = dout v^T, dS = p (dP - r) with r = rowsum(dout * out) (FlashAttention's form: the
+// same numbers as rowsum(dP * p), from [T, dh] instead of [T, S]), then dq = dS k, dk += dS^T q
+// and dv += p^T dout. dS lives in the thread's cache only.
+static const int64_t ATTEND_GRAD_ROWS = 128;
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void softmaxGradRows(float* ds, const float* p, const float* dout, const float* out, int64_t rows, int64_t S, int64_t d, int64_t dh) {
+  for (int64_t i = 0; i < rows; i++) {
+    float r = 0.f;
+    for (int64_t j = 0; j < dh; j++) r += dout[i * d + j] * out[i * d + j];
+    for (int64_t j = 0; j < S; j++) ds[i * S + j] = p[i * S + j] * (ds[i * S + j] - r);
+  }
+}
+
+// attendTrainGrad(heap, dout, q, k, v, p, out, dq, dk, dv, T, S, d, heads): offsets in floats.
+static napi_value AttendTrainGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[13];
+  if (argc != 14) return fail(env, "attendTrainGrad", "14 arguments (heap, dout, q, k, v, p, out, dq, dk, dv, T, S, d, heads)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "attendTrainGrad") || !ints(env, argv + 1, 13, a, "attendTrainGrad")) return nullptr;
+  const int64_t dyOff = a[0], qOff = a[1], kOff = a[2], vOff = a[3], pOff = a[4], oOff = a[5], dqOff = a[6], dkOff = a[7], dvOff = a[8];
+  const int64_t T = a[9], S = a[10], d = a[11], heads = a[12];
+  if (T < 1 || S < 1 || heads < 1 || d < heads || d % heads != 0) return fail(env, "attendTrainGrad", "bad sizes"), nullptr;
+  if (!inHeap(dyOff, T * d, len) || !inHeap(qOff, T * d, len) || !inHeap(kOff, S * d, len) || !inHeap(vOff, S * d, len) ||
+      !inHeap(pOff, heads * T * S, len) || !inHeap(oOff, T * d, len) || !inHeap(dqOff, T * d, len) || !inHeap(dkOff, S * d, len) ||
+      !inHeap(dvOff, S * d, len))
+    return fail(env, "attendTrainGrad", "an operand reaches past the end of the heap"), nullptr;
+  const int64_t dh = d / heads;
+  const float *dout = heap + dyOff, *q = heap + qOff, *k = heap + kOff, *v = heap + vOff, *out = heap + oOff;
+  float *dq = heap + dqOff, *dk = heap + dkOff, *dv = heap + dvOff;
+  bool failed = false;
+  #pragma omp parallel
+  {
+    static thread_local std::vector<float> scratch;
+    if ((int64_t)scratch.size() < ATTEND_GRAD_ROWS * S) scratch.resize(ATTEND_GRAD_ROWS * S);
+    float* ds = scratch.data();
+    #pragma omp for schedule(dynamic)
+    for (int64_t h = 0; h < heads; h++) {
+      dnnl_status_t s = dnnl_success;
+      for (int64_t r0 = 0; r0 < T && s == dnnl_success; r0 += ATTEND_GRAD_ROWS) {
+        const int64_t rows = T - r0 < ATTEND_GRAD_ROWS ? T - r0 : ATTEND_GRAD_ROWS;
+        const float* p = heap + pOff + (h * T + r0) * S;
+        const int64_t at = r0 * d + h * dh;
+        const float beta = r0 ? 1.f : 0.f;
+        s = dnnl_sgemm('N', 'T', rows, S, dh, 1.f, dout + at, d, v + h * dh, d, 0.f, ds, S);
+        softmaxGradRows(ds, p, dout + at, out + at, rows, S, d, dh);
+        if (s == dnnl_success) s = dnnl_sgemm('N', 'N', rows, dh, S, 1.f, ds, S, k + h * dh, d, 0.f, dq + at, d);
+        if (s == dnnl_success) s = dnnl_sgemm('T', 'N', S, dh, rows, 1.f, ds, S, q + at, d, beta, dk + h * dh, d);
+        if (s == dnnl_success) s = dnnl_sgemm('T', 'N', S, dh, rows, 1.f, p, S, dout + at, d, beta, dv + h * dh, d);
+      }
+      if (s != dnnl_success) {
+        #pragma omp atomic write
+        failed = true;
+      }
+    }
+  }
+  if (failed) fail(env, "attendTrainGrad", "dnnl_sgemm failed");
+  return nullptr;
+}
+
+
 // ---- exp of a large tensor (a training loss's softmax over the vocabulary) ----
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void expRange(const float* x, float* y, int64_t n) {
@@ -587,6 +704,92 @@ static napi_value Exp(napi_env env, napi_callback_info info) {
   const int64_t xOff = a[0], yOff = a[1], n = a[2];
   if (!inHeap(xOff, n, len) || !inHeap(yOff, n, len)) return fail(env, "exp", "an operand reaches past the end of the heap"), nullptr;
   inChunks(n, [&](int64_t start, int64_t end) { expRange(heap + xOff + start, heap + yOff + start, end - start); });
+  return nullptr;
+}
+
+// ---- a training loss: -log softmax(x)[label] for each row of the logits x [n, V] ----
+// Two passes over a row (its max, then the sum of exp(x - max)), and one for the
+// gradient dy (softmax(x) - onehot(label)), which recomputes exp(x - lse) instead of keeping an
+// [n, V] tensor of them: the logits are the largest tensor of a decoder training step.
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float logSumExpRow(const float* x, int64_t n) {
+  float m = x[0];
+  #pragma omp simd reduction(max : m)
+  for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+  // float32 sums of 1024 terms (16 lanes), added in float64: one float32 sum over a whole row
+  // drifts by up to 1e-4, which is the loss's own size late in training.
+  double sum = 0.;
+  for (int64_t i0 = 0; i0 < n; i0 += 1024) {
+    const int64_t end = i0 + 1024 < n ? i0 + 1024 : n;
+    float block = 0.f;
+    #pragma omp simd reduction(+ : block)
+    for (int64_t i = i0; i < end; i++) {
+      float z = x[i] - m;
+      block += z < -87.f ? 0.f : expCephes(z);
+    }
+    sum += block;
+  }
+  return m + (float)log(sum);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void nllGradRow(const float* x, float lse, float dy, int32_t label, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float z = x[i] - lse;
+    dx[i] = (z < -87.f ? 0.f : expCephes(z)) * dy;
+  }
+  dx[label] -= dy;
+}
+
+static bool labelsInRange(const int32_t* labels, int64_t n, int64_t V) {
+  for (int64_t i = 0; i < n; i++) if (labels[i] < 0 || labels[i] >= V) return false;
+  return true;
+}
+
+// nll(heap, x, labels (int32), lse, nll, n, V): offsets in 4-byte units.
+static napi_value Nll(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[6];
+  if (argc != 7) return fail(env, "nll", "7 arguments (heap, x, labels, lse, nll, n, V)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "nll") || !ints(env, argv + 1, 6, a, "nll")) return nullptr;
+  const int64_t xOff = a[0], lOff = a[1], lseOff = a[2], nllOff = a[3], n = a[4], V = a[5];
+  if (n < 0 || V < 1 || !inHeap(xOff, n * V, len) || !inHeap(lOff, n, len) || !inHeap(lseOff, n, len) || !inHeap(nllOff, n, len))
+    return fail(env, "nll", "an operand reaches past the end of the heap"), nullptr;
+  const int32_t* labels = reinterpret_cast<const int32_t*>(heap + lOff);
+  if (!labelsInRange(labels, n, V)) return fail(env, "nll", "a label is outside the vocabulary"), nullptr;
+  #pragma omp parallel for schedule(static) if (n * V >= (1 << 16))
+  for (int64_t r = 0; r < n; r++) {
+    const float* x = heap + xOff + r * V;
+    const float lse = logSumExpRow(x, V);
+    heap[lseOff + r] = lse;
+    heap[nllOff + r] = lse - x[labels[r]];
+  }
+  return nullptr;
+}
+
+// nllGrad(heap, x, labels (int32), lse, dy, dx, n, V): offsets in 4-byte units.
+static napi_value NllGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[7];
+  if (argc != 8) return fail(env, "nllGrad", "8 arguments (heap, x, labels, lse, dy, dx, n, V)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "nllGrad") || !ints(env, argv + 1, 7, a, "nllGrad")) return nullptr;
+  const int64_t xOff = a[0], lOff = a[1], lseOff = a[2], dyOff = a[3], dxOff = a[4], n = a[5], V = a[6];
+  if (n < 0 || V < 1 || !inHeap(xOff, n * V, len) || !inHeap(lOff, n, len) || !inHeap(lseOff, n, len) || !inHeap(dyOff, n, len) ||
+      !inHeap(dxOff, n * V, len))
+    return fail(env, "nllGrad", "an operand reaches past the end of the heap"), nullptr;
+  const int32_t* labels = reinterpret_cast<const int32_t*>(heap + lOff);
+  if (!labelsInRange(labels, n, V)) return fail(env, "nllGrad", "a label is outside the vocabulary"), nullptr;
+  #pragma omp parallel for schedule(static) if (n * V >= (1 << 16))
+  for (int64_t r = 0; r < n; r++) nllGradRow(heap + xOff + r * V, heap[lseOff + r], heap[dyOff + r], labels[r], heap + dxOff + r * V, V);
   return nullptr;
 }
 
@@ -637,8 +840,12 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attendMany", nullptr, AttendMany, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"attendTrain", nullptr, AttendTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"attendTrainGrad", nullptr, AttendTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"exp", nullptr, Exp, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"nll", nullptr, Nll, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"nllGrad", nullptr, NllGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -12,7 +12,7 @@ export { setMatmulPrecision, getMatmulPrecision, roughProducts } from './native'
 export type { MatmulPrecision } from './native';
 export {
   linear, affine, prepareLinear, matMulT, layerNorm, gelu, softmaxBackward, softmaxTimes,
-  keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, decoderStep, expSum, heapLimitBytes, prefetch, DerivedTensors, isTrainable,
+  keyValue, concatKeyValue, gatherKeyValue, sliceKeyValue, attention, decoderStep, expSum, tokenNll, heapLimitBytes, prefetch, DerivedTensors, isTrainable,
 } from './ops';
 export type { FrozenWeight, KeyValue } from './ops';
 export { quantize, toFloat16, dequantize } from './quantized';

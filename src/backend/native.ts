@@ -5,8 +5,8 @@
  * products, their gradients; Conv2D when it is the encoder's conv1d; `affine`, a Linear with its
  * bias, scaling and residual, as one matmul primitive) with AVX-512/FMA, which wasm SIMD cannot
  * reach, and then what dominates next: GELU and LayerNorm (wasm's formulas, the same bits), softmax,
- * a training loss's exp, the encoder's self-attention with every head in one call, and training
- * attention with the heads batched. It reads and writes
+ * a training loss's exp, the encoder's self-attention with every head in one call, and training's
+ * attention in one call each way. It reads and writes
  * the tensors where they already live: the addon gets a Float32Array view on the wasm heap (a
  * SharedArrayBuffer in the threaded build) and float offsets into it, so nothing is copied.
  *
@@ -24,7 +24,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import {
-  BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, softmaxTimes, StepCache, StepDecoder, StepLinear,
+  BackendOps, FrozenWeight, isTrainable, KeyValue, recording, registeredOps, registerOps, StepCache, StepDecoder, StepLinear,
 } from './ops';
 import { fused, setDirectTransposedProducts } from './wasm/kernels';
 import { fewRows, FEW_QUERIES, FEW_ROWS, reserveKeyValue } from './wasm/ops';
@@ -58,6 +58,19 @@ export interface NativeAddon {
     cap: number, d: number, heads: number): void;
   /** wasm's LayerNorm (the same bits): out, n [rows, d] and r [rows] of x [rows, d], rows in OpenMP threads. */
   layerNorm(heap: Float32Array, x: number, w: number, b: number, eps: number, out: number, n: number, r: number, rows: number, d: number): void;
+  /**
+   * Training's attention of one batch row, every head (OpenMP threads): softmax(q k^T + mask) into p
+   * [heads, T, S] and p v into out (q, out [T, d], k, v [S, d]; mask -1 = none).
+   */
+  attendTrain?(heap: Float32Array, q: number, k: number, v: number, mask: number, out: number, p: number, T: number, S: number,
+    d: number, heads: number): void;
+  /** Its gradients: dq [T, d], dk and dv [S, d] from dout [T, d] and the forward's q, k, v, p, out. */
+  attendTrainGrad?(heap: Float32Array, dout: number, q: number, k: number, v: number, p: number, out: number, dq: number, dk: number,
+    dv: number, T: number, S: number, d: number, heads: number): void;
+  /** A training loss: lse[i] = log sum exp x[i], nll[i] = lse[i] - x[i, labels[i]] for x [n, V], labels int32 (offsets in 4-byte units). */
+  nll?(heap: Float32Array, x: number, labels: number, lse: number, nll: number, n: number, V: number): void;
+  /** Its gradient: dx[i] = dy[i] (exp(x[i] - lse[i]) - onehot(labels[i])). */
+  nllGrad?(heap: Float32Array, x: number, labels: number, lse: number, dy: number, dx: number, n: number, V: number): void;
   /** OpenMP threads of the following products; returns the count in effect. */
   setThreads(n: number): number;
   /** Operands of the following sgemm/matmul products, every thread: bfloat16 (rounded to nearest even, float32 accumulation and result) or float32; bfloat16 throws where the CPU has no bf16 instructions. */
@@ -373,29 +386,123 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
   return out;
 }
 
+const ATTEND_TRAIN = 'WhisperNativeAttendTrain';
+const ATTEND_TRAIN_GRAD = 'WhisperNativeAttendTrainGrad';
+
 /**
- * Training's attention, every head of a batch row in one product each way: q [T, d] viewed as
- * [H, T, dh] (one transpose), the transposed keys [d, S] as [H, dh, S] (a reshape), v as [H, S, dh].
- * wasm's attention runs 4 operations per head (and as many in the backward pass), since XNNPACK
- * packs each product's right operand; the addon's batched product takes the heads as they lie, so
- * a step makes H times fewer operations (hundreds fewer in decoder training, where each is small).
- * Each head's sums are the same products as before: the same values. Without a gradient tape
- * attention is manyQueries' (below) or wasm's; with one, caches grown in place keep wasm's.
+ * Kernel WhisperNativeAttendTrain {q [B, T, d], k, v [B, S, d], mask? [T, S]} {heads}: [out [B, T, d],
+ * p [B, heads, T, S]], attention of every head, its probabilities kept for the backward pass; one
+ * addon call per batch row.
  */
-function headsAttention(wasmOps: BackendOps, q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
-  if (!enabled || !recording() || kv.layout !== 'rows' || kv.length !== undefined || q.dtype !== 'float32') return wasmOps.attention(q, kv, numHeads, mask);
-  const [b, t, d] = q.shape;
-  const dh = d / numHeads;
-  const qs = b === 1 ? [q] : tf.split(q, b, 0);
-  const rows = qs.map((qb, i) => {
-    const s = kv.k[i].shape[1] as number;
-    const qh = tf.transpose(tf.reshape(qb, [t, numHeads, dh]), [1, 0, 2]);
-    const vh = tf.transpose(tf.reshape(kv.v[i], [s, numHeads, dh]), [1, 0, 2]);
-    let scores = tf.matMul(qh, tf.reshape(kv.k[i], [numHeads, dh, s])); // [H, T, S]
-    if (mask) scores = tf.add(scores, mask);
-    return tf.reshape(tf.transpose(softmaxTimes(scores, vh), [1, 0, 2]), [1, t, d]);
-  });
-  return (rows.length === 1 ? rows[0] : tf.concat(rows, 0)) as tf.Tensor3D;
+function attendTrainKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
+  const [q, k, v] = ['q', 'k', 'v'].map((n) => args.inputs[n] as tf.TensorInfo);
+  const mask = args.inputs.mask as tf.TensorInfo | undefined;
+  const { heads } = args.attrs as unknown as { heads: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const [batch, t, d] = q.shape;
+  const s = k.shape[1];
+  const out = backend.makeOutput(q.shape, 'float32');
+  const p = backend.makeOutput([batch, heads, t, s], 'float32');
+  const h = heap(backend);
+  const at = (x: tf.TensorInfo) => floatOffset(backend, x);
+  for (let b = 0; b < batch; b++) {
+    addon.attendTrain!(h, at(q) + b * t * d, at(k) + b * s * d, at(v) + b * s * d, mask ? at(mask) : -1, at(out) + b * t * d,
+      at(p) + b * heads * t * s, t, s, d, heads);
+  }
+  return [out, p];
+}
+
+/** Kernel WhisperNativeAttendTrainGrad {dy, q, k, v, out, p} {heads}: [dq, dk, dv], the gradients of WhisperNativeAttendTrain. */
+function attendTrainGradKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
+  const [dy, q, k, v, out, p] = ['dy', 'q', 'k', 'v', 'out', 'p'].map((n) => args.inputs[n] as tf.TensorInfo);
+  const { heads } = args.attrs as unknown as { heads: number };
+  const backend = args.backend as unknown as WasmBackend;
+  const [batch, t, d] = q.shape;
+  const s = k.shape[1];
+  const [dq, dk, dv] = [q, k, v].map((x) => backend.makeOutput(x.shape, 'float32'));
+  const h = heap(backend);
+  const at = (x: tf.TensorInfo) => floatOffset(backend, x);
+  for (let b = 0; b < batch; b++) {
+    const [rowQ, rowK] = [b * t * d, b * s * d];
+    addon.attendTrainGrad!(h, at(dy) + rowQ, at(q) + rowQ, at(k) + rowK, at(v) + rowK, at(p) + b * heads * t * s, at(out) + rowQ,
+      at(dq) + rowQ, at(dk) + rowK, at(dv) + rowK, t, s, d, heads);
+  }
+  return [dq, dk, dv];
+}
+
+/**
+ * Keys and values for training's attention (a gradient tape): the projections [B, S, d] as they
+ * are, one tensor each (layout 'batched'), where wasm's 'rows' layout transposes the keys and
+ * splits both into batch rows (and the backward pass concatenates their gradients again).
+ */
+const trainingLayout = (k: tf.Tensor, v: tf.Tensor) => enabled && recording() && started?.attendTrain !== undefined
+  && k.dtype === 'float32' && v.dtype === 'float32' && k.shape[1] === v.shape[1];
+
+/** A 'batched' kv as wasm's 'rows' (for anything but trainingAttention); other layouts as they are. */
+const asRows = (wasmOps: BackendOps, kv: KeyValue) => (kv.layout === 'batched' ? wasmOps.keyValue(kv.k[0] as tf.Tensor3D, kv.v[0] as tf.Tensor3D, 1) : kv);
+
+/**
+ * Training's attention in two addon calls per batch row, one each way (attendTrain,
+ * attendTrainGrad): every head read where it lies in q [T, d], k and v [S, d], so no head is split
+ * off, transposed or concatenated, and the backward pass's [T, S] maps stay in the cache
+ * (FlashAttention's backward). wasm's attention runs 4 operations per head and as many in the
+ * backward pass. The sums are sgemm's, in another order than wasm's per-head products: equal within
+ * float32 rounding.
+ */
+function trainingAttention(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+  const f = tf.customGrad(((query: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, save: tf.GradSaveFunc) => {
+    const inputs: Record<string, tf.Tensor> = { q: query, k: keys, v: values };
+    if (mask) inputs.mask = mask;
+    const [out, p] = tf.engine().runKernel(ATTEND_TRAIN, inputs, { heads: numHeads } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    save([query, keys, values, out, p]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, [qs, ks, vs, os, ps]: tf.Tensor[]) =>
+        tf.engine().runKernel(ATTEND_TRAIN_GRAD, { dy, q: qs, k: ks, v: vs, out: os, p: ps }, { heads: numHeads } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(q, kv.k[0], kv.v[0]) as tf.Tensor3D;
+}
+
+const NLL = 'WhisperNativeNll';
+const NLL_GRAD = 'WhisperNativeNllGrad';
+
+/** Kernel WhisperNativeNll {x [N, V], labels [N] int32}: [nll [N], lse [N]] (lse: log sum exp of each row). */
+function nllKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
+  const [x, labels] = ['x', 'labels'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const backend = args.backend as unknown as WasmBackend;
+  const [n, v] = x.shape;
+  const [nll, lse] = [backend.makeOutput([n], 'float32'), backend.makeOutput([n], 'float32')];
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.nll!(h, at(x), at(labels), at(lse), at(nll), n, v);
+  return [nll, lse];
+}
+
+/** Kernel WhisperNativeNllGrad {x, labels, lse, dy [N]}: dx = dy (softmax(x) - onehot(labels)). */
+function nllGradKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const [x, labels, lse, dy] = ['x', 'labels', 'lse', 'dy'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const backend = args.backend as unknown as WasmBackend;
+  const [n, v] = x.shape;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.nllGrad!(h, at(x), at(labels), at(lse), at(dy), at(dx), n, v);
+  return dx;
+}
+
+/** A training loss's -log softmax(x)[label] in the addon (ops.ts tokenNll); undefined where it does not run. */
+function tokenNll(x: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D | undefined {
+  if (!enabled || !started?.nll || x.dtype !== 'float32' || labels.dtype !== 'int32') return undefined;
+  const f = tf.customGrad(((logits: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const [nll, lse] = tf.engine().runKernel(NLL, { x: logits, labels }) as unknown as tf.Tensor[];
+    save([logits, lse, labels]);
+    return {
+      value: nll,
+      gradFunc: (dy: tf.Tensor, [xs, l, ids]: tf.Tensor[]) => tf.engine().runKernel(NLL_GRAD, { x: xs, labels: ids, lse: l, dy }) as tf.Tensor,
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as tf.Tensor1D;
 }
 
 const LAYER_NORM = 'WhisperNativeLayerNorm';
@@ -448,8 +555,7 @@ function attendKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): t
  * Attention of many queries outside training (the encoder's self-attention, a long prompt) in one
  * kernel: wasm's runs 4 operations per head (split, scores, softmax, product) and a concat, and
  * each head's [T, S] scores go out to memory and back between them. Few queries keep wasm's
- * per-row kernel (WhisperAttend, in the addon too); training keeps headsAttention's differentiable
- * operations. Each head's sums are the same sgemm products as the swapped BatchMatMul's and the
+ * per-row kernel (WhisperAttend, in the addon too); training takes trainingAttention's kernels. Each head's sums are the same sgemm products as the swapped BatchMatMul's and the
  * softmax the same operations as the swapped Softmax: the same values as the per-head kernels
  * (the encoder's output keeps its bits). undefined: not a case it takes.
  */
@@ -655,6 +761,14 @@ export function startNative(threads: number): string {
   tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
   tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: (args) => layerNormKernel(addon, args) });
   tf.registerKernel({ kernelName: ATTEND, backendName: 'wasm', kernelFunc: (args) => attendKernel(addon, args) });
+  if (addon.nll && addon.nllGrad) {
+    tf.registerKernel({ kernelName: NLL, backendName: 'wasm', kernelFunc: (args) => nllKernel(addon, args) });
+    tf.registerKernel({ kernelName: NLL_GRAD, backendName: 'wasm', kernelFunc: (args) => nllGradKernel(addon, args) });
+  }
+  if (addon.attendTrain && addon.attendTrainGrad) {
+    tf.registerKernel({ kernelName: ATTEND_TRAIN, backendName: 'wasm', kernelFunc: (args) => attendTrainKernel(addon, args) });
+    tf.registerKernel({ kernelName: ATTEND_TRAIN_GRAD, backendName: 'wasm', kernelFunc: (args) => attendTrainGradKernel(addon, args) });
+  }
   const wasmOps = registeredOps('wasm');
   const decode = addon.linearRows && addon.attend && addon.packWeight;
   if (decode) {
@@ -678,16 +792,16 @@ export function startNative(threads: number): string {
     },
     layerNormForward: (x, w, b, eps) => (enabled && [x, w, b].every((t) => t.dtype === 'float32') && x.size >= MIN_NATIVE_LAYER_NORM
       ? tf.engine().runKernel(LAYER_NORM, { x, w, b }, { eps }) as unknown as tf.Tensor[] : wasmOps.layerNormForward(x, w, b, eps)),
-    attention: (q, kv, numHeads, mask) => manyQueries(q, kv, numHeads, mask) ?? headsAttention(wasmOps, q, kv, numHeads, mask),
+    keyValue: (k, v, numHeads) => (trainingLayout(k, v) ? { layout: 'batched', k: [k], v: [v] } : wasmOps.keyValue(k, v, numHeads)),
+    concatKeyValue: (a, b) => wasmOps.concatKeyValue(asRows(wasmOps, a), asRows(wasmOps, b)),
+    gatherKeyValue: (kv, rows) => wasmOps.gatherKeyValue(asRows(wasmOps, kv), rows),
+    sliceKeyValue: (kv, length) => wasmOps.sliceKeyValue(asRows(wasmOps, kv), length),
+    attention: (q, kv, numHeads, mask) => (kv.layout === 'batched' && enabled && recording() && q.dtype === 'float32' && kv.k[0].shape[0] === q.shape[0]
+      ? trainingAttention(q, kv, numHeads, mask)
+      : manyQueries(q, kv, numHeads, mask) ?? wasmOps.attention(q, asRows(wasmOps, kv), numHeads, mask)),
     decoderStep: (decoder, ids, cache) => (decode && addon.decoderStep ? wholeDecoderStep(addon, decoder, ids, cache) : undefined),
     expSum: (values, max, steps) => (enabled && addon.expSum ? addon.expSum(values, max, steps) : undefined),
-    // wasm's fused pass takes [rows, cols]; headsAttention's maps are [H, T, S].
-    softmaxBackward: (p, dp, r) => {
-      if (p.rank === 2) return wasmOps.softmaxBackward(p, dp, r);
-      const cols = p.shape[p.rank - 1];
-      const flat = (t: tf.Tensor, n: number) => tf.reshape(t, [-1, n]);
-      return tf.reshape(wasmOps.softmaxBackward(flat(p, cols), flat(dp, cols), flat(r, 1)), p.shape);
-    },
+    tokenNll,
     gelu: (x, derivative) => (enabled && x.dtype === 'float32' && x.size >= MIN_NATIVE_GELU
       ? tf.engine().runKernel(GELU, { x }, { derivative: derivative ? 1 : 0 }) as unknown as tf.Tensor[] : wasmOps.gelu(x, derivative)),
     // `linear` of many rows stays wasm's: it multiplies by the transposed weight copy, a plain product that the

@@ -149,6 +149,12 @@ export interface BackendOps {
    * caller's own loop. The same value either way.
    */
   expSum?(values: Float32Array, max: number, steps: Float64Array): number | undefined;
+  /**
+   * -log softmax(x)[label] per row of the logits x [N, V] (labels [N] int32, in range), with its
+   * gradient, where the backend has a pass of its own (native: two passes over the logits and one
+   * back, instead of tfjs's eight); undefined: the caller's formula.
+   */
+  tokenNll?(x: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D | undefined;
 }
 
 export const isTrainable = (t: tf.Tensor) => t instanceof tf.Variable && t.trainable;
@@ -278,6 +284,7 @@ export const sliceKeyValue = (kv: KeyValue, length: number) => ops().sliceKeyVal
 export const attention = (q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D) => ops().attention(q, kv, numHeads, mask);
 export const decoderStep = (decoder: StepDecoder, ids: tf.Tensor2D, cache: StepCache) => ops().decoderStep?.(decoder, ids, cache);
 export const expSum = (values: Float32Array, max: number, steps: Float64Array) => ops().expSum?.(values, max, steps);
+export const tokenNll = (x: tf.Tensor2D, labels: tf.Tensor1D) => ops().tokenNll?.(x, labels);
 
 /**
  * LayerNorm over the last axis. With a frozen weight and bias (LoRA training), the gradient

@@ -31,6 +31,7 @@ import { loadAudio } from '../../src/audio/decode';
 import { loadWhisper } from '../../src/model/pipeline';
 import { transcribe } from '../../src/model/transcribe';
 import { logSumExp } from '../../src/model/search';
+import { crossEntropyLoss } from '../../src/train/loss';
 import { loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS, sharedDir } from '../../tools/shared';
 
 /** [M, N, K] of whisper-tiny's encoder products (MLP in/out, projections, attention per head) and its vocabulary projection. */
@@ -109,12 +110,17 @@ function compute(): Record<string, Float32Array[]> {
     keep('softmax [1500, 1500], [6, 48, 48], masked', [tf.softmax(tf.mul(random([1500, 1500], rng), 10)), tf.softmax(tf.mul(random([6, 48, 48], rng), 10)), tf.softmax(masked)]);
     keep('exp [20, 52429] over [-100, 0] and [-1, 1]; 90 overflows', [tf.exp(tf.mul(random([20, 52429], rng), 50).sub(50)), tf.exp(random([20, 52429], rng)),
       tf.exp(tf.add(tf.zeros([1 << 20]), 90))]);
-    // Attention with a gradient tape (training): 2 batch rows, 6 heads, a mask; value and the gradients of q, k, v.
-    const [qa, ka, va] = [random([2, 30, 384], rng), random([2, 50, 384], rng), random([2, 50, 384], rng)];
-    const mask = tf.mul(random([30, 50], rng), 5) as tf.Tensor2D;
+    // Attention with a gradient tape (training): 2 batch rows, 6 heads, a mask; value and the gradients
+    // of q, k, v (150 queries: the addon's backward pass sums the keys' and values' gradients over 2 blocks).
+    const [qa, ka, va] = [random([2, 150, 384], rng), random([2, 170, 384], rng), random([2, 170, 384], rng)];
+    const mask = tf.mul(random([150, 170], rng), 5) as tf.Tensor2D;
     const att = tf.valueAndGrads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
-      attention(qq as tf.Tensor3D, keyValue(kk as tf.Tensor3D, vv as tf.Tensor3D, 6), 6, mask))([qa, ka, va], random([2, 30, 384], rng) as tf.Tensor3D);
+      attention(qq as tf.Tensor3D, keyValue(kk as tf.Tensor3D, vv as tf.Tensor3D, 6), 6, mask))([qa, ka, va], random([2, 150, 384], rng) as tf.Tensor3D);
     keep('attention training (value, dq, dk, dv)', [att.value, ...att.grads]);
+    // The training loss over the vocabulary (labels -100 ignored), its value and gradient.
+    const labels = tf.tensor2d(Array.from({ length: 40 }, (_, i) => (i % 7 === 6 ? -100 : (i * 7919) % 51865)), [2, 20], 'int32');
+    const loss = tf.valueAndGrad((l: tf.Tensor) => crossEntropyLoss(l as tf.Tensor3D, labels))(tf.mul(random([2, 20, 51865], rng), 8));
+    keep('training loss over the vocabulary (value, gradient)', [loss.value, loss.grad]);
     // GELU and its derivative over the range the encoder sees and the tails: the same bits.
     const wide = tf.mul(random([300, 1536], rng), 12);
     keep('exact: gelu (value, derivative)', [gelu(wide), tf.grad((t: tf.Tensor) => gelu(t))(wide)]);
