@@ -568,7 +568,9 @@ static napi_value AttendMany(napi_env env, napi_callback_info info) {
 // ---- attention with a gradient tape (training): every head of a batch row in one call each way ----
 // Head h is the column block h*dh.. of q, k, v and out ([T, d] and [S, d] as the projections
 // made them), so no head is split off, transposed or concatenated, in either pass.
-// Forward: softmax(q k^T + mask) into p [heads, T, S] (kept for the backward pass) and p v into out.
+// Forward: softmax(q k^T + mask) into p [heads, T, S] (kept for the backward pass) and p v into out,
+// in tasks of one head and TRAIN_ROWS queries (a decoder's whole batch row in one).
+static const int64_t TRAIN_ROWS = 64;
 // attendTrain(heap, q, k, v, mask (-1: none), out, p, T, S, d, heads): offsets in floats.
 static napi_value AttendTrain(napi_env env, napi_callback_info info) {
   size_t argc = 11;
@@ -584,7 +586,7 @@ static napi_value AttendTrain(napi_env env, napi_callback_info info) {
   if (!inHeap(qOff, T * d, len) || !inHeap(kOff, S * d, len) || !inHeap(vOff, S * d, len) || !inHeap(oOff, T * d, len) ||
       !inHeap(pOff, heads * T * S, len) || !inHeap(mOff, T * S, len, true))
     return fail(env, "attendTrain", "an operand reaches past the end of the heap"), nullptr;
-  const int64_t dh = d / heads, blocks = (T + ATTEND_ROWS - 1) / ATTEND_ROWS;
+  const int64_t dh = d / heads, blocks = (T + TRAIN_ROWS - 1) / TRAIN_ROWS;
   const float* q = heap + qOff;
   const float* k = heap + kOff;
   const float* v = heap + vOff;
@@ -593,8 +595,8 @@ static napi_value AttendTrain(napi_env env, napi_callback_info info) {
   bool failed = false;
   #pragma omp parallel for schedule(dynamic)
   for (int64_t task = 0; task < heads * blocks; task++) {
-    const int64_t h = task / blocks, r0 = (task % blocks) * ATTEND_ROWS;
-    const int64_t rows = T - r0 < ATTEND_ROWS ? T - r0 : ATTEND_ROWS;
+    const int64_t h = task / blocks, r0 = (task % blocks) * TRAIN_ROWS;
+    const int64_t rows = T - r0 < TRAIN_ROWS ? T - r0 : TRAIN_ROWS;
     float* p = heap + pOff + (h * T + r0) * S;
     dnnl_status_t s = dnnl_sgemm('N', 'T', rows, S, dh, 1.f, q + r0 * d + h * dh, d, k + h * dh, d, 0.f, p, S);
     for (int64_t i = 0; i < rows; i++) {
@@ -705,6 +707,51 @@ static napi_value Exp(napi_env env, napi_callback_info info) {
   if (!inHeap(xOff, n, len) || !inHeap(yOff, n, len)) return fail(env, "exp", "an operand reaches past the end of the heap"), nullptr;
   inChunks(n, [&](int64_t start, int64_t end) { expRange(heap + xOff + start, heap + yOff + start, end - start); });
   return nullptr;
+}
+
+// ---- elementwise sums and row lookups that tfjs-wasm makes one value at a time in one thread ----
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void addRange(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+// add(heap, a, b, out, n): out = a + b, offsets in floats.
+static napi_value Add(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[4];
+  if (argc != 5) return fail(env, "add", "5 arguments (heap, a, b, out, n)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "add") || !ints(env, argv + 1, 4, a, "add")) return nullptr;
+  const int64_t aOff = a[0], bOff = a[1], oOff = a[2], n = a[3];
+  if (!inHeap(aOff, n, len) || !inHeap(bOff, n, len) || !inHeap(oOff, n, len)) return fail(env, "add", "an operand reaches past the end of the heap"), nullptr;
+  inChunks(n, [&](int64_t start, int64_t end) { addRange(heap + aOff + start, heap + bOff + start, heap + oOff + start, end - start); });
+  return nullptr;
+}
+
+// gatherRows(heap, params, rows, cols, indices (int32), n, out): out row i = params row indices[i]
+// (offsets in 4-byte units). Returns false, copying nothing, when an index is outside [0, rows).
+static napi_value GatherRows(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* heap;
+  size_t len;
+  int64_t a[6];
+  if (argc != 7) return fail(env, "gatherRows", "7 arguments (heap, params, rows, cols, indices, n, out)"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &len, "gatherRows") || !ints(env, argv + 1, 6, a, "gatherRows")) return nullptr;
+  const int64_t pOff = a[0], rows = a[1], cols = a[2], iOff = a[3], n = a[4], oOff = a[5];
+  if (rows < 0 || cols < 0 || n < 0 || !inHeap(pOff, rows * cols, len) || !inHeap(iOff, n, len) || !inHeap(oOff, n * cols, len))
+    return fail(env, "gatherRows", "an operand reaches past the end of the heap"), nullptr;
+  const int32_t* idx = reinterpret_cast<const int32_t*>(heap + iOff);
+  bool inRange = true;
+  for (int64_t i = 0; i < n; i++) if (idx[i] < 0 || idx[i] >= rows) inRange = false;
+  if (inRange) for (int64_t i = 0; i < n; i++) memcpy(heap + oOff + i * cols, heap + pOff + idx[i] * cols, cols * sizeof(float));
+  napi_value result;
+  CHECK(napi_get_boolean(env, inRange, &result));
+  return result;
 }
 
 // ---- a training loss: -log softmax(x)[label] for each row of the logits x [n, V] ----
@@ -845,6 +892,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"exp", nullptr, Exp, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"nll", nullptr, Nll, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"add", nullptr, Add, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"nllGrad", nullptr, NllGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -67,6 +67,10 @@ export interface NativeAddon {
   /** Its gradients: dq [T, d], dk and dv [S, d] from dout [T, d] and the forward's q, k, v, p, out. */
   attendTrainGrad?(heap: Float32Array, dout: number, q: number, k: number, v: number, p: number, out: number, dq: number, dk: number,
     dv: number, T: number, S: number, d: number, heads: number): void;
+  /** out = a + b over n floats (OpenMP threads). */
+  add?(heap: Float32Array, a: number, b: number, out: number, n: number): void;
+  /** out row i = params row indices[i] (params [rows, cols], indices int32 [n]); false, copying nothing, when an index is outside [0, rows). */
+  gatherRows?(heap: Float32Array, params: number, rows: number, cols: number, indices: number, n: number, out: number): boolean;
   /** A training loss: lse[i] = log sum exp x[i], nll[i] = lse[i] - x[i, labels[i]] for x [n, V], labels int32 (offsets in 4-byte units). */
   nll?(heap: Float32Array, x: number, labels: number, lse: number, nll: number, n: number, V: number): void;
   /** Its gradient: dx[i] = dy[i] (exp(x[i] - lse[i]) - onehot(labels[i])). */
@@ -143,6 +147,7 @@ interface WasmBackend {
   wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory }; HEAPF32: Float32Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
 }
 
 /**
@@ -384,6 +389,43 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
   const at = (t: tf.TensorInfo) => floatOffset(backend, t);
   addon.exp(h, at(x), at(out), size);
   return out;
+}
+
+/**
+ * Add of two float32 tensors of one shape, large ones (a LoRA branch added to its Linear over the
+ * 1500 audio positions of a batch): tfjs-wasm adds one value at a time in one thread.
+ */
+function add(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const [a, b] = ['a', 'b'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const size = tf.util.sizeFromShape(a.shape);
+  if (!addon.add || a.dtype !== 'float32' || b.dtype !== 'float32' || size < MIN_NATIVE_EXP || !tf.util.arraysEqual(a.shape, b.shape)) return tfjs(args);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput(a.shape, 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  addon.add(h, at(a), at(b), at(out), size);
+  return out;
+}
+
+/**
+ * GatherV2 of whole rows (axis 0, float32 params, int32 indices: the token embedding of a training
+ * batch) as one copy per row: tfjs-wasm's kernel computes every value's source index, about 45 ns
+ * a value. Indices outside the table go to tfjs's kernel, which names them.
+ */
+function gather(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const [x, indices] = ['x', 'indices'].map((k) => args.inputs[k] as tf.TensorInfo);
+  const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+  if (!addon.gatherRows || x.dtype !== 'float32' || indices.dtype !== 'int32' || axis !== 0 || (batchDims ?? 0) !== 0 || x.shape.length < 1) return tfjs(args);
+  const rows = x.shape[0];
+  const cols = tf.util.sizeFromShape(x.shape.slice(1));
+  const n = tf.util.sizeFromShape(indices.shape);
+  const backend = args.backend as unknown as WasmBackend;
+  const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], 'float32');
+  const h = heap(backend);
+  const at = (t: tf.TensorInfo) => floatOffset(backend, t);
+  if (addon.gatherRows(h, at(x), rows, cols, at(indices), n, at(out))) return out;
+  backend.disposeData(out.dataId);
+  return tfjs(args);
 }
 
 const ATTEND_TRAIN = 'WhisperNativeAttendTrain';
@@ -757,6 +799,8 @@ export function startNative(threads: number): string {
   swap('Conv2D', conv1d);
   swap('Softmax', softmax);
   swap('Exp', exp);
+  swap('Add', add);
+  swap('GatherV2', gather);
   tf.registerKernel({ kernelName: AFFINE, backendName: 'wasm', kernelFunc: (args) => affineKernel(addon, args) });
   tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: (args) => geluKernel(addon, args) });
   tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: (args) => layerNormKernel(addon, args) });

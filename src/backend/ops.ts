@@ -49,7 +49,8 @@ export class DerivedTensors {
 
 /**
  * Keys and values to attend to, in the layout of the backend that made them ('heads': one
- * [B, H, S, dh] tensor each; wasm's 'rows': one per batch row). The model only passes them on:
+ * [B, H, S, dh] tensor each; wasm's 'rows': one per batch row; native training's 'batched': the
+ * [B, S, d] projections as they are). The model only passes them on:
  * made by `keyValue`, extended by `concatKeyValue`, reordered by `gatherKeyValue`, cut by `sliceKeyValue`.
  */
 export type KeyValue = {

@@ -117,6 +117,10 @@ function compute(): Record<string, Float32Array[]> {
     const att = tf.valueAndGrads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
       attention(qq as tf.Tensor3D, keyValue(kk as tf.Tensor3D, vv as tf.Tensor3D, 6), 6, mask))([qa, ka, va], random([2, 150, 384], rng) as tf.Tensor3D);
     keep('attention training (value, dq, dk, dv)', [att.value, ...att.grads]);
+    // A token embedding's rows (native: one copy per row) and a large sum (native from 2^20 values): the same bits.
+    const table = random([5000, 384], rng);
+    keep('exact: gather rows [5000, 384] by [8, 48], add [3, 700, 600]', [tf.gather(table, tf.tensor2d(Array.from({ length: 384 }, (_, i) => (i * 7919) % 5000), [8, 48], 'int32')),
+      tf.add(random([3, 700, 600], rng), random([3, 700, 600], rng))]);
     // The training loss over the vocabulary (labels -100 ignored), its value and gradient.
     const labels = tf.tensor2d(Array.from({ length: 40 }, (_, i) => (i % 7 === 6 ? -100 : (i * 7919) % 51865)), [2, 20], 'int32');
     const loss = tf.valueAndGrad((l: tf.Tensor) => crossEntropyLoss(l as tf.Tensor3D, labels))(tf.mul(random([2, 20, 51865], rng), 8));
