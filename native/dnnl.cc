@@ -513,6 +513,24 @@ static napi_value LayerNorm(napi_env env, napi_callback_info info) {
 // scores plus mask: the same operations as the separate kernels.
 static const int64_t ATTEND_ROWS = 32;
 
+// One task of attention: queries r0.. (rows of them) of head h. Scores q k^T into p [rows, S],
+// from the keys of head h as the 'rows' layout keeps them (transposed: [dh, S], leading dimension
+// ld) or as the projection made them ([S, dh], ld d); plus the mask, softmaxRow; then p v into out.
+static dnnl_status_t attendBlock(const float* q, const float* keys, int64_t ld, bool transposed, const float* v, const float* mask,
+    float* p, float* out, int64_t h, int64_t r0, int64_t rows, int64_t S, int64_t d, int64_t dh) {
+  dnnl_status_t s = dnnl_sgemm('N', transposed ? 'N' : 'T', rows, S, dh, 1.f, q + r0 * d + h * dh, d, keys, ld, 0.f, p, S);
+  for (int64_t i = 0; i < rows; i++) {
+    float* row = p + i * S;
+    if (mask) {
+      const float* m = mask + (r0 + i) * S;
+      for (int64_t j = 0; j < S; j++) row[j] = row[j] + m[j];
+    }
+    softmaxRow(row, row, S);
+  }
+  if (s == dnnl_success) s = dnnl_sgemm('N', 'N', rows, dh, S, 1.f, p, S, v + h * dh, d, 0.f, out + r0 * d + h * dh, d);
+  return s;
+}
+
 // attendMany(heap, q, kT, v, mask (-1: none), out, T, S, cap, d, heads): offsets in floats.
 static napi_value AttendMany(napi_env env, napi_callback_info info) {
   size_t argc = 11;
@@ -544,17 +562,7 @@ static napi_value AttendMany(napi_env env, napi_callback_info info) {
     for (int64_t task = 0; task < heads * blocks; task++) {
       const int64_t h = task / blocks, r0 = (task % blocks) * ATTEND_ROWS;
       const int64_t rows = T - r0 < ATTEND_ROWS ? T - r0 : ATTEND_ROWS;
-      dnnl_status_t s = dnnl_sgemm('N', 'N', rows, S, dh, 1.f, q + r0 * d + h * dh, d, kT + h * dh * cap, cap, 0.f, p, S);
-      for (int64_t i = 0; i < rows; i++) {
-        float* row = p + i * S;
-        if (mask) {
-          const float* m = mask + (r0 + i) * S;
-          for (int64_t j = 0; j < S; j++) row[j] = row[j] + m[j];
-        }
-        softmaxRow(row, row, S);
-      }
-      if (s == dnnl_success) s = dnnl_sgemm('N', 'N', rows, dh, S, 1.f, p, S, v + h * dh, d, 0.f, out + r0 * d + h * dh, d);
-      if (s != dnnl_success) {
+      if (attendBlock(q, kT + h * dh * cap, cap, true, v, mask, p, out, h, r0, rows, S, d, dh) != dnnl_success) {
         #pragma omp atomic write
         failed = true;
       }
@@ -597,18 +605,7 @@ static napi_value AttendTrain(napi_env env, napi_callback_info info) {
   for (int64_t task = 0; task < heads * blocks; task++) {
     const int64_t h = task / blocks, r0 = (task % blocks) * TRAIN_ROWS;
     const int64_t rows = T - r0 < TRAIN_ROWS ? T - r0 : TRAIN_ROWS;
-    float* p = heap + pOff + (h * T + r0) * S;
-    dnnl_status_t s = dnnl_sgemm('N', 'T', rows, S, dh, 1.f, q + r0 * d + h * dh, d, k + h * dh, d, 0.f, p, S);
-    for (int64_t i = 0; i < rows; i++) {
-      float* row = p + i * S;
-      if (mask) {
-        const float* m = mask + (r0 + i) * S;
-        for (int64_t j = 0; j < S; j++) row[j] = row[j] + m[j];
-      }
-      softmaxRow(row, row, S);
-    }
-    if (s == dnnl_success) s = dnnl_sgemm('N', 'N', rows, dh, S, 1.f, p, S, v + h * dh, d, 0.f, out + r0 * d + h * dh, d);
-    if (s != dnnl_success) {
+    if (attendBlock(q, k + h * dh, d, false, v, mask, heap + pOff + (h * T + r0) * S, out, h, r0, rows, S, d, dh) != dnnl_success) {
       #pragma omp atomic write
       failed = true;
     }
@@ -731,6 +728,12 @@ static napi_value Add(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Whether every one of n int32 indices is in [0, size).
+static bool indicesInRange(const int32_t* indices, int64_t n, int64_t size) {
+  for (int64_t i = 0; i < n; i++) if (indices[i] < 0 || indices[i] >= size) return false;
+  return true;
+}
+
 // gatherRows(heap, params, rows, cols, indices (int32), n, out): out row i = params row indices[i]
 // (offsets in 4-byte units). Returns false, copying nothing, when an index is outside [0, rows).
 static napi_value GatherRows(napi_env env, napi_callback_info info) {
@@ -746,8 +749,7 @@ static napi_value GatherRows(napi_env env, napi_callback_info info) {
   if (rows < 0 || cols < 0 || n < 0 || !inHeap(pOff, rows * cols, len) || !inHeap(iOff, n, len) || !inHeap(oOff, n * cols, len))
     return fail(env, "gatherRows", "an operand reaches past the end of the heap"), nullptr;
   const int32_t* idx = reinterpret_cast<const int32_t*>(heap + iOff);
-  bool inRange = true;
-  for (int64_t i = 0; i < n; i++) if (idx[i] < 0 || idx[i] >= rows) inRange = false;
+  const bool inRange = indicesInRange(idx, n, rows);
   if (inRange) for (int64_t i = 0; i < n; i++) memcpy(heap + oOff + i * cols, heap + pOff + idx[i] * cols, cols * sizeof(float));
   napi_value result;
   CHECK(napi_get_boolean(env, inRange, &result));
@@ -789,11 +791,6 @@ static void nllGradRow(const float* x, float lse, float dy, int32_t label, float
   dx[label] -= dy;
 }
 
-static bool labelsInRange(const int32_t* labels, int64_t n, int64_t V) {
-  for (int64_t i = 0; i < n; i++) if (labels[i] < 0 || labels[i] >= V) return false;
-  return true;
-}
-
 // nll(heap, x, labels (int32), lse, nll, n, V): offsets in 4-byte units.
 static napi_value Nll(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -808,7 +805,7 @@ static napi_value Nll(napi_env env, napi_callback_info info) {
   if (n < 0 || V < 1 || !inHeap(xOff, n * V, len) || !inHeap(lOff, n, len) || !inHeap(lseOff, n, len) || !inHeap(nllOff, n, len))
     return fail(env, "nll", "an operand reaches past the end of the heap"), nullptr;
   const int32_t* labels = reinterpret_cast<const int32_t*>(heap + lOff);
-  if (!labelsInRange(labels, n, V)) return fail(env, "nll", "a label is outside the vocabulary"), nullptr;
+  if (!indicesInRange(labels, n, V)) return fail(env, "nll", "a label is outside the vocabulary"), nullptr;
   #pragma omp parallel for schedule(static) if (n * V >= (1 << 16))
   for (int64_t r = 0; r < n; r++) {
     const float* x = heap + xOff + r * V;
@@ -834,7 +831,7 @@ static napi_value NllGrad(napi_env env, napi_callback_info info) {
       !inHeap(dxOff, n * V, len))
     return fail(env, "nllGrad", "an operand reaches past the end of the heap"), nullptr;
   const int32_t* labels = reinterpret_cast<const int32_t*>(heap + lOff);
-  if (!labelsInRange(labels, n, V)) return fail(env, "nllGrad", "a label is outside the vocabulary"), nullptr;
+  if (!indicesInRange(labels, n, V)) return fail(env, "nllGrad", "a label is outside the vocabulary"), nullptr;
   #pragma omp parallel for schedule(static) if (n * V >= (1 << 16))
   for (int64_t r = 0; r < n; r++) nllGradRow(heap + xOff + r * V, heap[lseOff + r], heap[dyOff + r], labels[r], heap + dxOff + r * V, V);
   return nullptr;
