@@ -341,6 +341,16 @@ __attribute__((target("avx512f,f16c"))) bool toHalf(const float* w, uint16_t* ha
 }
 #endif
 
+// Scores of positions from..n-1 one at a time, q.k summed over the head's dims in order: the
+// positions that the vector kernels leave (the last n % 16, or all without AVX-512).
+static inline void scoresFrom(const float* qr, const float* k0, float* sc, int64_t dh, int64_t cap, int64_t from, int64_t n) {
+  for (int64_t s = from; s < n; s++) {
+    float y = 0;
+    for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
+    sc[s] = y;
+  }
+}
+
 // Softmax of the n scores in place, in the wasm kernel's order (sums in 4 lanes, then a tail).
 void softmaxRow(float* s, int64_t n, bool wide) {
   float m = -INFINITY;
@@ -406,11 +416,7 @@ __attribute__((target("avx512f,f16c"))) void queriesAttend(const float* q, const
   for (int i = 0; i < Q; i++) {
     const float* qr = q + i * d + h * dh;
     float* sc = scores + i * len;
-    for (int64_t s = n16; s < len; s++) {
-      float y = 0;
-      for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
-      sc[s] = y;
-    }
+    scoresFrom(qr, k0, sc, dh, cap, n16, len);
     softmaxRow(sc, len, true);
   }
   for (int64_t c0 = h * dh; c0 < (h + 1) * dh; c0 += 64) {
@@ -460,11 +466,7 @@ void attendHeads(const float* q, const float* kT, const float* v, float* out, fl
 #if defined(__x86_64__)
       if (kAvx512) s = scoresByRow(qr, k0, sc, dh, cap, n);
 #endif
-      for (; s < n; s++) {
-        float y = 0;
-        for (int64_t j = 0; j < dh; j++) y = y + qr[j] * k0[j * cap + s];
-        sc[s] = y;
-      }
+      scoresFrom(qr, k0, sc, dh, cap, s, n);
       softmaxRow(sc, n, kAvx512);
     }
     // out[c] = sum over t of p[t] v[t, c], in order of t, for the dims c of heads h0..h1.
