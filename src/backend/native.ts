@@ -373,16 +373,16 @@ function softmax(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: t
 }
 
 /**
- * Exp from this many values on through the addon: a training loss's exponentials over the
- * vocabulary (tokens x 51,865), which tfjs-wasm computes one value at a time in one thread.
- * Smaller ones (everything generation and evaluation take) stay tfjs's, so their bits do not move.
+ * Exp and Add from this many values on through the addon (training's tensors over the vocabulary
+ * or the audio positions of a batch), which tfjs-wasm computes one value at a time in one thread.
+ * Smaller ones (everything generation and evaluation take) stay tfjs's, so exp's bits do not move.
  */
-const MIN_NATIVE_EXP = 1 << 20;
+const MIN_NATIVE_ELEMENTWISE = 1 << 20;
 
 function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
   const x = args.inputs.x as tf.TensorInfo;
   const size = tf.util.sizeFromShape(x.shape);
-  if (x.dtype !== 'float32' || size < MIN_NATIVE_EXP) return tfjs(args);
+  if (x.dtype !== 'float32' || size < MIN_NATIVE_ELEMENTWISE) return tfjs(args);
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput(x.shape, 'float32');
   const h = heap(backend);
@@ -398,7 +398,7 @@ function exp(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.Ke
 function add(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf.KernelFunc): ReturnType<tf.KernelFunc> {
   const [a, b] = ['a', 'b'].map((k) => args.inputs[k] as tf.TensorInfo);
   const size = tf.util.sizeFromShape(a.shape);
-  if (!addon.add || a.dtype !== 'float32' || b.dtype !== 'float32' || size < MIN_NATIVE_EXP || !tf.util.arraysEqual(a.shape, b.shape)) return tfjs(args);
+  if (!addon.add || a.dtype !== 'float32' || b.dtype !== 'float32' || size < MIN_NATIVE_ELEMENTWISE || !tf.util.arraysEqual(a.shape, b.shape)) return tfjs(args);
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput(a.shape, 'float32');
   const h = heap(backend);
@@ -597,9 +597,10 @@ function attendKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): t
  * Attention of many queries outside training (the encoder's self-attention, a long prompt) in one
  * kernel: wasm's runs 4 operations per head (split, scores, softmax, product) and a concat, and
  * each head's [T, S] scores go out to memory and back between them. Few queries keep wasm's
- * per-row kernel (WhisperAttend, in the addon too); training takes trainingAttention's kernels. Each head's sums are the same sgemm products as the swapped BatchMatMul's and the
- * softmax the same operations as the swapped Softmax: the same values as the per-head kernels
- * (the encoder's output keeps its bits). undefined: not a case it takes.
+ * per-row kernel (WhisperAttend, in the addon too); training takes trainingAttention's kernels.
+ * Each head's sums are the same sgemm products as the swapped BatchMatMul's and the softmax the
+ * same operations as the swapped Softmax: the same values as the per-head kernels (the encoder's
+ * output keeps its bits). undefined: not a case it takes.
  */
 function manyQueries(q: tf.Tensor3D, kv: KeyValue, numHeads: number, mask?: tf.Tensor2D): tf.Tensor3D | undefined {
   if (!enabled || recording() || kv.layout !== 'rows' || q.dtype !== 'float32' || q.shape[1] <= FEW_QUERIES) return undefined;
