@@ -723,9 +723,9 @@ function noNativeProducts(): string {
 }
 
 /**
- * The precision of the big matrix products (every Linear of many rows, the conv stem, attention's
- * products in training, their gradients; attention of many queries outside training stays
- * float32, in attendMany's one call): 'float32' (the default, reference-exact) or 'bfloat16', operands
+ * The precision of the big matrix products (every Linear of many rows, the conv stem, their
+ * gradients; attention stays float32, in one addon call each way: attendMany outside training,
+ * attendTrain and its gradient in training): 'float32' (the default, reference-exact) or 'bfloat16', operands
  * rounded to bfloat16 and float32 accumulation (PyTorch's `set_float32_matmul_precision('medium')`,
  * transformers' `bf16=True`). A generation step's few-row kernels stay as they are. bfloat16 needs
  * the native oneDNN path on a CPU with AVX512_BF16 or AMX-BF16 and throws, saying which is
