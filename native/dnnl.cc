@@ -383,14 +383,10 @@ static void inChunks(int64_t n, F fn) {
 
 // gelu(heap, xOff, valueOff, derivOff (-1: none), n): offsets in floats.
 static napi_value Gelu(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[4];
-  if (argc != 5) return fail(env, "gelu", "5 arguments (heap, xOffset, valueOffset, derivOffset, n)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "gelu") || !ints(env, argv + 1, 4, a, "gelu")) return nullptr;
+  if (!heapArgs(env, info, "gelu", "(heap, xOffset, valueOffset, derivOffset, n)", &heap, &len, a)) return nullptr;
   const int64_t xOff = a[0], vOff = a[1], dOff = a[2], n = a[3];
   if (!inHeap(xOff, n, len) || !inHeap(vOff, n, len) || !inHeap(dOff, n, len, true))
     return fail(env, "gelu", "an operand reaches past the end of the heap"), nullptr;
@@ -426,14 +422,10 @@ static void softmaxRow(const float* x, float* y, int64_t n) {
 
 // softmax(heap, xOff, yOff, rows, cols): offsets in floats.
 static napi_value Softmax(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[4];
-  if (argc != 5) return fail(env, "softmax", "5 arguments (heap, xOffset, yOffset, rows, cols)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "softmax") || !ints(env, argv + 1, 4, a, "softmax")) return nullptr;
+  if (!heapArgs(env, info, "softmax", "(heap, xOffset, yOffset, rows, cols)", &heap, &len, a)) return nullptr;
   const int64_t xOff = a[0], yOff = a[1], rows = a[2], cols = a[3];
   if (rows < 0 || cols < 1 || !inHeap(xOff, rows * cols, len) || !inHeap(yOff, rows * cols, len))
     return fail(env, "softmax", "an operand reaches past the end of the heap"), nullptr;
@@ -533,14 +525,10 @@ static dnnl_status_t attendBlock(const float* q, const float* keys, int64_t ld, 
 
 // attendMany(heap, q, kT, v, mask (-1: none), out, T, S, cap, d, heads): offsets in floats.
 static napi_value AttendMany(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[10];
-  if (argc != 11) return fail(env, "attendMany", "11 arguments (heap, q, kT, v, mask, out, T, S, cap, d, heads)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "attendMany") || !ints(env, argv + 1, 10, a, "attendMany")) return nullptr;
+  if (!heapArgs(env, info, "attendMany", "(heap, q, kT, v, mask, out, T, S, cap, d, heads)", &heap, &len, a)) return nullptr;
   const int64_t qOff = a[0], kOff = a[1], vOff = a[2], mOff = a[3], oOff = a[4], T = a[5], S = a[6], cap = a[7], d = a[8], heads = a[9];
   if (T < 1 || S < 1 || cap < S || heads < 1 || d < heads || d % heads != 0) return fail(env, "attendMany", "bad sizes"), nullptr;
   if (!inHeap(qOff, T * d, len) || !inHeap(kOff, d * cap, len) || !inHeap(vOff, cap * d, len) || !inHeap(oOff, T * d, len) ||
@@ -581,14 +569,10 @@ static napi_value AttendMany(napi_env env, napi_callback_info info) {
 static const int64_t TRAIN_ROWS = 64;
 // attendTrain(heap, q, k, v, mask (-1: none), out, p, T, S, d, heads): offsets in floats.
 static napi_value AttendTrain(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[10];
-  if (argc != 11) return fail(env, "attendTrain", "11 arguments (heap, q, k, v, mask, out, p, T, S, d, heads)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "attendTrain") || !ints(env, argv + 1, 10, a, "attendTrain")) return nullptr;
+  if (!heapArgs(env, info, "attendTrain", "(heap, q, k, v, mask, out, p, T, S, d, heads)", &heap, &len, a)) return nullptr;
   const int64_t qOff = a[0], kOff = a[1], vOff = a[2], mOff = a[3], oOff = a[4], pOff = a[5], T = a[6], S = a[7], d = a[8], heads = a[9];
   if (T < 1 || S < 1 || heads < 1 || d < heads || d % heads != 0) return fail(env, "attendTrain", "bad sizes"), nullptr;
   if (!inHeap(qOff, T * d, len) || !inHeap(kOff, S * d, len) || !inHeap(vOff, S * d, len) || !inHeap(oOff, T * d, len) ||
@@ -631,14 +615,10 @@ static void softmaxGradRows(float* ds, const float* p, const float* dout, const 
 
 // attendTrainGrad(heap, dout, q, k, v, p, out, dq, dk, dv, T, S, d, heads): offsets in floats.
 static napi_value AttendTrainGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[13];
-  if (argc != 14) return fail(env, "attendTrainGrad", "14 arguments (heap, dout, q, k, v, p, out, dq, dk, dv, T, S, d, heads)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "attendTrainGrad") || !ints(env, argv + 1, 13, a, "attendTrainGrad")) return nullptr;
+  if (!heapArgs(env, info, "attendTrainGrad", "(heap, dout, q, k, v, p, out, dq, dk, dv, T, S, d, heads)", &heap, &len, a)) return nullptr;
   const int64_t dyOff = a[0], qOff = a[1], kOff = a[2], vOff = a[3], pOff = a[4], oOff = a[5], dqOff = a[6], dkOff = a[7], dvOff = a[8];
   const int64_t T = a[9], S = a[10], d = a[11], heads = a[12];
   if (T < 1 || S < 1 || heads < 1 || d < heads || d % heads != 0) return fail(env, "attendTrainGrad", "bad sizes"), nullptr;
@@ -692,14 +672,10 @@ static void expRange(const float* x, float* y, int64_t n) {
 
 // exp(heap, xOff, yOff, n): offsets in floats.
 static napi_value Exp(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[3];
-  if (argc != 4) return fail(env, "exp", "4 arguments (heap, xOffset, yOffset, n)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "exp") || !ints(env, argv + 1, 3, a, "exp")) return nullptr;
+  if (!heapArgs(env, info, "exp", "(heap, xOffset, yOffset, n)", &heap, &len, a)) return nullptr;
   const int64_t xOff = a[0], yOff = a[1], n = a[2];
   if (!inHeap(xOff, n, len) || !inHeap(yOff, n, len)) return fail(env, "exp", "an operand reaches past the end of the heap"), nullptr;
   inChunks(n, [&](int64_t start, int64_t end) { expRange(heap + xOff + start, heap + yOff + start, end - start); });
@@ -714,14 +690,10 @@ static void addRange(const float* a, const float* b, float* y, int64_t n) {
 
 // add(heap, a, b, out, n): out = a + b, offsets in floats.
 static napi_value Add(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[4];
-  if (argc != 5) return fail(env, "add", "5 arguments (heap, a, b, out, n)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "add") || !ints(env, argv + 1, 4, a, "add")) return nullptr;
+  if (!heapArgs(env, info, "add", "(heap, a, b, out, n)", &heap, &len, a)) return nullptr;
   const int64_t aOff = a[0], bOff = a[1], oOff = a[2], n = a[3];
   if (!inHeap(aOff, n, len) || !inHeap(bOff, n, len) || !inHeap(oOff, n, len)) return fail(env, "add", "an operand reaches past the end of the heap"), nullptr;
   inChunks(n, [&](int64_t start, int64_t end) { addRange(heap + aOff + start, heap + bOff + start, heap + oOff + start, end - start); });
@@ -737,14 +709,10 @@ static bool indicesInRange(const int32_t* indices, int64_t n, int64_t size) {
 // gatherRows(heap, params, rows, cols, indices (int32), n, out): out row i = params row indices[i]
 // (offsets in 4-byte units). Returns false, copying nothing, when an index is outside [0, rows).
 static napi_value GatherRows(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[6];
-  if (argc != 7) return fail(env, "gatherRows", "7 arguments (heap, params, rows, cols, indices, n, out)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "gatherRows") || !ints(env, argv + 1, 6, a, "gatherRows")) return nullptr;
+  if (!heapArgs(env, info, "gatherRows", "(heap, params, rows, cols, indices, n, out)", &heap, &len, a)) return nullptr;
   const int64_t pOff = a[0], rows = a[1], cols = a[2], iOff = a[3], n = a[4], oOff = a[5];
   if (rows < 0 || cols < 0 || n < 0 || !inHeap(pOff, rows * cols, len) || !inHeap(iOff, n, len) || !inHeap(oOff, n * cols, len))
     return fail(env, "gatherRows", "an operand reaches past the end of the heap"), nullptr;
@@ -793,14 +761,10 @@ static void nllGradRow(const float* x, float lse, float dy, int32_t label, float
 
 // nll(heap, x, labels (int32), lse, nll, n, V): offsets in 4-byte units.
 static napi_value Nll(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[6];
-  if (argc != 7) return fail(env, "nll", "7 arguments (heap, x, labels, lse, nll, n, V)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "nll") || !ints(env, argv + 1, 6, a, "nll")) return nullptr;
+  if (!heapArgs(env, info, "nll", "(heap, x, labels, lse, nll, n, V)", &heap, &len, a)) return nullptr;
   const int64_t xOff = a[0], lOff = a[1], lseOff = a[2], nllOff = a[3], n = a[4], V = a[5];
   if (n < 0 || V < 1 || !inHeap(xOff, n * V, len) || !inHeap(lOff, n, len) || !inHeap(lseOff, n, len) || !inHeap(nllOff, n, len))
     return fail(env, "nll", "an operand reaches past the end of the heap"), nullptr;
@@ -818,14 +782,10 @@ static napi_value Nll(napi_env env, napi_callback_info info) {
 
 // nllGrad(heap, x, labels (int32), lse, dy, dx, n, V): offsets in 4-byte units.
 static napi_value NllGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t len;
   int64_t a[7];
-  if (argc != 8) return fail(env, "nllGrad", "8 arguments (heap, x, labels, lse, dy, dx, n, V)"), nullptr;
-  if (!heapOf(env, argv[0], &heap, &len, "nllGrad") || !ints(env, argv + 1, 7, a, "nllGrad")) return nullptr;
+  if (!heapArgs(env, info, "nllGrad", "(heap, x, labels, lse, dy, dx, n, V)", &heap, &len, a)) return nullptr;
   const int64_t xOff = a[0], lOff = a[1], lseOff = a[2], dyOff = a[3], dxOff = a[4], n = a[5], V = a[6];
   if (n < 0 || V < 1 || !inHeap(xOff, n * V, len) || !inHeap(lOff, n, len) || !inHeap(lseOff, n, len) || !inHeap(dyOff, n, len) ||
       !inHeap(dxOff, n * V, len))

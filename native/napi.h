@@ -46,3 +46,22 @@ static inline bool inHeap(int64_t offset, int64_t count, size_t length, bool opt
   if (offset == -1) return optional;
   return offset >= 0 && count >= 0 && offset + count <= (int64_t)length;
 }
+
+// A kernel's arguments: the heap, then N integers (offsets and sizes) into a. Throws and returns
+// false when there are not N + 1 of them ("<N + 1> arguments <usage>") or one has the wrong type.
+template <size_t N>
+static inline bool heapArgs(napi_env env, napi_callback_info info, const char* fn, const char* usage, float** heap, size_t* length,
+    int64_t (&a)[N]) {
+  size_t argc = N + 1;
+  napi_value argv[N + 1];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) {
+    napi_throw_error(env, nullptr, "whisper_dnnl: N-API call failed: napi_get_cb_info");
+    return false;
+  }
+  if (argc != N + 1) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%zu arguments %s", N + 1, usage);
+    return fail(env, fn, msg);
+  }
+  return heapOf(env, argv[0], heap, length, fn) && ints(env, argv + 1, N, a, fn);
+}
