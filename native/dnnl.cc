@@ -10,6 +10,8 @@
 #include <dnnl.h>
 #include <dnnl.hpp>
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 #include "cephes.h"
 #include "kernels.h"
 #include "napi.h"
@@ -57,6 +59,41 @@ static bool getFloats(napi_env env, napi_value v, float** data, size_t* length, 
 // The last element a row-major matrix of `rows` x `cols` with leading dimension ld touches, plus one.
 static int64_t extent(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+// ---- signals held back while oneDNN's kernels run ----
+// oneDNN 2.6's JIT float32 GEMM kernels point rsp at a heap buffer while they run (oneDNN issue
+// #4845, fixed in 3.11): a signal handled on that thread then writes its frame into the heap, and
+// a later free() aborts ("corrupted size vs. prev_size"). Signals come to a Node process from a
+// profiler (SIGPROF), child processes (SIGCHLD), Jupyter's interrupt (SIGINT) and a terminal
+// (SIGWINCH). So a call that reaches oneDNN holds the asynchronous signals back until it returns
+// (they are delivered then), and OpenMP's worker threads, which run the same kernels, never take
+// them. Faults (SIGSEGV and the like) stay open: they are the thread's own, and V8 handles them.
+static const sigset_t& asyncSignals() {
+  static const sigset_t set = [] {
+    sigset_t s;
+    sigfillset(&s);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&s, sig);
+    return s;
+  }();
+  return set;
+}
+
+class SignalsHeld {
+ public:
+  SignalsHeld() { pthread_sigmask(SIG_BLOCK, &asyncSignals(), &previous_); }
+  ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+
+ private:
+  sigset_t previous_;
+};
+
+// The calling thread's OpenMP workers (made now if they do not exist yet, and then inheriting the
+// held mask) block the asynchronous signals for good.
+static void holdSignalsInWorkers() {
+  SignalsHeld held;
+  #pragma omp parallel
+  if (omp_get_thread_num() != 0) pthread_sigmask(SIG_BLOCK, &asyncSignals(), nullptr);
 }
 
 // ---- matmul: oneDNN's matmul primitive with the Linear's bias, scaling, residual and GELU fused ----
@@ -235,6 +272,7 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     throwError(env, "whisper_dnnl.matmul: an operand reaches past the end of the heap");
     return nullptr;
   }
+  SignalsHeld held;
   try {
     product(M, N, K, heap + aOff, lda, transA, heap + bOff, ldb, transB, heap + cOff, ldc, biasOff >= 0 ? heap + biasOff : nullptr,
       hasRes ? heap + resOff : nullptr, ldres, (float)scale, 0.f, bf16Products);
@@ -314,6 +352,7 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (M == 0 || N == 0) return nullptr;
+  SignalsHeld held;
   if (bf16Products && K > 0) {
     try {
       product(M, N, K, A + aOff, lda, transA, B + bOff, ldb, transB, C + cOff, ldc, nullptr, nullptr, 0, (float)alpha, (float)beta, true);
@@ -540,6 +579,7 @@ static napi_value AttendMany(napi_env env, napi_callback_info info) {
   const float* v = heap + vOff;
   const float* mask = mOff >= 0 ? heap + mOff : nullptr;
   float* out = heap + oOff;
+  SignalsHeld held;
   bool failed = false;
   #pragma omp parallel
   {
@@ -584,6 +624,7 @@ static napi_value AttendTrain(napi_env env, napi_callback_info info) {
   const float* v = heap + vOff;
   const float* mask = mOff >= 0 ? heap + mOff : nullptr;
   float* out = heap + oOff;
+  SignalsHeld held;
   bool failed = false;
   #pragma omp parallel for schedule(dynamic)
   for (int64_t task = 0; task < heads * blocks; task++) {
@@ -629,6 +670,7 @@ static napi_value AttendTrainGrad(napi_env env, napi_callback_info info) {
   const int64_t dh = d / heads;
   const float *dout = heap + dyOff, *q = heap + qOff, *k = heap + kOff, *v = heap + vOff, *out = heap + oOff;
   float *dq = heap + dqOff, *dk = heap + dkOff, *dv = heap + dvOff;
+  SignalsHeld held;
   bool failed = false;
   #pragma omp parallel
   {
@@ -809,6 +851,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   omp_set_num_threads(n);
+  holdSignalsInWorkers();
   napi_value out;
   CHECK(napi_create_int32(env, omp_get_max_threads(), &out));
   return out;
@@ -857,6 +900,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  holdSignalsInWorkers();
   return InitDecode(env, exports);
 }
 

@@ -8,7 +8,7 @@
  * per process and must not reach other tests.
  */
 import { strict as assert } from 'assert';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -110,6 +110,32 @@ describe('native oneDNN products (WHISPER_BACKEND=native|wasm)', function () {
     assert.deepEqual(r.refused, ['whisper_dnnl.decoderStep: the plan is shorter than its header',
       'whisper_dnnl.decoderStep: an operand reaches outside the heap']);
     assert.equal(r.lseSame, true, "the decoding loop's log-sum-exp is the same float64 value in the addon");
+  });
+
+  it('signals during oneDNN\'s products leave the heap intact (oneDNN 2.6 runs its GEMM kernels with rsp in the heap)', async function () {
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+    // Without the addon's held signals, this child aborted within a second ("corrupted size vs.
+    // prev_size"): a profiler's SIGPROF or a child process's SIGCHLD does the same to a user's run.
+    // Node itself (tsx's wrapper process would take the signals).
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'helpers', 'nativeRun.ts'), 'signals', '3'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let storm: NodeJS.Timeout | undefined;
+    child.stderr.on('data', (b) => (out += b));
+    child.stdout.on('data', (b) => {
+      out += b;
+      if (!storm && out.includes('ready')) storm = setInterval(() => { for (let i = 0; i < 50; i++) child.kill('SIGUSR2'); }, 1);
+      if (out.includes('"same"')) clearInterval(storm);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearInterval(storm);
+    assert.equal(code, 0, out);
+    const r = lastJson(out);
+    assert.ok(r.signals > 1000 && r.calls > 10, out);
+    assert.equal(r.same, true, 'every call gave the first call\'s result');
   });
 
   it('whisper-tiny keeps the reference tokens on 4 clips with WHISPER_BACKEND=native', function () {

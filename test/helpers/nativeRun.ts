@@ -14,6 +14,11 @@
  *                                              kernels, then on the addon's (setNativeProducts)
  *   WHISPER_BACKEND=native tsx test/helpers/nativeRun.ts train-workers
  *                                              the same on the addon in 2 data-parallel worker threads
+ *   tsx test/helpers/nativeRun.ts signals S     prints "ready", then for S seconds runs the oneDNN
+ *                                              products that oneDNN 2.6 runs with rsp in the heap
+ *                                              while the test sends SIGUSR2 (handled): how many
+ *                                              calls and signals, and whether every result was the
+ *                                              first one's
  */
 import seedrandom from 'seedrandom';
 import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
@@ -299,8 +304,32 @@ async function main() {
   } else if (mode === 'train-workers') {
     // WHISPER_BACKEND=native: the 2 worker threads start the addon each (the 2 micro-batches of a step, one each).
     console.log(JSON.stringify({ describe: describeBackend(report), losses: await trainLosses(true, 2) }));
+  } else if (mode === 'signals') {
+    let signals = 0;
+    process.on('SIGUSR2', () => signals++);
+    const addon = loadNativeAddon().addon!;
+    const rng = seedrandom('signals');
+    // A speculative-sized attention's second product (32 x 64 x 1500) and the encoder's attention.
+    const [T, d, heads] = [1500, 384, 6];
+    const heap = Float32Array.from({ length: 5 * T * d }, () => rng() * 2 - 1);
+    const run = () => {
+      addon.sgemm(false, false, 32, 64, 1500, 1, heap, 0, 1500, heap, T * d, 64, 0, heap, 4 * T * d, 64);
+      addon.attendMany(heap, 0, T * d, 2 * T * d, -1, 3 * T * d, T, T, T, d, heads);
+      return heap.slice(3 * T * d);
+    };
+    const first = run();
+    console.log('ready');
+    let calls = 0;
+    let same = true;
+    for (const end = Date.now() + 1000 * Number(process.argv[3] ?? 3); Date.now() < end; calls++) {
+      const got = run();
+      same &&= got.every((v, i) => Object.is(v, first[i]));
+      await new Promise((r) => setImmediate(r)); // lets the handler count
+    }
+    console.log(JSON.stringify({ calls, signals, same }));
+    await new Promise((r) => setTimeout(r, 500)); // the test stops sending on this line: still handled meanwhile
   } else {
-    throw new Error(`nativeRun: mode ${mode}: products, describe, transcribe or train`);
+    throw new Error(`nativeRun: mode ${mode}: products, describe, transcribe, train, train-workers or signals`);
   }
 }
 
