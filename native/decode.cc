@@ -43,8 +43,10 @@ const bool kAvx512 = false;
 void freePacked(napi_env env, void* data, void*) {
   Packed* p = static_cast<Packed*>(data);
   int64_t change = 0;
-  napi_adjust_external_memory(env, -(int64_t)(p->rows * p->cols * 2), &change);
+  napi_adjust_external_memory(env, -p->bytes(), &change);
   free(p->half);
+  free(p->q);
+  free(p->scales);
   delete p;
 }
 
@@ -155,6 +157,59 @@ __attribute__((target("avx512f,f16c"))) void linearAvx512(const float* x, const 
     for (; o + 4 <= o1; o += 4) outputsAvx512<4>(x, w, b, res, out, rows, n, m, scale, o);
   for (; o + 2 <= o1; o += 2) outputsAvx512<2>(x, w, b, res, out, rows, n, m, scale, o);
   for (; o < o1; o++) outputsAvx512<1>(x, w, b, res, out, rows, n, m, scale, o);
+}
+
+// The rough path (a draft model's steps, whose tokens are only proposals): x times int8 weight rows,
+// each output's sum scaled by its row's scale, in fused multiply-adds. A quarter of float32's
+// bytes; the rounding differs from the float kernels and decides nothing the main model does not check.
+template <int R>
+__attribute__((target("avx512f"))) inline void int8Block(const float* x, const int8_t* const* wr, int64_t n, int64_t r0, float (*y)[4]) {
+  __m512 acc[R][4];
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    __m512 wv[4];
+    if (k % 64 == 0)
+      for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 8 * n + k), _MM_HINT_T0);
+    for (int j = 0; j < 4; j++)
+      wv[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr[j] + k))));
+    for (int i = 0; i < R; i++) {
+      __m512 xv = _mm512_loadu_ps(x + (r0 + i) * n + k);
+      for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < 4; j++) {
+      float v = _mm512_reduce_add_ps(acc[i][j]);
+      for (int64_t t = k; t < n; t++) v += x[(r0 + i) * n + t] * wr[j][t];
+      y[i][j] = v;
+    }
+}
+
+__attribute__((target("avx512f"))) void linearInt8(const float* x, const Packed* p, const float* b, const float* res, float* out,
+    int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
+  float y[5][4];
+  for (int64_t o = o0; o < o1; o += 4) {
+    const int O = o1 - o < 4 ? (int)(o1 - o) : 4;
+    const int8_t* wr[4];
+    for (int j = 0; j < 4; j++) wr[j] = p->q + (o + (j < O ? j : 0)) * n;
+    for (int64_t r = 0; r < rows;) {
+      const int R = rows - r >= 5 ? 5 : rows - r >= 4 ? 4 : rows - r >= 2 ? 2 : 1;
+      if (R == 5) int8Block<5>(x, wr, n, r, y);
+      else if (R == 4) int8Block<4>(x, wr, n, r, y);
+      else if (R == 2) int8Block<2>(x, wr, n, r, y);
+      else int8Block<1>(x, wr, n, r, y);
+      for (int i = 0; i < R; r++, i++)
+        for (int j = 0; j < O; j++) {
+          float v = y[i][j] * p->scales[o + j];
+          if (b) v = v + b[o + j];
+          v = v * scale;
+          if (res) v = v + res[r * m + o + j];
+          out[r * m + o + j] = v;
+        }
+    }
+  }
 }
 #endif
 
@@ -571,6 +626,7 @@ void linearRowsOn(const float* x, const float* w, const Packed* packed, const fl
   int threads = rows * n * m >= kSplitMacs ? omp_get_max_threads() : 1;
   auto run = [&](int64_t o0, int64_t o1) {
 #if defined(__x86_64__)
+    if (packed && packed->q) return linearInt8(x, packed, b, res, out, rows, n, m, scale, o0, o1);
     if (packed) return linearAvx512(x, packed->half, b, res, out, rows, n, m, scale, o0, o1);
     if (kAvx512) return linearAvx512(x, w, b, res, out, rows, n, m, scale, o0, o1);
 #endif
@@ -607,36 +663,58 @@ void attendOn(const float* q, const float* const* kT, const float* const* v, con
   }
 }
 
-// packWeight(heap, offset, rows, cols): the weight at heap[offset..] as float16 outside the heap
-// when every value is one (an external to pass to linearRows), else null (read it in place).
+// packWeight(heap, offset, rows, cols[, rough]): the weight at heap[offset..] as float16 outside the
+// heap when every value is one, else null (read it in place); with `rough`, as int8 with a scale per
+// row (max |w| / 127) instead, whatever the values (an external to pass to linearRows either way).
 napi_value PackWeight(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   float* heap;
   size_t length;
   int64_t a[3];
+  bool rough = false;
   napi_value none;
   CHECK(napi_get_null(env, &none));
-  if (argc != 4 || !heapOf(env, argv[0], &heap, &length, "packWeight") || !ints(env, argv + 1, 3, a, "packWeight")) return nullptr;
+  if ((argc != 4 && argc != 5) || !heapOf(env, argv[0], &heap, &length, "packWeight") || !ints(env, argv + 1, 3, a, "packWeight")) return nullptr;
+  if (argc == 5 && napi_get_value_bool(env, argv[4], &rough) != napi_ok) return fail(env, "packWeight", "rough must be a boolean"), nullptr;
   int64_t offset = a[0], rows = a[1], cols = a[2];
   if (!inHeap(offset, rows * cols, length) || rows <= 0 || cols <= 0) return fail(env, "packWeight", "weight outside the heap"), nullptr;
   if (!kAvx512) return none;  // float16 is read fast with F16C only; elsewhere float32 in place
   int64_t count = rows * cols;
-  uint16_t* half = static_cast<uint16_t*>(aligned_alloc(64, ((count * 2 + 63) / 64) * 64));
-  if (!half) return none;
   const float* w = heap + offset;
-  bool exact = false;
+  Packed* p = nullptr;
+  if (rough) {
+    int8_t* q = static_cast<int8_t*>(aligned_alloc(64, ((count + 63) / 64) * 64));
+    float* scales = static_cast<float*>(malloc(rows * sizeof(float)));
+    if (!q || !scales) {
+      free(q);
+      free(scales);
+      return none;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = w + r * cols;
+      float top = 0;
+      for (int64_t c = 0; c < cols; c++) top = fmaxf(top, fabsf(row[c]));
+      scales[r] = top > 0 ? top / 127 : 1;
+      for (int64_t c = 0; c < cols; c++) q[r * cols + c] = (int8_t)lrintf(row[c] / scales[r]);
+    }
+    p = new Packed{rows, cols, nullptr, q, scales};
+  } else {
+    uint16_t* half = static_cast<uint16_t*>(aligned_alloc(64, ((count * 2 + 63) / 64) * 64));
+    if (!half) return none;
+    bool exact = false;
 #if defined(__x86_64__)
-  exact = toHalf(w, half, count);
+    exact = toHalf(w, half, count);
 #endif
-  if (!exact) {
-    free(half);
-    return none;
+    if (!exact) {
+      free(half);
+      return none;
+    }
+    p = new Packed{rows, cols, half};
   }
-  Packed* p = new Packed{rows, cols, half};
   int64_t change = 0;
-  napi_adjust_external_memory(env, count * 2, &change);
+  napi_adjust_external_memory(env, p->bytes(), &change);
   napi_value out;
   CHECK(napi_create_external(env, p, freePacked, nullptr, &out));
   return out;

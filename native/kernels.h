@@ -4,10 +4,15 @@
 #pragma once
 #include <stdint.h>
 
-// A weight kept outside the heap as float16 (rows x cols): decode.cc packWeight.
+// A weight kept outside the heap (rows x cols): decode.cc packWeight. As float16 (`half`), where
+// that is exact; or, for a rough copy (a draft model's), as int8 with one scale per row (`q`,
+// `scales`), where only the bytes read count.
 struct Packed {
   int64_t rows, cols;
   uint16_t* half;
+  int8_t* q = nullptr;
+  float* scales = nullptr;
+  int64_t bytes() const { return q ? rows * cols + rows * 4 : rows * cols * 2; }
 };
 
 // dnnl.cc: wasm's LayerNorm of `rows` rows (at most LN_ROWS), with n and r as its other outputs.

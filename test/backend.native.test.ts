@@ -110,6 +110,11 @@ describe('native oneDNN products (WHISPER_BACKEND=native|wasm)', function () {
     assert.deepEqual(r.refused, ['whisper_dnnl.decoderStep: the plan is shorter than its header',
       'whisper_dnnl.decoderStep: an operand reaches outside the heap']);
     assert.equal(r.lseSame, true, "the decoding loop's log-sum-exp is the same float64 value in the addon");
+    // roughProducts (a speculative draft's steps): int8 weights with a scale per row, within 5 % of
+    // the largest logit on random inputs (3 % measured; a draft's acceptance stays as with float16)
+    // and not the float path; the float path's bits unchanged after it.
+    assert.ok(r.rough.maxRel > 0 && r.rough.maxRel < 0.05, JSON.stringify(r.rough));
+    assert.equal(r.rough.afterSame, true);
   });
 
   it('signals during oneDNN\'s products leave the heap intact (oneDNN 2.6 runs its GEMM kernels with rsp in the heap)', async function () {

@@ -81,7 +81,7 @@ export interface NativeAddon {
   setPrecision?(precision: MatmulPrecision): void;
   info(): { version: string; threads: number; isa: number; bf16?: boolean; precision?: MatmulPrecision };
   /** decode.cc: the weight at heap[offset..] as float16 outside the heap when that is exact (else null: read in place). */
-  packWeight?(heap: Float32Array, offset: number, rows: number, cols: number): PackedWeight | null;
+  packWeight?(heap: Float32Array, offset: number, rows: number, cols: number, rough?: boolean): PackedWeight | null;
   /** decode.cc: out = ((x w^T) + b) * scale + res for x [rows, n], w [m, n] (offsets in floats, -1 = no b/res). */
   linearRows?(heap: Float32Array, x: number, w: number, packed: PackedWeight | null, b: number, res: number, out: number,
     rows: number, n: number, m: number, scale: number): void;
@@ -239,11 +239,16 @@ function conv1d(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0], tfjs: tf
 
 /** Float16 copies of weights by their data (null: not exact in float16, read in place). */
 const packedWeights = new WeakMap<object, PackedWeight | null>();
+/** Int8 copies (a scale per row), for steps inside roughProducts: a draft model's. */
+const roughWeights = new WeakMap<object, PackedWeight | null>();
+/** Inside roughProducts. */
+let rough = false;
 
-/** The float16 copy of the weight [m, n] at heap[offset..] (made once per data), or null. */
+/** The float16 copy of the weight [m, n] at heap[offset..] (made once per data), or null; the int8 copy inside roughProducts. */
 function packedWeight(addon: NativeAddon, h: Float32Array, dataId: object, offset: number, m: number, n: number): PackedWeight | null {
-  let packed = packedWeights.get(dataId);
-  if (packed === undefined) packedWeights.set(dataId, (packed = addon.packWeight!(h, offset, m, n)));
+  const copies = rough ? roughWeights : packedWeights;
+  let packed = copies.get(dataId);
+  if (packed === undefined) copies.set(dataId, (packed = rough ? addon.packWeight!(h, offset, m, n, true) : addon.packWeight!(h, offset, m, n)));
   return packed;
 }
 
@@ -748,17 +753,22 @@ export function setMatmulPrecision(p: MatmulPrecision): void {
 }
 
 /**
- * f() with bf16 products where the native path has them (else as it is), whatever the precision
- * set: for work whose rounding decides nothing, such as a draft model's encoder in speculative
- * decoding, whose tokens are only proposals that the main model checks.
+ * f() with the native path's cheapest rounding, whatever the precision set: bf16 products where
+ * the CPU has them, and generation steps reading int8 copies of their weights (a scale per row:
+ * half float16's bytes). For work whose rounding decides nothing, such as a draft model's encoder
+ * and steps in speculative decoding, whose tokens are only proposals that the main model checks.
+ * Elsewhere f() runs as it is.
  */
 export function roughProducts<T>(f: () => T): T {
-  if (precision === 'bfloat16' || !enabled || !started?.info().bf16) return f();
-  started.setPrecision!('bfloat16');
+  const bf16 = precision !== 'bfloat16' && enabled && !!started?.info().bf16;
+  const outer = rough;
+  rough = enabled;
+  if (bf16) started!.setPrecision!('bfloat16');
   try {
     return f();
   } finally {
-    started.setPrecision!('float32');
+    rough = outer;
+    if (bf16) started!.setPrecision!('float32');
   }
 }
 

@@ -292,12 +292,12 @@ export class DecodingTask {
         const draftEnc = roughProducts(() => o.assistantModel!.encode(trimmed));
         if (trimmed !== full) trimmed.dispose();
         // (the draft encodes the whole batch; only clipIds are decoded)
-        const draftAudio = new AudioFeatures(o.assistantModel, draftEnc);
+        const draftAudio = roughProducts(() => new AudioFeatures(o.assistantModel!, draftEnc));
         draftEnc.dispose();
         try {
           for (let c = 0; c < clipIds.length; c++) {
             const main = new DecoderSession(audio, [clipIds[c]]);
-            const draft = new DecoderSession(draftAudio, [clipIds[c]]);
+            const draft = new DecoderSession(draftAudio, [clipIds[c]], true);
             try {
               const r = await speculativeSearch(main, draft, prompts[c], {
                 ...search, numAssistantTokens: o.numAssistantTokens ?? 5, confidenceThreshold: o.assistantConfidenceThreshold ?? 0.4, sotIndex,

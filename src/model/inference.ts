@@ -8,7 +8,7 @@
  * may be re-ranked (`sources`, beam search) or cut back (`truncate`, rejected draft tokens).
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherKeyValue, KeyValue } from '../backend';
+import { gatherKeyValue, KeyValue, roughProducts } from '../backend';
 import { DecoderCache, disposeKeyValue, disposeUnshared, reorderCache, truncateCache } from './decoder';
 
 /** What a session needs from a model (WhisperForConditionalGeneration fits). */
@@ -46,8 +46,11 @@ export class DecoderSession {
   private cache: DecoderCache;
   private rowClips: number[];
 
-  /** `clips[i]`: the clip (index into the context's batch) row i attends to. */
-  constructor(private readonly audio: AudioFeatures, clips: number[]) {
+  /**
+   * `clips[i]`: the clip (index into the context's batch) row i attends to. `rough`: the steps run
+   * with the backend's cheapest rounding (roughProducts), for a draft model whose tokens are checked.
+   */
+  constructor(private readonly audio: AudioFeatures, clips: number[], private readonly rough = false) {
     for (const c of clips) {
       if (!Number.isInteger(c) || c < 0 || c >= audio.clips) throw new Error(`DecoderSession: no clip ${c} (have ${audio.clips})`);
     }
@@ -95,16 +98,20 @@ export class DecoderSession {
       throw new Error(`DecoderSession: positions ${positions} outside the new tokens ${start}..${len - 1}`);
     }
     const fresh = rows.map((r) => r.slice(start));
-    const input = tf.tensor2d(fresh, [rows.length, len - start], 'int32');
-    const hidden = this.audio.model.decoder.step(input, this.cache);
-    input.dispose();
-    const logits = tf.tidy(() => {
-      const picked = positions.length === len - start && positions.every((p, i) => p === start + i)
-        ? hidden
-        : tf.concat(positions.map((p) => tf.slice(hidden, [0, p - start, 0], [-1, 1, -1])), 1) as tf.Tensor3D;
-      return this.audio.model.logits(picked);
-    });
-    hidden.dispose();
+    const forward = () => {
+      const input = tf.tensor2d(fresh, [rows.length, len - start], 'int32');
+      const hidden = this.audio.model.decoder.step(input, this.cache);
+      input.dispose();
+      const out = tf.tidy(() => {
+        const picked = positions.length === len - start && positions.every((p, i) => p === start + i)
+          ? hidden
+          : tf.concat(positions.map((p) => tf.slice(hidden, [0, p - start, 0], [-1, 1, -1])), 1) as tf.Tensor3D;
+        return this.audio.model.logits(picked);
+      });
+      hidden.dispose();
+      return out;
+    };
+    const logits = this.rough ? roughProducts(forward) : forward();
     const data = (await logits.data()) as Float32Array;
     logits.dispose();
     const v = data.length / (rows.length * positions.length);

@@ -21,7 +21,7 @@
  *                                              first one's
  */
 import seedrandom from 'seedrandom';
-import { initBackend, describeBackend, tf, linear, matMulT, softmaxTimes } from '../../src/backend';
+import { initBackend, describeBackend, tf, linear, matMulT, roughProducts, softmaxTimes } from '../../src/backend';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadNativeAddon, setNativeProducts, setWholeDecoderStep, startNative } from '../../src/backend/native';
@@ -284,7 +284,18 @@ async function main() {
     const refused = [new Int32Array(3), Int32Array.from([1, 1, 384, 6, 1, 1536, 0, 5000, 0, 51865, 0, 448, 0, 0, 0, ...new Array(21 + 7).fill(0)])]
       .map((plan) => { try { loadNativeAddon().addon!.decoderStep!(heap, plan, [], 0.125, 1e-5); return 'accepted'; } catch (e) { return (e as Error).message; } });
     const lseSame = rows.map(logSumExp).every((v, i) => Object.is(v, jsLse[i]));
-    console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm, refused, lseSame }));
+    // A draft's steps (roughProducts) read int8 copies of the weights: close to the float16 path's
+    // logits, not equal; the float path after it unchanged.
+    const hidden = random([1, 3, 384], seedrandom('rough')) as tf.Tensor3D;
+    const logitsOf = () => tf.tidy(() => model.logits(hidden).dataSync() as Float32Array);
+    const [exact, roughLogits, after] = [logitsOf(), roughProducts(logitsOf), logitsOf()];
+    const top = exact.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const rough = {
+      maxRel: roughLogits.reduce((m, v, i) => Math.max(m, Math.abs(v - exact[i])), 0) / top,
+      afterSame: after.every((v, i) => Object.is(v, exact[i])),
+    };
+    hidden.dispose();
+    console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm, refused, lseSame, rough }));
   } else if (mode === 'describe') {
     console.log(JSON.stringify({ describe: describeBackend(report) }));
   } else if (mode === 'transcribe') {
