@@ -113,7 +113,8 @@ describe('native oneDNN products (WHISPER_BACKEND=native|wasm)', function () {
     // roughProducts (a speculative draft's steps): int8 weights with a scale per row, within 5 % of
     // the largest logit on random inputs (3 % measured; a draft's acceptance stays as with float16)
     // and not the float path; the float path's bits unchanged after it.
-    assert.ok(r.rough.maxRel > 0 && r.rough.maxRel < 0.05, JSON.stringify(r.rough));
+    if (r.rough.int8) assert.ok(r.rough.maxRel > 0 && r.rough.maxRel < 0.05, JSON.stringify(r.rough));
+    else assert.equal(r.rough.maxRel, 0, 'without AVX-512 roughProducts runs the float path');
     assert.equal(r.rough.afterSame, true);
   });
 

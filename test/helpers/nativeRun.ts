@@ -293,6 +293,8 @@ async function main() {
     const rough = {
       maxRel: roughLogits.reduce((m, v, i) => Math.max(m, Math.abs(v - exact[i])), 0) / top,
       afterSame: after.every((v, i) => Object.is(v, exact[i])),
+      // int8 copies exist where the step kernels have AVX-512 (elsewhere the float path runs).
+      int8: loadNativeAddon().addon!.packWeight!(new Float32Array(16).fill(0.3), 0, 4, 4, true) !== null,
     };
     hidden.dispose();
     console.log(JSON.stringify({ native, diffs: differences(wasm, got), leaked: tf.memory().numTensors - before, afterWasm, refused, lseSame, rough }));
