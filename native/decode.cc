@@ -676,7 +676,8 @@ napi_value PackWeight(napi_env env, napi_callback_info info) {
   bool rough = false;
   napi_value none;
   CHECK(napi_get_null(env, &none));
-  if ((argc != 4 && argc != 5) || !heapOf(env, argv[0], &heap, &length, "packWeight") || !ints(env, argv + 1, 3, a, "packWeight")) return nullptr;
+  if (argc != 4 && argc != 5) return fail(env, "packWeight", "4 or 5 arguments (heap, offset, rows, cols[, rough])"), nullptr;
+  if (!heapOf(env, argv[0], &heap, &length, "packWeight") || !ints(env, argv + 1, 3, a, "packWeight")) return nullptr;
   if (argc == 5 && napi_get_value_bool(env, argv[4], &rough) != napi_ok) return fail(env, "packWeight", "rough must be a boolean"), nullptr;
   int64_t offset = a[0], rows = a[1], cols = a[2];
   if (!inHeap(offset, rows * cols, length) || rows <= 0 || cols <= 0) return fail(env, "packWeight", "weight outside the heap"), nullptr;
