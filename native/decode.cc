@@ -59,6 +59,15 @@ inline float reduce16(const float* a) {
   return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
+// Output (r, o) of a Linear from its dot product y: ((y + b[o]) * scale) + res[r, o], the wasm
+// kernel's order (b, res may be null).
+inline void storeOutput(float y, const float* b, float scale, const float* res, float* out, int64_t r, int64_t m, int64_t o) {
+  if (b) y = y + b[o];
+  y = y * scale;
+  if (res) y = y + res[r * m + o];
+  out[r * m + o] = y;
+}
+
 // Portable dot product in 16 lanes (then 4), float32 weight row.
 float dotGeneric(const float* x, const float* w, int64_t n) {
   float a[16] = {0};
@@ -135,13 +144,7 @@ __attribute__((target("avx512f,f16c"))) inline void outputsAvx512(const float* x
     else if (R == 2) dotBlock<2, O>(x, wr, n, r, y);
     else dotBlock<1, O>(x, wr, n, r, y);
     for (int i = 0; i < R; r++, i++) {
-      for (int j = 0; j < O; j++) {
-        float v = y[i][j];
-        if (b) v = v + b[o + j];
-        v = v * scale;
-        if (res) v = v + res[r * m + o + j];
-        out[r * m + o + j] = v;
-      }
+      for (int j = 0; j < O; j++) storeOutput(y[i][j], b, scale, res, out, r, m, o + j);
     }
   }
 }
@@ -201,13 +204,7 @@ __attribute__((target("avx512f"))) void linearInt8(const float* x, const Packed*
       else if (R == 2) int8Block<2>(x, wr, n, r, y);
       else int8Block<1>(x, wr, n, r, y);
       for (int i = 0; i < R; r++, i++)
-        for (int j = 0; j < O; j++) {
-          float v = y[i][j] * p->scales[o + j];
-          if (b) v = v + b[o + j];
-          v = v * scale;
-          if (res) v = v + res[r * m + o + j];
-          out[r * m + o + j] = v;
-        }
+        for (int j = 0; j < O; j++) storeOutput(y[i][j] * p->scales[o + j], b, scale, res, out, r, m, o + j);
     }
   }
 }
@@ -216,13 +213,7 @@ __attribute__((target("avx512f"))) void linearInt8(const float* x, const Packed*
 void linearGeneric(const float* x, const float* w, const float* b, const float* res, float* out,
     int64_t rows, int64_t n, int64_t m, float scale, int64_t o0, int64_t o1) {
   for (int64_t o = o0; o < o1; o++) {
-    for (int64_t r = 0; r < rows; r++) {
-      float y = dotGeneric(x + r * n, w + o * n, n);
-      if (b) y = y + b[o];
-      y = y * scale;
-      if (res) y = y + res[r * m + o];
-      out[r * m + o] = y;
-    }
+    for (int64_t r = 0; r < rows; r++) storeOutput(dotGeneric(x + r * n, w + o * n, n), b, scale, res, out, r, m, o);
   }
 }
 

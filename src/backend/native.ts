@@ -80,7 +80,7 @@ export interface NativeAddon {
   /** Operands of the following sgemm/matmul products, every thread: bfloat16 (rounded to nearest even, float32 accumulation and result) or float32; bfloat16 throws where the CPU has no bf16 instructions. */
   setPrecision?(precision: MatmulPrecision): void;
   info(): { version: string; threads: number; isa: number; bf16?: boolean; precision?: MatmulPrecision };
-  /** decode.cc: the weight at heap[offset..] as float16 outside the heap when that is exact (else null: read in place). */
+  /** decode.cc: the weight at heap[offset..] as float16 outside the heap when that is exact (else null: read in place); with `rough`, as int8 with a scale per row. */
   packWeight?(heap: Float32Array, offset: number, rows: number, cols: number, rough?: boolean): PackedWeight | null;
   /** decode.cc: out = ((x w^T) + b) * scale + res for x [rows, n], w [m, n] (offsets in floats, -1 = no b/res). */
   linearRows?(heap: Float32Array, x: number, w: number, packed: PackedWeight | null, b: number, res: number, out: number,
@@ -248,7 +248,7 @@ let rough = false;
 function packedWeight(addon: NativeAddon, h: Float32Array, dataId: object, offset: number, m: number, n: number): PackedWeight | null {
   const copies = rough ? roughWeights : packedWeights;
   let packed = copies.get(dataId);
-  if (packed === undefined) copies.set(dataId, (packed = rough ? addon.packWeight!(h, offset, m, n, true) : addon.packWeight!(h, offset, m, n)));
+  if (packed === undefined) copies.set(dataId, (packed = addon.packWeight!(h, offset, m, n, rough)));
   return packed;
 }
 

@@ -322,7 +322,8 @@ async function main() {
     process.on('SIGUSR2', () => signals++);
     const addon = loadNativeAddon().addon!;
     const rng = seedrandom('signals');
-    // A speculative-sized attention's second product (32 x 64 x 1500) and the encoder's attention.
+    // An encoder attention block's second product (32 queries, 64 dims, 1500 positions), on which the
+    // previous addon aborted, and attendMany itself.
     const [T, d, heads] = [1500, 384, 6];
     const heap = Float32Array.from({ length: 5 * T * d }, () => rng() * 2 - 1);
     const run = () => {
