@@ -114,10 +114,14 @@ __attribute__((target("avx512f,f16c"))) inline void dotBlock(const float* x, con
     for (int j = 0; j < O; j++) acc[i][j] = _mm512_setzero_ps();
   for (; k < n16; k += 16) {
     __m512 wv[O];
-    // The next weight rows two blocks on, a cache line at a time: O short rows at once are too
-    // many streams for the hardware's prefetcher to follow.
+    // The weight rows of the next block into L1 and those four blocks on into L2, a cache line at
+    // a time: O short rows at once are too many streams for the hardware's prefetcher to follow,
+    // and the L2 requests keep more of memory's latency in flight than L1's few fill buffers.
     if (k % (64 / sizeof(W)) == 0)
-      for (int j = 0; j < O; j++) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 2 * O * n + k), _MM_HINT_T0);
+      for (int j = 0; j < O; j++) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + O * n + k), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 4 * O * n + k), _MM_HINT_T1);
+      }
     for (int j = 0; j < O; j++) wv[j] = load16(wr[j] + k);
     for (int i = 0; i < R; i++) {
       __m512 xv = _mm512_loadu_ps(x + (r0 + i) * n + k);
@@ -173,8 +177,11 @@ __attribute__((target("avx512f"))) inline void int8Block(const float* x, const i
   int64_t k = 0;
   for (; k + 16 <= n; k += 16) {
     __m512 wv[4];
-    if (k % 64 == 0)
-      for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 8 * n + k), _MM_HINT_T0);
+    if (k % 64 == 0)  // as dotBlock: the next block into L1, four blocks on into L2
+      for (int j = 0; j < 4; j++) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 4 * n + k), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + 16 * n + k), _MM_HINT_T1);
+      }
     for (int j = 0; j < 4; j++)
       wv[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr[j] + k))));
     for (int i = 0; i < R; i++) {
