@@ -11,13 +11,13 @@ import { describeBackend, initBackend } from '../src/backend';
 import { AudioFeatures, DecoderSession } from '../src/model/inference';
 import { loadWhisper } from '../src/model/pipeline';
 import { sharedDir } from '../tools/shared';
-import { whisperBaseDir } from './whisper-base';
+import { benchCheckpointDir } from './checkpoints';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
   console.log(describeBackend(await initBackend()).split('\n')[0]);
-  const models = { base: await loadWhisper(whisperBaseDir()), tiny: await loadWhisper(sharedDir('models', 'whisper-tiny')) };
+  const models = { base: await loadWhisper(benchCheckpointDir('base')), tiny: await loadWhisper(sharedDir('models', 'whisper-tiny')) };
   const features = models.base.featureExtractor.call([await loadAudio(sharedDir('datasets', 'samples', 'jfk.flac'))]);
   const prompt = [...models.base.tokenizer.prefixTokens({ language: 'en' })];
   for (const [name, m] of Object.entries(models)) {

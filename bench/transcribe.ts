@@ -31,7 +31,7 @@ import { wantedWasmThreads } from '../src/backend/wasm/threads';
 import { sharedDir, loadReferenceTranscripts, REFERENCE_MAX_NEW_TOKENS } from '../tools/shared';
 import { convertToGgml } from '../src/export/ggml';
 import { whisperCpp } from '../tools/whisperCpp';
-import { benchCacheDir } from './whisper-base';
+import { benchCacheDir } from './checkpoints';
 import { parseFlags, positiveIntFlag } from '../apps/args';
 
 interface Clip { id: string; path: string; tokens?: number[] }

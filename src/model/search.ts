@@ -64,6 +64,11 @@ export interface SearchResult {
 export function logSumExp(logits: Float32Array): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  return logSumExpAt(logits, max);
+}
+
+/** logSumExp for a caller that has the largest value already. */
+function logSumExpAt(logits: Float32Array, max: number): number {
   if (max === -Infinity) return -Infinity;
   // The backend may run the same loop faster (the same value).
   let sum = expSum(logits, max, EXP_STEPS);
@@ -105,6 +110,13 @@ export function topK(values: Float32Array, k: number): number[] {
     }
   }
   return idx;
+}
+
+/** Greedy's choice: the largest logit's token and its log-probability (one pass for the maximum, not two). */
+export function greedyPick(logits: Float32Array): { token: number; logprob: number } {
+  const [token] = argmax(logits);
+  const max = token === undefined ? -Infinity : logits[token];
+  return { token, logprob: max - logSumExpAt(logits, max) };
 }
 
 /** [index of the largest value] (the first of equals), or [] when every value is -Infinity. */
@@ -173,8 +185,15 @@ export async function sampleRows(next: NextLogits, prompts: number[][], opts: Se
       const logits = all[j];
       const row = rows[i];
       applyFilters(logits, row, opts.filters);
-      const token = temperature > 0 ? sample(logits, temperature, opts.random!) : topK(logits, 1)[0];
-      sums[i] += logits[token] - logSumExp(logits);
+      let token: number;
+      if (temperature > 0) {
+        token = sample(logits, temperature, opts.random!);
+        sums[i] += logits[token] - logSumExp(logits);
+      } else {
+        const pick = greedyPick(logits);
+        token = pick.token;
+        sums[i] += pick.logprob;
+      }
       row.push(token);
       if (token === opts.eot) done[i] = true;
     });

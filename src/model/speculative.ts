@@ -8,7 +8,7 @@
  * passes it takes. Both key/value caches are cut back to the accepted tokens after each round.
  */
 import type { DecoderSession } from './inference';
-import { applyFilters, logSumExp, SearchOptions, SearchResult, topK } from './search';
+import { applyFilters, greedyPick, SearchOptions, SearchResult } from './search';
 
 export interface SpeculativeOptions extends SearchOptions {
   /** Tokens drafted per round (k). */
@@ -44,9 +44,9 @@ export async function speculativeSearch(main: DecoderSession, draft: DecoderSess
       const context = [...tokens, ...guesses];
       const [[logits]] = await draft.logits([context]);
       applyFilters(logits, context, opts.filters);
-      const t = topK(logits, 1)[0];
+      const { token: t, logprob } = greedyPick(logits);
       guesses.push(t);
-      if (t === opts.eot || (opts.confidenceThreshold > 0 && Math.exp(logits[t] - logSumExp(logits)) < opts.confidenceThreshold)) break;
+      if (t === opts.eot || Math.exp(logprob) < opts.confidenceThreshold) break;
     }
     proposed += guesses.length;
 
@@ -63,8 +63,8 @@ export async function speculativeSearch(main: DecoderSession, draft: DecoderSess
       const context = [...tokens];
       const logits = out[i];
       applyFilters(logits, context, opts.filters);
-      const choice = topK(logits, 1)[0];
-      sum += logits[choice] - logSumExp(logits);
+      const { token: choice, logprob } = greedyPick(logits);
+      sum += logprob;
       tokens.push(choice);
       if (choice === opts.eot) finished = true;
       const hit = i < guesses.length && choice === guesses[i];
