@@ -12,9 +12,10 @@
  *
  * Every value is then rounded to float16, as in the checkpoints users download: OpenAI published
  * Whisper's weights as float16 (`base.pt` holds 2 bytes a parameter) and the Hub's float32
- * `openai/whisper-base` and `openai/whisper-small` were converted from them, so its values are float16 values too. The shared
- * whisper-tiny is stored as F16 for the same reason; a benchmark model whose weights no float16
- * holds would time a case no user meets (the native step reads float16-exact weights as halves).
+ * `openai/whisper-base` and `openai/whisper-small` were converted from them, so their values are
+ * float16 values too. The shared whisper-tiny is stored as F16 for the same reason; a benchmark
+ * model whose weights no float16 holds would time a case no user meets (the native step reads
+ * float16-exact weights as halves).
  *
  *   npx tsx bench/checkpoints.ts [base|small]     prints the folder (fetched and converted on first use)
  */
@@ -117,7 +118,8 @@ export function benchCheckpointDir(size: BenchModel = 'base'): string {
 
 /** The model name of a --model flag (base when absent). */
 export function benchModelFlag(value: string | undefined): BenchModel {
-  if (value === undefined || value === 'base' || value === 'small') return value ?? 'base';
+  if (value === undefined) return 'base';
+  if (value === 'base' || value === 'small') return value;
   throw new Error(`--model: base or small, got '${value}'`);
 }
 

@@ -66,7 +66,7 @@ async function main() {
     // Alternate the order so a drifting machine favours neither.
     let greedy: Awaited<ReturnType<typeof timed>>;
     let spec: typeof greedy;
-    if (i % 2 !== 0) {
+    if (i % 2) {
       spec = await timed(true);
       greedy = await timed(false);
     } else {
