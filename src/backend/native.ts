@@ -837,6 +837,10 @@ export function startNative(threads: number): string {
   const rowsKernel = (x: tf.Tensor, w: FrozenWeight, training: boolean) => enabled && decode && !training && !recording() && fewRows(x, w);
   registerOps('wasm', {
     ...wasmOps,
+    // No transposed copy of a weight the native products take (the fused Linear and a step's
+    // few rows read it as stored): half the memory of the model's Linears. A product that still
+    // falls back to wasm's makes the copy when it first needs it.
+    prepareLinear: (w) => (enabled && w.weight.size >= MIN_NATIVE_MACS ? undefined : wasmOps.prepareLinear(w)),
     linear: (x, w, training) => (rowsKernel(x, w, training)
       ? fused('WhisperLinear', { x, w: w.weight }, { scale: 1 })![0] as tf.Tensor2D : wasmOps.linear(x, w, training)),
     affine: (x, w, bias, scale, residual, training) => {
