@@ -864,7 +864,8 @@ export function startNative(threads: number): string {
     tokenNll,
     gelu: (x, derivative) => (enabled && x.dtype === 'float32' && x.size >= MIN_NATIVE_GELU
       ? tf.engine().runKernel(GELU, { x }, { derivative: derivative ? 1 : 0 }) as unknown as tf.Tensor[] : wasmOps.gelu(x, derivative)),
-    // `linear` of many rows stays wasm's: it multiplies by the transposed weight copy, a plain product that the
+    // `linear` of many rows (what the fused Linear leaves: small, quantized or trained weights) stays
+    // wasm's: it multiplies by the transposed weight copy, a plain product that the
     // addon runs; sgemm with a transposed right operand is 2x slower for a few rows (the
     // vocabulary projection of a generation step: 11 vs 5.6 ms, bench/native.ts), same for 1500.
     matMulT: (a, b, transposeA, transposeB) => (enabled ? tf.matMul(a, b, transposeA, transposeB) : wasmOps.matMulT(a, b, transposeA, transposeB)),
