@@ -291,11 +291,10 @@ const AFFINE = 'WhisperNativeAffine';
 
 /**
  * Kernel WhisperNativeAffine {x [M, K], w [N, K], b? [N], res? [M, N]} {scale}: (x w^T + b) * scale
- * + res in one matmul primitive, the weight as the checkpoint stores it. (oneDNN's kernels read
- * it that way as fast as wasm's transposed copy [K, N] or faster, 2.3x for whisper-small's
- * 768 -> 3072 MLP product, with the same bits.) The bias, the scaling and the residual are
- * float32 operations on the product's float32 result, in the same order as the separate tfjs
- * ops: the same values.
+ * + res in one matmul primitive, the weight as the checkpoint stores it (oneDNN's kernels read
+ * it that way as fast as wasm's transposed copy [K, N] or faster, with the same bits: BENCHMARKS.md,
+ * "the weight as stored"). The bias, the scaling and the residual are float32 operations on the
+ * product's float32 result, in the same order as the separate tfjs ops: the same values.
  */
 function affineKernel(addon: NativeAddon, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const [x, w, b, res] = ['x', 'w', 'b', 'res'].map((k) => args.inputs[k] as tf.TensorInfo | undefined);

@@ -96,7 +96,7 @@ function expNonPositive(x: number): number {
 
 /** Indices of the k largest values, best first (linear scan; k is tiny, the vocabulary is not). */
 export function topK(values: Float32Array, k: number): number[] {
-  if (k === 1) return argmax(values); // greedy's every step: one comparison per value
+  if (k === 1) return argmax(values); // a draft's step without a confidence threshold: one comparison per value
   const idx: number[] = [];
   for (let i = 0; i < values.length; i++) {
     const v = values[i];

@@ -8,7 +8,7 @@
  * passes it takes. Both key/value caches are cut back to the accepted tokens after each round.
  */
 import type { DecoderSession } from './inference';
-import { applyFilters, greedyPick, SearchOptions, SearchResult } from './search';
+import { applyFilters, greedyPick, SearchOptions, SearchResult, topK } from './search';
 
 export interface SpeculativeOptions extends SearchOptions {
   /** Tokens drafted per round (k). */
@@ -44,7 +44,8 @@ export async function speculativeSearch(main: DecoderSession, draft: DecoderSess
       const context = [...tokens, ...guesses];
       const [[logits]] = await draft.logits([context]);
       applyFilters(logits, context, opts.filters);
-      const { token: t, logprob } = greedyPick(logits);
+      // The log-probability only where a threshold reads it (a pass over the vocabulary's exps).
+      const { token: t, logprob } = opts.confidenceThreshold > 0 ? greedyPick(logits) : { token: topK(logits, 1)[0], logprob: 0 };
       guesses.push(t);
       if (t === opts.eot || Math.exp(logprob) < opts.confidenceThreshold) break;
     }
